@@ -1,0 +1,31 @@
+"""jaxqp: differentiable quasiclassical (Usadel-Keldysh) solvers on JAX.
+
+Units: energies in Delta0 (zero-temperature BCS gap), k_B = hbar = e = 1,
+temperatures k_B T / Delta0 (Tc = e^gamma/pi = 0.567), see :mod:`jaxqp.units`.
+float64 is enabled on import (set ``JAXQP_X64=0`` before importing to opt out).
+"""
+
+from . import _config  # noqa: F401  (enables float64 before anything else)
+from . import grids, units
+from .distributions import fermi
+from .grids import EnergyGrid
+from .junction import (
+    SpinCurrents,
+    differential_conductance,
+    heat_current,
+    junction_response,
+    quasiparticle_detector_conductance,
+    tunnel_current,
+)
+from .materials import Electrode, NormalMetal, Superconductor
+from .selfconsistency import TC0, GapBranches, gap, gap_branches, gap_equation, tc
+from .spectral import SpectralSolution, dos, solve
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EnergyGrid", "Electrode", "GapBranches", "NormalMetal", "SpectralSolution", "SpinCurrents",
+    "Superconductor", "TC0", "differential_conductance", "dos", "fermi", "gap", "gap_branches",
+    "gap_equation", "grids", "heat_current", "junction_response", "quasiparticle_detector_conductance",
+    "solve", "tc", "tunnel_current", "units",
+]

@@ -1,0 +1,80 @@
+"""Vectorised scalar root finding on brackets.
+
+``bracketed_newton`` refines many independent brackets [a, b] with
+f(a) f(b) < 0 at once: a Newton step when it stays inside the current
+bracket, bisection otherwise, the bracket shrinking on every step.  It needs
+``f_and_df(x) -> (f, df/dx)`` (typically from ``jax.jvp``).  Loop control is
+a ``lax.while_loop`` with a relative step tolerance and an iteration cap; the
+result carries a converged flag per bracket.  Differentiate through the
+root with :func:`newton_polish` (one differentiable Newton step at the
+converged root gives exactly the implicit-function-theorem derivative).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from jax import lax
+
+
+def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=1e-13, maxiter=60):
+    """Return ``(root, converged, dfdx_at_root)``; all arrays of the brackets' shape."""
+    a, b, fa, fb = jnp.broadcast_arrays(a, b, fa, fb)
+
+    def body(state):
+        a, b, fa, x, k, done, _ = state
+        fx, dfx = f_and_df(x)
+        same = jnp.sign(fx) == jnp.sign(fa)
+        a_new = jnp.where(same, x, a)
+        fa_new = jnp.where(same, fx, fa)
+        b_new = jnp.where(same, b, x)
+        xn = x - fx / dfx
+        lo, hi = jnp.minimum(a_new, b_new), jnp.maximum(a_new, b_new)
+        inside = (xn > lo) & (xn < hi) & jnp.isfinite(xn)
+        xn = jnp.where(inside, xn, 0.5 * (a_new + b_new))
+        conv = (jnp.abs(xn - x) <= rtol * (1.0 + jnp.abs(x))) | (fx == 0)
+        return (
+            jnp.where(done, a, a_new),
+            jnp.where(done, b, b_new),
+            jnp.where(done, fa, fa_new),
+            jnp.where(done, x, xn),
+            k + 1,
+            done | conv,
+            jnp.where(done, state[6], dfx),
+        )
+
+    def cond(state):
+        return (state[4] < maxiter) & ~jnp.all(state[5])
+
+    x0 = a - fa * (b - a) / (fb - fa)  # regula falsi start
+    x0 = jnp.where(jnp.isfinite(x0) & (x0 > jnp.minimum(a, b)) & (x0 < jnp.maximum(a, b)), x0, 0.5 * (a + b))
+    state = (a, b, fa, x0, jnp.asarray(0), jnp.zeros(a.shape, bool), jnp.full(a.shape, jnp.nan, a.dtype))
+    _, _, _, x, _, done, dfx = lax.while_loop(cond, body, state)
+    return x, done, dfx
+
+
+def first_sign_changes(values, count: int):
+    """Indices i (along the last axis) where values[i] and values[i+1] differ in sign.
+
+    Returns ``(idx, found)`` of shape ``(..., count)``: the first ``count``
+    sign changes, ``found`` False (and idx 0) for missing ones.
+    """
+    v0, v1 = values[..., :-1], values[..., 1:]
+    change = (jnp.sign(v0) * jnp.sign(v1) < 0) & jnp.isfinite(v0) & jnp.isfinite(v1)
+    n = change.shape[-1]
+    pos = jnp.arange(n)
+    # rank of each change among the changes before it
+    rank = jnp.cumsum(change, axis=-1) - 1
+    slots = jnp.arange(count)
+    hit = change[..., None, :] & (rank[..., None, :] == slots[:, None])
+    found = jnp.any(hit, axis=-1)
+    idx = jnp.sum(jnp.where(hit, pos, 0), axis=-1)
+    return idx, found
+
+
+def newton_polish(root, f, dfdx):
+    """One differentiable Newton step at a converged root: value unchanged, gradient implicit.
+
+    ``root`` and ``dfdx`` must carry no gradient (stop_gradient); ``f`` is the
+    function value at ``root`` computed differentiably in the parameters.
+    """
+    return root - f / dfdx

@@ -1,0 +1,93 @@
+"""Input checks with messages that say what is wrong and how to fix it.
+
+The checks run on concrete values only (plain Python numbers, NumPy arrays and
+JAX arrays outside of tracing).  Inside ``jit``/``vmap``/``grad`` the values are
+abstract and the checks are skipped: validate at the public boundary, before
+tracing, which is where every public verb of jaxqp calls these helpers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import jax
+
+
+def concrete(x):
+    """Return ``x`` as a NumPy array, or ``None`` if it is a tracer or None."""
+    if x is None:
+        return None
+    if isinstance(x, jax.core.Tracer):
+        return None
+    try:
+        return np.asarray(x)
+    except Exception:  # pragma: no cover - exotic array types
+        return None
+
+
+def check_finite(name: str, x, *, hint: str = "") -> None:
+    a = concrete(x)
+    if a is None or a.size == 0:
+        return
+    if not np.all(np.isfinite(a)):
+        bad = a[~np.isfinite(a)].ravel()[0]
+        raise ValueError(
+            f"{name} must be finite, got {bad!r}"
+            + (f" ({hint})" if hint else "")
+            + ". Check for NaN/inf in the inputs."
+        )
+
+
+def check_nonnegative(name: str, x, *, hint: str = "") -> None:
+    check_finite(name, x, hint=hint)
+    a = concrete(x)
+    if a is None or a.size == 0:
+        return
+    if np.any(a < 0):
+        bad = a[a < 0].ravel()[0]
+        raise ValueError(
+            f"{name} must be >= 0, got {bad!r}" + (f": {hint}" if hint else ".")
+        )
+
+
+def check_positive(name: str, x, *, hint: str = "") -> None:
+    check_finite(name, x, hint=hint)
+    a = concrete(x)
+    if a is None or a.size == 0:
+        return
+    if np.any(a <= 0):
+        bad = a[a <= 0].ravel()[0]
+        raise ValueError(
+            f"{name} must be > 0, got {bad!r}" + (f": {hint}" if hint else ".")
+        )
+
+
+def check_range(name: str, x, lo=None, hi=None, *, hint: str = "") -> None:
+    check_finite(name, x, hint=hint)
+    a = concrete(x)
+    if a is None or a.size == 0:
+        return
+    if lo is not None and np.any(a < lo):
+        raise ValueError(
+            f"{name} must be >= {lo}, got {a[a < lo].ravel()[0]!r}"
+            + (f": {hint}" if hint else ".")
+        )
+    if hi is not None and np.any(a > hi):
+        raise ValueError(
+            f"{name} must be <= {hi}, got {a[a > hi].ravel()[0]!r}"
+            + (f": {hint}" if hint else ".")
+        )
+
+
+def broadcast_shapes_or_raise(**named_shapes) -> tuple:
+    """Broadcast the shapes of named arguments; raise naming them if impossible."""
+    shapes = {k: tuple(np.shape(v)) for k, v in named_shapes.items() if v is not None}
+    try:
+        return tuple(np.broadcast_shapes(*shapes.values()))
+    except ValueError:
+        desc = ", ".join(f"{k}{list(s)}" for k, s in shapes.items())
+        raise ValueError(
+            f"inconsistent shapes: {desc} do not broadcast together. Give the "
+            "arguments shapes that NumPy broadcasting can combine (e.g. add "
+            "length-1 axes with x[:, None])."
+        ) from None

@@ -1,0 +1,120 @@
+"""Command line: ``jaxqp demo``, ``jaxqp info``, ``jaxqp fit-nis``."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="jaxqp: differentiable quasiclassical (Usadel-Keldysh) solvers for superconductors "
+    "out of equilibrium, with spin. Energies are in units of the BCS gap Delta0.",
+)
+
+
+def _compilation_cache():
+    """Persist compiled XLA programs between runs (~/.cache/jaxqp/xla unless JAXQP_CACHE_DIR)."""
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return  # the caller configured a cache already
+    path = os.environ.get("JAXQP_CACHE_DIR", str(Path.home() / ".cache" / "jaxqp" / "xla"))
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    except OSError:  # read-only home: run without the cache
+        pass
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("jaxqp-demo"), "--out", "-o", help="output folder"),
+    quick: bool = typer.Option(False, "--quick", help="small grids (a few seconds after compilation)"),
+):
+    """Reproduce seed 004 (thermospin effect, Figs. 2 and 3): netCDF data and PNG figures."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    _compilation_cache()
+    from . import demo as demo_mod
+
+    cfg = demo_mod.DemoConfig.quick() if quick else demo_mod.DemoConfig()
+    t0 = time.perf_counter()
+    with Progress(TextColumn("{task.description:<48}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn()) as bar:
+        task = bar.add_task("starting", total=1.0)
+
+        def report(msg, frac):
+            bar.update(task, description=msg, completed=frac)
+
+        paths = demo_mod.run(out, config=cfg, progress=report)
+    typer.echo(f"done in {time.perf_counter() - t0:.1f} s. Wrote:")
+    for k, p in paths.items():
+        typer.echo(f"  {k:>5s}: {p.resolve()}")
+
+
+@app.command()
+def info():
+    """Versions, devices and numerical precision."""
+    import jax
+
+    import jaxqp
+
+    from ._config import x64_enabled
+
+    rows = {
+        "jaxqp": jaxqp.__version__,
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "devices": ", ".join(str(d) for d in jax.devices()),
+        "float precision": "float64 (x64 enabled)" if x64_enabled() else "float32 (set JAXQP_X64=1 for float64)",
+    }
+    for mod in ("equinox", "optimistix", "lineax", "xarray", "numpy"):
+        try:
+            rows[mod] = __import__(mod).__version__
+        except Exception:  # pragma: no cover
+            rows[mod] = "not installed"
+    for k, v in rows.items():
+        typer.echo(f"{k:>16s}: {v}")
+
+
+@app.command("fit-nis")
+def fit_nis(
+    data: Path = typer.Argument(..., help="CSV file with columns: bias (V), dI/dV (S)[, sigma (S)]"),
+    delta_ueV: float = typer.Option(250.0, help="start value of Delta (ueV)"),
+    gamma_ueV: float = typer.Option(0.5, help="start value of the Dynes Gamma (ueV)"),
+    T_kelvin: float = typer.Option(0.1, "--T", help="start value of the normal electrode's temperature (K)"),
+    out: Path = typer.Option(Path("nis-fit"), "--out", "-o", help="output folder for report.json and fit.png"),
+):
+    """Fit Delta, Gamma, T and G_N to a measured NIS conductance curve."""
+    import numpy as np
+
+    from .fit import fit_nis_conductance
+
+    try:
+        arr = np.loadtxt(data, delimiter=",", comments="#", ndmin=2)
+    except (OSError, ValueError) as e:
+        raise typer.BadParameter(f"cannot read {data}: {e}") from None
+    if arr.shape[1] < 2:
+        raise typer.BadParameter(f"{data} needs at least two columns (bias in V, conductance in S)")
+    sigma = arr[:, 2] if arr.shape[1] > 2 else None
+    res = fit_nis_conductance(arr[:, 0], arr[:, 1], delta_ueV=delta_ueV, gamma_ueV=gamma_ueV,
+                              T_kelvin=T_kelvin, sigma=sigma)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"values": res.values, "stderr": res.stderr, "chi2_red": res.chi2_red,
+              "converged": res.converged, "units": {"delta": "ueV", "gamma": "ueV", "T": "K", "G_N": "S"}}
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    from .plot import save_figure
+
+    save_figure(res.plot(arr[:, 0] * 1e6, arr[:, 1], xlabel="V [uV]", ylabel="dI/dV [S]"), out / "fit.png")
+    typer.echo(res.summary())
+    typer.echo(f"wrote {(out / 'report.json').resolve()} and {(out / 'fit.png').resolve()}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,347 @@
+r"""Tunnel currents between two electrodes: charge, spin, heat, conductances.
+
+Spin-resolved current from the left electrode (bias V) to the right one, in
+units of G_T Delta0 / e (docs/theory.md section 5, seed 004 Eq. 2):
+
+.. math::
+    I_\sigma = \frac{1 + \sigma P}{2}\int dE\, N_{L\sigma}(E - V)\, N_{R\sigma}(E)\,
+    [f_{L\sigma}(E - V) - f_{R\sigma}(E)],
+
+with P the spin polarisation of the barrier (0 by default).  Heat leaving the
+left electrode (units G_T Delta0^2 / e^2) weights the integrand by the energy
+measured from the left chemical potential, E - V; heat entering the right one
+is Q_L + V I (energy conservation).  Conductances dI/dV are forward-mode
+derivatives of the same integrals with respect to V.
+
+Every call broadcasts the electrodes' parameters, V and the temperatures
+against each other; each point of the batch gets its own adaptive energy
+grid (dense at its coherence peaks and Fermi edges, see :mod:`jaxqp.grids`),
+and the batch is processed in chunks (``chunk_size``) so that maps of any
+size fit in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array, lax
+
+from . import _validation as val
+from .grids import EnergyGrid, _adaptive, check_resolution
+
+
+class SpinCurrents(NamedTuple):
+    """Spin-resolved pair ``(up, dn)``; unpacks as a tuple."""
+
+    up: Array
+    dn: Array
+
+    @property
+    def charge(self) -> Array:
+        """up + dn."""
+        return self.up + self.dn
+
+    @property
+    def spin(self) -> Array:
+        """up - dn."""
+        return self.up - self.dn
+
+
+_T_FLOOR = 1e-6  # k_B T below this counts as this: keeps the Fermi-edge (delta) term of dI/dV at T = 0
+_THERMAL_WINDOW = 40.0  # Fermi factors differ from 0/1 by < exp(-40) beyond this many k_B T
+_CUSTOM_WINDOW = 8.0  # energy window (units of Delta0) around the biases for custom distributions
+
+
+def _rebuild(electrode, values):
+    return dataclasses.replace(electrode, **values)
+
+
+def _centers_widths(pairs):
+    """Stack (center, width) arrays of shape (c, 1) into (c, K) arrays."""
+    cs = jnp.concatenate(jnp.broadcast_arrays(*[c for c, _ in pairs]), axis=-1)
+    ws = jnp.concatenate(jnp.broadcast_arrays(*[w for _, w in pairs]), axis=-1)
+    return cs, ws
+
+
+def _grid_for_chunk(left, right, V, TL, TR, n):
+    """Adaptive grids (right-electrode frame), one per batch point; no gradient through nodes.
+
+    All arguments carry a trailing length-1 axis; the grid has shape (c, n).
+    """
+    cl, wl = left.singular_points()
+    cr, wr = right.singular_points()
+    tl, tr = TL, TR
+    pairs = [(c + V, wl) for c in cl] + [(c, wr) for c in cr] + [(V, tl), (jnp.zeros_like(V), tr)]
+    centers, widths = _centers_widths(pairs)
+    margin = _THERMAL_WINDOW * jnp.maximum(tl, tr) + 1e-3
+    if left.distribution is not None or right.distribution is not None:
+        margin = jnp.maximum(margin, _CUSTOM_WINDOW)
+    lo = (jnp.minimum(V, 0.0) - margin)[..., 0]
+    hi = (jnp.maximum(V, 0.0) + margin)[..., 0]
+    grid = _adaptive(centers, widths, lo, hi, n)
+    return jax.tree.map(lax.stop_gradient, grid)
+
+
+def _integrand(left, right, V, TL, TR, P, E):
+    """Spin-resolved current density (2, c, n) on energies E (c, n), right frame."""
+    NL = left.spectral_dos(E - V)
+    NR = right.spectral_dos(E)
+    fL = left.occupation(E - V, TL)
+    fR = right.occupation(E, TR)
+    sw = 0.5 * (1.0 + P * jnp.array([1.0, -1.0]).reshape(2, 1, 1))
+    return sw * NL * NR * (fL - fR)
+
+
+def _point_quantities(left, right, V, TL, TR, P, n, grid, what):
+    """Currents etc. for a chunk of batch points; arguments carry a trailing length-1 axis."""
+    if grid is None:
+        grid = _grid_for_chunk(left, right, V, TL, TR, n)
+    E = jnp.broadcast_to(grid.points, V.shape[:-1] + grid.points.shape[-1:])
+
+    def integrate(x):
+        return jnp.sum(grid.weights * x, axis=-1).T  # (c, 2)
+
+    def currents(V):
+        dens = _integrand(left, right, V, TL, TR, P, E)
+        out = {"I": integrate(dens)}
+        if "Q" in what:
+            out["Q"] = integrate(dens * (E - V))
+        return out
+
+    if "G" in what or "GQ" in what:
+        out, dout = jax.jvp(currents, (V,), (jnp.ones_like(V),))
+        out = dict(out)
+        out["G"] = dout["I"]
+        if "Q" in dout:
+            out["GQ"] = dout["Q"]
+        return out
+    return currents(V)
+
+
+def _auto_chunk(n_points: int, n_energy: int) -> int:
+    # keep roughly 2**22 energy nodes in flight (a few hundred MB of temporaries)
+    return int(max(1, min(n_points, (1 << 22) // max(n_energy, 1))))
+
+
+@eqx.filter_jit
+def _batched(point_fn, left, right, V, TL, TR, P, n, grid, what, chunk):
+    """Evaluate ``point_fn`` over the broadcast batch, ``chunk`` points at a time.
+
+    Chunks are plain arrays with a leading chunk axis and a trailing length-1
+    axis (no ``vmap``), so the spectral solver sees one array per chunk and
+    skips its Newton loop where the DOS is closed-form.
+    """
+    shape = tuple(jnp.broadcast_shapes(
+        left.batch_shape(), right.batch_shape(), jnp.shape(V), jnp.shape(TL), jnp.shape(TR), jnp.shape(P)
+    ))
+    size = int(np.prod(shape)) if shape else 1
+    chunk = max(1, min(chunk, size))
+    nchunk = -(-size // chunk)
+    pad = nchunk * chunk - size
+
+    def prep(x, trailing=()):
+        flat = jnp.broadcast_to(x, shape + trailing).reshape((size,) + trailing)
+        if pad:
+            flat = jnp.concatenate([flat, jnp.repeat(flat[-1:], pad, axis=0)], axis=0)
+        return flat.reshape((nchunk, chunk) + (trailing or (1,)))
+
+    def fields(el):
+        return {k: prep(getattr(el, k)) for k in el._batch_fields if getattr(el, k) is not None}
+
+    xs = (fields(left), fields(right), prep(V), prep(TL), prep(TR), prep(P))
+    common = grid is not None and grid.points.ndim == 1
+    if grid is not None and not common:
+        m = grid.points.shape[-1:]
+        xs = xs + (EnergyGrid(prep(grid.points, m), prep(grid.weights, m)),)
+
+    def one(args):
+        pl, pr, v, tl, tr, p = args[:6]
+        g = grid if common else (args[6] if len(args) > 6 else None)
+        return point_fn(_rebuild(left, pl), _rebuild(right, pr), v, tl, tr, p, n, g, what)
+
+    out = lax.map(one, xs)
+    return {k: v.reshape((nchunk * chunk,) + v.shape[2:])[:size].reshape(shape + v.shape[2:])
+            for k, v in out.items()}
+
+
+def _prepare(left, right, V, T_left, T_right, polarization, grid, n_energy):
+    V = (left.bias - right.bias) if V is None else jnp.asarray(V)
+    val.check_finite("V", V, hint="bias voltages are in units of Delta0/e")
+    TL = left.temperature if T_left is None else jnp.asarray(T_left)
+    TR = right.temperature if T_right is None else jnp.asarray(T_right)
+    for name, T, el in (("T_left", TL, left), ("T_right", TR, right)):
+        if T is None:
+            if el.distribution is None:
+                raise ValueError(
+                    f"{name} is missing: pass {name}=... or give the electrode a temperature "
+                    f"({type(el).__name__}(..., temperature=...))."
+                )
+        else:
+            val.check_nonnegative(name, T, hint="temperatures are k_B T / Delta0")
+    # T = 0 is evaluated at k_B T = 1e-6 Delta0: the same currents to O(1e-6), and the
+    # conductance keeps the Fermi-edge term N_L(0) N_R(V) that a hard step would drop
+    TL = jnp.maximum(jnp.asarray(0.0) if TL is None else TL, _T_FLOOR)
+    TR = jnp.maximum(jnp.asarray(0.0) if TR is None else TR, _T_FLOOR)
+    val.check_range("polarization", polarization, -1.0, 1.0, hint="a barrier polarisation lies in [-1, 1]")
+    if n_energy < 16:
+        raise ValueError(f"n_energy={n_energy} is too small; use at least a few hundred nodes")
+    shape = val.broadcast_shapes_or_raise(
+        V=V, T_left=TL, T_right=TR, polarization=polarization,
+        left=np.empty(left.batch_shape()), right=np.empty(right.batch_shape()),
+    )
+    if grid is not None:
+        if not isinstance(grid, EnergyGrid):
+            raise TypeError("grid must be a jaxqp.grids.EnergyGrid (points and weights)")
+        _check_user_grid(grid, left, right, V, TL, TR)
+    return V, TL, TR, jnp.asarray(polarization, dtype=jnp.result_type(float)), shape
+
+
+def _check_user_grid(grid, left, right, V, TL, TR):
+    """Check a concrete, common user grid against the electrodes' sharp features."""
+    cl, wl = left.singular_points()
+    cr, wr = right.singular_points()
+    Vc = val.concrete(V)
+    if Vc is None or grid.points.ndim != 1 or not (cl or cr):
+        return
+    cs = [val.concrete(c) for c in cl] + [val.concrete(c) for c in cr]
+    ws = [val.concrete(wl)] * len(cl) + [val.concrete(wr)] * len(cr)
+    if any(x is None for x in cs + ws):
+        return  # traced parameters: nothing to check here
+    shifts = [Vc] * len(cl) + [0.0] * len(cr)
+    c = np.concatenate([np.ravel(np.asarray(ci) + sh) for ci, sh in zip(cs, shifts)])
+    w = np.concatenate([np.ravel(np.broadcast_to(wi, np.broadcast_shapes(np.shape(ci), np.shape(sh))))
+                        for ci, wi, sh in zip(cs, ws, shifts)])
+    check_resolution(grid, c, w, factor=2.0, what="the energy grid passed to the junction")
+
+
+def _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, what,
+         point_fn=_point_quantities):
+    V, TL, TR, P, shape = _prepare(left, right, V, T_left, T_right, polarization, grid, n_energy)
+    size = int(np.prod(shape)) if shape else 1
+    chunk = chunk_size or _auto_chunk(size, n_energy if grid is None else grid.points.shape[-1])
+    return _batched(point_fn, left, right, V, TL, TR, P, n_energy, grid, what, chunk)
+
+
+_DOC_ARGS = """
+    Args:
+        left, right: electrodes (:class:`jaxqp.NormalMetal`,
+            :class:`jaxqp.Superconductor`); their fields may be arrays.
+        V: bias of ``left`` relative to ``right`` in units of Delta0/e; default
+            ``left.bias - right.bias``.
+        T_left, T_right: k_B T / Delta0; default the electrodes' ``temperature``.
+        polarization: spin polarisation P of the barrier, G_sigma = G_T (1 + sigma P)/2.
+        grid: optional :class:`jaxqp.grids.EnergyGrid` (right-electrode frame),
+            checked against the broadening; default an adaptive grid per point.
+        n_energy: nodes of the default adaptive grid.
+        chunk_size: batch points computed at once (default: automatic).
+
+    All of V, the temperatures, P and the electrode fields broadcast together;
+    the results have the broadcast shape.
+"""
+
+
+def tunnel_current(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
+                   grid: EnergyGrid | None = None, n_energy: int = 2001, chunk_size: int | None = None) -> SpinCurrents:
+    r"""Spin-resolved tunnel current ``(I_up, I_dn)`` from ``left`` to ``right``.
+
+    .. math::
+        I_\sigma = \frac{1+\sigma P}{2}\int dE\, N_{L\sigma}(E-V) N_{R\sigma}(E)
+        [f_{L\sigma}(E-V) - f_{R\sigma}(E)]
+
+    in units of G_T Delta0/e.  ``.charge`` and ``.spin`` give I_up +- I_dn.
+    """
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I",))
+    return SpinCurrents(out["I"][..., 0], out["I"][..., 1])
+
+
+def heat_current(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
+                 grid: EnergyGrid | None = None, n_energy: int = 2001, chunk_size: int | None = None) -> SpinCurrents:
+    r"""Spin-resolved heat current leaving ``left``, units G_T Delta0^2/e^2.
+
+    .. math::
+        \dot Q_{L\sigma} = \frac{1+\sigma P}{2}\int dE\,(E-V)\,N_{L\sigma}(E-V) N_{R\sigma}(E)
+        [f_{L\sigma}(E-V) - f_{R\sigma}(E)]
+
+    The heat entering ``right`` is ``Q_L + V * I`` (Joule heat).
+    """
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "Q"))
+    return SpinCurrents(out["Q"][..., 0], out["Q"][..., 1])
+
+
+def differential_conductance(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
+                             grid: EnergyGrid | None = None, n_energy: int = 2001,
+                             chunk_size: int | None = None) -> SpinCurrents:
+    """Spin-resolved dI/dV (units of G_T) by forward-mode autodiff over V."""
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("G",))
+    return SpinCurrents(out["G"][..., 0], out["G"][..., 1])
+
+
+def junction_response(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
+                      grid: EnergyGrid | None = None, n_energy: int = 2001,
+                      chunk_size: int | None = None) -> dict:
+    """Currents, heat currents and their V-derivatives in one pass.
+
+    Returns a dict of :class:`SpinCurrents`: ``current``, ``heat``,
+    ``conductance`` (dI/dV), ``heat_conductance`` (dQ_L/dV).
+    """
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "Q", "G", "GQ"))
+
+    def pair(k):
+        return SpinCurrents(out[k][..., 0], out[k][..., 1])
+
+    return {"current": pair("I"), "heat": pair("Q"), "conductance": pair("G"), "heat_conductance": pair("GQ")}
+
+
+for _f in (tunnel_current, heat_current, differential_conductance, junction_response):
+    _f.__doc__ = (_f.__doc__ or "") + _DOC_ARGS
+
+
+def _point_qp_detector(detector, sample, V, _TD, TS, _P, n, grid, what):
+    if grid is None:
+        cd, wd = detector.singular_points()
+        cs, ws = sample.singular_points()
+        ts = TS
+        pairs = [(c + V, wd) for c in cd] + [(c, ws) for c in cs] + [(jnp.zeros_like(V), ts)]
+        centers, widths = _centers_widths(pairs)
+        reach = jnp.max(jnp.abs(jnp.concatenate(jnp.broadcast_arrays(*cs), axis=-1)), axis=-1, keepdims=True) \
+            if cs else jnp.zeros_like(V)
+        margin = reach + _THERMAL_WINDOW * ts + 0.5
+        if sample.distribution is not None:
+            margin = jnp.maximum(margin, _CUSTOM_WINDOW)
+        grid = _adaptive(centers, widths, -margin[..., 0], margin[..., 0], n)
+        grid = jax.tree.map(lax.stop_gradient, grid)
+    E = jnp.broadcast_to(grid.points, V.shape[:-1] + grid.points.shape[-1:])
+    qp = sample.spectral_dos(E) * ((E < 0).astype(E.dtype) - sample.occupation(E, TS))
+
+    def counted(V):
+        return jnp.sum(grid.weights * 0.5 * detector.spectral_dos(E - V) * qp, axis=-1).T
+
+    _, dG = jax.jvp(counted, (V,), (jnp.ones_like(V),))
+    return {"G": dG}
+
+
+def quasiparticle_detector_conductance(sample, detector, V, T_sample=None, *, n_energy: int = 4001,
+                                       chunk_size: int | None = None) -> SpinCurrents:
+    r"""Quasiparticle spectroscopy with a cold superconducting detector (seed 000 Eq. 3).
+
+    For k_B T_det << Delta_det and |V| < Delta + Delta_det the detector
+    conductance counts the quasiparticles of the sample,
+
+    .. math::
+        G_\sigma(V) = \frac{1}{2}\int dE\, \partial_V N_{{\rm det},\sigma}(E - V)\,
+        N_\sigma(E)\,[\theta(-E) - f_\sigma(E)],
+
+    (electron-like quasiparticles f at E > 0, hole-like 1 - f at E < 0), with
+    the detector biased by V relative to the sample, units of G_T.  It is the
+    T_det -> 0 limit of :func:`differential_conductance` (detector as ``left``)
+    below the sum-gap threshold |V| < Delta + Delta_det; above it use the full
+    expression.
+    """
+    out = _run(detector, sample, V, 0.0, T_sample, 0.0, None, n_energy, chunk_size, ("G",),
+               point_fn=_point_qp_detector)
+    return SpinCurrents(out["G"][..., 0], out["G"][..., 1])

@@ -1,0 +1,176 @@
+"""Materials and electrodes as equinox Modules (pytrees).
+
+All numeric fields are differentiable leaves and may be arrays: they broadcast
+against each other and against the energy grid, so a batch of superconductors
+(a field sweep, a temperature sweep) is one object.  Energies are in units of
+Delta0, temperatures are k_B T / Delta0 (see :mod:`jaxqp.units`).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import equinox as eqx
+import jax.numpy as jnp
+from jax import Array
+
+from . import _validation as val
+
+
+def _as_array(x):
+    return None if x is None else jnp.asarray(x)
+
+
+class Electrode(eqx.Module):
+    """Base class of everything that can sit on either side of a tunnel barrier.
+
+    An electrode carries its temperature (``k_B T / Delta0``), its bias (the
+    electrochemical potential in units of Delta0/e, positive bias drives current
+    out of the electrode) and optionally a non-equilibrium ``distribution``:
+    a callable ``f(E) -> array (2, ...)`` of spin-resolved occupations as a
+    function of the energy measured from the electrode's own chemical potential.
+    Without one, the electrode is in equilibrium (Fermi-Dirac at
+    ``temperature``).
+    """
+
+    temperature: Optional[Array] = eqx.field(default=None, converter=_as_array)
+    bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    distribution: Optional[Callable] = None
+
+    # fields that may carry a batch of values (broadcast and flattened by sweeps)
+    _batch_fields = ("temperature", "bias")
+
+    def dos(self, E) -> Array:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def spectral_dos(self, E) -> Array:
+        """Pure, unchecked DOS (2, ...) for use inside transformed code."""
+        return self.dos(E)
+
+    def occupation(self, E, T=None) -> Array:
+        """Spin-resolved occupation (2, ...) at energies E of the electrode's own frame."""
+        E = jnp.asarray(E)
+        if self.distribution is not None:
+            occ = jnp.asarray(self.distribution(E))
+            # a spin-independent distribution returns E's shape; a spinful one (2, *E.shape)
+            return jnp.stack([occ, occ]) if occ.ndim == E.ndim else occ
+        T = self.temperature if T is None else T
+        if T is None:
+            raise ValueError(
+                f"{type(self).__name__} has no temperature: pass it to the call "
+                f"(e.g. T_left=...) or construct {type(self).__name__}(..., temperature=...)."
+            )
+        from .distributions import fermi
+
+        f = fermi(E, T)
+        return jnp.broadcast_to(f, (2,) + f.shape)
+
+    def singular_points(self) -> tuple[list, Array]:
+        """Energies (electrode frame) where the DOS has sharp features, and their width."""
+        return [], jnp.asarray(0.0)
+
+    def batch_shape(self) -> tuple:
+        shapes = [jnp.shape(x) for x in (self.temperature, self.bias) if x is not None]
+        return tuple(jnp.broadcast_shapes(*shapes)) if shapes else ()
+
+    def _check_common(self):
+        if self.temperature is not None:
+            val.check_nonnegative(
+                "temperature", self.temperature,
+                hint="temperatures are k_B T / Delta0 and cannot be negative",
+            )
+        val.check_finite("bias", self.bias)
+
+
+class NormalMetal(Electrode):
+    """A normal-metal electrode: N_up = N_dn = 1."""
+
+    def __check_init__(self):
+        self._check_common()
+
+    def dos(self, E) -> Array:
+        E = jnp.asarray(E)
+        shape = jnp.broadcast_shapes(jnp.shape(E), self.batch_shape())
+        return jnp.ones((2,) + tuple(shape), dtype=jnp.result_type(jnp.real(E), 1.0))
+
+
+class Superconductor(Electrode):
+    r"""Homogeneous (0-D) spin-split superconductor.
+
+    The retarded Green's function solves the Maki-Fulde equation (see
+    ``docs/theory.md``), written for the renormalised energies
+    :math:`v_\sigma = \Delta u_\sigma`:
+
+    .. math::
+        v_\sigma = E + \sigma h + i\Gamma + \zeta \frac{v_\sigma}{s_\sigma}
+        + b_{so}\frac{v_{-\sigma}-v_\sigma}{s_{-\sigma}}
+        + b_{sf}\Big[\frac{v_{-\sigma}+v_\sigma}{s_{-\sigma}} + \frac{v_\sigma}{s_\sigma}\Big],
+        \qquad s_\sigma = \sqrt{\Delta^2 - v_\sigma^2}.
+
+    Parameters (all in units of Delta0, all differentiable, all may be arrays):
+
+    - ``delta``: pair potential Delta (>= 0; 0 gives the normal state).
+    - ``h``: spin-splitting (Zeeman or exchange) energy; lowers spin up, so
+      N_up(E) = N_BCS(E + h).
+    - ``zeta``: orbital (Abrikosov-Gor'kov) depairing energy, e.g.
+      ``(d_x phi)^2 / 2`` for a supercurrent or ``R_orb B^2 / Delta0`` for an
+      in-plane field.
+    - ``b_so``: spin-orbit scattering energy hbar / (3 tau_so).
+    - ``b_sf``: spin-flip (magnetic impurity) scattering energy hbar / (3 tau_sf);
+      at h = 0 it depairs like ``zeta = 3 b_sf``.
+    - ``gamma``: Dynes broadening.
+    """
+
+    delta: Array = eqx.field(default=1.0, converter=jnp.asarray)
+    h: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    zeta: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    b_so: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    b_sf: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    gamma: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    temperature: Optional[Array] = eqx.field(default=None, converter=_as_array)
+    bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    distribution: Optional[Callable] = None
+
+    def __check_init__(self):
+        val.check_nonnegative("delta", self.delta, hint="the pair potential is |Delta| >= 0")
+        val.check_finite("h", self.h)
+        val.check_nonnegative("zeta", self.zeta, hint="depairing is a rate, zeta >= 0")
+        val.check_nonnegative("b_so", self.b_so, hint="spin-orbit scattering rate hbar/(3 tau_so) >= 0")
+        val.check_nonnegative("b_sf", self.b_sf, hint="spin-flip scattering rate hbar/(3 tau_sf) >= 0")
+        val.check_nonnegative("gamma", self.gamma, hint="the Dynes broadening is >= 0")
+        self._check_common()
+
+    def batch_shape(self) -> tuple:
+        shapes = [
+            jnp.shape(x)
+            for x in (self.delta, self.h, self.zeta, self.b_so, self.b_sf, self.gamma,
+                      self.temperature, self.bias)
+            if x is not None
+        ]
+        return tuple(jnp.broadcast_shapes(*shapes))
+
+    def solve(self, E, **options):
+        """Retarded Green's functions at energies ``E``; see :func:`jaxqp.spectral.solve`."""
+        from .spectral.bulk import solve
+
+        return solve(self, E, **options)
+
+    def dos(self, E) -> Array:
+        """Spin-resolved DOS, shape ``(2, *broadcast(E, batch))``: [N_up, N_dn]."""
+        return self.solve(E).dos
+
+    _batch_fields = ("delta", "h", "zeta", "b_so", "b_sf", "gamma", "temperature", "bias")
+
+    def spectral_dos(self, E) -> Array:
+        from .spectral.bulk import green_functions
+
+        E = jnp.asarray(E)
+        _, g, _ = green_functions(E + 1j * self.gamma, self.h, self.delta, self.zeta, self.b_so, self.b_sf)
+        return jnp.real(g)
+
+    def singular_points(self):
+        # spin sigma has its coherence peaks at E = -sigma h +- Delta
+        d, h = self.delta, self.h
+        pts = [d - h, -d - h, d + h, -d + h]
+        width = jnp.maximum(self.gamma, 1e-6) + self.zeta + 3.0 * self.b_sf
+        return pts, width

@@ -1,0 +1,416 @@
+r"""Self-consistent pair potential in equilibrium: gap equation, branches, Tc.
+
+Gap equation (docs/theory.md section 3), Matsubara form, Delta0 = 1:
+
+.. math::
+    \mathcal G(\Delta, T) = 2\pi T\sum_{n\ge 0}\Big[\mathrm{Re}\,\frac{F_\uparrow + F_\downarrow}{2\Delta}
+      - \frac{1}{\sqrt{\omega_n^2+1}}\Big] + C(T) = 0,\qquad \omega_n = \pi T(2n+1),
+
+with :math:`F_\sigma/\Delta = 1/\sqrt{\Delta^2 - v_\sigma^2}` the anomalous
+function of :mod:`jaxqp.spectral.bulk` at the imaginary energy
+:math:`E = i\omega_n` (it stays finite as Delta -> 0, which gives the
+linearised equation), and
+
+.. math:: C(T) = -2\int_0^\infty \frac{dt}{e^{\cosh t / T} + 1}
+
+the finite-temperature remainder of the BCS reference sum (C(0) = 0).  This
+is the weak-coupling limit omega_D -> infinity with the coupling fixed by
+Delta(T = 0) = 1 in the BCS case.  With a Debye cutoff (coupling
+lambda = 1/arcsinh(omega_D), again Delta(0) = 1 in BCS) the Matsubara sum stops
+at omega_D; the part above omega_D is subtracted as an integral, which keeps
+the equation smooth in T:
+:math:`\mathcal G_D = \mathcal G - \int_{\omega_D}^\infty d\omega\,[\dots]`.
+
+Numerics: the first 128 Matsubara terms exactly, the rest as an integral
+(midpoint rule, error O((2 pi T)^2 s'/24), below 1e-6 here), on a mapped
+Gauss-Legendre grid that also covers T = 0.
+
+Branches: the free energy relative to the normal state is
+:math:`\Omega(\Delta)-\Omega_N = -2 N_0 \int_0^\Delta \Delta' \mathcal G(\Delta') d\Delta'`
+(the gap equation is :math:`\partial_\Delta\Omega = 0`).  All roots of the gap
+equation on (0, 1.02] are found by a scan and refined by safeguarded
+Newton; the thermodynamically stable state is the one of lowest free energy,
+the normal state included (Chandrasekhar-Clogston transition at
+h = 1/sqrt(2) for T -> 0).  ``gap`` returns it and is differentiated by the
+implicit function theorem, dDelta = -(dG/dp) dp / (dG/dDelta).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array, lax
+
+from . import _validation as val
+from ._roots import bracketed_newton, first_sign_changes
+from .spectral.bulk import renormalized
+
+EULER_GAMMA = 0.5772156649015329
+TC0 = float(np.exp(EULER_GAMMA) / np.pi)  #: weak-coupling k_B Tc / Delta0 = e^gamma / pi
+
+_N_MATSUBARA = 128
+_N_TAIL = 64
+_N_SCAN = 40
+_N_BRANCH = 3
+_N_FREE = 32
+_DELTA_MAX = 1.02
+
+_gl_x, _gl_w = np.polynomial.legendre.leggauss(_N_TAIL)
+_GL_U = (_gl_x + 1.0) / 2.0
+_GL_WU = _gl_w / 2.0
+_fe_x, _fe_w = np.polynomial.legendre.leggauss(_N_FREE)
+_FE_U = (_fe_x + 1.0) / 2.0
+_FE_W = _fe_w / 2.0
+_c_x, _c_w = np.polynomial.legendre.leggauss(64)
+
+
+class _Params(NamedTuple):
+    h: Array
+    zeta: Array
+    b_so: Array
+    b_sf: Array
+    gamma: Array
+    omega_D: Array  # +inf for the weak-coupling limit
+
+
+def _pair_over_delta(omega, delta, p: _Params):
+    """Re (F_up + F_dn) / (2 Delta) at Matsubara energy i*omega (omega > 0)."""
+    z = 1j * (omega + p.gamma)
+    _, _, c = renormalized(z, p.h, delta, p.zeta, p.b_so, p.b_sf)
+    # F/Delta = 1/s, regular at Delta = 0
+    return jnp.real(0.5 * (c[0] + c[1]))
+
+
+def _summand(omega, delta, p):
+    return _pair_over_delta(omega, delta, p) - 1.0 / jnp.sqrt(omega * omega + 1.0)
+
+
+def _tail_nodes(start, scale):
+    """Nodes and weights of int_start^inf d omega, omega = start + scale (u/(1-u))^2."""
+    u = jnp.asarray(_GL_U)
+    r = u / (1.0 - u)
+    om = start[..., None] + scale[..., None] * r * r
+    w = scale[..., None] * 2.0 * r / (1.0 - u) ** 2 * _GL_WU
+    return om, w
+
+
+def _thermal_remainder(T):
+    """C(T) = -2 int_0^inf dt / (exp(cosh t / T) + 1)."""
+    T = jnp.asarray(T)
+    pos = T > 0
+    Ts = jnp.where(pos, T, 1.0)
+    tmax = jnp.arccosh(1.0 + 50.0 * Ts) + 1.0
+    t = (jnp.asarray(_c_x) + 1.0)[..., :] * 0.5 * tmax[..., None]
+    x = jnp.cosh(t) / Ts[..., None]
+    integrand = jnp.exp(-x) / (1.0 + jnp.exp(-x))
+    val = -2.0 * jnp.sum(integrand * jnp.asarray(_c_w), axis=-1) * 0.5 * tmax
+    return jnp.where(pos, val, 0.0)
+
+
+def _gap_function(delta, T, p: _Params, debye: bool):
+    """The gap equation G(Delta, T); arrays broadcast.  Differentiable.
+
+    All Matsubara nodes (exact terms, the integral above them and, with a
+    Debye cutoff, the subtracted integral above omega_D) go through one
+    spectral solve.
+    """
+    delta = jnp.asarray(delta)
+    T = jnp.asarray(T)
+    shape = jnp.broadcast_shapes(delta.shape, T.shape, *(jnp.shape(x) for x in p))
+    delta = jnp.broadcast_to(delta, shape)
+    T = jnp.broadcast_to(T, shape)
+    p = _Params(*(jnp.broadcast_to(x, shape) for x in p))
+    n = jnp.arange(_N_MATSUBARA)
+    omega = [jnp.pi * T[..., None] * (2 * n + 1)]
+    weight = [jnp.broadcast_to(2.0 * jnp.pi * T[..., None], omega[0].shape)]
+    scale = 1.0 + jnp.abs(p.h) + p.zeta + 3.0 * p.b_sf + p.gamma + delta
+    om, w = _tail_nodes(2.0 * jnp.pi * T * _N_MATSUBARA, scale)
+    omega.append(om)
+    weight.append(w)
+    if debye:
+        wd = jnp.where(jnp.isfinite(p.omega_D), p.omega_D, 1.0)
+        om, w = _tail_nodes(wd, jnp.maximum(scale, wd))
+        omega.append(om)
+        weight.append(-w)
+    omega = jnp.concatenate(omega, axis=-1)
+    weight = jnp.concatenate(weight, axis=-1)
+    pb = jax.tree.map(lambda x: x[..., None], p)
+    return jnp.sum(weight * _summand(omega, delta[..., None], pb), axis=-1) + _thermal_remainder(T)
+
+
+def gap_equation(delta, T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, omega_D=None) -> Array:
+    r"""Value of the gap equation :math:`\mathcal G(\Delta, T)`; zero at a self-consistent Delta.
+
+    Positive where the normal state (Delta -> 0) is unstable.  ``omega_D=None``
+    is the weak-coupling limit; a number applies the Debye cutoff of seed 001
+    Appendix B (coupling 1/arcsinh(omega_D)).
+    """
+    p, debye = _params(h, zeta, b_so, b_sf, gamma, omega_D)
+    return _gap_function_jit(jnp.asarray(delta, float), jnp.asarray(T, float), p, debye)
+
+
+_gap_function_jit = jax.jit(_gap_function, static_argnums=(3,))
+
+
+def _params(h, zeta, b_so, b_sf, gamma, omega_D):
+    debye = omega_D is not None
+    wd = jnp.asarray(jnp.inf if omega_D is None else omega_D, dtype=float)
+    f = lambda x: jnp.asarray(x, dtype=float)  # noqa: E731
+    return _Params(f(h), f(zeta), f(b_so), f(b_sf), f(gamma), wd), debye
+
+
+# ----------------------------------------------------------------------------------------
+# roots of the gap equation
+
+
+def _refine(a, b, Ga, Gb, T, p, debye):
+    """Roots of G(Delta) on brackets [a, b]; returns (Delta, converged, dG/dDelta)."""
+
+    def G_and_dG(x):
+        return jax.jvp(lambda d: _gap_function(d, T, p, debye), (x,), (jnp.ones_like(x),))
+
+    return bracketed_newton(G_and_dG, a, b, Ga, Gb)
+
+
+def _free_energy(delta, T, p, debye):
+    """Omega(Delta) - Omega_N in units of N0 Delta0^2: -2 int_0^Delta d' G(d') dd'."""
+    # split at d' = |h| where G has a square-root kink at low temperature
+    k = jnp.clip(jnp.abs(p.h), 0.0, delta)
+    u = jnp.asarray(_FE_U)
+    w = jnp.asarray(_FE_W)
+
+    d = jnp.concatenate([k[..., None] * u, k[..., None] + (delta - k)[..., None] * u], axis=-1)
+    wd = jnp.concatenate([k[..., None] * w, (delta - k)[..., None] * w], axis=-1)
+    pb = jax.tree.map(lambda x: x[..., None], p)
+    G = _gap_function(d, T[..., None], pb, debye)
+    return -2.0 * jnp.sum(d * G * wd, axis=-1)
+
+
+class GapBranches(eqx.Module):
+    """All solutions of the gap equation at given (T, h, ...), shape ``(..., 3)``.
+
+    - ``delta``: superconducting solutions (NaN where ``valid`` is False), sorted
+      by size; the normal state Delta = 0 is always a solution and is not listed.
+    - ``valid``: which entries are solutions.
+    - ``locally_stable``: dG/dDelta < 0 (a free-energy minimum).
+    - ``free_energy``: Omega - Omega_N in units of N0 Delta0^2 (N0 per spin).
+    - ``converged``: the root refinement met its tolerance.
+    - ``stable``: the thermodynamically stable Delta (0 if the normal state wins).
+    - ``gap_equation_at_zero``: G(0, T); > 0 means the normal state is unstable.
+    """
+
+    delta: Array
+    valid: Array
+    locally_stable: Array
+    free_energy: Array
+    converged: Array
+    stable: Array
+    gap_equation_at_zero: Array
+
+
+def _branches(T, p: _Params, debye: bool, all_free_energies: bool = True) -> GapBranches:
+    shape = jnp.broadcast_shapes(jnp.shape(T), *(jnp.shape(x) for x in p))
+    T = jnp.broadcast_to(T, shape)
+    p = _Params(*(jnp.broadcast_to(x, shape) for x in p))
+    s = jnp.linspace(0.0, 1.0, _N_SCAN)
+    grid = _DELTA_MAX * s**1.5  # includes Delta = 0, denser at small Delta (near Tc)
+    pb = jax.tree.map(lambda x: x[..., None], p)
+    Gs = _gap_function(grid, T[..., None], pb, debye)  # (..., K)
+    i0, valid = first_sign_changes(Gs, _N_BRANCH)
+    a = jnp.take(grid, i0)
+    b = jnp.take(grid, i0 + 1)
+    Ga = jnp.take_along_axis(Gs, i0, axis=-1)
+    Gb = jnp.take_along_axis(Gs, i0 + 1, axis=-1)
+    # regular brackets for unused slots (keeps the arithmetic finite)
+    a = jnp.where(valid, a, 0.5)
+    b = jnp.where(valid, b, 0.6)
+    Ga = jnp.where(valid, Ga, 1.0)
+    Gb = jnp.where(valid, Gb, -1.0)
+    Tb = T[..., None]
+    # Delta = 0 exactly is the normal state, not a superconducting branch
+    x, conv, dG = _refine(a, b, Ga, Gb, Tb, pb, debye)
+    valid = valid & (x > 0)
+    local = valid & (dG < 0)
+    # the free energy decides only where the normal state is locally stable too
+    # (G(0) < 0) or several branches compete; skip it when no point needs it
+    need = (Gs[..., 0] <= 0) | (jnp.sum(local, axis=-1) > 1)
+    if not all_free_energies:
+        need_any = jnp.any(need & jnp.any(local, axis=-1))
+    else:
+        need_any = jnp.asarray(True)
+    fe = lax.cond(
+        need_any,
+        lambda _: _free_energy(jnp.where(valid, x, 0.0), Tb, pb, debye),
+        lambda _: jnp.where(local, -jnp.inf, 0.0) * jnp.ones_like(x),
+        None,
+    )
+    fe = jnp.where(valid, fe, jnp.nan)
+    cand = jnp.where(local, fe, jnp.inf)
+    best = jnp.argmin(cand, axis=-1)
+    best_fe = jnp.take_along_axis(cand, best[..., None], axis=-1)[..., 0]
+    best_delta = jnp.take_along_axis(x, best[..., None], axis=-1)[..., 0]
+    stable = jnp.where(best_fe < 0.0, best_delta, 0.0)
+    return GapBranches(
+        delta=jnp.where(valid, x, jnp.nan),
+        valid=valid,
+        locally_stable=local,
+        free_energy=fe,
+        converged=conv | ~valid,
+        stable=stable,
+        gap_equation_at_zero=Gs[..., 0],
+    )
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _stable_gap(T, p, debye):
+    return lax.stop_gradient(_branches(T, p, debye, all_free_energies=False).stable)
+
+
+@_stable_gap.defjvp
+def _stable_gap_jvp(debye, primals, tangents):
+    T, p = primals
+    dT, dp = tangents
+    d = _stable_gap(T, p, debye)
+    sc = d > 0
+    d_safe = jnp.where(sc, d, 0.5)
+
+    def G(d_, T_, p_):
+        return _gap_function(d_, T_, p_, debye)
+
+    dG_dd = jax.jvp(lambda x: G(x, T, p), (d_safe,), (jnp.ones_like(d_safe),))[1]
+    dp = jax.tree.map(lambda t, x: jnp.zeros_like(x) if t is None else t, dp, p)
+    # omega_D = inf in the weak-coupling limit: no tangent through it
+    dp = dp._replace(omega_D=jnp.where(jnp.isfinite(p.omega_D), dp.omega_D, 0.0))
+    dG_dp = jax.jvp(lambda t, q: G(d_safe, t, q), (T, p), (dT, dp))[1]
+    dd = jnp.where(sc, -dG_dp / dG_dd, 0.0)
+    return d, dd
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _gap_jit(T, p, debye):
+    return _stable_gap(T, p, debye)
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _branches_jit(T, p, debye):
+    return _branches(T, p, debye)
+
+
+def _check(T, h, zeta, b_so, b_sf, gamma, omega_D):
+    val.check_nonnegative("T", T, hint="T is k_B T / Delta0; the weak-coupling Tc is 0.567")
+    val.check_finite("h", h)
+    val.check_nonnegative("zeta", zeta, hint="the depairing energy is >= 0")
+    val.check_nonnegative("b_so", b_so)
+    val.check_nonnegative("b_sf", b_sf)
+    val.check_nonnegative("gamma", gamma)
+    if omega_D is not None:
+        val.check_positive("omega_D", omega_D, hint="the Debye energy must be > 0 (e.g. 10 as in seed 001)")
+        c = val.concrete(omega_D)
+        if c is not None and np.any(c < 2.0):
+            raise ValueError(
+                f"omega_D = {c.min()} is too small for a gap of order Delta0; use omega_D >= 2 "
+                "(or omega_D=None for the weak-coupling limit)"
+            )
+    val.broadcast_shapes_or_raise(T=T, h=h, zeta=zeta, b_so=b_so, b_sf=b_sf, gamma=gamma, omega_D=omega_D)
+
+
+def gap(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> Array:
+    r"""Self-consistent, thermodynamically stable pair potential Delta(T) / Delta0.
+
+    .. math:: \mathcal G(\Delta, T; h, \zeta, b_{so}, b_{sf}, \Gamma) = 0
+
+    Args:
+        T: k_B T / Delta0, >= 0 (T = 0 allowed), any shape.
+        h, zeta, b_so, b_sf, gamma: spin splitting, orbital depairing,
+            spin-orbit and spin-flip scattering energies, Dynes broadening
+            (units of Delta0), broadcast with T.
+        omega_D: None for the weak-coupling limit (Delta(0) = 1 in BCS), or the
+            Debye energy for the cutoff variant of seed 001 Appendix B.
+
+    Returns:
+        Delta with the broadcast shape; 0 where the normal state is stable.
+        Differentiable in every argument by implicit differentiation.  Use
+        :func:`gap_branches` for all solutions, their free energies and
+        convergence flags.
+    """
+    _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
+    p, debye = _params(h, zeta, b_so, b_sf, gamma, omega_D)
+    return _gap_jit(jnp.asarray(T, float), p, debye)
+
+
+def gap_branches(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> GapBranches:
+    """Every solution of the gap equation, with stability and free energy; see :class:`GapBranches`."""
+    _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
+    p, debye = _params(h, zeta, b_so, b_sf, gamma, omega_D)
+    return _branches_jit(jnp.asarray(T, float), p, debye)
+
+
+# ----------------------------------------------------------------------------------------
+# critical temperature
+
+
+def _tc_core(p: _Params, debye: bool, n_scan: int = 48):
+    shape = tuple(jnp.broadcast_shapes(*(jnp.shape(x) for x in p)))
+    p = _Params(*(jnp.broadcast_to(x, shape) for x in p))
+    pb = jax.tree.map(lambda x: x[..., None], p)
+    Ts = TC0 * 1.02 * jnp.linspace(1.0 / n_scan, 1.0, n_scan)
+    G0 = _gap_function(jnp.zeros(()), Ts, pb, debye)  # (..., n_scan)
+    pos = G0 > 0
+    # highest temperature at which the normal state is still unstable
+    last = n_scan - 1 - jnp.argmax(pos[..., ::-1], axis=-1)
+    any_pos = jnp.any(pos, axis=-1)
+    lo = jnp.take(Ts, jnp.clip(last, 0, n_scan - 1))
+    hi = jnp.take(Ts, jnp.clip(last + 1, 0, n_scan - 1))
+    Glo = jnp.take_along_axis(G0, jnp.clip(last, 0, n_scan - 1)[..., None], axis=-1)[..., 0]
+    Ghi = jnp.take_along_axis(G0, jnp.clip(last + 1, 0, n_scan - 1)[..., None], axis=-1)[..., 0]
+    ok = any_pos & (last < n_scan - 1)
+
+    def G_T(t):
+        return jax.jvp(lambda x: _gap_function(jnp.zeros(()), x, p, debye), (t,), (jnp.ones_like(t),))
+
+    a = jnp.where(ok, lo, 0.3)
+    b = jnp.where(ok, hi, 0.4)
+    x, _, _ = bracketed_newton(G_T, a, b, jnp.where(ok, Glo, 1.0), jnp.where(ok, Ghi, -1.0))
+    tc = jnp.where(ok, x, jnp.where(any_pos, jnp.inf, 0.0))
+    return tc
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _tc(p, debye):
+    return lax.stop_gradient(_tc_core(p, debye))
+
+
+@_tc.defjvp
+def _tc_jvp(debye, primals, tangents):
+    (p,), (dp,) = primals, tangents
+    tc = _tc(p, debye)
+    ok = jnp.isfinite(tc) & (tc > 0)
+    t = jnp.where(ok, tc, 0.3)
+    dp = dp._replace(omega_D=jnp.where(jnp.isfinite(p.omega_D), dp.omega_D, 0.0))
+    dG_dT = jax.jvp(lambda x: _gap_function(jnp.zeros(()), x, p, debye), (t,), (jnp.ones_like(t),))[1]
+    dG_dp = jax.jvp(lambda q: _gap_function(jnp.zeros(()), t, q, debye), (p,), (dp,))[1]
+    return tc, jnp.where(ok, -dG_dp / dG_dT, 0.0)
+
+
+@functools.partial(jax.jit, static_argnums=(1,))
+def _tc_jit(p, debye):
+    return _tc(p, debye)
+
+
+def tc(h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> Array:
+    r"""Critical temperature k_B Tc / Delta0 of the second-order transition.
+
+    The highest T at which the linearised gap equation :math:`\mathcal G(0, T) = 0`
+    holds (0 if superconductivity never nucleates continuously).  Weak
+    coupling, h = 0: Tc = e^gamma/pi = 0.5669.  Where the transition is first
+    order (large h at low T), the thermodynamic transition lies elsewhere: use
+    :func:`gap` (stable branch) to locate it.  Differentiable.
+    """
+    _check(0.0, h, zeta, b_so, b_sf, gamma, omega_D)
+    p, debye = _params(h, zeta, b_so, b_sf, gamma, omega_D)
+    return _tc_jit(p, debye)
