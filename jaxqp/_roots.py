@@ -27,11 +27,12 @@ def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=1e-13, maxiter=60):
         a_new = jnp.where(same, x, a)
         fa_new = jnp.where(same, fx, fa)
         b_new = jnp.where(same, b, x)
+        exact = fx == 0  # x is a root: keep it (the bracket has collapsed onto it)
         xn = x - fx / dfx
         lo, hi = jnp.minimum(a_new, b_new), jnp.maximum(a_new, b_new)
         inside = (xn > lo) & (xn < hi) & jnp.isfinite(xn)
-        xn = jnp.where(inside, xn, 0.5 * (a_new + b_new))
-        conv = (jnp.abs(xn - x) <= rtol * (1.0 + jnp.abs(x))) | (fx == 0)
+        xn = jnp.where(exact, x, jnp.where(inside, xn, 0.5 * (a_new + b_new)))
+        conv = (jnp.abs(xn - x) <= rtol * (1.0 + jnp.abs(x))) | exact
         return (
             jnp.where(done, a, a_new),
             jnp.where(done, b, b_new),

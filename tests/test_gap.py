@@ -34,10 +34,12 @@ def test_gap_near_tc_and_low_temperature():
     # exponentially small change at low T: Delta(T) ~ 1 - sqrt(2 pi T) exp(-1/T)
     T = 0.1
     assert 1.0 - float(qp.gap(T)) == pytest.approx(math.sqrt(2 * math.pi * T) * math.exp(-1 / T), rel=0.05)
-    # monotonic decrease
-    Ts = jnp.linspace(0.0, 0.56, 15)
-    D = np.asarray(qp.gap(Ts))
-    assert np.all(np.diff(D) < 0) and D[-1] > 0
+    # monotonic decrease, and every point of a batched sweep solves the gap equation
+    Ts = jnp.linspace(0.0, 0.56, 100)
+    D = qp.gap(Ts)
+    assert float(jnp.max(jnp.abs(qp.gap_equation(D, Ts)))) < 1e-10
+    D = np.asarray(D)
+    assert np.all(np.diff(D) < 1e-12) and D[-1] > 0  # flat to round-off at low T
     assert float(qp.gap(0.6)) == 0.0
 
 
