@@ -1,7 +1,7 @@
 r"""Tunnel currents between two electrodes: charge, spin, heat, conductances.
 
 Spin-resolved current from the left electrode (bias V) to the right one, in
-units of G_T Delta0 / e (docs/theory.md section 5, seed 004 Eq. 2):
+units of G_T Delta0 / e (docs/theory.md section 6, seed 004 Eq. 2):
 
 .. math::
     I_\sigma = \frac{1 + \sigma P}{2}\int dE\, N_{L\sigma}(E - V)\, N_{R\sigma}(E)\,
@@ -33,6 +33,7 @@ from jax import Array, lax
 
 from . import _validation as val
 from .grids import EnergyGrid, _adaptive, check_resolution
+from .spectral.bulk import raise_if_not_converged
 
 
 class SpinCurrents(NamedTuple):
@@ -88,13 +89,22 @@ def _grid_for_chunk(left, right, V, TL, TR, n):
 
 
 def _integrand(left, right, V, TL, TR, P, E):
-    """Spin-resolved current density (2, c, n) on energies E (c, n), right frame."""
-    NL = left.spectral_dos(E - V)
-    NR = right.spectral_dos(E)
+    """Spin-resolved current density (2, c, n) on energies E (c, n), right frame, and a
+    per-point flag (c,) that both spectral solves converged on every node."""
+    NL, okL = left.spectral(E - V)
+    NR, okR = right.spectral(E)
     fL = left.occupation(E - V, TL)
     fR = right.occupation(E, TR)
     sw = 0.5 * (1.0 + P * jnp.array([1.0, -1.0]).reshape(2, 1, 1))
-    return sw * NL * NR * (fL - fR)
+    ok = jnp.all(okL & okR, axis=-1)
+    return sw * NL * NR * (fL - fR), lax.stop_gradient(ok)
+
+
+def _flag(out: dict, ok) -> dict:
+    """NaN where a spectral solve failed (never a plausible-looking wrong number), plus the flag."""
+    out = {k: jnp.where(ok[:, None], v, jnp.nan) for k, v in out.items()}
+    out["ok"] = ok
+    return out
 
 
 def _point_quantities(left, right, V, TL, TR, P, n, grid, what):
@@ -107,20 +117,20 @@ def _point_quantities(left, right, V, TL, TR, P, n, grid, what):
         return jnp.sum(grid.weights * x, axis=-1).T  # (c, 2)
 
     def currents(V):
-        dens = _integrand(left, right, V, TL, TR, P, E)
+        dens, ok = _integrand(left, right, V, TL, TR, P, E)
         out = {"I": integrate(dens)}
         if "Q" in what:
             out["Q"] = integrate(dens * (E - V))
-        return out
+        return out, ok
 
     if "G" in what or "GQ" in what:
-        out, dout = jax.jvp(currents, (V,), (jnp.ones_like(V),))
+        (out, ok), (dout, _) = jax.jvp(currents, (V,), (jnp.ones_like(V),))
         out = dict(out)
         out["G"] = dout["I"]
         if "Q" in dout:
             out["GQ"] = dout["Q"]
-        return out
-    return currents(V)
+        return _flag(out, ok)
+    return _flag(*currents(V))
 
 
 def _auto_chunk(n_points: int, n_energy: int) -> int:
@@ -224,7 +234,9 @@ def _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_si
     V, TL, TR, P, shape = _prepare(left, right, V, T_left, T_right, polarization, grid, n_energy)
     size = int(np.prod(shape)) if shape else 1
     chunk = chunk_size or _auto_chunk(size, n_energy if grid is None else grid.points.shape[-1])
-    return _batched(point_fn, left, right, V, TL, TR, P, n_energy, grid, what, chunk)
+    out = _batched(point_fn, left, right, V, TL, TR, P, n_energy, grid, what, chunk)
+    raise_if_not_converged(out.pop("ok"), "the spectral solve of an electrode", jnp.broadcast_to(V, shape))
+    return out
 
 
 _DOC_ARGS = """
@@ -316,13 +328,15 @@ def _point_qp_detector(detector, sample, V, _TD, TS, _P, n, grid, what):
         grid = _adaptive(centers, widths, -margin[..., 0], margin[..., 0], n)
         grid = jax.tree.map(lax.stop_gradient, grid)
     E = jnp.broadcast_to(grid.points, V.shape[:-1] + grid.points.shape[-1:])
-    qp = sample.spectral_dos(E) * ((E < 0).astype(E.dtype) - sample.occupation(E, TS))
+    Ns, ok_s = sample.spectral(E)
+    qp = Ns * ((E < 0).astype(E.dtype) - sample.occupation(E, TS))
 
     def counted(V):
-        return jnp.sum(grid.weights * 0.5 * detector.spectral_dos(E - V) * qp, axis=-1).T
+        Nd, ok_d = detector.spectral(E - V)
+        return jnp.sum(grid.weights * 0.5 * Nd * qp, axis=-1).T, lax.stop_gradient(ok_d)
 
-    _, dG = jax.jvp(counted, (V,), (jnp.ones_like(V),))
-    return {"G": dG}
+    (_, ok_d), (dG, _) = jax.jvp(counted, (V,), (jnp.ones_like(V),))
+    return _flag({"G": dG}, jnp.all(ok_s & ok_d, axis=-1))
 
 
 def quasiparticle_detector_conductance(sample, detector, V, T_sample=None, *, n_energy: int = 4001,

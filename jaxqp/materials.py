@@ -30,12 +30,9 @@ class Electrode(eqx.Module):
     a callable ``f(E) -> array (2, ...)`` of spin-resolved occupations as a
     function of the energy measured from the electrode's own chemical potential.
     Without one, the electrode is in equilibrium (Fermi-Dirac at
-    ``temperature``).
+    ``temperature``).  Subclasses declare these three fields last, after their
+    material parameters, so that positional arguments follow the physics.
     """
-
-    temperature: Optional[Array] = eqx.field(default=None, converter=_as_array)
-    bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    distribution: Optional[Callable] = None
 
     # fields that may carry a batch of values (broadcast and flattened by sweeps)
     _batch_fields = ("temperature", "bias")
@@ -43,9 +40,14 @@ class Electrode(eqx.Module):
     def dos(self, E) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def spectral(self, E) -> tuple[Array, Array]:
+        """Pure DOS (2, ...) and a converged flag (...) for use inside transformed code."""
+        N = self.dos(E)
+        return N, jnp.ones(N.shape[1:], bool)
+
     def spectral_dos(self, E) -> Array:
-        """Pure, unchecked DOS (2, ...) for use inside transformed code."""
-        return self.dos(E)
+        """Pure, unchecked DOS (2, ...)."""
+        return self.spectral(E)[0]
 
     def occupation(self, E, T=None) -> Array:
         """Spin-resolved occupation (2, ...) at energies E of the electrode's own frame."""
@@ -84,6 +86,10 @@ class Electrode(eqx.Module):
 
 class NormalMetal(Electrode):
     """A normal-metal electrode: N_up = N_dn = 1."""
+
+    temperature: Optional[Array] = eqx.field(default=None, converter=_as_array)
+    bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    distribution: Optional[Callable] = None
 
     def __check_init__(self):
         self._check_common()
@@ -161,12 +167,12 @@ class Superconductor(Electrode):
 
     _batch_fields = ("delta", "h", "zeta", "b_so", "b_sf", "gamma", "temperature", "bias")
 
-    def spectral_dos(self, E) -> Array:
+    def spectral(self, E) -> tuple[Array, Array]:
         from .spectral.bulk import green_functions
 
         E = jnp.asarray(E)
-        _, g, _ = green_functions(E + 1j * self.gamma, self.h, self.delta, self.zeta, self.b_so, self.b_sf)
-        return jnp.real(g)
+        _, g, _, ok = green_functions(E + 1j * self.gamma, self.h, self.delta, self.zeta, self.b_so, self.b_sf)
+        return jnp.real(g), ok
 
     def singular_points(self):
         # spin sigma has its coherence peaks at E = -sigma h +- Delta

@@ -48,7 +48,7 @@ from jax import Array, lax
 
 from . import _validation as val
 from ._roots import bracketed_newton, first_sign_changes
-from .spectral.bulk import renormalized
+from .spectral.bulk import raise_if_not_converged, renormalized
 
 EULER_GAMMA = 0.5772156649015329
 TC0 = float(np.exp(EULER_GAMMA) / np.pi)  #: weak-coupling k_B Tc / Delta0 = e^gamma / pi
@@ -81,9 +81,9 @@ class _Params(NamedTuple):
 def _pair_over_delta(omega, delta, p: _Params):
     """Re (F_up + F_dn) / (2 Delta) at Matsubara energy i*omega (omega > 0)."""
     z = 1j * (omega + p.gamma)
-    _, _, c = renormalized(z, p.h, delta, p.zeta, p.b_so, p.b_sf)
-    # F/Delta = 1/s, regular at Delta = 0
-    return jnp.real(0.5 * (c[0] + c[1]))
+    _, _, c, ok = renormalized(z, p.h, delta, p.zeta, p.b_so, p.b_sf, with_flag=True)
+    # F/Delta = 1/s, regular at Delta = 0; NaN where the spectral solve failed
+    return jnp.where(ok, jnp.real(0.5 * (c[0] + c[1])), jnp.nan)
 
 
 def _summand(omega, delta, p):
@@ -255,6 +255,10 @@ def _branches(T, p: _Params, debye: bool, all_free_energies: bool = True) -> Gap
     best_fe = jnp.take_along_axis(cand, best[..., None], axis=-1)[..., 0]
     best_delta = jnp.take_along_axis(x, best[..., None], axis=-1)[..., 0]
     stable = jnp.where(best_fe < 0.0, best_delta, 0.0)
+    # a failed spectral solve (NaN in G) or root refinement makes the answer NaN, and gap()
+    # raises on it: never a plausible-looking wrong gap
+    ok = jnp.all(jnp.isfinite(Gs), axis=-1) & jnp.all(conv | ~valid, axis=-1)
+    stable = jnp.where(ok, stable, jnp.nan)
     return GapBranches(
         delta=jnp.where(valid, x, jnp.nan),
         valid=valid,
@@ -340,7 +344,9 @@ def gap(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> A
     """
     _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
     p, debye = _params(h, zeta, b_so, b_sf, gamma, omega_D)
-    return _gap_jit(jnp.asarray(T, float), p, debye)
+    out = _gap_jit(jnp.asarray(T, float), p, debye)
+    raise_if_not_converged(jnp.isfinite(out), "the gap equation", jnp.broadcast_to(jnp.asarray(T, float), out.shape))
+    return out
 
 
 def gap_branches(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> GapBranches:

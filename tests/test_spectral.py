@@ -143,9 +143,9 @@ def test_robust_against_a_finer_continuation_path(rng):
             rng.choice([0.0, 10 ** rng.uniform(-4, -0.5)]),  # b_sf
             rng.choice([1e-6, 10 ** rng.uniform(-6, -2)]),  # gamma
         ])
-        _, g1, _, r1 = fast(p)
-        _, g2, _, _ = ref(p)
-        assert float(jnp.max(r1)) < 1e-9, p
+        _, g1, _, ok, r1 = fast(p)
+        _, g2, _, _, _ = ref(p)
+        assert float(jnp.max(r1)) < 1e-9 and bool(ok.all()), p
         np.testing.assert_allclose(np.asarray(g1), np.asarray(g2), atol=1e-7, err_msg=str(p))
         assert float(jnp.min(jnp.real(g1))) >= -1e-12  # retarded: N >= 0
 
@@ -192,6 +192,12 @@ def test_batching_broadcasts_and_matches_vmap():
     assert s.converged.shape == (3, 601) and bool(s.converged.all())
     v = jax.vmap(lambda d: qp.dos(qp.Superconductor(delta=d, h=0.2, zeta=0.05, gamma=1e-3), E))(deltas)
     np.testing.assert_allclose(np.asarray(jnp.moveaxis(v, 0, 1)), np.asarray(s.dos), atol=1e-12)
+
+
+def test_positional_arguments_follow_the_physics():
+    sc = qp.Superconductor(0.8, 0.1)
+    assert float(sc.delta) == 0.8 and float(sc.h) == 0.1 and sc.temperature is None
+    assert float(qp.NormalMetal(0.05).temperature) == 0.05
 
 
 def test_bad_input_is_rejected_with_clear_messages():

@@ -139,7 +139,7 @@ def _relative_residual(vu, vd, eu, ed, delta, zeta, bso, bsf):
 
 
 def _solve_primal(z, h, delta, zeta, bso, bsf, opts: _Options):
-    """Newton with continuation in Im(E); one loop, two passes.
+    """Newton with continuation in Im(E); one loop, two passes.  Returns (v_up, v_dn, converged).
 
     Pass 0 follows the root from E + i*eta0 down to E with ratio ``q`` per
     stage (one Newton step per stage), then iterates to convergence.  Elements
@@ -216,19 +216,25 @@ def _solve_primal(z, h, delta, zeta, bso, bsf, opts: _Options):
             jnp.asarray(jnp.inf, rdt), nonlinear, jnp.asarray(0),
         )
         state = lax.while_loop(cond, body, state)
-        return state[0], state[1]
+        vu, vd = state[0], state[1]
+        ok = ~nonlinear | (_relative_residual(vu, vd, *args) <= opts.res_tol)
+        return vu, vd, ok
 
     # Dynes-BCS (no depairing, no spin mixing) is linear: v = E + sigma h + i Gamma exactly
-    return lax.cond(jnp.any(nonlinear), iterate, lambda _: (eu, ed), None)
+    return lax.cond(jnp.any(nonlinear), iterate, lambda _: (eu, ed, jnp.ones(shape, bool)), None)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(6,))
 def _core(z, h, delta, zeta, bso, bsf, opts):
-    """Return ((vu, vd), (au, ad), (cu, cd)): v = Delta coth(theta), a = v/s, c = 1/s."""
-    vu, vd = _solve_primal(z, h, delta, zeta, bso, bsf, opts)
+    """Return ((vu, vd), (au, ad), (cu, cd), ok): v = Delta coth(theta), a = v/s, c = 1/s.
+
+    ``ok`` (1.0 converged, 0.0 not) is a float so that it can ride along the
+    custom derivative with a zero tangent.
+    """
+    vu, vd, ok = _solve_primal(z, h, delta, zeta, bso, bsf, opts)
     au, cu = _branch(vu, delta)
     ad, cd = _branch(vd, delta)
-    return (vu, vd), (au, ad), (cu, cd)
+    return (vu, vd), (au, ad), (cu, cd), ok.astype(jnp.real(vu).dtype)
 
 
 def _tangent(t):
@@ -244,7 +250,8 @@ def _core_jvp(opts, primals, tangents):
     """
     z, h, delta, zeta, bso, bsf = primals
     dz, dh, ddelta, dzeta, dbso, dbsf = (_tangent(t) for t in tangents)
-    vu, vd = _solve_primal(z, h, delta, zeta, bso, bsf, opts)
+    vu, vd, ok = _solve_primal(z, h, delta, zeta, bso, bsf, opts)
+    okf = ok.astype(jnp.real(vu).dtype)
     shape = vu.shape
     au, cu = _branch(vu, delta)
     ad, cd = _branch(vd, delta)
@@ -289,8 +296,8 @@ def _core_jvp(opts, primals, tangents):
         dau, dad = dau + dau_dD * ddelta, dad + dad_dD * ddelta
         dcu, dcd = dcu + dcu_dD * ddelta, dcd + dcd_dD * ddelta
     bc = lambda x: jnp.broadcast_to(x, shape)  # noqa: E731
-    primal = ((vu, vd), (au, ad), (cu, cd))
-    tangent = ((dvu, dvd), (bc(dau), bc(dad)), (bc(dcu), bc(dcd)))
+    primal = ((vu, vd), (au, ad), (cu, cd), okf)
+    tangent = ((dvu, dvd), (bc(dau), bc(dad)), (bc(dcu), bc(dcd)), jnp.zeros_like(okf))
     return primal, tangent
 
 
@@ -338,47 +345,52 @@ def _as_params(z, h, delta, zeta, b_so, b_sf):
     return z, tuple(jnp.asarray(x, dtype=rdt) for x in (h, delta, zeta, b_so, b_sf))
 
 
-def renormalized(z, h, delta, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Options | None = None):
+def renormalized(z, h, delta, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Options | None = None,
+                 with_flag: bool = False):
     """Core variables ``(v, v/s, 1/s)``, each (2, ...), with s = sqrt(Delta^2 - v^2) retarded.
 
     ``1/s`` is F/Delta, finite at Delta = 0 (the linearised gap equation uses it).
+    With ``with_flag`` a fourth output says per energy whether the solve converged.
     """
     opts = _default_options() if options is None else options
     z, args = _as_params(z, h, delta, zeta, b_so, b_sf)
-    v, a, c = _core(z, *args, opts)
-    return jnp.stack(v), jnp.stack(a), jnp.stack(c)
+    v, a, c, ok = _core(z, *args, opts)
+    out = (jnp.stack(v), jnp.stack(a), jnp.stack(c))
+    return out + (lax.stop_gradient(ok) > 0.5,) if with_flag else out
 
 
 def green_functions(z, h, delta, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Options | None = None,
                     with_residual: bool = False):
     """Core: solve at complex energies ``z = E + i Gamma`` (Matsubara: ``z = i omega``).
 
-    Returns ``(v, g, f)`` with spin as the leading axis, plus the relative
-    residual per energy if ``with_residual``.  Pure and differentiable; no
-    input checks (use :func:`solve` for those).
+    Returns ``(v, g, f, converged)`` with spin as the leading axis of v, g, f and
+    ``converged`` (bool) per energy, plus the relative residual per energy if
+    ``with_residual``.  Pure and differentiable; no input checks (use
+    :func:`solve` for those).
     """
     opts = _default_options() if options is None else options
     z, args = _as_params(z, h, delta, zeta, b_so, b_sf)
-    v, a, c = _core(z, *args, opts)
+    v, a, c, ok = _core(z, *args, opts)
     v = jnp.stack(v)
     g = -1j * jnp.stack(a)
     f = -1j * args[1] * jnp.stack(c)
+    ok = lax.stop_gradient(ok) > 0.5
     if not with_residual:
-        return v, g, f
+        return v, g, f, ok
     vs = lax.stop_gradient(v)
     zf = jnp.broadcast_to(z, v.shape[1:]) + 1j * _eta_floor()
     hb = jnp.broadcast_to(args[0], v.shape[1:])
     res = _relative_residual(vs[0], vs[1], zf + hb, zf - hb, *args[1:])
-    return v, g, f, lax.stop_gradient(res)
+    return v, g, f, ok, lax.stop_gradient(res)
 
 
 @eqx.filter_jit
 def _solve_jit(sc, E, options):
     E = jnp.asarray(E)
     z = E + 1j * sc.gamma
-    v, g, f, res = green_functions(z, sc.h, sc.delta, sc.zeta, sc.b_so, sc.b_sf, options=options,
-                                   with_residual=True)
-    conv = (res <= options.res_tol) & jnp.all(jnp.isfinite(g), axis=0) & jnp.all(jnp.isfinite(f), axis=0)
+    v, g, f, ok, res = green_functions(z, sc.h, sc.delta, sc.zeta, sc.b_so, sc.b_sf, options=options,
+                                       with_residual=True)
+    conv = ok & (res <= options.res_tol) & jnp.all(jnp.isfinite(g), axis=0) & jnp.all(jnp.isfinite(f), axis=0)
     return SpectralSolution(
         energy=jnp.broadcast_to(E, v.shape[1:]), v=v, g=g, f=f, converged=conv, residual=res
     )
@@ -420,5 +432,25 @@ def dos(sc, E) -> Array:
     """Spin-resolved density of states ``[N_up, N_dn]``, shape ``(2, *broadcast(E, sc))``.
 
     Normalised to 1 per spin in the normal state; N_up(E) = N_BCS(E + h).
+    Raises if the solver did not converge at some energy (outside of ``jit``);
+    :func:`solve` returns per-energy flags instead.
     """
-    return solve(sc, E).dos
+    s = solve(sc, E)
+    raise_if_not_converged(s.converged, "the spectral solve", s.energy)
+    return s.dos
+
+
+def raise_if_not_converged(converged, what: str, where=None) -> None:
+    """Raise a RuntimeError naming the failed points, if ``converged`` is concrete and not all True."""
+    c = val.concrete(converged)
+    if c is None or bool(c.all()):
+        return
+    n_bad = int((~c).sum())
+    msg = f"{what} did not converge at {n_bad} of {c.size} points"
+    w = val.concrete(where)
+    if w is not None and w.shape == c.shape:
+        msg += f" (first at {w[~c].ravel()[0]!r})"
+    raise RuntimeError(
+        msg + ". Inspect the per-point flags (jaxqp.solve(...).converged), increase Gamma slightly, "
+        "or report the parameters: the solver is meant to converge everywhere."
+    )
