@@ -11,6 +11,7 @@ from .distributions import fermi
 from .grids import EnergyGrid
 from .junction import (
     SpinCurrents,
+    current_and_conductance,
     differential_conductance,
     heat_current,
     junction_response,
@@ -25,7 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EnergyGrid", "Electrode", "GapBranches", "NormalMetal", "SpectralSolution", "SpinCurrents",
-    "Superconductor", "TC0", "differential_conductance", "dos", "fermi", "gap", "gap_branches",
+    "Superconductor", "TC0", "current_and_conductance", "differential_conductance", "dos", "fermi", "gap", "gap_branches",
     "gap_equation", "grids", "heat_current", "junction_response", "quasiparticle_detector_conductance",
     "solve", "tc", "tunnel_current", "units",
 ]

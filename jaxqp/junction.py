@@ -293,6 +293,14 @@ def differential_conductance(left, right, V=None, T_left=None, T_right=None, *, 
     return SpinCurrents(out["G"][..., 0], out["G"][..., 1])
 
 
+def current_and_conductance(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
+                            grid: EnergyGrid | None = None, n_energy: int = 2001,
+                            chunk_size: int | None = None) -> tuple[SpinCurrents, SpinCurrents]:
+    """``(I, dI/dV)`` in one pass (what Newton iterations on the bias need)."""
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "G"))
+    return SpinCurrents(out["I"][..., 0], out["I"][..., 1]), SpinCurrents(out["G"][..., 0], out["G"][..., 1])
+
+
 def junction_response(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
                       grid: EnergyGrid | None = None, n_energy: int = 2001,
                       chunk_size: int | None = None) -> dict:
@@ -309,7 +317,7 @@ def junction_response(left, right, V=None, T_left=None, T_right=None, *, polariz
     return {"current": pair("I"), "heat": pair("Q"), "conductance": pair("G"), "heat_conductance": pair("GQ")}
 
 
-for _f in (tunnel_current, heat_current, differential_conductance, junction_response):
+for _f in (tunnel_current, heat_current, differential_conductance, current_and_conductance, junction_response):
     _f.__doc__ = (_f.__doc__ or "") + _DOC_ARGS
 
 

@@ -162,8 +162,10 @@ class Superconductor(Electrode):
         return solve(self, E, **options)
 
     def dos(self, E) -> Array:
-        """Spin-resolved DOS, shape ``(2, *broadcast(E, batch))``: [N_up, N_dn]."""
-        return self.solve(E).dos
+        """Spin-resolved DOS, shape ``(2, *broadcast(E, batch))``: [N_up, N_dn]; see :func:`jaxqp.dos`."""
+        from .spectral.bulk import dos
+
+        return dos(self, E)
 
     _batch_fields = ("delta", "h", "zeta", "b_so", "b_sf", "gamma", "temperature", "bias")
 

@@ -31,7 +31,7 @@ from jax import Array, lax
 
 from .. import _validation as val
 from .._roots import bracketed_newton, newton_polish
-from ..junction import SpinCurrents, differential_conductance, junction_response, tunnel_current
+from ..junction import SpinCurrents, current_and_conductance, differential_conductance, tunnel_current
 from ..materials import Superconductor
 from ..selfconsistency import TC0, gap
 
@@ -180,13 +180,13 @@ def seebeck_voltage(junction: ThermospinJunction | None = None, *, v_max: float 
     S_s, Sm_s = lax.stop_gradient((S, Sm))
 
     def f_and_df(v):
-        r = junction_response(S_s, Sm_s, v, n_energy=n_energy)
-        return r["current"].charge, r["conductance"].charge
+        I, G = current_and_conductance(S_s, Sm_s, v, n_energy=n_energy)
+        return I.charge, G.charge
 
     root, conv, _ = bracketed_newton(f_and_df, a, b, fa, fb, rtol=1e-10, maxiter=40)
     root = lax.stop_gradient(root)
     # differentiable polish: exact implicit derivative at the root
-    r = junction_response(S, Sm, root, n_energy=n_energy)
-    vs = newton_polish(root, r["current"].charge, lax.stop_gradient(r["conductance"].charge))
+    I, G = current_and_conductance(S, Sm, root, n_energy=n_energy)
+    vs = newton_polish(root, I.charge, lax.stop_gradient(G.charge))
     ok = found & conv
     return jnp.where(ok, vs, jnp.nan), ok
