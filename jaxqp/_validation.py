@@ -91,3 +91,24 @@ def broadcast_shapes_or_raise(**named_shapes) -> tuple:
             "arguments shapes that NumPy broadcasting can combine (e.g. add "
             "length-1 axes with x[:, None])."
         ) from None
+
+
+def raise_if_not_converged(converged, what: str, where=None) -> None:
+    """Raise a RuntimeError naming the failed points, if ``converged`` is concrete and not all True.
+
+    Inside ``jit`` the flag is abstract and nothing is checked; the results then
+    carry NaN at the failed points instead.
+    """
+    c = concrete(converged)
+    if c is None or bool(c.all()):
+        return
+    n_bad = int((~c).sum())
+    msg = f"{what} did not converge at {n_bad} of {c.size} points"
+    w = concrete(where)
+    if w is not None and w.shape == c.shape:
+        msg += f" (first at {w[~c].ravel()[0]!r})"
+    raise RuntimeError(
+        msg + ". Per-point flags are in jaxqp.solve(...).converged and jaxqp.gap_branches(...).converged; "
+        "a slightly larger Dynes Gamma usually helps. The solvers are meant to converge everywhere: "
+        "please report the parameters."
+    )

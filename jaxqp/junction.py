@@ -33,7 +33,6 @@ from jax import Array, lax
 
 from . import _validation as val
 from .grids import EnergyGrid, _adaptive, check_resolution
-from .spectral.bulk import raise_if_not_converged
 
 
 class SpinCurrents(NamedTuple):
@@ -235,7 +234,7 @@ def _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_si
     size = int(np.prod(shape)) if shape else 1
     chunk = chunk_size or _auto_chunk(size, n_energy if grid is None else grid.points.shape[-1])
     out = _batched(point_fn, left, right, V, TL, TR, P, n_energy, grid, what, chunk)
-    raise_if_not_converged(out.pop("ok"), "the spectral solve of an electrode", jnp.broadcast_to(V, shape))
+    val.raise_if_not_converged(out.pop("ok"), "the spectral solve of an electrode", jnp.broadcast_to(V, shape))
     return out
 
 

@@ -45,10 +45,6 @@ class Electrode(eqx.Module):
         N = self.dos(E)
         return N, jnp.ones(N.shape[1:], bool)
 
-    def spectral_dos(self, E) -> Array:
-        """Pure, unchecked DOS (2, ...)."""
-        return self.spectral(E)[0]
-
     def occupation(self, E, T=None) -> Array:
         """Spin-resolved occupation (2, ...) at energies E of the electrode's own frame."""
         E = jnp.asarray(E)

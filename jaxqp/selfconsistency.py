@@ -48,7 +48,7 @@ from jax import Array, lax
 
 from . import _validation as val
 from ._roots import bracketed_newton, first_sign_changes
-from .spectral.bulk import raise_if_not_converged, renormalized
+from .spectral.bulk import renormalized
 
 EULER_GAMMA = 0.5772156649015329
 TC0 = float(np.exp(EULER_GAMMA) / np.pi)  #: weak-coupling k_B Tc / Delta0 = e^gamma / pi
@@ -81,7 +81,7 @@ class _Params(NamedTuple):
 def _pair_over_delta(omega, delta, p: _Params):
     """Re (F_up + F_dn) / (2 Delta) at Matsubara energy i*omega (omega > 0)."""
     z = 1j * (omega + p.gamma)
-    _, _, c, ok = renormalized(z, p.h, delta, p.zeta, p.b_so, p.b_sf, with_flag=True)
+    _, _, c, ok = renormalized(z, p.h, delta, p.zeta, p.b_so, p.b_sf)
     # F/Delta = 1/s, regular at Delta = 0; NaN where the spectral solve failed
     return jnp.where(ok, jnp.real(0.5 * (c[0] + c[1])), jnp.nan)
 
@@ -345,7 +345,7 @@ def gap(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> A
     _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
     p, debye = _params(h, zeta, b_so, b_sf, gamma, omega_D)
     out = _gap_jit(jnp.asarray(T, float), p, debye)
-    raise_if_not_converged(jnp.isfinite(out), "the gap equation", jnp.broadcast_to(jnp.asarray(T, float), out.shape))
+    val.raise_if_not_converged(jnp.isfinite(out), "the gap equation", jnp.broadcast_to(jnp.asarray(T, float), out.shape))
     return out
 
 

@@ -101,6 +101,16 @@ def test_heat_currents_conserve_energy():
     QR_out = qp.heat_current(R, L, -V4)  # heat leaving R, R biased at -V relative to L
     np.testing.assert_allclose(np.asarray(QL.charge + I.charge * V4), -np.asarray(QR_out.charge), atol=1e-6)
     np.testing.assert_allclose(np.asarray(QL.up + I.up * V4), -np.asarray(QR_out.up), atol=1e-6)
+    # all four in one pass: the same currents, and dQ/dV against finite differences of Q
+    r = qp.junction_response(L, R, V4)
+    np.testing.assert_allclose(np.asarray(r["current"].charge), np.asarray(I.charge), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(r["heat"].spin), np.asarray(QL.spin), rtol=1e-12, atol=1e-15)
+    V = jnp.array([0.6])  # a fixed grid, refined at this bias's features (finite differences need one)
+    peaks = jnp.array([0.6 - 0.9, 0.6 + 0.9, -1.2, -0.8, 0.8, 1.2, 0.0, 0.6])
+    grid = grids.adaptive(peaks, jnp.array([1e-3] * 6 + [0.05, 0.05]), -15.0, 15.0, 8001)
+    dQ = qp.junction_response(L, R, V, grid=grid)["heat_conductance"].charge
+    fd = (qp.heat_current(L, R, V + 1e-5, grid=grid).charge - qp.heat_current(L, R, V - 1e-5, grid=grid).charge) / 2e-5
+    np.testing.assert_allclose(np.asarray(dQ), np.asarray(fd), rtol=1e-6, atol=1e-9)
 
 
 def test_nis_electronic_cooler_optimum():
