@@ -9,6 +9,20 @@ from . import _config  # noqa: F401  (enables float64 before anything else)
 from . import grids, units
 from .distributions import fermi
 from .grids import EnergyGrid
+from .kinetic import (
+    ContactCurrents,
+    KineticSolution,
+    NonlocalMap,
+    TunnelContact,
+    Wire,
+    bias_for_current,
+    contact_currents,
+    local_conductance,
+    nonlocal_conductance,
+    solve_kinetic,
+    supercurrent,
+)
+from .observables import symmetry_decomposition
 from .junction import (
     SpinCurrents,
     current_and_conductance,
@@ -29,4 +43,7 @@ __all__ = [
     "Superconductor", "TC0", "current_and_conductance", "differential_conductance", "dos", "fermi", "gap", "gap_branches",
     "gap_equation", "grids", "heat_current", "junction_response", "quasiparticle_detector_conductance",
     "solve", "tc", "tunnel_current", "units",
+    "ContactCurrents", "KineticSolution", "NonlocalMap", "TunnelContact", "Wire", "bias_for_current",
+    "contact_currents", "local_conductance", "nonlocal_conductance", "solve_kinetic", "supercurrent",
+    "symmetry_decomposition",
 ]

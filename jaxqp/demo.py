@@ -1,10 +1,14 @@
-"""The main job: seed 004 (thermospin effect in S-I-Sm junctions), figures 2 and 3.
+"""The main job: seed 004 (thermospin effect in S-I-Sm junctions), figures 2 and 3,
+and the non-local conductance of the seed 001 wire.
 
 ``jaxqp demo`` runs :func:`run`: self-consistent gaps, current-voltage
 characteristics, the zero-bias conductance map G0(T_S, h), the Seebeck
 voltage |V_S|(h), G_max and the spin current at the inner matching peak over
 (T_S, h), writes everything to one netCDF file with labelled axes and units,
-and draws the two figures as PNG.
+and draws the two figures as PNG.  It then computes the non-local conductance
+map g_nl(V_inj, V_det) of the seed 001 device (junctions A/B) and the
+charge-imbalance signal g_ss(V_inj) for several phase gradients (seed 001
+Fig. 10 style), written to ``nonlocal.nc`` and ``fig_nonlocal.png``.
 """
 
 from __future__ import annotations
@@ -38,10 +42,16 @@ class DemoConfig:
     T_S_seebeck: tuple = (0.5, 0.6, 0.7, 0.8)  #: in units of Tc (Fig. 2c)
     n_h_seebeck: int = 29
     chunks: int = 8  #: map rows per progress step = n_T / chunks
+    n_nonlocal: int = 121  #: biases per axis of the seed 001 non-local map
+    nonlocal_V_max: float = 3.5
+    phase_gradients: tuple = (0.0, 0.1, 0.2, 0.3)  #: d_x phi (units 1/xi) for the g_ss curves
+    n_x: int = 200  #: position nodes of the wire
+    n_energy_nonlocal: int = 2001  #: energies of the kinetic problem
 
     @classmethod
     def quick(cls) -> "DemoConfig":
-        return cls(n_T=12, n_h=12, n_V=121, n_energy=801, n_h_seebeck=8, chunks=2)
+        return cls(n_T=12, n_h=12, n_V=121, n_energy=801, n_h_seebeck=8, chunks=2, n_nonlocal=41,
+                   phase_gradients=(0.0, 0.2), n_x=120, n_energy_nonlocal=1201)
 
 
 def run(out_dir: str | Path = "jaxqp-demo", *, config: DemoConfig | None = None,
@@ -134,9 +144,71 @@ def run(out_dir: str | Path = "jaxqp-demo", *, config: DemoConfig | None = None,
     ds.attrs["wall_time_s"] = time.perf_counter() - t0
     paths = {"data": jio.save(ds, out / "thermospin.nc")}
 
-    say("drawing figures", 0.95)
+    say("drawing figures", 0.8)
     paths.update(figures(ds, out))
+    paths.update(run_nonlocal(out, cfg, say))
     say("done", 1.0)
+    return paths
+
+
+def run_nonlocal(out: Path, cfg: DemoConfig, say) -> dict[str, Path]:
+    """Seed 001: g_nl(V_inj, V_det) of junctions A -> B, and g_ss(V_inj) for several phase gradients."""
+    import matplotlib.pyplot as plt
+
+    from .devices import nonlocal_wire as nw
+    from .kinetic import nonlocal_conductance
+    from .observables import symmetry_decomposition
+    from .plot import save_figure
+
+    say("seed 001: non-local conductance map", 0.85)
+    t0 = time.perf_counter()
+    wire = nw.device(("A", "B"), n_x=cfg.n_x)
+    Vb = np.linspace(-cfg.nonlocal_V_max, cfg.nonlocal_V_max, cfg.n_nonlocal)
+    m = nonlocal_conductance(wire, Vb, Vb, n_energy=cfg.n_energy_nonlocal)
+    rxi = nw.r_xi_ohm()
+    kap_i, kap_d = float(wire.contacts[0].kappa), float(wire.contacts[1].kappa)
+    g_norm = np.asarray(m.g_nl) / (kap_i * kap_d)  # g_nl / (G_inj G_det R_xi), dimensionless
+    say("seed 001: supercurrent dependence", 0.9)
+    qs = np.array(sorted(set(cfg.phase_gradients) | {-q for q in cfg.phase_gradients}))
+    g_q, I_s = nw.supercurrent_map(wire, Vb, qs, 0.0, n_energy=cfg.n_energy_nonlocal)
+    dec = symmetry_decomposition(g_q, Vb, qs, inj_axis=0, is_axis=1)
+    U = jio.UNITS
+    ds = jio.dataset(
+        {
+            "g_nl": jio.variable(["V_inj", "V_det"], np.asarray(m.g_nl), "1/R_xi", "dI_det/dV_inj"),
+            "g_nl_normalized": jio.variable(["V_inj", "V_det"], g_norm, "1", "g_nl / (G_inj G_det R_xi)"),
+            "G_inj": jio.variable(["V_inj", "V_det"], np.asarray(m.G_inj), "1/R_xi", "local conductance"),
+            "g_ss": jio.variable(["V_inj", "q"], np.asarray(dec["g_ss"]), "1/R_xi",
+                                 "part of g_nl even in V_inj and I_s"),
+            "g_a": jio.variable(["V_inj", "q"], np.asarray(dec["g_a"]), "1/R_xi", "part of g_nl odd in I_s"),
+            "I_s": jio.variable(["q"], np.asarray(I_s), "Delta0/(e R_xi)", "supercurrent"),
+        },
+        {
+            "V_inj": jio.variable(["V_inj"], Vb, U["bias"], "injector bias"),
+            "V_det": jio.variable(["V_det"], Vb, U["bias"], "detector bias"),
+            "q": jio.variable(["q"], qs, "1/xi", "phase gradient d_x phi"),
+        },
+        config=dict(pair="AB", R_xi_ohm=rxi, n_energy=cfg.n_energy_nonlocal, n_x=cfg.n_x, length_xi=wire.length,
+                    gamma=float(wire.material.gamma)),
+        title="Non-local conductance of a superconducting wire (seed 001)",
+    )
+    ds.attrs["wall_time_s"] = time.perf_counter() - t0
+    paths = {"nonlocal_data": jio.save(ds, out / "nonlocal.nc")}
+
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
+    lim = float(np.percentile(np.abs(g_norm), 99.5)) or 1.0
+    im = ax[0].pcolormesh(Vb, Vb, g_norm.T, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="auto")
+    fig.colorbar(im, ax=ax[0], label=r"$g_{nl}/(G_{inj}G_{det}R_\xi)$")
+    ax[0].set(xlabel=r"$eV_{inj}/\Delta_0$", ylabel=r"$eV_{det}/\Delta_0$", title="seed 001: A → B, elastic")
+    pos = qs >= 0
+    for j in np.nonzero(pos)[0]:
+        ax[1].plot(Vb, np.asarray(dec["g_ss"])[:, j] / (kap_i * kap_d), label=f"q = {qs[j]:.2f}/ξ")
+    ax[1].set(xlabel=r"$eV_{inj}/\Delta_0$", ylabel=r"$g_{ss}/(G_{inj}G_{det}R_\xi)$",
+              title="charge-imbalance signal vs supercurrent (Fig. 10)")
+    ax[1].legend()
+    fig.tight_layout()
+    paths["fig_nonlocal"] = out / "fig_nonlocal.png"
+    save_figure(fig, paths["fig_nonlocal"])
     return paths
 
 

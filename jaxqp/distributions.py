@@ -7,8 +7,10 @@ seeds 000/001 follow from the spin-resolved occupations as
 - f_L(E) = f(-E) - f(E)      (energy mode; tanh(E/2T) in equilibrium)
 - f_T(E) = 1 - f(E) - f(-E)  (charge mode; 0 in equilibrium)
 
-per spin, with f_T3 = f_T,up - f_T,dn and f_L3 = f_L,up - f_L,dn, and
-f_L = (f_L,up + f_L,dn)/2, f_T = (f_T,up + f_T,dn)/2.
+per spin, with f_L = (f_L,up + f_L,dn)/2, f_T = (f_T,up + f_T,dn)/2,
+f_L3 = (f_L,up - f_L,dn)/2 and f_T3 = (f_T,up - f_T,dn)/2, i.e.
+f_{L,sigma} = f_L + sigma f_L3 (Bergeret et al., RMP 90, 041001).  Then seed 000
+Eq. (2) holds: N_up f_up + N_dn f_dn = rho_+ (1 - f_L - f_T) - rho_- (f_T3 + f_L3).
 """
 
 from __future__ import annotations
@@ -38,4 +40,4 @@ def modes(f_up, f_dn, f_up_neg, f_dn_neg):
     fl_d = f_dn_neg - f_dn
     ft_u = 1.0 - f_up - f_up_neg
     ft_d = 1.0 - f_dn - f_dn_neg
-    return 0.5 * (fl_u + fl_d), 0.5 * (ft_u + ft_d), fl_u - fl_d, ft_u - ft_d
+    return 0.5 * (fl_u + fl_d), 0.5 * (ft_u + ft_d), 0.5 * (fl_u - fl_d), 0.5 * (ft_u - ft_d)

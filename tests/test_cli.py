@@ -54,6 +54,16 @@ def test_demo_writes_labelled_data_and_figures(tmp_path):
     np.testing.assert_allclose(ds.I_q.values, -ds.I_q.values[:, ::-1], atol=1e-9)
     np.testing.assert_allclose(ds.I_s.values, ds.I_s.values[:, ::-1], atol=1e-9)
     assert bool(ds.V_S_found.values.any())
+    # seed 001 non-local map: positive, V_inj-even charge-imbalance signal, reduced by the supercurrent
+    for name in ("nonlocal.nc", "fig_nonlocal.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+    nl = io.load(tmp_path / "nonlocal.nc")
+    assert nl.g_nl.dims == ("V_inj", "V_det") and nl.g_nl.attrs["units"] == "1/R_xi"
+    g = nl.g_nl.values
+    np.testing.assert_allclose(g, g[::-1, :], atol=1e-9 * np.abs(g).max())
+    assert g.max() > 0
+    gss = nl.g_ss.sel(V_inj=2.0, method="nearest")
+    assert float(gss.sel(q=0.2)) < float(gss.sel(q=0.0))
 
 
 def test_fit_nis_command(tmp_path):

@@ -1,5 +1,5 @@
 """Ready-made models of the devices in the seed papers (one module each)."""
 
-from . import thermospin
+from . import nonlocal_wire, spin_energy_mode, thermospin
 
-__all__ = ["thermospin"]
+__all__ = ["nonlocal_wire", "spin_energy_mode", "thermospin"]

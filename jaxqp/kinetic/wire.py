@@ -1,0 +1,437 @@
+r"""Discretised kinetic equations on a 1-D wire with tunnel contacts and reservoirs.
+
+For each energy the sector distribution ``h(x) = (f_{L+}, f_{T+}, f_{L-}, f_{T-})``
+solves
+
+.. math:: \partial_x\big(\mathcal D \partial_x h + \mathcal J h\big) = \mathcal R h
+          - \sum_c \delta(x - x_c)\, s_c + \mathcal S(x),
+          \qquad s_c = K_c\,(h_{e,c} - h(x_c)),
+
+with equilibrium reservoirs (Dirichlet) or vacuum ends (zero current), point
+tunnel contacts injecting the flux ``s_c`` and an optional extra source
+``S(E, x)`` (the seam for collision integrals).  The finite-volume
+discretisation on a non-uniform grid is conservative: the discrete currents
+satisfy the same balance as the continuum ones (tested).  The block-tridiagonal
+system (4x4 blocks) is solved by a block Thomas sweep (``lax.scan``) in O(n_x)
+per energy, for all energies at once.
+
+The wire enters through its *contact response*: with ``A0`` the operator without
+contacts, ``h = h0 + Z s`` where ``h0`` carries the reservoirs and the columns
+of ``Z = A0^{-1} P`` are the responses to unit fluxes at the contacts.  The
+fluxes follow from the small dense system ``(1 + K S) s = K (h_e - h0_c)`` with
+``S = Z`` at the contact nodes, which is where the biases enter.  Bias maps
+therefore cost one wire solve per energy, however many bias points they have.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array, lax
+
+from .. import _validation as val
+from ..distributions import fermi
+from ..grids import EnergyGrid, adaptive
+from ..materials import Electrode, NormalMetal, Superconductor
+from ..spectral.bulk import green_functions
+from .coefficients import KineticCoefficients, coefficients, sectors_from_occupations
+
+_ENDS = ("reservoir", "vacuum")
+
+
+# ----------------------------------------------------------------- geometry
+def position_grid(length: float, points: Sequence[float] = (), n: int = 200, growth: float = 0.1) -> np.ndarray:
+    """Non-uniform nodes on ``[0, length]`` that contain every ``points`` exactly.
+
+    The local spacing grows linearly with the distance d to the nearest point,
+    ``dx(x) = min(h0 + growth * d(x), 3 length / n)`` (geometric grading away
+    from contacts, capped at three times the mean spacing), with
+    ``h0`` chosen so that there are ``n`` nodes in all; each segment between
+    breakpoints gets at least 2 intervals.
+    """
+    length = float(length)
+    if not length > 0:
+        raise ValueError(f"the wire length must be > 0 (in units of xi), got {length}")
+    pts = sorted(set(float(p) for p in points))
+    if pts and (pts[0] < 0 or pts[-1] > length):
+        raise ValueError(f"contact positions must lie in [0, {length}], got {list(points)}")
+    breaks = sorted(set([0.0, length] + pts))
+    n_seg = len(breaks) - 1
+    if n < 3 * n_seg + 1:
+        raise ValueError(f"n_x={n} is too small for {n_seg} segments; use n_x >= {3 * n_seg + 1}")
+    fine = np.unique(np.concatenate([np.linspace(0.0, length, 20001), breaks]))
+    dist = np.min(np.abs(fine[:, None] - np.asarray(pts)[None, :]), axis=1) if pts else np.full(fine.shape, length)
+    g = max(float(growth), 1e-6)
+    h_max = 3.0 * length / n
+
+    def phi(h0):
+        rho = 1.0 / np.minimum(h0 + g * dist, h_max)
+        return np.concatenate([[0.0], np.cumsum(0.5 * (rho[1:] + rho[:-1]) * np.diff(fine))])
+
+    lo, hi = 1e-9 * length, length
+    for _ in range(200):  # bisection in log space for the total node count
+        mid = np.sqrt(lo * hi)
+        if phi(mid)[-1] > n - 1:
+            lo = mid
+        else:
+            hi = mid
+    P = phi(hi)
+    at = np.searchsorted(fine, breaks)
+    dphi = np.diff(P[at])
+    counts = np.maximum(2, np.round(dphi / dphi.sum() * (n - 1)).astype(int))
+    while counts.sum() > n - 1:
+        counts[np.argmax(counts)] -= 1
+    while counts.sum() < n - 1:
+        counts[np.argmax(dphi / counts)] += 1
+    nodes = [0.0]
+    for k in range(n_seg):
+        i0, i1 = at[k], at[k + 1]
+        targets = np.linspace(P[i0], P[i1], counts[k] + 1)[1:]
+        seg = np.interp(targets, P[i0:i1 + 1], fine[i0:i1 + 1])
+        seg[-1] = breaks[k + 1]
+        nodes.extend(seg)
+    return np.asarray(nodes)
+
+
+class TunnelContact(eqx.Module):
+    """A tunnel junction between the wire at ``position`` and an ``electrode``.
+
+    ``kappa = G_T R_xi`` is its normal-state conductance in units of the wire's
+    conductance over one coherence length; ``polarization`` P gives spin-resolved
+    conductances ``G_sigma = G_T (1 + sigma P) / 2`` as in :func:`jaxqp.tunnel_current`.
+    The electrode carries the contact's bias (``electrode.bias``) and temperature
+    (``None``: the wire's bath temperature).
+    """
+
+    position: float = eqx.field(static=True)
+    kappa: Array = eqx.field(converter=jnp.asarray)
+    electrode: Electrode = eqx.field(default_factory=NormalMetal)
+    polarization: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    name: str = eqx.field(default="", static=True)
+
+    def __check_init__(self):
+        val.check_nonnegative("kappa", self.kappa, hint="kappa = G_T R_xi is a conductance ratio, >= 0")
+        val.check_range("polarization", self.polarization, -1.0, 1.0,
+                        hint="the barrier spin polarisation P must lie in [-1, 1]")
+
+
+class Wire(eqx.Module):
+    r"""A quasi-1-D superconducting (or normal, ``delta = 0``) wire.
+
+    Attributes:
+        material: :class:`jaxqp.Superconductor` giving the spectral properties
+            (uniform along the wire: Delta, h, zeta, b_so, b_sf, Gamma).
+        length: length in units of xi (static).
+        contacts: tuple of :class:`TunnelContact`.
+        temperature: bath temperature of the reservoirs (k_B T / Delta0).
+        phase_gradient: ``q = d_x phi`` (supercurrent); it adds ``q^2/2`` to the
+            depairing of the spectral solve and the coupling terms to the
+            kinetic equations.
+        ends: ``("reservoir" | "vacuum", ...)`` for the left and right ends.
+        n_x: number of position nodes (static).
+        growth: grading of the position grid away from contacts (spacing grows
+            by ``growth`` times the distance to the nearest contact).
+    """
+
+    material: Superconductor
+    length: float = eqx.field(static=True)
+    contacts: tuple = ()
+    temperature: Array = eqx.field(default=0.05, converter=jnp.asarray)
+    phase_gradient: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    ends: tuple = eqx.field(default=("reservoir", "reservoir"), static=True)
+    n_x: int = eqx.field(default=200, static=True)
+    growth: float = eqx.field(default=0.1, static=True)
+
+    def __check_init__(self):
+        if not isinstance(self.material, Superconductor):
+            raise TypeError("Wire.material must be a jaxqp.Superconductor (delta=0 for a normal wire)")
+        val.check_nonnegative("temperature", self.temperature, hint="temperatures are k_B T / Delta0")
+        val.check_finite("phase_gradient", self.phase_gradient)
+        if len(self.ends) != 2 or any(e not in _ENDS for e in self.ends):
+            raise ValueError(f"ends must be two of {_ENDS}, got {self.ends}")
+        for c in self.contacts:
+            if not isinstance(c, TunnelContact):
+                raise TypeError(f"contacts must be TunnelContact objects, got {type(c).__name__}")
+            if not 0.0 <= c.position <= self.length:
+                raise ValueError(f"contact {c.name or ''} at x={c.position} lies outside the wire [0, {self.length}]")
+            at_end = (c.position == 0.0 and self.ends[0] == "reservoir") or (
+                c.position == self.length and self.ends[1] == "reservoir")
+            if at_end:
+                raise ValueError(f"contact at x={c.position} sits on a reservoir; move it inside the wire")
+        pos = [c.position for c in self.contacts]
+        if len(set(pos)) != len(pos):
+            raise ValueError(f"two contacts share a position: {pos}; merge them into one")
+
+    @property
+    def x(self) -> np.ndarray:
+        return position_grid(self.length, [c.position for c in self.contacts], self.n_x, self.growth)
+
+    @property
+    def contact_nodes(self) -> tuple:
+        x = self.x
+        return tuple(int(np.argmin(np.abs(x - c.position))) for c in self.contacts)
+
+    @property
+    def biases(self) -> Array:
+        return jnp.stack([jnp.asarray(c.electrode.bias, float) for c in self.contacts]) if self.contacts else jnp.zeros(0)
+
+
+# ----------------------------------------------------------------- spectra
+def wire_coefficients(wire: Wire, E) -> tuple[KineticCoefficients, Array]:
+    """Kinetic coefficients of a uniform wire at energies ``E`` (shape ``(..., 1, 4, 4)``) and a converged flag."""
+    m = wire.material
+    q = wire.phase_gradient
+    E = jnp.asarray(E)
+    _, g, f, ok = green_functions(E + 1j * m.gamma, m.h, m.delta, m.zeta + 0.5 * q**2, m.b_so, m.b_sf)
+    co = coefficients(g[..., None], f[..., None], m.delta, phase_gradient=q, zeta=m.zeta, b_so=m.b_so, b_sf=m.b_sf)
+    return co, ok
+
+
+def default_energy_grid(wire: Wire, v_max=0.0, n: int = 2001, temperatures=None) -> EnergyGrid:
+    """An energy grid for kinetic problems, covering ``|E| <= v_max + margins``.
+
+    Half of the ``n`` nodes cluster at the coherence peaks of the wire and of
+    superconducting electrodes (sinh maps, :func:`jaxqp.grids.adaptive`), half
+    are uniform so that the Fermi edges of electrodes at any bias are resolved;
+    the weights are the trapezoidal rule on the merged nodes.  For biases up
+    to ``v_max`` the uniform spacing is about ``2 (v_max + 2) / n``: keep it
+    below the electrode temperatures (raise ``n`` for colder electrodes).
+    """
+    m = wire.material
+    temps = [wire.temperature] + [c.electrode.temperature for c in wire.contacts if c.electrode.temperature is not None]
+    if temperatures is not None:
+        temps.append(jnp.max(jnp.asarray(temperatures)))
+    tmax = float(np.max([np.max(np.asarray(t)) for t in temps]))
+    d, h = float(np.max(np.asarray(m.delta))), float(np.max(np.abs(np.asarray(m.h))))
+    width = max(float(np.max(np.asarray(m.gamma))), 2e-4) + float(np.max(np.asarray(m.zeta))) + 0.5 * float(
+        np.max(np.asarray(wire.phase_gradient)) ** 2)
+    centers = [0.0]
+    for c in wire.contacts:
+        if isinstance(c.electrode, Superconductor):
+            dd = float(np.max(np.asarray(c.electrode.delta)))
+            centers += [dd, -dd]
+    if d > 0:
+        centers += [d - h, d + h, -d + h, -d - h]
+    e_max = float(v_max) + max(d + h, 1.0) + 30.0 * tmax + 0.5
+    c = jnp.asarray(centers)
+    w = jnp.where(c == 0.0, max(tmax, 1e-3), width)
+    n_a = n // 2
+    t_el = [float(np.min(np.asarray(c.electrode.temperature if c.electrode.temperature is not None
+                                     else wire.temperature))) for c in wire.contacts]
+    spacing = 2.0 * e_max / (n - n_a - 1)
+    if t_el and spacing > 2.5 * min(t_el):
+        need = int(np.ceil(2.0 * (2.0 * e_max / (2.5 * min(t_el)) + 1)))
+        raise ValueError(
+            f"an energy grid of n={n} nodes over |E| <= {e_max:.3g} has a uniform spacing {spacing:.3g} that does not "
+            f"resolve the Fermi edge of the coldest electrode (k_B T = {min(t_el):.3g}); use n_energy >= {need} "
+            "or pass your own grid")
+    refined = adaptive(c, w, -e_max, e_max, n_a).points
+    # half the nodes uniform: Fermi edges of biased electrodes sit anywhere in the range
+    pts = jnp.sort(jnp.concatenate([refined, jnp.linspace(-e_max, e_max, n - n_a)]))
+    dE = jnp.diff(pts)
+    wts = 0.5 * (jnp.concatenate([dE, jnp.zeros(1)]) + jnp.concatenate([jnp.zeros(1), dE]))
+    return jax.tree.map(lax.stop_gradient, EnergyGrid(points=pts, weights=wts))
+
+
+# ----------------------------------------------------------------- assembly and solve
+def _assemble(co: KineticCoefficients, x: np.ndarray, ends):
+    """Blocks (A, B, C) of shape (..., n_x, 4, 4): A couples node i to i-1, C to i+1."""
+    n = x.shape[0]
+    dx = jnp.asarray(np.diff(x))
+    vol = jnp.asarray(np.concatenate([[0.5 * (x[1] - x[0])], 0.5 * (x[2:] - x[:-2]), [0.5 * (x[-1] - x[-2])]]))
+    D = jnp.broadcast_to(co.D, co.D.shape[:-3] + (n, 4, 4))
+    J = jnp.broadcast_to(co.J, co.J.shape[:-3] + (n, 4, 4))
+    R = jnp.broadcast_to(co.R, co.R.shape[:-3] + (n, 4, 4))
+    Df = 0.5 * (D[..., 1:, :, :] + D[..., :-1, :, :]) / dx[:, None, None]
+    Jf = 0.25 * (J[..., 1:, :, :] + J[..., :-1, :, :])  # includes the 1/2 of the face average of h
+    zero = jnp.zeros_like(Df[..., :1, :, :])
+    # A h = sum_c P_c s_c: rows are -(j_{i+1/2} - j_{i-1/2} - vol R h)
+    up = jnp.concatenate([Df + Jf, zero], axis=-3)  # face i+1/2 seen from node i (coefficient of h_{i+1})
+    up_self = jnp.concatenate([-Df + Jf, zero], axis=-3)  # coefficient of h_i in j_{i+1/2}
+    dn = jnp.concatenate([zero, Df - Jf], axis=-3)  # -(coefficient of h_{i-1} in j_{i-1/2})... see below
+    dn_self = jnp.concatenate([zero, Df + Jf], axis=-3)
+    # j_{i-1/2} = Df (h_i - h_{i-1}) + Jf (h_{i-1} + h_i)  (Jf already halved)
+    # row_i = j_{i+1/2} - j_{i-1/2} - vol_i R_i h_i
+    Bm = up_self - dn_self - vol[:, None, None] * R
+    Cm = up
+    Am = dn  # -(-Df + Jf) = Df - Jf
+    A, B, C = -Am, -Bm, -Cm
+    eye = jnp.broadcast_to(jnp.eye(4), B.shape[:-3] + (4, 4))
+    if ends[0] == "reservoir":
+        B = B.at[..., 0, :, :].set(eye)
+        C = C.at[..., 0, :, :].set(0.0)
+    if ends[1] == "reservoir":
+        B = B.at[..., n - 1, :, :].set(eye)
+        A = A.at[..., n - 1, :, :].set(0.0)
+    return A, B, C, vol
+
+
+def block_thomas(A, B, C, d):
+    """Solve the block-tridiagonal system; blocks (..., n, k, k), right-hand side (..., n, k, m)."""
+    Ax, Bx, Cx, dx = (jnp.moveaxis(a, -3, 0) for a in (A, B, C, d))
+    k = Bx.shape[-1]
+
+    def fwd(carry, blk):
+        G_prev, y_prev = carry
+        a, b, c, rhs = blk
+        m = b - a @ G_prev
+        sol = jnp.linalg.solve(m, jnp.concatenate([c, rhs - a @ y_prev], axis=-1))
+        G, y = sol[..., :k], sol[..., k:]
+        return (G, y), (G, y)
+
+    G0 = jnp.zeros(jnp.broadcast_shapes(Bx.shape[1:], Cx.shape[1:]))
+    y0 = jnp.zeros(jnp.broadcast_shapes(Bx.shape[1:-1], dx.shape[1:-1]) + dx.shape[-1:])
+    _, (G, y) = lax.scan(fwd, (G0, y0), (Ax, Bx, Cx, dx))
+
+    def bwd(h_next, blk):
+        Gi, yi = blk
+        h = yi - Gi @ h_next
+        return h, h
+
+    _, h = lax.scan(bwd, jnp.zeros_like(y[-1]), (G, y), reverse=True)
+    return jnp.moveaxis(h, 0, -3)
+
+
+def dense_matrix(A, B, C):
+    """The block-tridiagonal matrix as a dense (..., 4n, 4n) array (for checks)."""
+    n, k = B.shape[-3], B.shape[-1]
+    M = jnp.zeros(B.shape[:-3] + (n * k, n * k))
+    for i in range(n):
+        M = M.at[..., i * k:(i + 1) * k, i * k:(i + 1) * k].set(B[..., i, :, :])
+        if i > 0:
+            M = M.at[..., i * k:(i + 1) * k, (i - 1) * k:i * k].set(A[..., i, :, :])
+        if i < n - 1:
+            M = M.at[..., i * k:(i + 1) * k, (i + 1) * k:(i + 2) * k].set(C[..., i, :, :])
+    return M
+
+
+class WireResponse(eqx.Module):
+    """Linear response of the wire at each energy (see the module docstring).
+
+    Shapes (``...`` = energy axes): ``h0`` (..., n_x, 4); ``Z`` (..., n_x, 4, 4 n_c);
+    ``S`` (..., 4 n_c, 4 n_c); ``dos`` (..., n_c, 2) wire DOS per sector at the contacts.
+    """
+
+    energy: EnergyGrid
+    x: Array
+    h0: Array
+    Z: Array
+    S: Array
+    h0c: Array
+    dos: Array
+    coefficients: KineticCoefficients
+    volume: Array
+    converged: Array
+    nodes: tuple = eqx.field(static=True)
+    ends: tuple = eqx.field(static=True)
+
+
+def equilibrium_sectors(E, T):
+    """Sector vector of equilibrium at temperature T: f_L = tanh(E/2T) in both sectors."""
+    fl = 1.0 - 2.0 * fermi(E, T)
+    z = jnp.zeros_like(fl)
+    return jnp.stack([fl, z, fl, z], -1)
+
+
+def wire_response(wire: Wire, grid: EnergyGrid, *, source=None, coefficients_override=None) -> WireResponse:
+    """Solve the wire for the reservoir drive and for unit fluxes at every contact.
+
+    ``source`` (optional, ``(n_E, n_x, 4)`` in the sector basis) is an extra
+    distributed source term of the kinetic equation (e.g. a collision integral
+    evaluated at the previous iterate) and is included in ``h0``.
+    ``coefficients_override`` lets position-dependent spectral data (a
+    :class:`KineticCoefficients` with ``n_x`` nodes) replace the uniform ones.
+    """
+    E = grid.points
+    x = wire.x
+    n = x.shape[0]
+    nodes = wire.contact_nodes
+    if coefficients_override is None:
+        co, ok = wire_coefficients(wire, E)
+    else:
+        co, ok = coefficients_override, jnp.ones(E.shape, bool)
+    A, B, C, vol = _assemble(co, x, wire.ends)
+    nc = len(nodes)
+    batch = B.shape[:-3]
+    d = jnp.zeros(batch + (n, 4, 4 * nc + 1))
+    heq = equilibrium_sectors(E, wire.temperature)
+    if source is not None:
+        d = d.at[..., :, :, -1].add(-vol[:, None] * jnp.asarray(source))
+    if wire.ends[0] == "reservoir":
+        d = d.at[..., 0, :, -1].set(heq)
+    if wire.ends[1] == "reservoir":
+        d = d.at[..., n - 1, :, -1].set(heq)
+    for c, i in enumerate(nodes):
+        d = d.at[..., i, :, 4 * c:4 * c + 4].set(jnp.eye(4))
+    sol = block_thomas(A, B, C, d)
+    h0 = sol[..., -1]
+    Z = sol[..., :-1]
+    idx = jnp.asarray(nodes, int)
+    S = jnp.concatenate([Z[..., i, :, :] for i in nodes], axis=-2) if nc else jnp.zeros(batch + (0, 0))
+    h0c = h0[..., idx, :]
+    dos = jnp.broadcast_to(co.dos, batch + (n, 2))[..., idx, :]
+    return WireResponse(energy=grid, x=jnp.asarray(x), h0=h0, Z=Z, S=S, h0c=h0c, dos=dos, coefficients=co,
+                        volume=vol, converged=ok, nodes=nodes, ends=wire.ends)
+
+
+# ----------------------------------------------------------------- contacts
+def _electrode_temperature(contact, wire):
+    T = contact.electrode.temperature
+    return wire.temperature if T is None else T
+
+
+def contact_drive(contact: TunnelContact, wire: Wire, E, V, wire_dos):
+    """Kernel K (..., 4, 4) and electrode distribution h_e (..., 4) of one contact at bias V.
+
+    wire_dos: (..., 2) Re g_s of the wire at the contact.
+    """
+    el = contact.electrode
+    T = _electrode_temperature(contact, wire)
+    Ee, Eh = E - V, -E - V
+    f_e = el.occupation(Ee, T)  # (2, ...) electron frame at E - V
+    f_h = el.occupation(Eh, T)
+    he = sectors_from_occupations(f_e[0], f_e[1], f_h[0], f_h[1])
+    Ne, ok_e = el.spectral(Ee)
+    Nh, ok_h = el.spectral(Eh)
+    P = contact.polarization
+    kap = contact.kappa
+    blocks = []
+    for s, sign in ((0, 1.0), (1, -1.0)):
+        a_e = kap * (1.0 + sign * P) * wire_dos[..., s] * Ne[s]
+        a_h = kap * (1.0 - sign * P) * wire_dos[..., s] * Nh[1 - s]
+        ap, am = 0.5 * (a_e + a_h), 0.5 * (a_e - a_h)
+        blocks.append(jnp.stack([jnp.stack([ap, am], -1), jnp.stack([am, ap], -1)], -2))
+    z = jnp.zeros_like(blocks[0])
+    K = jnp.concatenate([jnp.concatenate([blocks[0], z], -1), jnp.concatenate([z, blocks[1]], -1)], -2)
+    return K, he, ok_e & ok_h
+
+
+def fixed_kernels(wire: Wire) -> bool:
+    """True when no contact kernel depends on its bias (all electrodes normal metals)."""
+    return all(isinstance(c.electrode, NormalMetal) for c in wire.contacts)
+
+
+def contact_fluxes(wire: Wire, resp: WireResponse, V):
+    """Injected fluxes ``s`` (n_E, n_c, 4) at contact biases ``V`` (n_c,), and an ok flag."""
+    E = resp.energy.points
+    nc = len(wire.contacts)
+    Ks, hes, oks = [], [], []
+    for c, contact in enumerate(wire.contacts):
+        K, he, ok = contact_drive(contact, wire, E, V[c], resp.dos[..., c, :])
+        Ks.append(K)
+        hes.append(he)
+        oks.append(ok)
+    n4 = 4 * nc
+    Kfull = jnp.zeros(E.shape + (n4, n4))
+    for c in range(nc):
+        Kfull = Kfull.at[..., 4 * c:4 * c + 4, 4 * c:4 * c + 4].set(Ks[c])
+    he = jnp.concatenate(hes, -1)
+    rhs = jnp.einsum("...ij,...j->...i", Kfull, he - resp.h0c.reshape(E.shape + (n4,)))
+    Mat = jnp.eye(n4) + Kfull @ resp.S
+    s = jnp.linalg.solve(Mat, rhs[..., None])[..., 0]
+    ok = jnp.all(jnp.stack(oks), axis=0)
+    return s.reshape(E.shape + (nc, 4)), ok
