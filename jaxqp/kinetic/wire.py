@@ -415,23 +415,26 @@ def fixed_kernels(wire: Wire) -> bool:
     return all(isinstance(c.electrode, NormalMetal) for c in wire.contacts)
 
 
+def contact_kernels(wire: Wire, resp: WireResponse, V):
+    """Block-diagonal kernel (n_E, 4 n_c, 4 n_c), electrode distributions (n_E, 4 n_c) and ok flag at biases V."""
+    E = resp.energy.points
+    nc = len(wire.contacts)
+    n4 = 4 * nc
+    Kfull = jnp.zeros(E.shape + (n4, n4))
+    hes, oks = [], []
+    for c, contact in enumerate(wire.contacts):
+        K, he, ok = contact_drive(contact, wire, E, V[c], resp.dos[..., c, :])
+        Kfull = Kfull.at[..., 4 * c:4 * c + 4, 4 * c:4 * c + 4].set(K)
+        hes.append(he)
+        oks.append(ok)
+    return Kfull, jnp.concatenate(hes, -1), jnp.all(jnp.stack(oks), axis=0)
+
+
 def contact_fluxes(wire: Wire, resp: WireResponse, V):
     """Injected fluxes ``s`` (n_E, n_c, 4) at contact biases ``V`` (n_c,), and an ok flag."""
     E = resp.energy.points
     nc = len(wire.contacts)
-    Ks, hes, oks = [], [], []
-    for c, contact in enumerate(wire.contacts):
-        K, he, ok = contact_drive(contact, wire, E, V[c], resp.dos[..., c, :])
-        Ks.append(K)
-        hes.append(he)
-        oks.append(ok)
-    n4 = 4 * nc
-    Kfull = jnp.zeros(E.shape + (n4, n4))
-    for c in range(nc):
-        Kfull = Kfull.at[..., 4 * c:4 * c + 4, 4 * c:4 * c + 4].set(Ks[c])
-    he = jnp.concatenate(hes, -1)
-    rhs = jnp.einsum("...ij,...j->...i", Kfull, he - resp.h0c.reshape(E.shape + (n4,)))
-    Mat = jnp.eye(n4) + Kfull @ resp.S
-    s = jnp.linalg.solve(Mat, rhs[..., None])[..., 0]
-    ok = jnp.all(jnp.stack(oks), axis=0)
+    Kfull, he, ok = contact_kernels(wire, resp, V)
+    rhs = jnp.einsum("...ij,...j->...i", Kfull, he - resp.h0c.reshape(E.shape + (4 * nc,)))
+    s = jnp.linalg.solve(jnp.eye(4 * nc) + Kfull @ resp.S, rhs[..., None])[..., 0]
     return s.reshape(E.shape + (nc, 4)), ok

@@ -1,0 +1,70 @@
+"""Sharded bias sweeps over many devices with JAX's own sharding.
+
+The contact currents of a wire at a batch of bias vectors are independent
+given the wire's response, so the bias batch is split over a 1-D
+:class:`jax.sharding.Mesh` with :func:`jax.shard_map`: every device solves the
+wire once (the O(n_E n_x) part, repeated per device, which keeps the program
+free of communication) and its share of the bias points.
+
+Multi-host use: start every process with ``jax.distributed.initialize()``
+(coordinator address, number of processes and process id from the cluster
+environment, e.g. SLURM), then call :func:`sharded_contact_currents` on every
+process with the same arguments: ``jax.devices()`` then lists the devices of
+all hosts, the mesh spans them, and the result is a global array whose rows
+live on the devices that computed them (``jax.experimental.multihost_utils.
+process_allgather`` brings it to every host).  On one machine, CPU devices can
+be simulated with ``XLA_FLAGS=--xla_force_host_platform_device_count=N``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from .grids import EnergyGrid
+from .kinetic.solve import _biases_array, _check_wire, _grid, _responses_core
+from .kinetic.wire import Wire
+
+
+def bias_mesh(devices=None) -> Mesh:
+    """A 1-D mesh named ``"bias"`` over ``devices`` (default: every device of every process)."""
+    devs = np.asarray(jax.devices() if devices is None else devices)
+    return Mesh(devs.reshape(-1), ("bias",))
+
+
+def sharded_contact_currents(wire: Wire, biases, *, grid: Optional[EnergyGrid] = None, n_energy: int = 2001,
+                             derivative: Optional[int] = None, mesh: Optional[Mesh] = None, chunk: int = 64) -> dict:
+    """Contact currents (and d/dV of one contact's bias) for bias vectors ``(B, n_c)``, sharded over devices.
+
+    Returns a dict of arrays with leading axis B: ``charge``, ``spin``, ``heat``
+    (``(B, n_c)``), with ``derivative`` also ``dcharge``, ``dspin``, and ``ok``;
+    the same numbers as :func:`jaxqp.contact_currents`, computed on every
+    device of ``mesh`` (default :func:`bias_mesh`).
+    """
+    _check_wire(wire)
+    V = _biases_array(wire, biases)
+    if V.ndim != 2:
+        raise ValueError(f"biases must have shape (B, n_c), got {V.shape}")
+    mesh = bias_mesh() if mesh is None else mesh
+    n_dev = mesh.devices.size
+    B = V.shape[0]
+    pad = (-B) % n_dev
+    Vp = jnp.concatenate([V, jnp.broadcast_to(V[-1:], (pad, V.shape[1]))]) if pad else V
+    grid = _grid(wire, grid, n_energy, float(np.max(np.abs(np.asarray(V)))))
+    Vp = jax.device_put(Vp, NamedSharding(mesh, P("bias", None)))
+
+    @jax.jit
+    @partial(jax.shard_map, mesh=mesh, in_specs=(P(), P(), P("bias", None)), out_specs=P("bias"))
+    def run(wire_, grid_, v):
+        out = _responses_core(wire_, grid_, v, chunk, None, derivative)
+        out["ok"] = jnp.broadcast_to(out["ok"], v.shape[:1])
+        return out
+
+    out = run(wire, grid, Vp)
+    return {k: a[:B] for k, a in out.items()}
