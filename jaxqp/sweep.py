@@ -18,7 +18,7 @@ be simulated with ``XLA_FLAGS=--xla_force_host_platform_device_count=N``.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Optional
 
 import jax
@@ -45,7 +45,9 @@ def sharded_contact_currents(wire: Wire, biases, *, grid: Optional[EnergyGrid] =
     Returns a dict of arrays with leading axis B: ``charge``, ``spin``, ``heat``
     (``(B, n_c)``), with ``derivative`` also ``dcharge``, ``dspin``, and ``ok``;
     the same numbers as :func:`jaxqp.contact_currents`, computed on every
-    device of ``mesh`` (default :func:`bias_mesh`).
+    device of ``mesh`` (default :func:`bias_mesh`).  B is padded to a multiple of
+    the device count; when it already is one, the results stay sharded over
+    the mesh (otherwise removing the padding gathers them on every device).
     """
     _check_wire(wire)
     V = _biases_array(wire, biases)
@@ -58,6 +60,15 @@ def sharded_contact_currents(wire: Wire, biases, *, grid: Optional[EnergyGrid] =
     Vp = jnp.concatenate([V, jnp.broadcast_to(V[-1:], (pad, V.shape[1]))]) if pad else V
     grid = _grid(wire, grid, n_energy, float(np.max(np.abs(np.asarray(V)))))
     Vp = jax.device_put(Vp, NamedSharding(mesh, P("bias", None)))
+    out = _sharded_core(mesh, chunk, derivative)(wire, grid, Vp)
+    # slicing off padding gathers the rows onto every device; with B a multiple of the device count
+    # the result stays sharded
+    return {k: a[:B] for k, a in out.items()} if pad else out
+
+
+@lru_cache(maxsize=64)
+def _sharded_core(mesh: Mesh, chunk: int, derivative: Optional[int]):
+    """The jitted, shard_mapped core, built once per (mesh, chunk, derivative) so repeat calls reuse it."""
 
     @jax.jit
     @partial(jax.shard_map, mesh=mesh, in_specs=(P(), P(), P("bias", None)), out_specs=P("bias"))
@@ -66,5 +77,4 @@ def sharded_contact_currents(wire: Wire, biases, *, grid: Optional[EnergyGrid] =
         out["ok"] = jnp.broadcast_to(out["ok"], v.shape[:1])
         return out
 
-    out = run(wire, grid, Vp)
-    return {k: a[:B] for k, a in out.items()}
+    return run
