@@ -25,7 +25,8 @@ therefore cost one wire solve per energy, however many bias points they have.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import functools
+from typing import Sequence
 
 import equinox as eqx
 import jax
@@ -45,6 +46,12 @@ _ENDS = ("reservoir", "vacuum")
 
 # ----------------------------------------------------------------- geometry
 def position_grid(length: float, points: Sequence[float] = (), n: int = 200, growth: float = 0.1) -> np.ndarray:
+    """Non-uniform nodes on ``[0, length]`` that contain every ``points`` exactly (a cached copy; see below)."""
+    return _position_grid(float(length), tuple(float(p) for p in points), int(n), float(growth)).copy()
+
+
+@functools.lru_cache(maxsize=128)
+def _position_grid(length: float, points: tuple, n: int, growth: float) -> np.ndarray:
     """Non-uniform nodes on ``[0, length]`` that contain every ``points`` exactly.
 
     The local spacing grows linearly with the distance d to the nearest point,
