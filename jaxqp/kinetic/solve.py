@@ -83,16 +83,23 @@ class ContactCurrents(eqx.Module):
         return self.heat - self.biases * self.charge
 
 
+def _fixed_kernel_response(wire: Wire, resp: WireResponse):
+    """Bias-independent kernels: ``M = (1 + K S)^-1 K`` (n_E, 4 n_c, 4 n_c) and h0 at the contacts, so that
+    the fluxes are ``s = M (h_e - h0_c)``."""
+    nc = len(wire.contacts)
+    n4 = 4 * nc
+    Kfull, _, _ = contact_kernels(wire, resp, jnp.zeros(nc))
+    M = jnp.linalg.solve(jnp.eye(n4) + Kfull @ resp.S, Kfull)
+    return M, resp.h0c.reshape(resp.energy.points.shape + (n4,))
+
+
 def _flux_function(wire: Wire, resp: WireResponse):
     """A function V (n_c,) -> (s (n_E, n_c, 4), ok) using a precomputed kernel when it is bias independent."""
     if not fixed_kernels(wire):
         return lambda V: contact_fluxes(wire, resp, V)
     E = resp.energy.points
     nc = len(wire.contacts)
-    n4 = 4 * nc
-    Kfull, _, _ = contact_kernels(wire, resp, jnp.zeros(nc))
-    M = jnp.linalg.solve(jnp.eye(n4) + Kfull @ resp.S, Kfull)  # (1 + K S)^-1 K
-    h0c = resp.h0c.reshape(E.shape + (n4,))
+    M, h0c = _fixed_kernel_response(wire, resp)
     ok = jnp.ones(E.shape, bool)
 
     def fluxes(V):
@@ -202,16 +209,19 @@ class KineticSolution(eqx.Module):
             "energy": 0.25 * jnp.sum(w * E * ((jd + js)[..., 0] + (jd + js)[..., 2]), 0),
         }
 
+    def _relaxation_charge(self) -> Array:
+        """Charge density of the relaxation term, (1/4) sum_s (R h)_{T,s}, shape (n_E, n_x)."""
+        co = self.response.coefficients
+        R = jnp.broadcast_to(co.R, co.R.shape[:-3] + (self.x.shape[0], 4, 4))
+        Rh = jnp.einsum("exij,exj->exi", R, self.sectors)
+        return 0.25 * (Rh[..., 1] + Rh[..., 3])
+
     def converted_current(self) -> Array:
         """Quasiparticle charge current converted into supercurrent, -(1/4) sum_s int dx int dE (R h)_T.
 
         Charge conservation reads ``sum(currents.charge) = sum(reservoir_currents()) + converted_current()``.
         """
-        co = self.response.coefficients
-        n = self.x.shape[0]
-        R = jnp.broadcast_to(co.R, co.R.shape[:-3] + (n, 4, 4))
-        Rh = jnp.einsum("exij,exj->exi", R, self.sectors)
-        dens = -0.25 * (Rh[..., 1] + Rh[..., 3]) * self.response.volume
+        dens = -self._relaxation_charge() * self.response.volume
         if self.response.ends[0] == "reservoir":
             dens = dens.at[:, 0].set(0.0)
         if self.response.ends[1] == "reservoir":
@@ -222,18 +232,11 @@ class KineticSolution(eqx.Module):
         """Charge currents flowing into the (left, right) reservoirs."""
         prof = self.current_profile()
         total = prof["quasiparticle"] + prof["super"]
-        co = self.response.coefficients
         n = self.x.shape[0]
-        R = jnp.broadcast_to(co.R, co.R.shape[:-3] + (n, 4, 4))
-        vol = self.response.volume
-        w = self.energy.weights
-
-        def half_cell(i):
-            Rh = jnp.einsum("eij,ej->ei", R[:, i], self.sectors[:, i])
-            return 0.25 * jnp.sum(w * (Rh[:, 1] + Rh[:, 3])) * vol[i]
-
-        left = -(total[0] - half_cell(0)) if self.response.ends[0] == "reservoir" else jnp.asarray(0.0)
-        right = (total[-1] + half_cell(n - 1)) if self.response.ends[1] == "reservoir" else jnp.asarray(0.0)
+        rel = jnp.sum(self.energy.weights[:, None] * self._relaxation_charge(), axis=0) * self.response.volume
+        # the boundary node's half cell lies between the reservoir and the first face
+        left = -(total[0] - rel[0]) if self.response.ends[0] == "reservoir" else jnp.asarray(0.0)
+        right = (total[-1] + rel[n - 1]) if self.response.ends[1] == "reservoir" else jnp.asarray(0.0)
         return jnp.stack([left, right])
 
 
@@ -311,10 +314,7 @@ def _separable_core(wire, grid, axes, derivative):
     resp = wire_response(wire, grid)
     E = grid.points
     nc = len(wire.contacts)
-    n4 = 4 * nc
-    Kfull, _, _ = contact_kernels(wire, resp, jnp.zeros(nc))
-    M = jnp.linalg.solve(jnp.eye(n4) + Kfull @ resp.S, Kfull)
-    h0c = resp.h0c.reshape(E.shape + (n4,))
+    M, h0c = _fixed_kernel_response(wire, resp)
     out = []
     for c, contact in enumerate(wire.contacts):
         Mc = M[..., 4 * c:4 * c + 4]

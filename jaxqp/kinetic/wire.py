@@ -46,12 +46,6 @@ _ENDS = ("reservoir", "vacuum")
 
 # ----------------------------------------------------------------- geometry
 def position_grid(length: float, points: Sequence[float] = (), n: int = 200, growth: float = 0.1) -> np.ndarray:
-    """Non-uniform nodes on ``[0, length]`` that contain every ``points`` exactly (a cached copy; see below)."""
-    return _position_grid(float(length), tuple(float(p) for p in points), int(n), float(growth)).copy()
-
-
-@functools.lru_cache(maxsize=128)
-def _position_grid(length: float, points: tuple, n: int, growth: float) -> np.ndarray:
     """Non-uniform nodes on ``[0, length]`` that contain every ``points`` exactly.
 
     The local spacing grows linearly with the distance d to the nearest point,
@@ -60,6 +54,12 @@ def _position_grid(length: float, points: tuple, n: int, growth: float) -> np.nd
     ``h0`` chosen so that there are ``n`` nodes in all; each segment between
     breakpoints gets at least 2 intervals.
     """
+    return _position_grid(float(length), tuple(float(p) for p in points), int(n), float(growth)).copy()
+
+
+@functools.lru_cache(maxsize=128)
+def _position_grid(length: float, points: tuple, n: int, growth: float) -> np.ndarray:
+    """Cached core of :func:`position_grid`."""
     length = float(length)
     if not length > 0:
         raise ValueError(f"the wire length must be > 0 (in units of xi), got {length}")
