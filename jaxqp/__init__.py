@@ -35,6 +35,17 @@ from .junction import (
 from .materials import Electrode, NormalMetal, Superconductor
 from .selfconsistency import TC0, GapBranches, gap, gap_branches, gap_equation, tc
 from .spectral import SpectralSolution, dos, solve
+from .spectral.wire import (
+    Chain,
+    GapProfile,
+    Interface,
+    JosephsonCurrent,
+    ProximitySolution,
+    Segment,
+    josephson_current,
+    self_consistent_gap,
+    solve_proximity,
+)
 
 __version__ = "0.1.0"
 
@@ -46,4 +57,6 @@ __all__ = [
     "ContactCurrents", "KineticSolution", "NonlocalMap", "TunnelContact", "Wire", "bias_for_current",
     "contact_currents", "local_conductance", "nonlocal_conductance", "solve_kinetic", "supercurrent",
     "symmetry_decomposition",
+    "Chain", "GapProfile", "Interface", "JosephsonCurrent", "ProximitySolution", "Segment", "josephson_current",
+    "self_consistent_gap", "solve_proximity",
 ]

@@ -81,14 +81,33 @@ class Electrode(eqx.Module):
 
 
 class NormalMetal(Electrode):
-    """A normal-metal electrode: N_up = N_dn = 1."""
+    """A normal-metal electrode: N_up = N_dn = 1.
+
+    ``spin_bias`` V_s splits the spin chemical potentials (seed 002 Eq. 2):
+    ``f_sigma(E) = f0(E - sigma V_s)`` in the electrode's frame, so that its spin
+    accumulation ``(mu_up - mu_dn)/2`` is V_s (e.g. spin injected into the
+    electrode from a ferromagnet elsewhere).
+    """
 
     temperature: Optional[Array] = eqx.field(default=None, converter=_as_array)
     bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
     distribution: Optional[Callable] = None
+    spin_bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
 
     def __check_init__(self):
         self._check_common()
+        val.check_finite("spin_bias", self.spin_bias)
+
+    def occupation(self, E, T=None) -> Array:
+        if self.distribution is not None:
+            return super().occupation(E, T)
+        T = self.temperature if T is None else T
+        if T is None:
+            return super().occupation(E, T)  # raises the common message
+        from .distributions import fermi
+
+        E = jnp.asarray(E)
+        return jnp.stack([fermi(E - self.spin_bias, T), fermi(E + self.spin_bias, T)])
 
     def dos(self, E) -> Array:
         E = jnp.asarray(E)

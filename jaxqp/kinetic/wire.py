@@ -35,6 +35,7 @@ import numpy as np
 from jax import Array, lax
 
 from .. import _validation as val
+from .._blocktri import block_thomas, dense_matrix  # noqa: F401  (dense_matrix re-exported for checks)
 from ..distributions import fermi
 from ..grids import EnergyGrid, adaptive
 from ..materials import Electrode, NormalMetal, Superconductor
@@ -142,6 +143,12 @@ class Wire(eqx.Module):
         n_x: number of position nodes (static).
         growth: grading of the position grid away from contacts (spacing grows
             by ``growth`` times the distance to the nearest contact).
+        spectra: ``"uniform"`` (bulk spectra everywhere, the contacts do not
+            change them) or ``"inhomogeneous"``: the retarded Usadel equation is
+            solved along the wire with the contacts' electrodes
+            (:func:`jaxqp.solve_proximity`), giving position-dependent kinetic
+            coefficients (seed 002: the tunnel injector renormalises the
+            spectrum around it).  Static.
     """
 
     material: Superconductor
@@ -152,8 +159,11 @@ class Wire(eqx.Module):
     ends: tuple = eqx.field(default=("reservoir", "reservoir"), static=True)
     n_x: int = eqx.field(default=200, static=True)
     growth: float = eqx.field(default=0.1, static=True)
+    spectra: str = eqx.field(default="uniform", static=True)
 
     def __check_init__(self):
+        if self.spectra not in ("uniform", "inhomogeneous"):
+            raise ValueError(f"spectra must be 'uniform' or 'inhomogeneous', got {self.spectra!r}")
         if not isinstance(self.material, Superconductor):
             raise TypeError("Wire.material must be a jaxqp.Superconductor (delta=0 for a normal wire)")
         val.check_nonnegative("temperature", self.temperature, hint="temperatures are k_B T / Delta0")
@@ -189,7 +199,16 @@ class Wire(eqx.Module):
 
 # ----------------------------------------------------------------- spectra
 def wire_coefficients(wire: Wire, E) -> tuple[KineticCoefficients, Array]:
-    """Kinetic coefficients of a uniform wire at energies ``E`` (shape ``(..., 1, 4, 4)``) and a converged flag."""
+    """Kinetic coefficients at energies ``E`` and a converged flag.
+
+    Uniform spectra give shape ``(..., 1, 4, 4)``; ``wire.spectra ==
+    "inhomogeneous"`` solves the 1-D retarded equation (1-D energies only) and
+    gives ``(n_E, n_x, 4, 4)``.
+    """
+    if wire.spectra == "inhomogeneous":
+        from ..spectral.wire import proximity_coefficients
+
+        return proximity_coefficients(wire, E)
     m = wire.material
     q = wire.phase_gradient
     E = jnp.asarray(E)
@@ -275,45 +294,6 @@ def _assemble(co: KineticCoefficients, x: np.ndarray, ends):
         B = B.at[..., n - 1, :, :].set(eye)
         A = A.at[..., n - 1, :, :].set(0.0)
     return A, B, C, vol
-
-
-def block_thomas(A, B, C, d):
-    """Solve the block-tridiagonal system; blocks (..., n, k, k), right-hand side (..., n, k, m)."""
-    Ax, Bx, Cx, dx = (jnp.moveaxis(a, -3, 0) for a in (A, B, C, d))
-    k = Bx.shape[-1]
-
-    def fwd(carry, blk):
-        G_prev, y_prev = carry
-        a, b, c, rhs = blk
-        m = b - a @ G_prev
-        sol = jnp.linalg.solve(m, jnp.concatenate([c, rhs - a @ y_prev], axis=-1))
-        G, y = sol[..., :k], sol[..., k:]
-        return (G, y), (G, y)
-
-    G0 = jnp.zeros(jnp.broadcast_shapes(Bx.shape[1:], Cx.shape[1:]))
-    y0 = jnp.zeros(jnp.broadcast_shapes(Bx.shape[1:-1], dx.shape[1:-1]) + dx.shape[-1:])
-    _, (G, y) = lax.scan(fwd, (G0, y0), (Ax, Bx, Cx, dx))
-
-    def bwd(h_next, blk):
-        Gi, yi = blk
-        h = yi - Gi @ h_next
-        return h, h
-
-    _, h = lax.scan(bwd, jnp.zeros_like(y[-1]), (G, y), reverse=True)
-    return jnp.moveaxis(h, 0, -3)
-
-
-def dense_matrix(A, B, C):
-    """The block-tridiagonal matrix as a dense (..., 4n, 4n) array (for checks)."""
-    n, k = B.shape[-3], B.shape[-1]
-    M = jnp.zeros(B.shape[:-3] + (n * k, n * k))
-    for i in range(n):
-        M = M.at[..., i * k:(i + 1) * k, i * k:(i + 1) * k].set(B[..., i, :, :])
-        if i > 0:
-            M = M.at[..., i * k:(i + 1) * k, (i - 1) * k:i * k].set(A[..., i, :, :])
-        if i < n - 1:
-            M = M.at[..., i * k:(i + 1) * k, (i + 1) * k:(i + 2) * k].set(C[..., i, :, :])
-    return M
 
 
 class WireResponse(eqx.Module):

@@ -1,0 +1,153 @@
+"""Block-tridiagonal linear algebra shared by the spectral and kinetic 1-D solvers.
+
+A system ``A_i y_{i-1} + B_i y_i + C_i y_{i+1} = d_i`` (i = 0 .. n-1) with
+``k x k`` blocks is solved by the block Thomas algorithm: one forward sweep and
+one backward sweep, each a ``lax.scan`` over the nodes, O(n k^3) per system and
+batched over any leading axes.  Real and complex blocks both work.
+
+:func:`jacobian_blocks` extracts the three block diagonals of the Jacobian of a
+residual whose node ``i`` depends only on nodes ``i-1, i, i+1``, with ``3 k``
+Jacobian-vector products (three colours of nodes times ``k`` components), so the
+nonlinear 1-D solvers never form a dense Jacobian.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def block_thomas(A, B, C, d):
+    """Solve the block-tridiagonal system; blocks (..., n, k, k), right-hand side (..., n, k, m).
+
+    ``A[..., 0]`` and ``C[..., n-1]`` are ignored.
+    """
+    dtype = jnp.result_type(A, B, C, d)
+    Ax, Bx, Cx, dx = (jnp.moveaxis(jnp.asarray(a, dtype), -3, 0) for a in (A, B, C, d))
+    k = Bx.shape[-1]
+
+    def fwd(carry, blk):
+        G_prev, y_prev = carry
+        a, b, c, rhs = blk
+        m = b - a @ G_prev
+        sol = jnp.linalg.solve(m, jnp.concatenate([c, rhs - a @ y_prev], axis=-1))
+        G, y = sol[..., :k], sol[..., k:]
+        return (G, y), (G, y)
+
+    G0 = jnp.zeros(jnp.broadcast_shapes(Bx.shape[1:], Cx.shape[1:]), dtype)
+    y0 = jnp.zeros(jnp.broadcast_shapes(Bx.shape[1:-1], dx.shape[1:-1]) + dx.shape[-1:], dtype)
+    _, (G, y) = lax.scan(fwd, (G0, y0), (Ax, Bx, Cx, dx))
+
+    def bwd(h_next, blk):
+        Gi, yi = blk
+        h = yi - Gi @ h_next
+        return h, h
+
+    _, h = lax.scan(bwd, jnp.zeros_like(y[-1]), (G, y), reverse=True)
+    return jnp.moveaxis(h, 0, -3)
+
+
+def dense_matrix(A, B, C):
+    """The block-tridiagonal matrix as a dense (..., n k, n k) array (for checks)."""
+    n, k = B.shape[-3], B.shape[-1]
+    M = jnp.zeros(B.shape[:-3] + (n * k, n * k), jnp.result_type(A, B, C))
+    for i in range(n):
+        M = M.at[..., i * k:(i + 1) * k, i * k:(i + 1) * k].set(B[..., i, :, :])
+        if i > 0:
+            M = M.at[..., i * k:(i + 1) * k, (i - 1) * k:i * k].set(A[..., i, :, :])
+        if i < n - 1:
+            M = M.at[..., i * k:(i + 1) * k, (i + 1) * k:(i + 2) * k].set(C[..., i, :, :])
+    return M
+
+
+def _mm_last(a, b):
+    """Matrix product of blocks stored batch-last: (k, j, ...) x (j, m, ...) -> (k, m, ...)."""
+    return sum(a[:, j][:, None] * b[j][None] for j in range(a.shape[1]))
+
+
+def _small_solve_last(M, R):
+    """Solve ``M X = R`` for blocks stored batch-last, M (k, k, ...), R (k, m, ...).
+
+    Gauss-Jordan elimination unrolled over the k x k entries (no pivoting, as
+    the Thomas algorithm itself), so that every operation is elementwise over
+    the contiguous batch axis.
+    """
+    k = M.shape[0]
+    a = [[M[i, j] for j in range(k)] for i in range(k)]
+    r = [R[i] for i in range(k)]
+    for p in range(k):
+        inv = 1.0 / a[p][p]
+        a[p] = [x * inv for x in a[p]]
+        r[p] = r[p] * inv[None]
+        for i in range(k):
+            if i != p:
+                fct = a[i][p]
+                a[i] = [a[i][j] - fct * a[p][j] for j in range(k)]
+                r[i] = r[i] - fct[None] * r[p]
+    return jnp.stack(r, 0)
+
+
+def block_thomas_last(A, B, C, d):
+    """:func:`block_thomas` for the batch-last layout: blocks (n, k, k, ...), right-hand side (n, k, m, ...).
+
+    With the batch (e.g. energy) axis contiguous and last, the small block
+    algebra vectorises; on CPU this is several times faster than batched LAPACK
+    calls on tiny matrices.
+    """
+    k = B.shape[1]
+
+    def fwd(carry, blk):
+        G_prev, y_prev = carry
+        a, b, c, rhs = blk
+        m = b - _mm_last(a, G_prev)
+        sol = _small_solve_last(m, jnp.concatenate([c, rhs - _mm_last(a, y_prev)], axis=1))
+        G, y = sol[:, :k], sol[:, k:]
+        return (G, y), (G, y)
+
+    dtype = jnp.result_type(A, B, C, d)
+    G0 = jnp.zeros(B.shape[1:], dtype)
+    y0 = jnp.zeros(d.shape[1:], dtype)
+    _, (G, y) = lax.scan(fwd, (G0, y0), tuple(jnp.asarray(x, dtype) for x in (A, B, C, d)))
+
+    def bwd(h_next, blk):
+        Gi, yi = blk
+        h = yi - _mm_last(Gi, h_next)
+        return h, h
+
+    _, h = lax.scan(bwd, jnp.zeros_like(y[-1]), (G, y), reverse=True)
+    return h
+
+
+def jacobian_blocks(fn, y, batch: int):
+    """Value and block diagonals (A, B, C), each (n, k, k, batch), of the Jacobian of ``fn`` at ``y`` (n, k, batch).
+
+    ``fn`` must be block-tridiagonal in the node axis (output node i depends on
+    input nodes i-1, i, i+1 only) and independent across the batch axis.
+    Columns are probed by ``3 k`` Jacobian-vector products with seeds that are 1
+    on the nodes of one colour (i mod 3) in one component; each output node sees
+    exactly one seeded neighbour per colour, which identifies its block.  For a
+    holomorphic ``fn`` of complex ``y`` this is the complex Jacobian.
+    """
+    n, k = y.shape[0], y.shape[1]
+    node = jnp.arange(n)
+    colour = node % 3
+    value = None
+    cols = []
+    for c in range(3):
+        per_c = []
+        for j in range(k):
+            seed = jnp.zeros_like(y).at[:, j, :].set(jnp.broadcast_to((colour == c).astype(y.dtype)[:, None],
+                                                                      (n, batch)))
+            value, t = jax.jvp(fn, (y,), (seed,))
+            per_c.append(t)  # (n, k_out, batch)
+        cols.append(jnp.stack(per_c, 2))  # (n, k_out, k_in, batch)
+
+    def pick(offset):
+        c = (node + offset) % 3
+        return sum(jnp.where((c == cc)[:, None, None, None], cols[cc], 0) for cc in range(3))
+
+    A = pick(-1).at[0].set(0)
+    Bm = pick(0)
+    C = pick(1).at[n - 1].set(0)
+    return value, A, Bm, C

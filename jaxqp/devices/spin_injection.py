@@ -1,0 +1,218 @@
+r"""Spin injection into a superconducting wire through a tunnel contact (seed paper 002).
+
+Geometry (seed 002 Fig. 1a): a quasi-1-D superconducting wire with spin-orbit
+relaxation (``b_so``; normal-state spin length ``lambda = 1/(2 sqrt(b_so))`` in
+units of xi) and a point tunnel injector of strength ``kappa = G_T R_xi`` in its
+middle, connected to a normal electrode with spin voltage ``V_s``
+(:class:`jaxqp.NormalMetal` ``spin_bias``).  Fig. 1b / Appendix C: a
+ferromagnetic injector and detector (barrier polarisation P) on the same wire.
+
+Two levels of description:
+
+- the full numerical solution: the retarded Usadel equation along the wire
+  with the injector's normal electrode (the injector renormalises the spectrum
+  around it: finite subgap DOS even at zero Dynes parameter) handed to the
+  kinetic engine (``Wire(spectra="inhomogeneous")``);
+- the closed forms of Appendix B, re-derived in jaxqp's units
+  (docs/theory.md section 12): the contact spectral functions from the first
+  integral of the Usadel equation (Eq. 38), the normal-state solution (Eq. 20),
+  and the interpolation formula (Eqs. 39-44).
+
+All energies in Delta0, lengths in xi, resistances in R_xi, spin in units of
+``nu_F Delta0`` (``mu_s``, the spin accumulation of
+:meth:`jaxqp.KineticSolution.spin_accumulation`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import jax
+import jax.numpy as jnp
+
+from ..kinetic.solve import contact_currents, solve_kinetic
+from ..kinetic.wire import TunnelContact, Wire
+from ..materials import NormalMetal, Superconductor
+from ..selfconsistency import gap
+
+
+# ----------------------------------------------------------------- devices
+def device(*, kappa: float = 0.05, b_so: float = 0.01, spin_bias: float = 0.5, temperature: float = 0.05,
+           gamma: float = 1e-4, length: float = 60.0, n_x: int = 200, delta=None,
+           spectra: str = "inhomogeneous") -> Wire:
+    """The spin-injection wire of seed 002 Fig. 1a, injector in the middle, reservoirs at both ends.
+
+    ``delta`` defaults to the self-consistent bulk gap at ``temperature``.
+    """
+    d = gap(temperature) if delta is None else delta
+    sc = Superconductor(delta=d, gamma=gamma, b_so=b_so)
+    inj = TunnelContact(length / 2, kappa, NormalMetal(temperature=temperature, spin_bias=spin_bias), name="injector")
+    return Wire(sc, length, (inj,), temperature=temperature, n_x=n_x, spectra=spectra)
+
+
+def spin_valve(*, kappa: float = 0.05, polarization: float = 0.3, parallel: bool = True, separation: float = 3.0,
+               b_so: float = 0.01, temperature: float = 0.05, gamma: float = 1e-4, length: float = 60.0,
+               n_x: int = 200, spectra: str = "inhomogeneous") -> Wire:
+    """Non-local spin valve (seed 002 Fig. 1b, Appendix C): F injector and F detector ``separation`` apart."""
+    sc = Superconductor(delta=gap(temperature), gamma=gamma, b_so=b_so)
+    x0 = length / 2 - separation / 2
+    p_det = polarization if parallel else -polarization
+    contacts = (TunnelContact(x0, kappa, NormalMetal(temperature=temperature), polarization=polarization,
+                              name="injector"),
+                TunnelContact(x0 + separation, kappa, NormalMetal(temperature=temperature), polarization=p_det,
+                              name="detector"))
+    return Wire(sc, length, contacts, temperature=temperature, n_x=n_x, spectra=spectra)
+
+
+# ----------------------------------------------------------------- observables of the full solution
+def spectral_spin_density(solution) -> jax.Array:
+    r"""Spectral spin density ``s(E, x)`` (n_E, n_x) with ``mu_s(x) = (1/2) int dE s(E, x)`` (seed 002 Eq. 6).
+
+    With singlet spectra ``s = -N(E, x) f_T3(E, x)``; in general the spin-resolved
+    form of :meth:`jaxqp.KineticSolution.spin_accumulation`.
+    """
+    from ..kinetic.wire import equilibrium_sectors
+
+    N = solution.dos
+    eq = equilibrium_sectors(solution.energy.points, solution.temperature)[:, None, :]
+    dL = solution.sectors - eq
+    return -0.5 * (N[..., 0] * dL[..., 0] - N[..., 1] * dL[..., 2])
+
+
+def spin_accumulation(wire: Wire, *, n_energy: int = 2001, grid=None):
+    """``(x, mu_s(x), solution)`` of the full numerical solution."""
+    sol = solve_kinetic(wire, grid=grid, n_energy=n_energy)
+    return sol.x, sol.spin_accumulation(), sol
+
+
+def nonlocal_resistance(wire_parallel: Wire, wire_antiparallel: Wire, *, n_energy: int = 2001, dv: float = None):
+    r"""Non-local spin-valve resistance ``R_nl = (V_P - V_AP) / (2 I)`` in units of R_xi (seed 002 Eq. 89).
+
+    Linear response: the 2x2 conductance matrix of (injector, detector) is found
+    by symmetric finite differences of :func:`jaxqp.contact_currents` (biases
+    ``+-dv``, default ``T / 20``), and the floating detector's voltage from
+    ``I_det = 0`` per unit injector current.
+    """
+    out = []
+    for w in (wire_parallel, wire_antiparallel):
+        T = float(np.asarray(w.temperature))
+        h = T / 20 if dv is None else dv
+        V = jnp.array([[h, 0.0], [-h, 0.0], [0.0, h], [0.0, -h]])
+        I = contact_currents(w, V, n_energy=n_energy).charge  # (4, 2)
+        G = jnp.stack([(I[0] - I[1]) / (2 * h), (I[2] - I[3]) / (2 * h)], -1)  # G[c, b] = dI_c/dV_b
+        # detector floating: G_dd V_d + G_di V_i = 0;  I_inj = G_ii V_i + G_id V_d
+        vd_per_vi = -G[1, 0] / G[1, 1]
+        i_per_vi = G[0, 0] + G[0, 1] * vd_per_vi
+        out.append(vd_per_vi / i_per_vi)
+    return 0.5 * (out[0] - out[1])
+
+
+# ----------------------------------------------------------------- closed forms (Appendix B, our units)
+def _retarded_s(z, delta):
+    """sqrt(Delta^2 - z^2) on the retarded branch (Re g = Re(-i z / s) >= 0)."""
+    s = np.sqrt(delta**2 - np.asarray(z, complex) ** 2)
+    return np.where((-1j * z / np.where(s == 0, 1, s)).real < 0, -s, s)
+
+
+def bulk_gf(E, delta=1.0, gamma=0.0):
+    """Retarded Dynes-BCS ``(g, f)``; ``g = -i z / s``, ``f = -i Delta / s``, ``z = E + i gamma``."""
+    z = np.asarray(E, complex) + 1j * gamma
+    if delta == 0:
+        return np.ones_like(z), np.zeros_like(z)
+    s = _retarded_s(z, delta)
+    return -1j * z / s, -1j * delta / s
+
+
+def contact_spectrum(E, kappa, delta=1.0, gamma=0.0, *, gamma_floor=1e-12, steps=40, tol=1e-14):
+    r"""``(g0, f0)`` at a point tunnel contact (normal electrode) on an infinite uniform wire (seed 002 Eq. 38).
+
+    The first integral of ``theta'' = -2i z sinh(theta) + 2i Delta cosh(theta)``
+    from the contact to infinity, with the jump ``theta'(0+) = (kappa/2) sinh(theta_0)``,
+    gives exactly (``d0 = theta_0 - theta_b``, ``k = sqrt(2 s)``, ``s = sqrt(Delta^2 - z^2)``)
+
+    .. math:: \tfrac{\kappa}{4}\sinh(\theta_b + d_0) + k\,\sinh(d_0/2) = 0,
+
+    whose square is the paper's quartic (Eq. 38).  Solved by Newton,
+    continued in kappa from the linear solution ``d0 = -kappa f_b / (2k)``.
+    The profile is ``tanh((theta(x) - theta_b)/4) = tanh(d0/4) e^{-k|x|}``.
+    """
+    E = np.atleast_1d(np.asarray(E, float))
+    z = E + 1j * max(gamma, gamma_floor)
+    gb, fb = bulk_gf(E, delta, max(gamma, gamma_floor))
+    thb = np.log(gb + fb)
+    k = np.sqrt(2.0 * _retarded_s(z, delta))
+    d = np.zeros(E.shape, complex)
+    if kappa > 0:
+        k0 = np.minimum(kappa, 1e-4 * 2.0 * np.abs(k) / np.maximum(np.abs(fb), 1e-300))
+        d = -k0 * fb / (2.0 * k)
+        for j in range(steps + 1):
+            kap = k0 * (kappa / k0) ** (j / steps)
+            for _ in range(60):
+                G = 0.25 * kap * np.sinh(thb + d) + k * np.sinh(0.5 * d)
+                dG = 0.25 * kap * np.cosh(thb + d) + 0.5 * k * np.cosh(0.5 * d)
+                step = G / dG
+                step = np.where(np.abs(step) > 0.5, 0.5 * step / np.maximum(np.abs(step), 1e-300), step)
+                d = d - step
+                if np.all(np.abs(step) < tol * (1 + np.abs(d))):
+                    break
+    th = thb + d
+    return np.cosh(th), np.sinh(th)
+
+
+def spin_length(b_so: float) -> float:
+    """Normal-state spin relaxation length ``lambda = 1 / (2 sqrt(b_so))`` (units of xi)."""
+    return 0.5 / np.sqrt(b_so)
+
+
+def injector_fT3(E, spin_bias, T):
+    """``f_T3`` of a normal electrode with spin voltage V_s: ``[tanh((E - V_s)/2T) - tanh((E + V_s)/2T)] / 2``."""
+    E = np.asarray(E, float)
+    th = (lambda e: np.sign(e)) if T == 0 else (lambda e: np.tanh(e / (2.0 * T)))
+    return 0.5 * (th(E - spin_bias) - th(E + spin_bias))
+
+
+def normal_state_mu_s(x, kappa, lam, spin_bias):
+    r"""Seed 002 Eq. (20) integrated over energy: ``mu_s(x) = V_s r/(1+r) e^{-|x|/lambda}``, ``r = kappa lambda / 2``."""
+    r = 0.5 * kappa * lam
+    return spin_bias * r / (1 + r) * np.exp(-np.abs(np.asarray(x)) / lam)
+
+
+def interpolation_spectral_spin(x, E, kappa, lam, spin_bias, T, delta=1.0, gamma=0.0):
+    r"""Interpolation formula (seed 002 Eqs. 39-44) in our units: ``s(E, x)``, shape (n_E, n_x).
+
+    Spectral coefficients ``N = N0 e^{-a|x|}``, ``D_T3 = M0 e^{-2a|x|}`` with the
+    contact values (:func:`contact_spectrum`) and ``a = Re sqrt(2 sqrt(Delta^2 - z^2))``
+    below the gap, 0 above; then ``f_T3 = f_T3^N r~/(1+r~) e^{-q|x|}``,
+    ``q = sqrt(a^2 + lambda^-2) - a``, ``r~ = kappa N0 / (2 M0 q)`` and
+    ``s = -N0 e^{-a|x|} f_T3``: the spin decays on ``1/sqrt(a^2 + lambda^-2)``.
+    """
+    E = np.atleast_1d(np.asarray(E, float))
+    x = np.atleast_1d(np.asarray(x, float))
+    g0, f0 = contact_spectrum(E, kappa, delta, gamma)
+    N0, M0 = g0.real, g0.real**2 - f0.real**2
+    z = E + 1j * gamma
+    a = np.where(np.abs(E) < delta, np.sqrt(2.0 * _retarded_s(z, delta)).real, 0.0)
+    q = np.sqrt(a**2 + lam**-2) - a
+    rt = kappa * N0 / (2 * np.maximum(M0, 1e-300) * q)
+    fT3 = injector_fT3(E, spin_bias, T) * rt / (1 + rt)
+    return -N0[:, None] * fT3[:, None] * np.exp(-(a + q)[:, None] * np.abs(x)[None, :])
+
+
+def uniform_spectral_spin(x, E, kappa, lam, spin_bias, T, delta=1.0, gamma=1e-2):
+    r"""Tunnel limit with a finite Dynes parameter (seed 002 Appendix B.3), exact for uniform spectra.
+
+    ``f_T3 = f_T3^N r_E/(1+r_E) e^{-|x|/lambda}``, ``r_E = kappa N_b lambda / (2 M_b)``,
+    ``s = -N_b f_T3``, with the bulk Dynes ``N_b = Re g``, ``M_b = (Re g)^2 - (Re f)^2``.
+    """
+    E = np.atleast_1d(np.asarray(E, float))
+    x = np.atleast_1d(np.asarray(x, float))
+    g, f = bulk_gf(E, delta, gamma)
+    N, M = g.real, g.real**2 - f.real**2
+    r = kappa * N * lam / (2 * M)
+    fT3 = injector_fT3(E, spin_bias, T) * r / (1 + r)
+    return -N[:, None] * fT3[:, None] * np.exp(-np.abs(x)[None, :] / lam)
+
+
+def mu_s(spectral, weights):
+    """``mu_s(x) = (1/2) sum_E w_E s(E, x)``."""
+    return 0.5 * np.tensordot(np.asarray(weights), np.asarray(spectral), axes=(0, 0))
