@@ -36,7 +36,7 @@ x, mu, sol = si.spin_accumulation(wire, n_energy=1601)
 x = np.asarray(x)
 i0 = int(np.argmin(np.abs(x - wire.length / 2)))
 E = np.asarray(sol.energy.points)
-s_num = np.asarray(si.spectral_spin_density(sol))[:, i0]
+s_num = np.asarray(sol.spin_density())[:, i0]
 s_int = si.interpolation_spectral_spin(np.array([0.0]), E, KAPPA, LAM, 1.5, T, gamma=GAMMA)[:, 0]
 s_nor = -si.injector_fT3(E, 1.5, T) * (0.5 * KAPPA * LAM) / (1 + 0.5 * KAPPA * LAM)
 plt.plot(E, s_num, label="full solution")

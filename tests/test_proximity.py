@@ -233,6 +233,6 @@ def test_spin_injection_superconducting_subgap_and_interpolation():
     mu_i = si.mu_s(s, sol.energy.weights)[0]
     assert abs(mu_i / float(mu[i0]) - 1) < 0.05
     # the spectral spin density is finite deep below the gap (f_T3 of the injector is nonzero for |E| < V_s)
-    dens = np.asarray(si.spectral_spin_density(sol))[:, i0]
+    dens = np.asarray(sol.spin_density())[:, i0]
     sub = (np.abs(E) < 0.4) & (np.abs(E) > 0.1)
     assert np.all(dens[sub] > 1e-3)

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import numpy as np
 
-import jax
 import jax.numpy as jnp
 
 from ..kinetic.solve import contact_currents, solve_kinetic
 from ..kinetic.wire import TunnelContact, Wire
 from ..materials import NormalMetal, Superconductor
 from ..selfconsistency import gap
+from ..spectral.bulk import green_functions
 
 
 # ----------------------------------------------------------------- devices
@@ -65,20 +65,6 @@ def spin_valve(*, kappa: float = 0.05, polarization: float = 0.3, parallel: bool
 
 
 # ----------------------------------------------------------------- observables of the full solution
-def spectral_spin_density(solution) -> jax.Array:
-    r"""Spectral spin density ``s(E, x)`` (n_E, n_x) with ``mu_s(x) = (1/2) int dE s(E, x)`` (seed 002 Eq. 6).
-
-    With singlet spectra ``s = -N(E, x) f_T3(E, x)``; in general the spin-resolved
-    form of :meth:`jaxqp.KineticSolution.spin_accumulation`.
-    """
-    from ..kinetic.wire import equilibrium_sectors
-
-    N = solution.dos
-    eq = equilibrium_sectors(solution.energy.points, solution.temperature)[:, None, :]
-    dL = solution.sectors - eq
-    return -0.5 * (N[..., 0] * dL[..., 0] - N[..., 1] * dL[..., 2])
-
-
 def spin_accumulation(wire: Wire, *, n_energy: int = 2001, grid=None):
     """``(x, mu_s(x), solution)`` of the full numerical solution."""
     sol = solve_kinetic(wire, grid=grid, n_energy=n_energy)
@@ -108,19 +94,16 @@ def nonlocal_resistance(wire_parallel: Wire, wire_antiparallel: Wire, *, n_energ
 
 
 # ----------------------------------------------------------------- closed forms (Appendix B, our units)
-def _retarded_s(z, delta):
-    """sqrt(Delta^2 - z^2) on the retarded branch (Re g = Re(-i z / s) >= 0)."""
-    s = np.sqrt(delta**2 - np.asarray(z, complex) ** 2)
-    return np.where((-1j * z / np.where(s == 0, 1, s)).real < 0, -s, s)
-
-
 def bulk_gf(E, delta=1.0, gamma=0.0):
-    """Retarded Dynes-BCS ``(g, f)``; ``g = -i z / s``, ``f = -i Delta / s``, ``z = E + i gamma``."""
-    z = np.asarray(E, complex) + 1j * gamma
-    if delta == 0:
-        return np.ones_like(z), np.zeros_like(z)
-    s = _retarded_s(z, delta)
-    return -1j * z / s, -1j * delta / s
+    """Retarded Dynes-BCS ``(g, f)`` as NumPy arrays (:func:`jaxqp.spectral.green_functions`)."""
+    _, g, f, _ = green_functions(jnp.asarray(E, float) + 1j * gamma, 0.0, delta)
+    return np.asarray(g[0]), np.asarray(f[0])
+
+
+def _decay_rate(E, delta, gamma):
+    """``k = sqrt(2 sqrt(Delta^2 - z^2))`` (Re k > 0), the inverse spectral coherence length, and ``(g, f)``."""
+    gb, fb = bulk_gf(E, delta, gamma)
+    return np.sqrt(2.0 * (-1j * delta / fb)), gb, fb
 
 
 def contact_spectrum(E, kappa, delta=1.0, gamma=0.0, *, gamma_floor=1e-12, steps=40, tol=1e-14):
@@ -137,10 +120,8 @@ def contact_spectrum(E, kappa, delta=1.0, gamma=0.0, *, gamma_floor=1e-12, steps
     The profile is ``tanh((theta(x) - theta_b)/4) = tanh(d0/4) e^{-k|x|}``.
     """
     E = np.atleast_1d(np.asarray(E, float))
-    z = E + 1j * max(gamma, gamma_floor)
-    gb, fb = bulk_gf(E, delta, max(gamma, gamma_floor))
+    k, gb, fb = _decay_rate(E, delta, max(gamma, gamma_floor))
     thb = np.log(gb + fb)
-    k = np.sqrt(2.0 * _retarded_s(z, delta))
     d = np.zeros(E.shape, complex)
     if kappa > 0:
         k0 = np.minimum(kappa, 1e-4 * 2.0 * np.abs(k) / np.maximum(np.abs(fb), 1e-300))
@@ -190,8 +171,7 @@ def interpolation_spectral_spin(x, E, kappa, lam, spin_bias, T, delta=1.0, gamma
     x = np.atleast_1d(np.asarray(x, float))
     g0, f0 = contact_spectrum(E, kappa, delta, gamma)
     N0, M0 = g0.real, g0.real**2 - f0.real**2
-    z = E + 1j * gamma
-    a = np.where(np.abs(E) < delta, np.sqrt(2.0 * _retarded_s(z, delta)).real, 0.0)
+    a = np.where(np.abs(E) < delta, _decay_rate(E, delta, max(gamma, 1e-12))[0].real, 0.0)
     q = np.sqrt(a**2 + lam**-2) - a
     rt = kappa * N0 / (2 * np.maximum(M0, 1e-300) * q)
     fT3 = injector_fT3(E, spin_bias, T) * rt / (1 + rt)

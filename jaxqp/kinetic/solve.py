@@ -174,13 +174,19 @@ class KineticSolution(eqx.Module):
         dens = 0.25 * (N[..., 0] * self.sectors[..., 1] + N[..., 1] * self.sectors[..., 3])
         return -jnp.sum(self.energy.weights[:, None] * dens, axis=0)
 
-    def spin_accumulation(self) -> Array:
-        r"""mu_s(x) = -(1/2) int dE (rho_+ f_T3 + rho_- (f_L - f_L^eq)): (mu_up - mu_dn)/2 in the normal state."""
+    def spin_density(self) -> Array:
+        r"""Spectral spin density ``s(E, x) = -(rho_+ f_T3 + rho_- (f_L - f_L^eq))`` (n_E, n_x).
+
+        ``mu_s = (1/2) int dE s``; with singlet spectra ``s = -N f_T3`` (seed 002 Eq. 6).
+        """
         N = self.dos
         eq = equilibrium_sectors(self.energy.points, self.temperature)[:, None, :]
         dL = self.sectors - eq
-        dens = 0.25 * (N[..., 0] * dL[..., 0] - N[..., 1] * dL[..., 2])
-        return -jnp.sum(self.energy.weights[:, None] * dens, axis=0)
+        return -0.5 * (N[..., 0] * dL[..., 0] - N[..., 1] * dL[..., 2])
+
+    def spin_accumulation(self) -> Array:
+        r"""mu_s(x) = -(1/2) int dE (rho_+ f_T3 + rho_- (f_L - f_L^eq)): (mu_up - mu_dn)/2 in the normal state."""
+        return 0.5 * jnp.sum(self.energy.weights[:, None] * self.spin_density(), axis=0)
 
     def current_profile(self) -> dict:
         """Charge and energy currents along the wire at the faces between nodes (n_x - 1,).

@@ -326,11 +326,6 @@ def _matrix(gam, gamt):
     return (g, F, -Ft, -g)
 
 
-def matrix_from_gf(g, F, Ft):
-    """Nambu matrices ``[[g, F], [-Ft, -g]]`` as arrays (..., 2, 2)."""
-    return jnp.stack([jnp.stack([g, F], -1), jnp.stack([-Ft, -g], -1)], -2)
-
-
 def riccati_from_gf(g, F, Ft):
     """Inverse of :func:`riccati_to_gf`: ``gamma = F / (1 + g)``."""
     return F / (1.0 + g), Ft / (1.0 + g)
@@ -360,6 +355,33 @@ def _views(Y, k):
     return [(Y[:, 0], Y[:, 1], None, None)]
 
 
+def _sector_terms(Y, loc: _Local, eta):
+    """Per sector view: ``(gamma, gamma~, W)`` with ``W = (W11, W12, W21, W22)``, and the views and matrices."""
+    p = loc.p
+    views = _views(Y, Y.shape[1])
+    mats = [_matrix(v[0], v[1]) for v in views]
+    Gl = jnp.concatenate([jnp.zeros(1), p.links])[:, None]
+    Gr = jnp.concatenate([p.links, jnp.zeros(1)])[:, None]
+    W = [_w_entries(loc, s, views, mats, eta, Gl, Gr) for s in range(len(views))]
+    return views, mats, W, Gl, Gr
+
+
+def _projected(views, W, loc: _Local, Y, dirichlet):
+    """Residual (n, k, B) from the W entries; Dirichlet rows at reservoir ends."""
+    out = []
+    for (gam, gamt, _, _), (W11, W12, W21, W22) in zip(views, W):
+        d = W11 - W22
+        out.append(W12 - gam * d - gam * gam * W21)
+        out.append(W21 + gamt * d - gamt * gamt * W12)
+    R = jnp.stack(out, 1)
+    n = Y.shape[0]
+    if dirichlet[0]:
+        R = R.at[0].set(Y[0] - loc.target[0])
+    if dirichlet[1]:
+        R = R.at[n - 1].set(Y[n - 1] - loc.target[1])
+    return R
+
+
 def _residual(Y, loc: _Local, dirichlet, eta):
     """Projected node equations (n, k, B).
 
@@ -368,25 +390,8 @@ def _residual(Y, loc: _Local, dirichlet, eta):
     ``g_i`` its off-diagonal entries are those of ``W_i`` (Riccati form):
     ``e1 = W12 - gamma (W11 - W22) - gamma^2 W21``, ``e2 = W21 + gamma~ (W11 - W22) - gamma~^2 W12``.
     """
-    p = loc.p
-    n, k, _ = Y.shape
-    views = _views(Y, k)
-    mats = [_matrix(v[0], v[1]) for v in views]
-    col = lambda a: a[:, None]  # noqa: E731  node arrays against the batch axis
-    Gl = col(jnp.concatenate([jnp.zeros(1), p.links]))
-    Gr = col(jnp.concatenate([p.links, jnp.zeros(1)]))
-    out = []
-    for s, (gam, gamt, sign, other) in enumerate(views):
-        W11, W12, W21, W22 = _w_entries(Y, loc, s, views, mats, eta, Gl, Gr)
-        d = W11 - W22
-        out.append(W12 - gam * d - gam * gam * W21)
-        out.append(W21 + gamt * d - gamt * gamt * W12)
-    R = jnp.stack(out, 1)
-    if dirichlet[0]:
-        R = R.at[0].set(Y[0] - loc.target[0])
-    if dirichlet[1]:
-        R = R.at[n - 1].set(Y[n - 1] - loc.target[1])
-    return R
+    views, _, W, _, _ = _sector_terms(Y, loc, eta)
+    return _projected(views, W, loc, Y, dirichlet)
 
 
 def _scale(loc: _Local):
@@ -439,12 +444,9 @@ def _analytic_blocks(Y, loc: _Local, dirichlet, eta):
     """
     p = loc.p
     n, k, nb = Y.shape
-    R = _residual(Y, loc, dirichlet, eta)
-    views = _views(Y, k)
-    mats = [_matrix(v[0], v[1]) for v in views]
+    views, mats, Ws, Gl, Gr = _sector_terms(Y, loc, eta)
+    R = _projected(views, Ws, loc, Y, dirichlet)
     col = lambda a: a[:, None]  # noqa: E731
-    Gl = col(jnp.concatenate([jnp.zeros(1), p.links]))
-    Gr = col(jnp.concatenate([p.links, jnp.zeros(1)]))
     zero = jnp.zeros((n, nb), Y.dtype)
     A = [[zero] * k for _ in range(k)]
     Bm = [[zero] * k for _ in range(k)]
@@ -452,7 +454,7 @@ def _analytic_blocks(Y, loc: _Local, dirichlet, eta):
     own = col(p.own)
     for s, (gam, gamt, sign, other) in enumerate(views):
         # explicit dependence on gamma, gamma~ of the node itself
-        W = _w_entries(Y, loc, s, views, mats, eta, Gl, Gr)
+        W = Ws[s]
         dW = W[0] - W[3]
         r1, r2 = 2 * s, 2 * s + 1
         Bm[r1][r1] = Bm[r1][r1] - dW - 2 * gam * W[2]
@@ -492,7 +494,7 @@ def _analytic_blocks(Y, loc: _Local, dirichlet, eta):
     return R, A, Bm, C
 
 
-def _w_entries(Y, loc, s, views, mats, eta, Gl, Gr):
+def _w_entries(loc, s, views, mats, eta, Gl, Gr):
     """(W11, W12, W21, W22) of sector view s (see :func:`_residual`)."""
     p = loc.p
     col = lambda a: a[:, None]  # noqa: E731
@@ -737,11 +739,6 @@ class ProximitySolution(eqx.Module):
         """Spin-resolved density of states ``Re g`` (n_E, n_x, 2)."""
         return jnp.real(self.g)
 
-    def matrices(self) -> Array:
-        """Sector Nambu matrices (n_E, n_x, 2, 2, 2)."""
-        g, F, Ft = self._parts()
-        return matrix_from_gf(g, F, Ft)
-
     def spectral_current(self) -> Array:
         r"""``j(E) = sum_s Tr tau_3 G_l [g_i, g_{i+1}] / 2`` on every link (n_E, n_x - 1), complex.
 
@@ -843,11 +840,6 @@ def solve_proximity(structure, E, *, delta_profile=None, options: Optional[Optio
     if throw:
         val.raise_if_not_converged(sol.converged, "the 1-D Usadel solve", jnp.real(E))
     return sol
-
-
-def positions(structure) -> np.ndarray:
-    """Node positions of a chain (or wire) as used by :func:`solve_proximity`."""
-    return _GEOMETRIES[_geometry_key(_as_chain(structure))].x.copy()
 
 
 # ----------------------------------------------------------------- equilibrium currents and self-consistency
