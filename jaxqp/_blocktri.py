@@ -3,9 +3,11 @@
 A system ``A_i y_{i-1} + B_i y_i + C_i y_{i+1} = d_i`` (i = 0 .. n-1) with
 ``k x k`` blocks is solved by the block Thomas algorithm: one forward sweep and
 one backward sweep, each a ``lax.scan`` over the nodes, O(n k^3) per system and
-batched.  The kernel keeps the batch axes last (contiguous), where the small
-block algebra vectorises; :func:`block_thomas` accepts batch-first arrays and
-moves the axes.  Real and complex blocks both work.
+batched.  Two layouts: :func:`block_thomas` (batch first, LAPACK per block,
+cheap to compile) and :func:`block_thomas_last` (batch last, block algebra
+unrolled so that it vectorises over the contiguous batch: several times faster
+per solve on CPU, slower to compile; for Newton loops).  Real and complex
+blocks both work.
 
 :func:`jacobian_blocks` extracts the three block diagonals of the Jacobian of a
 residual whose node ``i`` depends only on nodes ``i-1, i, i+1``, with ``3 k``
@@ -23,16 +25,34 @@ from jax import lax
 def block_thomas(A, B, C, d):
     """Solve the block-tridiagonal system; blocks (..., n, k, k), right-hand side (..., n, k, m).
 
-    ``A[..., 0]`` and ``C[..., n-1]`` are ignored.  The batch axes are moved last
-    and the system is solved by :func:`block_thomas_last`.
+    Batch-first layout with LAPACK solves per block: quick to compile, used by
+    the kinetic engine (real 4x4 blocks, a few solves per call).  The spectral
+    Newton loop, which solves many times per call, uses :func:`block_thomas_last`.
+    ``A[..., 0]`` and ``C[..., n-1]`` are ignored.
     """
-    batch = jnp.broadcast_shapes(A.shape[:-3], B.shape[:-3], C.shape[:-3], d.shape[:-3])
-    n, k, m = B.shape[-3], B.shape[-1], d.shape[-1]
-    nb = len(batch)
-    last = lambda x, shape: jnp.moveaxis(jnp.broadcast_to(x, batch + shape), tuple(range(nb)),  # noqa: E731
-                                         tuple(range(-nb, 0)))
-    h = block_thomas_last(last(A, (n, k, k)), last(B, (n, k, k)), last(C, (n, k, k)), last(d, (n, k, m)))
-    return jnp.moveaxis(h, tuple(range(-nb, 0)), tuple(range(nb)))
+    dtype = jnp.result_type(A, B, C, d)
+    Ax, Bx, Cx, dx = (jnp.moveaxis(jnp.asarray(a, dtype), -3, 0) for a in (A, B, C, d))
+    k = Bx.shape[-1]
+
+    def fwd(carry, blk):
+        G_prev, y_prev = carry
+        a, b, c, rhs = blk
+        m = b - a @ G_prev
+        sol = jnp.linalg.solve(m, jnp.concatenate([c, rhs - a @ y_prev], axis=-1))
+        G, y = sol[..., :k], sol[..., k:]
+        return (G, y), (G, y)
+
+    G0 = jnp.zeros(jnp.broadcast_shapes(Bx.shape[1:], Cx.shape[1:]), dtype)
+    y0 = jnp.zeros(jnp.broadcast_shapes(Bx.shape[1:-1], dx.shape[1:-1]) + dx.shape[-1:], dtype)
+    _, (G, y) = lax.scan(fwd, (G0, y0), (Ax, Bx, Cx, dx))
+
+    def bwd(h_next, blk):
+        Gi, yi = blk
+        h = yi - Gi @ h_next
+        return h, h
+
+    _, h = lax.scan(bwd, jnp.zeros_like(y[-1]), (G, y), reverse=True)
+    return jnp.moveaxis(h, 0, -3)
 
 
 def dense_matrix(A, B, C):
