@@ -22,6 +22,18 @@ from .kinetic import (
     solve_kinetic,
     supercurrent,
 )
+from .kinetic.collisions import ElectronElectron, ElectronPhonon, RelaxationTime
+from .kinetic.inelastic import (
+    GapEquation,
+    GapSweep,
+    InelasticSolution,
+    NewtonOptions,
+    NonlocalGapMap,
+    gap_sweep,
+    nonlocal_gap_map,
+    solve_inelastic,
+    uniform_grid,
+)
 from .observables import symmetry_decomposition
 from .junction import (
     SpinCurrents,
@@ -59,4 +71,6 @@ __all__ = [
     "symmetry_decomposition",
     "Chain", "GapProfile", "Interface", "JosephsonCurrent", "ProximitySolution", "Segment", "josephson_current",
     "self_consistent_gap", "solve_proximity",
+    "ElectronElectron", "ElectronPhonon", "GapEquation", "GapSweep", "InelasticSolution", "NewtonOptions",
+    "NonlocalGapMap", "RelaxationTime", "gap_sweep", "nonlocal_gap_map", "solve_inelastic", "uniform_grid",
 ]

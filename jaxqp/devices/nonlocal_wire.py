@@ -138,3 +138,34 @@ def supercurrent_map(wire: Wire, V_inj, phase_gradients, V_det=0.0, *, n_energy:
 def with_phase_gradient(wire: Wire, q) -> Wire:
     """A copy of ``wire`` with phase gradient ``q``."""
     return eqx.tree_at(lambda w: w.phase_gradient, wire, jnp.asarray(q, float))
+
+
+# ----------------------------------------------------------------- Figs. 11 and 12 (inelastic, self-consistent)
+#: seed 001 Appendix B, Figs. 11-12
+FIG11 = dict(cutoff=10.0, gamma=0.005, spacing=1.0 / 40.0, gamma_ee=2e-4)
+
+
+def half_wire(pair=("A", "B"), *, gamma: float = FIG11["gamma"], n_x: int = 64, bath_K: float = BATH_K,
+              injector_bias: float = 0.0) -> Wire:
+    """Half of the seed-001 wire (Appendix B, Figs. 11-12): the injector at ``x = 0`` on the symmetry
+    plane (a vacuum end), the reservoir at ``x = L/2``, the detector ``300 nm x (index distance)`` away.
+
+    Both junction conductances are halved (``kappa = G R_xi / 2``: one half of the wire with double
+    cross-section).  The detector is part of the wire as a weak contact at zero bias (its bias enters
+    the detector current only, as in the paper).
+    """
+    order = "ABC"
+    for j in pair:
+        if j not in JUNCTIONS:
+            raise ValueError(f"unknown junction {j!r}; choose from {sorted(JUNCTIONS)}")
+    u = units()
+    L = 0.5 * WIRE_LENGTH_NM / XI_NM
+    dist = abs(order.index(pair[1]) - order.index(pair[0])) * SPACING_NM / XI_NM
+    rxi = r_xi_ohm()
+    contacts = []
+    for name, x, V in ((pair[0], 0.0, injector_bias), (pair[1], dist, 0.0)):
+        j = JUNCTIONS[name]
+        contacts.append(TunnelContact(x, 0.5 * j["G"] * rxi, NormalMetal(bias=V, temperature=u.temperature(j["T_K"])),
+                                      name=name))
+    sc = Superconductor(delta=1.0, gamma=gamma)
+    return Wire(sc, L, tuple(contacts), temperature=u.temperature(bath_K), ends=("vacuum", "reservoir"), n_x=n_x)

@@ -1,0 +1,851 @@
+r"""Energy-coupled kinetic equations: inelastic collisions and a non-equilibrium gap.
+
+With a collision integral the kinetic equation of a wire,
+
+.. math:: \partial_x(\mathcal D\partial_x h + \mathcal J h) = \mathcal R h + I[h]
+          - \sum_c \delta(x - x_c) K_c (h_{e,c} - h),
+
+couples all energies at each position (``I`` acts on the energy modes
+``f_{L,s}``, see :mod:`jaxqp.kinetic.collisions`).  Optionally the pair
+potential is unknown too, fixed by the non-equilibrium gap equation (seed 001
+Eq. (8))
+
+.. math:: \Delta = \frac{\lambda}{2}\int_{-\omega_D}^{\omega_D} dE\,
+          \tfrac12\textstyle\sum_s \mathrm{Re} f_s(E;\Delta)\, f_{L,s}(E, x_0),
+
+either with one ``Delta`` for the whole wire evaluated at the injector
+(``where="injector"``, seed 001 Appendix B) or with a local ``Delta(x)`` at
+every node (``where="profile"``; the spectra are then the bulk ones of the
+local ``Delta``, valid when ``Delta`` varies slowly on the scale of xi).
+
+The discrete residual ``F(h, Delta) = 0`` on the whole (E, x) grid is solved by
+Newton's method.  Each Newton step solves ``J du = -F`` with GMRES, the
+Jacobian applied matrix-free (``jax.linearize``) and preconditioned by the
+elastic operator plus the out-scattering rate of the collisions (block
+tridiagonal in x for every energy, factored once per step) and by the partial
+derivative of the gap equation in ``Delta``.  The solution is differentiated
+implicitly (``jax.custom_jvp`` with a ``lax.custom_linear_solve`` using the
+same preconditioned GMRES for ``J`` and ``J^T``), so ``jax.jvp``, ``jax.jacfwd``
+and ``jax.grad`` never unroll the iterations.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Optional, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array, lax
+from jax.flatten_util import ravel_pytree
+from jax.scipy.sparse.linalg import gmres
+
+from .. import _validation as val
+from ..grids import EnergyGrid
+from ..spectral.bulk import green_functions
+from .coefficients import coefficients, to_modes
+from .collisions import PROCESSES, collision_integral
+from .solve import ContactCurrents, KineticSolution, _biases_array, _check_wire, _currents_from_fluxes
+from .wire import Wire, WireResponse, _assemble, contact_drive, equilibrium_sectors
+
+
+# ----------------------------------------------------------------- configuration
+class GapEquation(eqx.Module):
+    r"""Self-consistent ``Delta`` from the non-equilibrium ``f_L`` (seed 001 Eq. (8)).
+
+    Attributes:
+        cutoff: Debye energy ``omega_D`` (units of Delta0); the energy grid must reach it.
+        coupling: ``lambda``; default ``1 / arcsinh(omega_D)`` (seed 001), which
+            gives ``Delta(T=0) ~ 1`` up to the Dynes broadening and the real-axis
+            cut-off (``lambda`` ``arccosh`` vs ``arcsinh``: 0.2% at ``omega_D = 10``).
+        where: ``"injector"`` (one ``Delta`` from ``f_L`` at contact ``contact``)
+            or ``"profile"`` (``Delta(x)`` at every node).
+        contact: index of the contact whose node defines ``Delta`` for ``"injector"``.
+        start: initial guess of ``Delta`` (the upper branch starts at 1).
+    """
+
+    cutoff: float = eqx.field(default=10.0, static=True)
+    coupling: Optional[Array] = None
+    where: str = eqx.field(default="injector", static=True)
+    contact: int = eqx.field(default=0, static=True)
+    start: Array = eqx.field(default=1.0, converter=jnp.asarray)
+
+    def __check_init__(self):
+        if self.where not in ("injector", "profile"):
+            raise ValueError(f"GapEquation.where must be 'injector' or 'profile', got {self.where!r}")
+        if not self.cutoff > 0:
+            raise ValueError(f"the Debye cut-off must be positive, got {self.cutoff}")
+        if self.coupling is not None:
+            val.check_positive("coupling", self.coupling, hint="the BCS coupling lambda is > 0")
+        val.check_positive("start", self.start, hint="start the gap iteration at Delta > 0 (Delta = 0 is always a root)")
+
+    def lam(self):
+        return 1.0 / math.asinh(self.cutoff) if self.coupling is None else self.coupling
+
+
+class NewtonOptions(eqx.Module):
+    """Tolerances of the Newton-Krylov solver (all static).
+
+    ``tol``: stop when the largest Newton update of ``f`` and ``Delta`` is below it;
+    ``maxiter``: Newton iteration cap; ``gmres_tol``: relative GMRES tolerance;
+    ``restart``: Krylov space size; ``gmres_restarts``: restarts per Newton step;
+    ``max_gap_step``: cap on the change of ``Delta`` per step; ``res_tol``: the
+    final residual (relative to the right-hand side) for ``converged``.
+    """
+
+    tol: float = eqx.field(default=1e-9, static=True)
+    maxiter: int = eqx.field(default=25, static=True)
+    gmres_tol: float = eqx.field(default=1e-9, static=True)
+    restart: int = eqx.field(default=20, static=True)
+    gmres_restarts: int = eqx.field(default=3, static=True)
+    max_gap_step: float = eqx.field(default=0.2, static=True)
+    res_tol: float = eqx.field(default=1e-7, static=True)
+
+
+def uniform_grid(e_max: float, spacing: float) -> EnergyGrid:
+    """Uniform energy grid ``-e_max .. e_max`` with the given spacing: the finite-volume grid of the
+    collision integrals.  Every node stands for the cell ``[E_i - dE/2, E_i + dE/2]``, so every weight
+    is ``dE`` (the end cells included); this keeps the discrete energy balance exact."""
+    n = int(round(2 * e_max / spacing)) + 1
+    if n < 3:
+        raise ValueError(f"spacing {spacing} is too coarse for |E| <= {e_max}")
+    return _cell_grid(np.linspace(-(n - 1) / 2 * spacing, (n - 1) / 2 * spacing, n))
+
+
+def _cell_grid(E: np.ndarray) -> EnergyGrid:
+    d = float(E[1] - E[0])
+    return EnergyGrid(points=np.asarray(E, float), weights=np.full(E.shape, d))
+
+
+def _check_uniform(grid: EnergyGrid) -> np.ndarray:
+    E = np.asarray(val.concrete(grid.points))
+    if E.ndim != 1 or E.size < 3:
+        raise ValueError("collision integrals need a 1-D energy grid with at least 3 points")
+    d = np.diff(E)
+    if np.max(np.abs(d - d[0])) > 1e-9 * max(1.0, abs(d[0])):
+        raise ValueError("collision integrals need a uniform energy grid (energy conservation maps grid points "
+                         "to grid points); build one with jaxqp.kinetic.inelastic.uniform_grid(e_max, spacing)")
+    return E
+
+
+# ----------------------------------------------------------------- the discrete system
+class _Params(eqx.Module):
+    """Differentiable inputs of the residual (arrays); the static rest is closed over."""
+
+    wire: Wire
+    collisions: tuple
+    gap: Optional[GapEquation]
+    V: Array
+
+
+def _spectra(wire: Wire, E, delta, sub: int):
+    """Cell-averaged spectral data at pair potential(s) ``delta`` (n_d,).
+
+    Every spectral quantity (kinetic coefficients, DOS ``N = Re g_s`` and
+    ``M = Re f_s``) is the average over the energy cell ``[E_i - dE/2, E_i + dE/2]``
+    evaluated at ``sub`` midpoints: finite volumes in energy.  The coherence
+    peaks (width Gamma) are much narrower than a practical grid spacing, and
+    point sampling would make the discrete problem a jagged function of Delta
+    and Gamma (Newton on the gap equation then fails); cell averages are smooth.
+    Returns ``co`` (n_E, n_d, 4, 4), ``N``, ``M`` (2, n_d, n_E), ``ok``.
+    """
+    m = wire.material
+    q = wire.phase_gradient
+    n = E.size
+    d = float(E[1] - E[0])
+    t = (np.arange(sub) + 0.5) / sub - 0.5
+    Ef = (E[:, None] + d * t[None, :]).ravel()
+    z = jnp.asarray(Ef)[:, None] + 1j * m.gamma
+    _, g, f, ok = green_functions(z, m.h, delta[None, :], m.zeta + 0.5 * q**2, m.b_so, m.b_sf)
+    co = coefficients(g, f, delta[None, :], phase_gradient=q, zeta=m.zeta, b_so=m.b_so, b_sf=m.b_sf)
+    avg = lambda a, ax: jnp.mean(a.reshape(a.shape[:ax] + (n, sub) + a.shape[ax + 1:]), axis=ax + 1)  # noqa: E731
+    co = jax.tree.map(lambda a: avg(a, 0), co)
+    N = jnp.moveaxis(avg(jnp.real(g), 1), 1, 2)  # (2, n_d, n_E)
+    M = jnp.moveaxis(avg(jnp.real(f), 1), 1, 2)
+    return co, N, M, jnp.all(ok)
+
+
+class _System(eqx.Module):
+    """The linear part ``A h_{i-1} + B h_i + C h_{i+1} = d`` and the spectral data at one Delta."""
+
+    A: Array
+    B: Array
+    C: Array
+    d: Array
+    mask: Array  # volume of each node, 0 at reservoir rows
+    N: Array  # (2, n_d, n_E)
+    M: Array
+    Ks: tuple  # contact kernels (n_E, 4, 4)
+    hes: tuple  # electrode distributions (n_E, 4)
+    co: object
+    ok: Array
+
+
+def _system(p: _Params, cfg, delta) -> _System:
+    wire = p.wire
+    E, x, nodes = cfg.E, cfg.x, cfg.nodes
+    co, N, M, ok = _spectra(wire, E, delta, cfg.sub)
+    A, B, C, vol = _assemble(co, x, wire.ends)
+    n = x.shape[0]
+    batch = B.shape[:-3]
+    B = jnp.broadcast_to(B, batch + (n, 4, 4))
+    d = jnp.zeros(batch + (n, 4))
+    heq = equilibrium_sectors(jnp.asarray(E), wire.temperature)
+    mask = vol
+    if wire.ends[0] == "reservoir":
+        d = d.at[:, 0].set(heq)
+        mask = mask.at[0].set(0.0)
+    if wire.ends[1] == "reservoir":
+        d = d.at[:, n - 1].set(heq)
+        mask = mask.at[n - 1].set(0.0)
+    nd = delta.shape[0]
+    Ks, hes = [], []
+    for c, (contact, i) in enumerate(zip(wire.contacts, nodes)):
+        dos = co.dos[:, i if nd > 1 else 0, :]
+        K, he, ok_c = contact_drive(contact, wire, jnp.asarray(E), p.V[c], dos)
+        B = B.at[:, i].add(K)
+        d = d.at[:, i].add(jnp.einsum("eij,ej->ei", K, he))
+        Ks.append(K)
+        hes.append(he)
+        ok = ok & jnp.all(ok_c)
+    return _System(A=A, B=B, C=C, d=d, mask=mask, N=N, M=M, Ks=tuple(Ks), hes=tuple(hes), co=co, ok=ok)
+
+
+def _matvec(S: _System, h):
+    zero = jnp.zeros_like(h[:, :1])
+    mv = lambda M, u: jnp.einsum("exij,exj->exi", M, u)  # noqa: E731
+    return mv(S.B, h) + mv(S.A, jnp.concatenate([zero, h[:, :-1]], 1)) + mv(S.C, jnp.concatenate([h[:, 1:], zero], 1))
+
+
+def _collisions(p: _Params, S: _System, E, h, with_diagonal=False):
+    """Sum of the collision integrals on the L components, (n_E, n_x, 4) (and the diagonal rates)."""
+    fl = jnp.stack([h[..., 0].T, h[..., 2].T])  # (2, n_x, n_E)
+    tot = jnp.zeros_like(fl)
+    dg = jnp.zeros_like(fl)
+    for proc in p.collisions:
+        out = collision_integral(proc, E, S.N, S.M, fl, temperature=p.wire.temperature, with_diagonal=with_diagonal)
+        if with_diagonal:
+            tot, dg = tot + out[0], dg + jnp.broadcast_to(out[1], fl.shape)
+        else:
+            tot = tot + out
+    z = jnp.zeros_like(tot[0].T)
+    full = jnp.stack([tot[0].T, z, tot[1].T, z], -1)
+    if not with_diagonal:
+        return full
+    return full, jnp.stack([dg[0].T, z, dg[1].T, z], -1)
+
+
+def _gap_map(p: _Params, cfg, S, h):
+    """Right-hand side of the gap equation at the gap nodes, (n_d,)."""
+    gap = p.gap
+    if cfg.gap_node is None:  # profile: all nodes
+        fl = jnp.stack([h[..., 0].T, h[..., 2].T])  # (2, n_x, n_E)
+    else:
+        fl = jnp.stack([h[:, cfg.gap_node, 0], h[:, cfg.gap_node, 2]])[:, None, :]
+    E = cfg.E
+    d = E[1] - E[0]
+    # the part of each cell [E - dE/2, E + dE/2] inside |E| <= omega_D
+    inside = np.clip((gap.cutoff - (np.abs(E) - 0.5 * d)) / d, 0.0, 1.0)
+    w = jnp.asarray(inside * d)
+    return 0.25 * gap.lam() * jnp.sum(S.M * fl * w, axis=(0, -1))
+
+
+def _residual(p: _Params, cfg, u):
+    h, delta = u
+    return _residual_at(p, cfg, _system(p, cfg, _delta_of(p, delta)), h, delta)
+
+
+def _delta_of(p: _Params, delta):
+    if p.gap is None:
+        return jnp.reshape(jnp.asarray(p.wire.material.delta, float), (1,))
+    return delta
+
+
+# ----------------------------------------------------------------- block-tridiagonal factorisation
+def _factor(A, B, C):
+    """Explicit block-Thomas factors of blocks (n_E, n_x, k, k): (Minv_i, G_i = Minv_i C_i, A)."""
+    Ax, Bx, Cx = (jnp.moveaxis(a, 1, 0) for a in (A, B, C))
+
+    def fwd(G_prev, blk):
+        a, b, c = blk
+        Minv = jnp.linalg.inv(b - a @ G_prev)
+        G = Minv @ c
+        return G, (Minv, G)
+
+    _, (Minv, G) = lax.scan(fwd, jnp.zeros_like(Bx[0]), (Ax, Bx, Cx))
+    return Minv, G, Ax
+
+
+def _fsolve(fac, d):
+    """Solve with the factors; d (n_E, n_x, k)."""
+    Minv, G, Ax = fac
+    dx = jnp.moveaxis(d, 1, 0)
+
+    def fwd(y_prev, blk):
+        Mi, a, r = blk
+        y = jnp.einsum("eij,ej->ei", Mi, r - jnp.einsum("eij,ej->ei", a, y_prev))
+        return y, y
+
+    _, y = lax.scan(fwd, jnp.zeros_like(dx[0]), (Minv, Ax, dx))
+
+    def bwd(h_next, blk):
+        yi, Gi = blk
+        h = yi - jnp.einsum("eij,ej->ei", Gi, h_next)
+        return h, h
+
+    _, hx = lax.scan(bwd, jnp.zeros_like(dx[0]), (y, G), reverse=True)
+    return jnp.moveaxis(hx, 0, 1)
+
+
+def _transpose_blocks(A, B, C):
+    t = lambda M: jnp.swapaxes(M, -1, -2)  # noqa: E731
+    zero = jnp.zeros_like(A[:, :1])
+    return jnp.concatenate([zero, t(C)[:, :-1]], 1), t(B), jnp.concatenate([t(A)[:, 1:], zero], 1)
+
+
+def _residual_at(p, cfg, S, h, delta):
+    """Residual with the system ``S`` already built at ``delta``."""
+    Fh = _matvec(S, h) - S.d
+    if p.collisions:
+        Fh = Fh + S.mask[None, :, None] * _collisions(p, S, cfg.E, h)
+    if p.gap is None:
+        return Fh, jnp.zeros_like(delta)
+    return Fh, delta - _gap_map(p, cfg, S, h)
+
+
+def _delta_columns(p, cfg, h, delta):
+    """Derivatives of the residual in Delta at fixed ``h`` by coloured JVPs.
+
+    One Delta for the wire: a single JVP.  A profile: ``Delta_j`` touches rows
+    ``j-1, j, j+1`` only, so three colours (``j mod 3``) give all columns.
+    Returns ``(apply, diag)``: ``apply(v)`` = ``dF_h/dDelta v`` and the diagonal
+    ``dF_Delta/dDelta``.
+    """
+    nd = delta.shape[0]
+    f = lambda dl: _residual(p, cfg, (h, dl))  # noqa: E731
+    if nd == 1:
+        _, (ch, cd) = jax.jvp(f, (delta,), (jnp.ones_like(delta),))
+        return (lambda v: ch * v[0]), cd
+    idx = np.arange(nd)
+    cols = [jax.jvp(f, (delta,), (jnp.asarray((idx % 3 == c).astype(float)),))[1] for c in range(3)]
+    ch = jnp.stack([c[0] for c in cols])  # (3, n_E, n_x, 4)
+    diag = jnp.stack([c[1] for c in cols])[idx % 3, idx]
+
+    def apply(v):
+        out = jnp.zeros_like(ch[0])
+        for shift in (-1, 0, 1):
+            j = idx + shift
+            valid = (j >= 0) & (j < nd)
+            jc = np.clip(j, 0, nd - 1)
+            colr = ch[jc % 3, :, idx, :]  # (n_x, n_E, 4): row r, column j = r + shift
+            out = out + jnp.moveaxis(colr, 0, 1) * (v[jc] * valid)[None, :, None]
+        return out
+
+    return apply, diag
+
+
+def _linearise(p, cfg, u, transpose=False):
+    h, delta = u
+    S = _system(p, cfg, _delta_of(p, delta))
+    F = _residual_at(p, cfg, S, h, delta)
+    B = S.B
+    if p.collisions:
+        _, dg = _collisions(p, S, cfg.E, h, with_diagonal=True)
+        B = B + (S.mask[None, :, None] * dg)[..., None] * jnp.eye(4)
+        _, coll_lin = jax.linearize(lambda hh: _collisions(p, S, cfg.E, hh), h)
+    else:
+        coll_lin = None
+    if p.gap is None:
+        col, dd = (lambda v: 0.0), jnp.ones_like(delta)
+        gap_lin = lambda vh: jnp.zeros_like(delta)  # noqa: E731
+    else:
+        col, dd = _delta_columns(p, cfg, h, delta)
+        _, gl = jax.linearize(lambda hh: _gap_map(p, cfg, S, hh), h)
+        gap_lin = lambda vh: -gl(vh)  # noqa: E731
+
+    def matvec(v):
+        vh, vd = v
+        out = _matvec(S, vh)
+        if coll_lin is not None:
+            out = out + S.mask[None, :, None] * coll_lin(vh)
+        if p.gap is None:
+            return out, jnp.zeros_like(vd)
+        return out + col(vd), gap_lin(vh) + dd * vd
+
+    ddp = jnp.where(jnp.abs(dd) < 1e-3, jnp.where(dd < 0, -1e-3, 1e-3), dd)
+    fac = _factor(S.A, B, S.C)
+    precond = lambda v: (_fsolve(fac, v[0]), v[1] / ddp)  # noqa: E731
+    if transpose:
+        fac_t = _factor(*_transpose_blocks(S.A, B, S.C))
+        precond_t = lambda v: (_fsolve(fac_t, v[0]), v[1] / ddp)  # noqa: E731
+    else:
+        precond_t = None
+    return F, matvec, precond, precond_t, S
+
+
+def _gmres(op, b, M, opts):
+    x, _ = gmres(op, b, M=M, tol=opts.gmres_tol, atol=0.0, restart=opts.restart, maxiter=opts.gmres_restarts,
+                 solve_method="incremental")
+    return x
+
+
+def _norm(F):
+    return jnp.maximum(jnp.max(jnp.abs(F[0])), jnp.max(jnp.abs(F[1]), initial=0.0))
+
+
+def _newton(p, u0, cfg):
+    opts = cfg.opts
+
+    def body(state):
+        u, k, _, _ = state
+        F0, matvec, precond, _, _ = _linearise(p, cfg, u)
+        du = _gmres(matvec, jax.tree.map(jnp.negative, F0), precond, opts)
+        step = jnp.max(jnp.abs(du[1])) if p.gap is not None else jnp.asarray(0.0)
+        s0 = jnp.minimum(1.0, opts.max_gap_step / jnp.maximum(step, 1e-300))
+        n0 = _norm(F0)
+
+        def trial(s):
+            dl = jnp.maximum(u[1] + s * du[1], 1e-6) if p.gap is not None else u[1]
+            return (u[0] + s * du[0], dl)
+
+        # backtracking: halve the step while the residual grows (at most 5 times)
+        def ls_cond(c):
+            s, j, nrm = c
+            return (j < 5) & ~(nrm <= n0 * (1.0 - 1e-4 * s))
+
+        def ls_body(c):
+            s, j, _ = c
+            s = 0.5 * s
+            return s, j + 1, _norm(_residual(p, cfg, trial(s)))
+
+        s, _, _ = lax.while_loop(ls_cond, ls_body, (s0, jnp.asarray(0), _norm(_residual(p, cfg, trial(s0)))))
+        u_new = trial(s)
+        err = jnp.maximum(jnp.max(jnp.abs(u_new[0] - u[0])), jnp.max(jnp.abs(u_new[1] - u[1])))
+        return u_new, k + 1, err, n0
+
+    def cond(state):
+        _, k, err, _ = state
+        return (k < opts.maxiter) & (err > opts.tol)
+
+    inf = jnp.asarray(jnp.inf)
+    u, k, err, _ = lax.while_loop(cond, body, (u0, jnp.asarray(0), inf, inf))
+    Fh, Fd = _residual(p, cfg, u)
+    S = _system(p, cfg, _delta_of(p, u[1]))
+    scale = jnp.maximum(jnp.max(jnp.abs(S.d)), 1e-300)
+    res = jnp.maximum(jnp.max(jnp.abs(Fh)) / scale, jnp.max(jnp.abs(Fd), initial=0.0))
+    ok = (err <= opts.tol) & (res <= opts.res_tol) & jnp.isfinite(res) & S.ok
+    return u, ok, res, k
+
+
+def _elastic_start(p, cfg, u0):
+    """Initial iterate: the elastic solution at the initial Delta (one block-tridiagonal solve)."""
+    h, delta = u0
+    S = _system(p, cfg, _delta_of(p, delta))
+    fac = _factor(S.A, S.B, S.C)
+    return (_fsolve(fac, S.d), delta)
+
+
+def _make_solver(cfg, warm: bool = False):
+    """The implicitly differentiated root ``u*(p)`` for a fixed static configuration.
+
+    ``warm``: Newton starts at ``u0`` (continuation); else at the elastic
+    solution for ``Delta = u0[1]``.  The start carries no derivative.
+    """
+    opts = cfg.opts
+    start = (lambda p, u0: u0) if warm else (lambda p, u0: _elastic_start(p, cfg, u0))
+
+    @jax.custom_jvp
+    def solve(p, u0):
+        u, ok, res, k = _newton(p, start(p, u0), cfg)
+        return u, ok.astype(float), res, k
+
+    @solve.defjvp
+    def solve_jvp(primals, tangents):
+        p, u0 = primals
+        dp, _ = tangents
+        u, ok, res, k = _newton(p, start(lax.stop_gradient(p), lax.stop_gradient(u0)), cfg)
+        u = lax.stop_gradient(u)
+        pstop = lax.stop_gradient(p)
+        _, dF = jax.jvp(lambda q: _residual(q, cfg, u), (p,), (dp,))
+        _, matvec, precond, precond_t, _ = _linearise(pstop, cfg, u, transpose=True)
+        # one flat right-hand side: a part that does not depend on the tangent would otherwise be a
+        # constant leaf, which lax.custom_linear_solve cannot transpose
+        flat, unravel = ravel_pytree(dF)
+        wrap = lambda fn: (lambda v: ravel_pytree(fn(unravel(v)))[0])  # noqa: E731
+        du = lax.custom_linear_solve(
+            wrap(matvec), flat,
+            solve=lambda mv, b: ravel_pytree(_gmres(matvec, unravel(b), precond, opts))[0],
+            transpose_solve=lambda vm, b: ravel_pytree(
+                _gmres(lambda v: unravel(vm(ravel_pytree(v)[0])), unravel(b), precond_t, opts))[0])
+        du = jax.tree.map(jnp.negative, unravel(du))
+        zk = np.zeros(np.shape(k), dtype=jax.dtypes.float0)
+        return (u, ok.astype(float), res, k), (du, jnp.zeros_like(res), jnp.zeros_like(res), zk)
+
+    return solve
+
+
+# ----------------------------------------------------------------- public API
+class InelasticSolution(eqx.Module):
+    """Solution of the energy-coupled kinetic problem at one set of biases.
+
+    Attributes:
+        kinetic: a :class:`jaxqp.KineticSolution` (modes, sectors, dos, fluxes,
+            currents and every observable method of the elastic solution).
+        delta: the pair potential: ``(1,)`` (uniform), ``(n_x,)`` (profile).
+        converged: Newton converged (update below ``tol``, residual below ``res_tol``).
+        residual: final relative residual; ``iterations``: Newton steps.
+        spectral: ``(N, M)`` each ``(2, n_d, n_E)``: DOS and ``Re f`` per sector.
+    """
+
+    kinetic: KineticSolution
+    delta: Array
+    converged: Array
+    residual: Array
+    iterations: Array
+    spectral: tuple
+
+    @property
+    def modes(self):
+        return self.kinetic.modes
+
+    @property
+    def currents(self):
+        return self.kinetic.currents
+
+
+class _Setup(eqx.Module):
+    Et: tuple = eqx.field(static=True)
+    xt: tuple = eqx.field(static=True)
+    nodes: tuple = eqx.field(static=True)
+    gap_node: Optional[int] = eqx.field(static=True)
+    opts: NewtonOptions = eqx.field(static=True)
+    sub: int = eqx.field(static=True)
+
+    @property
+    def E(self) -> np.ndarray:
+        return np.asarray(self.Et)
+
+    @property
+    def x(self) -> np.ndarray:
+        return np.asarray(self.xt)
+
+    @property
+    def weights(self) -> np.ndarray:
+        E = self.E
+        return np.full(E.size, E[1] - E[0])
+
+
+def _setup(wire, grid, collisions, gap, options, subdivision):
+    _check_wire(wire)
+    if wire.spectra != "uniform":
+        raise NotImplementedError("collision integrals and the non-equilibrium gap use local bulk spectra; "
+                                  "build the Wire with spectra='uniform'")
+    for c in collisions:
+        if not isinstance(c, PROCESSES):
+            raise TypeError(f"collisions must be instances of {', '.join(p.__name__ for p in PROCESSES)}; "
+                            f"got {type(c).__name__}")
+    E = _check_uniform(grid)
+    if int(subdivision) < 1:
+        raise ValueError(f"subdivision must be a positive integer, got {subdivision}")
+    if gap is not None:
+        if not isinstance(gap, GapEquation):
+            raise TypeError(f"gap must be a GapEquation, got {type(gap).__name__}")
+        if E[-1] < gap.cutoff - 1e-9 or E[0] > -gap.cutoff + 1e-9:
+            raise ValueError(f"the energy grid [{E[0]:.4g}, {E[-1]:.4g}] does not reach the Debye cut-off "
+                             f"omega_D = {gap.cutoff}: extend it (uniform_grid(e_max=omega_D, spacing))")
+        if gap.where == "injector" and not 0 <= gap.contact < len(wire.contacts):
+            raise ValueError(f"GapEquation.contact={gap.contact} but the wire has {len(wire.contacts)} contacts")
+    x = np.asarray(wire.x)
+    nodes = wire.contact_nodes
+    gap_node = None
+    if gap is not None and gap.where == "injector":
+        gap_node = nodes[gap.contact]
+    opts = NewtonOptions() if options is None else options
+    return _Setup(Et=tuple(E.tolist()), xt=tuple(x.tolist()), nodes=nodes, gap_node=gap_node, opts=opts,
+                  sub=int(subdivision))
+
+
+def _initial(wire, st: _Setup, gap):
+    n_x = st.x.shape[0]
+    h0 = jnp.broadcast_to(equilibrium_sectors(jnp.asarray(st.E), wire.temperature)[:, None, :], (st.E.size, n_x, 4))
+    if gap is None:
+        d0 = jnp.zeros(1)
+    else:
+        nd = 1 if gap.where == "injector" else n_x
+        d0 = jnp.full((nd,), 1.0) * gap.start
+    return (h0, d0)
+
+
+def _package(p: _Params, st: _Setup, grid: EnergyGrid, u, ok, res, k) -> InelasticSolution:
+    wire, V = p.wire, p.V
+    h, delta = u
+    S = _system(p, st, _delta_of(p, delta))
+    fluxes = jnp.stack([jnp.einsum("eij,ej->ei", K, he - h[:, i]) for K, he, i in zip(S.Ks, S.hes, st.nodes)], 1)
+    charge, spin, heat = _currents_from_fluxes(fluxes, grid)
+    n_x = st.x.shape[0]
+    dos = jnp.broadcast_to(jnp.moveaxis(S.N, 0, -1).transpose(1, 0, 2), (st.E.size, n_x, 2))
+    conv = (ok > 0.5) & S.ok
+    cur = ContactCurrents(charge=charge, spin=spin, heat=heat, biases=V, converged=conv)
+    idx = jnp.asarray(st.nodes, int)
+    resp = WireResponse(energy=grid, x=jnp.asarray(st.x), h0=h, Z=jnp.zeros(h.shape + (0,)),
+                        S=jnp.zeros(st.E.shape + (0, 0)), h0c=h[:, idx], dos=dos[:, idx], coefficients=S.co,
+                        volume=S.mask, converged=S.ok, nodes=st.nodes, ends=wire.ends)
+    kin = KineticSolution(energy=grid, x=jnp.asarray(st.x), modes=to_modes(h), sectors=h, dos=dos, fluxes=fluxes,
+                          currents=cur, converged=conv, temperature=wire.temperature, response=resp)
+    return InelasticSolution(kinetic=kin, delta=_delta_of(p, delta), converged=conv, residual=res, iterations=k,
+                             spectral=(S.N, S.M))
+
+
+def _core(wire, collisions, gap, V, st: _Setup, grid: EnergyGrid):
+    p = _Params(wire=wire, collisions=tuple(collisions), gap=gap, V=V)
+    u, ok, res, k = _make_solver(st)(p, _initial(wire, st, gap))
+    return _package(p, st, grid, u, ok, res, k)
+
+
+_core_jit = eqx.filter_jit(_core)
+
+
+def solve_inelastic(wire: Wire, collisions: Sequence = (), biases=None, *, grid: Optional[EnergyGrid] = None,
+                    spacing: float = 0.025, e_max: Optional[float] = None, gap: Optional[GapEquation] = None,
+                    options: Optional[NewtonOptions] = None, subdivision: int = 8,
+                    throw: bool = True) -> InelasticSolution:
+    r"""Solve the kinetic equations of a wire with inelastic collisions and, optionally, a self-consistent gap.
+
+    Args:
+        wire: the :class:`jaxqp.Wire` (spectra ``"uniform"``); with ``gap`` its
+            ``material.delta`` is replaced by the self-consistent one.
+        collisions: processes from :mod:`jaxqp.kinetic.collisions`
+            (:class:`ElectronElectron`, :class:`ElectronPhonon`, :class:`RelaxationTime`);
+            empty: the elastic problem (same answer as :func:`jaxqp.solve_kinetic`).
+        biases: contact biases ``(n_c,)`` (default: the electrodes' own).
+        grid: a uniform :class:`jaxqp.EnergyGrid`; default ``uniform_grid(e_max, spacing)``
+            with ``e_max`` = the gap cut-off, or ``max|V| + 2 + 30 T``.
+        gap: a :class:`GapEquation` for the non-equilibrium self-consistent ``Delta``.
+        options: :class:`NewtonOptions`.
+        subdivision: midpoints per energy cell for the cell averages of the
+            spectral functions (finite volumes in energy; 1 = point sampling,
+            the discretisation of :func:`jaxqp.solve_kinetic`).  Keep
+            ``spacing / subdivision`` below the Dynes Gamma.
+        throw: raise if Newton did not converge (else read ``converged``).
+
+    Differentiable (forward and reverse mode) in every array of ``wire``,
+    ``collisions``, ``gap`` and ``biases`` by implicit differentiation.
+    """
+    V = _biases_array(wire, biases)
+    grid = _default_grid(wire, grid, spacing, e_max, gap, V)
+    st = _setup(wire, grid, tuple(collisions), gap, options, subdivision)
+    sol = _core_jit(wire, tuple(collisions), gap, V, st, grid)
+    if throw:
+        val.raise_if_not_converged(sol.converged, "the inelastic kinetic solve (Newton-Krylov)")
+    return sol
+
+
+def _default_grid(wire, grid, spacing, e_max, gap, V):
+    if grid is not None:
+        return _cell_grid(_check_uniform(grid))
+    if e_max is None:
+        vmax = float(np.max(np.abs(np.asarray(V)))) if np.size(V) else 0.0
+        e_max = gap.cutoff if gap is not None else vmax + 2.0 + 30.0 * float(np.max(np.asarray(wire.temperature)))
+    return uniform_grid(e_max, spacing)
+
+
+def _batched_core(wire, collisions, gap, Vs, st, grid, chunk):
+    fn = lambda V: _core(wire, collisions, gap, V, st, grid)  # noqa: E731
+    n = Vs.shape[0]
+    pad = (-n) % chunk
+    Vp = jnp.concatenate([Vs, jnp.repeat(Vs[-1:], pad, 0)], 0) if pad else Vs
+    out = lax.map(jax.vmap(fn), Vp.reshape((-1, chunk) + Vs.shape[1:]))
+    return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:n], out)
+
+
+_batched_jit = eqx.filter_jit(_batched_core)
+
+
+def sweep_inelastic(wire: Wire, collisions: Sequence, biases, *, grid: Optional[EnergyGrid] = None,
+                    spacing: float = 0.025, e_max: Optional[float] = None, gap: Optional[GapEquation] = None,
+                    options: Optional[NewtonOptions] = None, subdivision: int = 8,
+                    chunk: int = 8) -> InelasticSolution:
+    """:func:`solve_inelastic` for a batch of bias sets ``(n_b, n_c)``, vmapped in chunks of ``chunk``.
+
+    Returns one :class:`InelasticSolution` whose arrays have a leading bias
+    axis.  Nothing is raised for points that did not converge: read
+    ``converged`` (and see :func:`nonequilibrium_gap_curve` for branch checks).
+    """
+    Vs = jnp.atleast_2d(jnp.asarray(biases, float))
+    if Vs.shape[-1] != len(wire.contacts):
+        raise ValueError(f"biases must have shape (n_b, {len(wire.contacts)}) (one column per contact), "
+                         f"got {Vs.shape}")
+    grid = _default_grid(wire, grid, spacing, e_max, gap, Vs)
+    st = _setup(wire, grid, tuple(collisions), gap, options, subdivision)
+    return _batched_jit(wire, tuple(collisions), gap, Vs, st, grid, int(min(chunk, Vs.shape[0])))
+
+
+# ----------------------------------------------------------------- bias sweeps with continuation
+class GapSweep(eqx.Module):
+    """A bias sweep of the non-equilibrium problem with continuation (:func:`gap_sweep`).
+
+    Attributes:
+        biases: ``(n_b, n_c)``.
+        up: :class:`InelasticSolution` with a leading bias axis, sweeping up
+            from the first bias point (started at ``gap.start``).
+        down: the same sweeping back down from the last point (``None`` unless requested).
+        bistable: ``(n_b,)`` both sweeps converged to different Delta (hysteresis).
+    """
+
+    biases: Array
+    up: InelasticSolution
+    down: Optional[InelasticSolution]
+    bistable: Optional[Array]
+
+    @property
+    def delta(self):
+        return self.up.delta[:, 0] if self.up.delta.shape[-1] == 1 else self.up.delta
+
+    @property
+    def converged(self):
+        return self.up.converged
+
+
+def _sweep_core(wire, collisions, gap, Vs, st, grid):
+    solve = _make_solver(st, warm=True)
+    p0 = _Params(wire=wire, collisions=tuple(collisions), gap=gap, V=Vs[0])
+    u0 = _elastic_start(p0, st, _initial(wire, st, gap))
+
+    def step(u, V):
+        p = _Params(wire=wire, collisions=tuple(collisions), gap=gap, V=V)
+        starts = (u, _elastic_start(lax.stop_gradient(p), st, _initial(wire, st, gap)))
+
+        # try the continuation start; where it fails, retry from the elastic solution at the starting Delta
+        def attempt(i, out):
+            u_i = jax.tree.map(lambda a, b: jnp.where(i == 0, a, b), *starts)
+            return lax.cond(out[1] > 0.5, lambda: out, lambda: solve(p, u_i))
+
+        none = (u, jnp.asarray(0.0), jnp.asarray(jnp.inf), jnp.asarray(0))
+        un, ok, res, k = lax.fori_loop(0, 2, attempt, none)
+        u_next = jax.tree.map(lambda a, b: jnp.where(ok > 0.5, a, b), lax.stop_gradient(un), u)
+        return u_next, _package(p, st, grid, un, ok, res, k)
+
+    _, out = lax.scan(step, u0, Vs)
+    return out
+
+
+_sweep_jit = eqx.filter_jit(_sweep_core)
+
+
+def gap_sweep(wire: Wire, collisions: Sequence, biases, *, gap: Optional[GapEquation] = None,
+              grid: Optional[EnergyGrid] = None, spacing: float = 0.025, e_max: Optional[float] = None,
+              options: Optional[NewtonOptions] = None, subdivision: int = 8, both_directions: bool = False,
+              branch_tol: float = 1e-4) -> GapSweep:
+    """Sweep the biases ``(n_b, n_c)`` with continuation (each point starts from the previous solution).
+
+    This is how a bias is swept in an experiment, and it makes each point a
+    few Newton steps.  With ``both_directions`` the sweep is repeated from the
+    last point back to the first; points where the two converged sweeps
+    disagree on Delta by more than ``branch_tol`` are flagged ``bistable``.
+    A point where continuation fails is retried from the elastic solution;
+    points that still fail are flagged (``converged``), never hidden, and the
+    sweep goes on from the last converged solution.
+    """
+    Vs = jnp.atleast_2d(jnp.asarray(biases, float))
+    if Vs.shape[-1] != len(wire.contacts):
+        raise ValueError(f"biases must have shape (n_b, {len(wire.contacts)}) (one column per contact), "
+                         f"got {Vs.shape}")
+    grid = _default_grid(wire, grid, spacing, e_max, gap, Vs)
+    st = _setup(wire, grid, tuple(collisions), gap, options, subdivision)
+    up = _sweep_jit(wire, tuple(collisions), gap, Vs, st, grid)
+    down = bistable = None
+    if both_directions:
+        down = _sweep_jit(wire, tuple(collisions), gap, Vs[::-1], st, grid)
+        down = jax.tree.map(lambda a: a[::-1], down)
+        diff = jnp.max(jnp.abs(up.delta - down.delta), axis=-1)
+        bistable = up.converged & down.converged & (diff > branch_tol)
+    return GapSweep(biases=Vs, up=up, down=down, bistable=bistable)
+
+
+def detector_currents(sol: InelasticSolution, wire: Wire, detector: int, V_det):
+    r"""Charge current from the wire into contact ``detector`` at biases ``V_det`` (n_d,), split in two.
+
+    Returns ``(I_N, I_S)``: ``I_N`` is the part driven by the detector's own
+    distribution (``~ int N(E; Delta) f_T^N(V_det)``), which depends on the
+    injector only through the spectrum; ``I_S`` is the part driven by the
+    wire's distribution at the detector (charge imbalance).  The detector's
+    back-action at ``V_det != 0`` is neglected (seed 001 Appendix B).
+    Works on one solution (no leading bias axis).
+    """
+    from .wire import contact_drive as _drive
+
+    E = sol.kinetic.energy.points
+    i = sol.kinetic.response.nodes[detector]
+    c = wire.contacts[detector]
+    dos = sol.kinetic.dos[:, i, :]
+    h = sol.kinetic.sectors[:, i, :]
+
+    def one(v):
+        K, he, _ = _drive(c, wire, E, v, dos)
+        sN = jnp.einsum("eij,ej->ei", K, he)[:, None, :]
+        sS = -jnp.einsum("eij,ej->ei", K, h)[:, None, :]
+        return -_currents_from_fluxes(sN, sol.kinetic.energy)[0][0], -_currents_from_fluxes(sS, sol.kinetic.energy)[0][0]
+
+    return jax.vmap(one)(jnp.atleast_1d(jnp.asarray(V_det, float)))
+
+
+class NonlocalGapMap(eqx.Module):
+    r"""Non-local conductance of a self-consistent, inelastic sweep (seed 001 Figs. 11-12).
+
+    ``g_nl = dI_det / dV_inj`` (exact, by implicit differentiation), ``g_sa``:
+    its part from the Delta modulation of the detector DOS (odd in ``V_inj``
+    and ``V_det``), ``g_ss``: the charge-imbalance part.  Shapes
+    ``(n_inj, n_det)``; ``delta`` ``(n_inj,)``; currents in ``Delta0/(e R_xi)``,
+    conductances in ``1/R_xi``.
+    """
+
+    V_inj: Array
+    V_det: Array
+    delta: Array
+    d_delta: Array
+    converged: Array
+    I_det: Array
+    g_nl: Array
+    g_sa: Array
+    g_ss: Array
+    sweep: GapSweep
+
+
+def _map_core(wire, collisions, gap, Vs, st, grid, V_det, injector, detector):
+    def f(Vi):
+        Vfull = jnp.zeros((Vi.shape[0], len(wire.contacts))).at[:, injector].set(Vi)
+        out = _sweep_core(wire, collisions, gap, Vfull, st, grid)
+        IN, IS = jax.vmap(lambda s: detector_currents(s, wire, detector, V_det))(out)
+        return (IN, IS, out.delta[:, 0]), out
+
+    (IN, IS, dl), (dIN, dIS, ddl), out = jax.jvp(f, (Vs,), (jnp.ones_like(Vs),), has_aux=True)
+    return IN + IS, dIN + dIS, dIN, dIS, dl, ddl, out
+
+
+_map_jit = eqx.filter_jit(_map_core, )
+
+
+def nonlocal_gap_map(wire: Wire, collisions: Sequence, V_inj, V_det, *, gap: GapEquation, injector: int = 0,
+                     detector: int = 1, grid: Optional[EnergyGrid] = None, spacing: float = 0.025,
+                     options: Optional[NewtonOptions] = None, subdivision: int = 8) -> NonlocalGapMap:
+    """Self-consistent ``Delta(V_inj)`` with collisions and the non-local conductance map ``g(V_inj, V_det)``.
+
+    The injector bias is swept upwards with continuation (other contacts at
+    zero bias); ``g_nl`` is the exact derivative of the detector current along
+    the solution branch (implicit differentiation through Newton, no finite
+    differences).  The detector's bias enters only its own current (seed 001).
+    """
+    Vi = jnp.atleast_1d(jnp.asarray(V_inj, float))
+    Vd = jnp.atleast_1d(jnp.asarray(V_det, float))
+    if gap.where != "injector":
+        raise ValueError("nonlocal_gap_map uses one Delta for the wire: GapEquation(where='injector')")
+    grid = _default_grid(wire, grid, spacing, None, gap, Vi)
+    st = _setup(wire, grid, tuple(collisions), gap, options, subdivision)
+    I, g, gN, gS, dl, ddl, out = _map_jit(wire, tuple(collisions), gap, Vi, st, grid, Vd, injector, detector)
+    sweep = GapSweep(biases=jnp.zeros((Vi.shape[0], len(wire.contacts))).at[:, injector].set(Vi), up=out,
+                     down=None, bistable=None)
+    return NonlocalGapMap(V_inj=Vi, V_det=Vd, delta=dl, d_delta=ddl, converged=out.converged, I_det=I, g_nl=g,
+                          g_sa=gN, g_ss=gS, sweep=sweep)
