@@ -411,17 +411,17 @@ def _newton(p, u0, cfg):
             dl = jnp.maximum(u[1] + s * du[1], 1e-6) if p.gap is not None else u[1]
             return (u[0] + s * du[0], dl)
 
-        # backtracking: halve the step while the residual grows (at most 5 times)
+        # backtracking: try s0, then halve the step while the residual grows (at most 5 times)
         def ls_cond(c):
             s, j, nrm = c
-            return (j < 5) & ~(nrm <= n0 * (1.0 - 1e-4 * s))
+            return (j == 0) | ((j < 6) & ~(nrm <= n0 * (1.0 - 1e-4 * s)))
 
         def ls_body(c):
             s, j, _ = c
-            s = 0.5 * s
+            s = jnp.where(j == 0, s, 0.5 * s)
             return s, j + 1, _norm(_residual(p, cfg, trial(s)))
 
-        s, _, _ = lax.while_loop(ls_cond, ls_body, (s0, jnp.asarray(0), _norm(_residual(p, cfg, trial(s0)))))
+        s, _, _ = lax.while_loop(ls_cond, ls_body, (s0, jnp.asarray(0), jnp.asarray(jnp.inf)))
         u_new = trial(s)
         err = jnp.maximum(jnp.max(jnp.abs(u_new[0] - u[0])), jnp.max(jnp.abs(u_new[1] - u[1])))
         return u_new, k + 1, err, n0
@@ -432,8 +432,8 @@ def _newton(p, u0, cfg):
 
     inf = jnp.asarray(jnp.inf)
     u, k, err, _ = lax.while_loop(cond, body, (u0, jnp.asarray(0), inf, inf))
-    Fh, Fd = _residual(p, cfg, u)
     S = _system(p, cfg, _delta_of(p, u[1]))
+    Fh, Fd = _residual_at(p, cfg, S, u[0], u[1])
     scale = jnp.maximum(jnp.max(jnp.abs(S.d)), 1e-300)
     res = jnp.maximum(jnp.max(jnp.abs(Fh)) / scale, jnp.max(jnp.abs(Fd), initial=0.0))
     ok = (err <= opts.tol) & (res <= opts.res_tol) & jnp.isfinite(res) & S.ok
