@@ -652,35 +652,13 @@ def _default_grid(wire, grid, spacing, e_max, gap, V):
     return uniform_grid(e_max, spacing)
 
 
-def _batched_core(wire, collisions, gap, Vs, st, grid, chunk):
-    fn = lambda V: _core(wire, collisions, gap, V, st, grid)  # noqa: E731
-    n = Vs.shape[0]
-    pad = (-n) % chunk
-    Vp = jnp.concatenate([Vs, jnp.repeat(Vs[-1:], pad, 0)], 0) if pad else Vs
-    out = lax.map(jax.vmap(fn), Vp.reshape((-1, chunk) + Vs.shape[1:]))
-    return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:n], out)
-
-
-_batched_jit = eqx.filter_jit(_batched_core)
-
-
-def sweep_inelastic(wire: Wire, collisions: Sequence, biases, *, grid: Optional[EnergyGrid] = None,
-                    spacing: float = 0.025, e_max: Optional[float] = None, gap: Optional[GapEquation] = None,
-                    options: Optional[NewtonOptions] = None, subdivision: int = 8,
-                    chunk: int = 8) -> InelasticSolution:
-    """:func:`solve_inelastic` for a batch of bias sets ``(n_b, n_c)``, vmapped in chunks of ``chunk``.
-
-    Returns one :class:`InelasticSolution` whose arrays have a leading bias
-    axis.  Nothing is raised for points that did not converge: read
-    ``converged`` (and see :func:`nonequilibrium_gap_curve` for branch checks).
-    """
+def _prepare_batch(wire, collisions, biases, grid, spacing, e_max, gap, options, subdivision):
     Vs = jnp.atleast_2d(jnp.asarray(biases, float))
     if Vs.shape[-1] != len(wire.contacts):
         raise ValueError(f"biases must have shape (n_b, {len(wire.contacts)}) (one column per contact), "
                          f"got {Vs.shape}")
     grid = _default_grid(wire, grid, spacing, e_max, gap, Vs)
-    st = _setup(wire, grid, tuple(collisions), gap, options, subdivision)
-    return _batched_jit(wire, tuple(collisions), gap, Vs, st, grid, int(min(chunk, Vs.shape[0])))
+    return Vs, grid, _setup(wire, grid, tuple(collisions), gap, options, subdivision)
 
 
 # ----------------------------------------------------------------- bias sweeps with continuation
@@ -749,12 +727,7 @@ def gap_sweep(wire: Wire, collisions: Sequence, biases, *, gap: Optional[GapEqua
     points that still fail are flagged (``converged``), never hidden, and the
     sweep goes on from the last converged solution.
     """
-    Vs = jnp.atleast_2d(jnp.asarray(biases, float))
-    if Vs.shape[-1] != len(wire.contacts):
-        raise ValueError(f"biases must have shape (n_b, {len(wire.contacts)}) (one column per contact), "
-                         f"got {Vs.shape}")
-    grid = _default_grid(wire, grid, spacing, e_max, gap, Vs)
-    st = _setup(wire, grid, tuple(collisions), gap, options, subdivision)
+    Vs, grid, st = _prepare_batch(wire, collisions, biases, grid, spacing, e_max, gap, options, subdivision)
     up = _sweep_jit(wire, tuple(collisions), gap, Vs, st, grid)
     down = bistable = None
     if both_directions:
