@@ -99,7 +99,7 @@ def numpy_reference(wire, ee, V, spacing, tol=1e-9, max_outer=4):
                 rhs = -vol * src[:, j]
                 ab[1, 0] += inj.kappa * N[j]
                 rhs[0] += inj.kappa * N[j] * fN[j]
-                ab[1, -1], ab[0, -1], rhs[-1] = 1.0, 0.0, feq[j]
+                ab[1, -1], rhs[-1] = 1.0, feq[j]  # Dirichlet row: reservoir
                 ab[2, -2] = 0.0
                 new[:, j] = solve_banded((1, 1), ab, rhs)
             err = np.max(np.abs(new - f))
