@@ -1,4 +1,4 @@
-"""Command line: ``jaxqp demo``, ``jaxqp info``, ``jaxqp fit-nis``."""
+"""Command line: ``jaxqp demo``, ``jaxqp info``, ``jaxqp fit CONFIG``."""
 
 from __future__ import annotations
 
@@ -83,37 +83,27 @@ def info():
         typer.echo(f"{k:>16s}: {v}")
 
 
-@app.command("fit-nis")
-def fit_nis(
-    data: Path = typer.Argument(..., help="CSV file with columns: bias (V), dI/dV (S)[, sigma (S)]"),
-    delta_ueV: float = typer.Option(250.0, help="start value of Delta (ueV)"),
-    gamma_ueV: float = typer.Option(0.5, help="start value of the Dynes Gamma (ueV)"),
-    T_kelvin: float = typer.Option(0.1, "--T", help="start value of the normal electrode's temperature (K)"),
-    out: Path = typer.Option(Path("nis-fit"), "--out", "-o", help="output folder for report.json and fit.png"),
+@app.command("fit")
+def fit_config(
+    config: Path = typer.Argument(..., help="TOML file: model, data file, free parameters and starts "
+                                  "(see `python -c 'import jaxqp.fitconfig as c; print(c.__doc__)'`)"),
+    out: Path = typer.Option(None, "--out", "-o", help="output folder (default: [output] dir of the config)"),
 ):
-    """Fit Delta, Gamma, T and G_N to a measured NIS conductance curve."""
-    import numpy as np
-
-    from .fit import fit_nis_conductance
+    """Fit a model to measured data as a TOML configuration describes; write report.json, fit.png, fit.nc."""
+    _compilation_cache()
+    from .fitconfig import ConfigError, run
 
     try:
-        arr = np.loadtxt(data, delimiter=",", comments="#", ndmin=2)
-    except (OSError, ValueError) as e:
-        raise typer.BadParameter(f"cannot read {data}: {e}") from None
-    if arr.shape[1] < 2:
-        raise typer.BadParameter(f"{data} needs at least two columns (bias in V, conductance in S)")
-    sigma = arr[:, 2] if arr.shape[1] > 2 else None
-    res = fit_nis_conductance(arr[:, 0], arr[:, 1], delta_ueV=delta_ueV, gamma_ueV=gamma_ueV,
-                              T_kelvin=T_kelvin, sigma=sigma)
-    out.mkdir(parents=True, exist_ok=True)
-    report = {"values": res.values, "stderr": res.stderr, "chi2_red": res.chi2_red,
-              "converged": res.converged, "units": {"delta": "ueV", "gamma": "ueV", "T": "K", "G_N": "S"}}
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    from .plot import save_figure
-
-    save_figure(res.plot(arr[:, 0] * 1e6, arr[:, 1], xlabel="V [uV]", ylabel="dI/dV [S]"), out / "fit.png")
+        res, paths = run(config, out)
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(res.summary())
-    typer.echo(f"wrote {(out / 'report.json').resolve()} and {(out / 'fit.png').resolve()}")
+    for k, p in paths.items():
+        typer.echo(f"  {k:>6s}: {p.resolve()}")
+    if not res.converged:
+        typer.echo("warning: the fit did not converge", err=True)
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,49 +1,83 @@
-r"""Least-squares fitting of jaxqp models to measured curves, with uncertainties.
+r"""Fitting jaxqp models to measured curves and maps, with uncertainties.
 
-:func:`curve_fit` minimises :math:`\chi^2 = \sum_i [(m(x_i; p) - y_i)/\sigma_i]^2` by
-Levenberg-Marquardt (``optimistix.LevenbergMarquardt``) with exact Jacobians
-from autodiff.  Bounded parameters are mapped to unconstrained coordinates
-(lower and upper bound: logistic; one bound: exponential; none: affine,
-scaled by the start value), so the optimiser never leaves the physical
-domain.  At the optimum, the covariance is computed in the *physical*
-parameters from the Jacobian, :math:`C = (J^T J)^{-1}` (or the Hessian of
-:math:`\chi^2/2` with ``covariance="hessian"``), multiplied by the reduced
-chi-square unless ``absolute_sigma`` (then the given sigmas are taken as
-true standard deviations, as in ``scipy.optimize.curve_fit``).
+One entry point, :func:`curve_fit`, fits any pure JAX function
+``model(x, **params) -> array`` (a curve, a map, several stacked observables)
+to data ``y`` with standard deviations ``sigma``:
 
-:func:`fit_nis_conductance` applies it to the local dI/dV of a normal-metal /
-insulator / superconductor junction with a Dynes DOS, in physical units.
+- **Least squares** (default): :math:`\chi^2 = \sum_i r_i^2`,
+  :math:`r_i = (m(x_i; p) - y_i)/\sigma_i`, minimised by Levenberg-Marquardt
+  (``optimistix.LevenbergMarquardt``) with exact Jacobians from autodiff
+  (forward mode through the jaxqp solvers, which differentiate their own
+  iterations implicitly).
+- **Robust losses** (``loss="soft_l1" | "huber" | "cauchy" | "arctan"``, scale
+  ``f_scale``), as in ``scipy.optimize.least_squares``: the cost
+  :math:`\tfrac12 f^2 \sum_i \rho(r_i^2/f^2)` is minimised by the same LM on the
+  rescaled residuals :math:`\tilde r_i = r_i\sqrt{\rho(z_i)/z_i}`, whose squares
+  sum to the cost exactly.
+- **Any scalar objective** (``loss=callable(model_values, y, sigma) -> scalar``,
+  a negative log-likelihood, e.g. Poisson counts) or large problems:
+  ``method="optax"`` (Adam by default, any ``optax`` optimiser), stopped when
+  the objective stalls.
+
+Parameters are :class:`Parameter` objects: start value, bounds, fixed/free,
+unit.  Bounded parameters are mapped to unconstrained coordinates (two bounds:
+logistic; one bound: exponential (positivity); none: affine, scaled by the
+start), so the optimiser never leaves the physical domain.  ``n_starts``
+random starts inside the bounds (plus any explicit ``starts``) run as one
+vectorised program; the lowest cost wins and all costs are reported.
+
+At the optimum the covariance of the *physical* free parameters is
+:math:`C = (J^T J)^{-1}` (Jacobian of the residuals) or the inverse Hessian of
+the cost (``covariance="hessian"``), multiplied by the reduced chi-square
+unless ``absolute_sigma`` (then ``sigma`` are true standard deviations, as in
+``scipy.optimize.curve_fit``).  With a callable loss the cost is taken as a
+negative log-likelihood and :math:`C` is its inverse Hessian.
+
+:func:`fit_many` fits the same model to a batch of data sets (the curves of a
+map, repeated measurements, noise draws) in one vectorised call.
+
+Physical models with units (NIS, spin-split NIS in a field, charge imbalance,
+supercurrent relation, inelastic non-local maps) and the bias-offset and
+series-resistance corrections are in :mod:`jaxqp.models`; loading measured
+data with units is in :mod:`jaxqp.data`.  Computations run in float64.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
-from typing import Callable, Mapping
+from typing import Callable, Mapping, NamedTuple
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import optimistix as optx
 
 from . import _validation as val
-from . import units
+
+LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 
 
 @dataclasses.dataclass(frozen=True)
 class Parameter:
-    """A fit parameter: start value, bounds, and whether it is held fixed."""
+    """A fit parameter: start value, bounds, whether it is held fixed, and its unit (a label)."""
 
     value: float
     lower: float = -math.inf
     upper: float = math.inf
     fixed: bool = False
+    unit: str = ""
+    scale: float | None = None  #: typical size of an unbounded parameter (default: |start| or 1)
 
     def __post_init__(self):
         if not np.isfinite(self.value):
             raise ValueError(f"parameter start value must be finite, got {self.value}")
+        if not (np.isfinite(self.lower) or self.lower == -math.inf) or not (
+                np.isfinite(self.upper) or self.upper == math.inf):
+            raise ValueError(f"parameter bounds must be numbers or -inf/+inf, got ({self.lower}, {self.upper})")
         if self.lower >= self.upper:
             raise ValueError(f"empty parameter range: lower={self.lower} >= upper={self.upper}")
         if not (self.lower < self.value < self.upper) and not self.fixed:
@@ -51,6 +85,9 @@ class Parameter:
                 f"start value {self.value} lies outside the open range ({self.lower}, {self.upper}); "
                 "move the start inside the bounds"
             )
+
+    def replace(self, **kw) -> "Parameter":
+        return dataclasses.replace(self, **kw)
 
 
 def _as_parameter(p) -> Parameter:
@@ -66,6 +103,8 @@ def _to_physical(theta, p: Parameter, p0):
         return lo + (p0 - lo) * jnp.exp(theta)
     if math.isfinite(hi):
         return hi - (hi - p0) * jnp.exp(theta)
+    if p.scale is not None:
+        return p0 + p.scale * theta
     return p0 + jnp.where(p0 != 0, jnp.abs(p0), 1.0) * theta
 
 
@@ -78,19 +117,80 @@ def _to_internal(value: float, p: Parameter, p0: float) -> float:
         return math.log((value - lo) / (p0 - lo))
     if math.isfinite(hi):
         return math.log((hi - value) / (hi - p0))
-    scale = abs(p0) if p0 != 0 else 1.0
+    scale = p.scale if p.scale is not None else (abs(p0) if p0 != 0 else 1.0)
     return (value - p0) / scale
 
+
+def _random_starts(params: dict, free: tuple, n: int, seed: int) -> list[dict]:
+    """``n`` start points spread over the parameter domains (uniform between two finite bounds,
+    log-uniform within a factor 3 of the start's distance to a single bound, +-50 % otherwise)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        s = {}
+        for k in free:
+            p = params[k]
+            lo, hi = p.lower, p.upper
+            if math.isfinite(lo) and math.isfinite(hi):
+                u = rng.uniform(0.02, 0.98)
+                s[k] = lo + (hi - lo) * u
+            elif math.isfinite(lo):
+                s[k] = lo + (p.value - lo) * math.exp(rng.uniform(-math.log(3), math.log(3)))
+            elif math.isfinite(hi):
+                s[k] = hi - (hi - p.value) * math.exp(rng.uniform(-math.log(3), math.log(3)))
+            else:
+                scale = p.scale if p.scale is not None else (abs(p.value) if p.value else 1.0)
+                s[k] = p.value + scale * rng.uniform(-0.5, 0.5)
+        out.append(s)
+    return out
+
+
+def _robust(r, loss: str, f_scale: float):
+    """Residuals rescaled so that their squares sum to ``f^2 sum rho(r^2/f^2)``."""
+    if loss == "linear":
+        return r
+    z = (r / f_scale) ** 2
+    small = z < 1e-10
+    zs = jnp.where(small, 1.0, z)
+    if loss == "soft_l1":
+        ratio = 2.0 * (jnp.sqrt(1.0 + zs) - 1.0) / zs
+    elif loss == "huber":
+        ratio = jnp.where(zs <= 1.0, 1.0, (2.0 * jnp.sqrt(zs) - 1.0) / zs)
+    elif loss == "cauchy":
+        ratio = jnp.log1p(zs) / zs
+    else:  # arctan
+        ratio = jnp.arctan(zs) / zs
+    return r * jnp.sqrt(jnp.where(small, 1.0, ratio))
+
+
+#: default optimiser of ``method="optax"``
+DEFAULT_OPTIMIZER = optax.adam(0.02)
 
 _COMPILED: dict = {}
 
 
-def _compiled(model, spec, free, rtol, atol, max_steps):
-    """Jitted solver and Jacobian for one model and parameter layout (reused across calls)."""
-    key = (model, spec, free, rtol, atol, max_steps)
+class _Bounds(NamedTuple):
+    """What the compiled program needs of a :class:`Parameter`: its transform, not its start value."""
+
+    lower: float
+    upper: float
+    fixed: bool
+    scale: float | None
+
+
+def _layout(params: dict) -> tuple:
+    """Hashable parameter layout of the compiled programs: start values are traced arguments, so new
+    starts (multi-start, a network's guess per curve, the next curve of a map) reuse one program."""
+    return tuple(sorted((k, _Bounds(p.lower, p.upper, p.fixed, p.scale)) for k, p in params.items()))
+
+
+def _compiled(model, spec, free, loss, f_scale, method, optimizer, rtol, atol, max_steps):
+    """Jitted solver and curvature for one model and parameter layout (reused across calls)."""
+    key = (model, spec, free, loss, f_scale, method, optimizer, rtol, atol, max_steps)
     if key in _COMPILED:
         return _COMPILED[key]
     params = dict(spec)
+    callable_loss = callable(loss)
 
     def physical(theta, p0):
         out = {k: p0[k] for k, p in params.items() if p.fixed}
@@ -99,48 +199,114 @@ def _compiled(model, spec, free, rtol, atol, max_steps):
         return out
 
     def residual_phys(pvals, x, y, sigma):
-        return ((model(x, **pvals) - y) / sigma).reshape(-1)
+        r = (model(x, **pvals) - y) / sigma
+        return _robust(r.reshape(-1), loss, f_scale) if not callable_loss else r.reshape(-1)
 
-    solver = optx.LevenbergMarquardt(rtol=rtol, atol=atol)
+    def cost_phys(pvals, x, y, sigma):
+        if callable_loss:
+            return loss(model(x, **pvals), y, sigma)
+        r = residual_phys(pvals, x, y, sigma)
+        return 0.5 * jnp.sum(r * r)
+
+    if method == "lm":
+        solver = optx.LevenbergMarquardt(rtol=rtol, atol=atol)
+
+        def minimise(theta0, p0, x, y, sigma):
+            def residual(theta, _):
+                return residual_phys(physical(theta, p0), x, y, sigma)
+
+            sol = optx.least_squares(residual, solver, theta0, max_steps=max_steps, throw=False)
+            return sol.value, sol.result == optx.RESULTS.successful, sol.stats["num_steps"]
+    else:
+        opt = optimizer
+
+        def minimise(theta0, p0, x, y, sigma):
+            def f(theta):
+                return cost_phys(physical(theta, p0), x, y, sigma)
+
+            vg = jax.value_and_grad(f)
+
+            def cond(c):
+                _, _, step, _, _, stall = c
+                return (step < max_steps) & (stall < 20)
+
+            def body(c):
+                theta, state, step, prev, best, stall = c
+                val_, g = vg(theta)
+                upd, state = opt.update(g, state, theta)
+                small = jnp.abs(prev - val_) <= rtol * jnp.abs(val_) + atol
+                stall = jnp.where(small, stall + 1, 0)
+                return optax.apply_updates(theta, upd), state, step + 1, val_, best, stall
+
+            c0 = (theta0, opt.init(theta0), 0, jnp.inf, jnp.inf, 0)
+            theta, _, steps, _, _, stall = jax.lax.while_loop(cond, body, c0)
+            return theta, stall >= 20, steps
 
     @jax.jit
     def solve(theta0, p0, x, y, sigma):
-        def residual(theta, _):
-            return residual_phys(physical(theta, p0), x, y, sigma)
+        theta, ok, steps = minimise(theta0, p0, x, y, sigma)
+        pbest = physical(theta, p0)
+        cost = cost_phys(pbest, x, y, sigma)
+        return pbest, ok & jnp.isfinite(cost), steps, cost
 
-        sol = optx.least_squares(residual, solver, theta0, max_steps=max_steps, throw=False)
-        pbest = physical(sol.value, p0)
-        r = residual_phys(pbest, x, y, sigma)
-        return pbest, sol.result, sol.stats["num_steps"], jnp.sum(r * r)
-
-    def res_free(v, pbest, x, y, sigma):
+    def with_free(v, pbest):
         pv = dict(pbest)
         for i, k in enumerate(free):
             pv[k] = v[i]
-        return residual_phys(pv, x, y, sigma)
+        return pv
 
     @functools.partial(jax.jit, static_argnames="kind")
     def information(pbest, x, y, sigma, kind):
         v = jnp.stack([pbest[k] for k in free])
-        if kind == "jacobian":
-            J = jax.jacfwd(res_free)(v, pbest, x, y, sigma)
+        if kind == "jacobian" and not callable_loss:
+            J = jax.jacfwd(lambda u: residual_phys(with_free(u, pbest), x, y, sigma))(v)
             info = J.T @ J
         else:
-            info = jax.hessian(lambda u: 0.5 * jnp.sum(res_free(u, pbest, x, y, sigma) ** 2))(v)
-        return info, residual_phys(pbest, x, y, sigma), model(x, **pbest)
+            info = jax.hessian(lambda u: cost_phys(with_free(u, pbest), x, y, sigma))(v)
+        r = (model(x, **pbest) - y) / sigma
+        return info, r, model(x, **pbest)
 
     _COMPILED[key] = (solve, information)
     return solve, information
 
 
-class FitResult(eqx.Module):
+def _pinv_scaled(info, rcond=1e-12):
+    """Inverse of (a batch of) information matrices after Jacobi scaling, so that parameters of very
+    different sizes (siemens and micro-electronvolts) do not look singular; and a singularity flag."""
+    info = np.asarray(info, float)
+    d = np.sqrt(np.abs(np.diagonal(info, axis1=-2, axis2=-1)))
+    d = np.where(d > 0, 1.0 / np.where(d > 0, d, 1.0), 1.0)
+    scaled = info * d[..., :, None] * d[..., None, :]
+    inv = np.linalg.pinv(scaled, rcond=rcond, hermitian=True)
+    w = np.linalg.eigvalsh(scaled)
+    singular = (w[..., 0] <= rcond * np.maximum(w[..., -1], 1e-300)) | np.any(np.diagonal(info, axis1=-2,
+                                                                                            axis2=-1) <= 0, -1)
+    return inv * d[..., :, None] * d[..., None, :], singular
+
+
+def _covariance(info, scale: float):
+    """Covariance from the information matrix; flags a singular problem."""
+    cov, singular = _pinv_scaled(info)
+    cov = cov * scale
+    err = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(err, err)
+    return cov, corr, err, bool(singular)
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
     """Outcome of a fit.
 
-    ``values``/``stderr``: best-fit values and standard errors by name (fixed
-    parameters have stderr 0); ``covariance``/``correlation`` over the free
-    parameters in the order of ``free``; ``chi2``, ``chi2_red``, ``dof``;
-    ``residuals`` = (model - data)/sigma on the data grid; ``converged`` and
-    ``message`` from the optimiser; ``n_steps``.
+    - ``values``/``stderr``/``units``: best-fit values, standard errors and units by
+      name (fixed parameters have stderr 0);
+    - ``covariance``/``correlation``: over the free parameters, in the order of ``free``;
+    - ``chi2`` (sum of squared normalised residuals), ``chi2_red`` = chi2/dof, ``dof``;
+      ``cost`` (the minimised objective: chi2/2, the robust cost, or the callable loss);
+    - ``residuals`` = (model - data)/sigma and ``model_values``, on the data grid;
+    - ``converged``, ``message``, ``n_steps``; ``identifiable`` is False when the
+      information matrix is singular (a parameter the data do not constrain);
+    - ``start_costs``: the cost reached from every start (multi-start diagnostics).
     """
 
     values: dict
@@ -156,121 +322,252 @@ class FitResult(eqx.Module):
     converged: bool
     message: str
     n_steps: int
+    units: dict = dataclasses.field(default_factory=dict)
+    cost: float = float("nan")
+    identifiable: bool = True
+    start_costs: tuple = ()
+    model_name: str = ""
 
     def summary(self) -> str:
-        lines = [f"chi2 = {self.chi2:.6g}, reduced chi2 = {self.chi2_red:.4g} (dof {self.dof}), "
+        head = f"{self.model_name}: " if self.model_name else ""
+        lines = [f"{head}chi2 = {self.chi2:.6g}, reduced chi2 = {self.chi2_red:.4g} (dof {self.dof}), "
                  f"converged = {self.converged} ({self.message}), steps = {self.n_steps}"]
+        if not self.identifiable:
+            lines.append("  warning: the data do not constrain every free parameter (singular information matrix)")
         for k, v in self.values.items():
             e = self.stderr[k]
-            lines.append(f"  {k:>12s} = {v:.8g} +- {e:.3g}" + ("  (fixed)" if k not in self.free else ""))
+            u = self.units.get(k, "")
+            lines.append(f"  {k:>14s} = {v:.8g} +- {e:.3g} {u}" + ("  (fixed)" if k not in self.free else ""))
+        if len(self.start_costs) > 1:
+            lines.append("  costs from the starts: " + ", ".join(f"{c:.4g}" for c in self.start_costs))
         return "\n".join(lines)
 
-    def plot(self, x, y, *, ax=None, xlabel="x", ylabel="y"):
-        """Data, model and normalised residuals; returns the matplotlib figure."""
-        from .plot import fit_figure
+    def report(self) -> dict:
+        """A JSON-serialisable dictionary of the result."""
+        def clean(a):
+            a = np.asarray(a, float)
+            return np.where(np.isfinite(a), a, None).tolist()
 
-        return fit_figure(self, x, y, xlabel=xlabel, ylabel=ylabel)
+        return {
+            "model": self.model_name, "values": self.values, "stderr": self.stderr, "units": self.units,
+            "free": list(self.free), "covariance": clean(self.covariance), "correlation": clean(self.correlation),
+            "chi2": self.chi2, "chi2_red": self.chi2_red, "dof": self.dof, "cost": self.cost,
+            "converged": self.converged, "message": self.message, "n_steps": self.n_steps,
+            "identifiable": self.identifiable, "start_costs": list(self.start_costs),
+        }
+
+    def to_json(self, path) -> None:
+        from pathlib import Path
+
+        Path(path).write_text(json.dumps(self.report(), indent=2))
+
+    def plot(self, x, y, *, xlabel="x", ylabel="y", coords=None, labels=None):
+        """Data, model and normalised residuals; returns the matplotlib figure.
+
+        Curves (or a few stacked curves, one per row, e.g. per field, ``labels``) are drawn against
+        ``x``; a map with more than 8 rows is drawn as three colour panels (data, model,
+        residuals) on ``coords = (row_values, col_values)``.
+        """
+        from .plot import fit_figure, fit_map_figure
+
+        if np.ndim(self.model_values) == 2 and np.shape(self.model_values)[0] > 8:
+            return fit_map_figure(self, y, coords=coords, xlabel=xlabel, ylabel=ylabel)
+        return fit_figure(self, x, y, xlabel=xlabel, ylabel=ylabel, labels=labels)
 
 
-def curve_fit(model: Callable, x, y, params: Mapping[str, Parameter | float], *, sigma=None,
-              absolute_sigma: bool = False, covariance: str = "jacobian", rtol: float = 1e-8,
-              atol: float = 1e-10, max_steps: int = 256, starts: list[Mapping[str, float]] | None = None) -> FitResult:
-    """Fit ``model(x, **params) -> y`` to data by Levenberg-Marquardt.
-
-    Args:
-        model: pure JAX function of the data coordinates and keyword parameters.
-        x, y: data coordinates and values (``y`` 1-D or any shape the model returns).
-        params: name -> :class:`Parameter` (or a plain start value).
-        sigma: standard deviations of ``y`` (scalar or array); default 1.
-        absolute_sigma: take ``sigma`` as absolute (else scale the covariance by
-            the reduced chi-square).
-        covariance: ``"jacobian"`` (J^T J) or ``"hessian"`` (exact Hessian of chi2/2).
-        rtol, atol, max_steps: optimiser tolerances and step cap.
-        starts: extra start points (dicts of values) for multimodal problems;
-            the lowest chi-square wins.
-    """
+def _prepare(model, y, params, sigma, loss, covariance, method):
     params = {k: _as_parameter(v) for k, v in params.items()}
-    y = jnp.asarray(y)
-    val.check_finite("y", y, hint="remove NaN/inf data points before fitting")
-    sigma_arr = jnp.ones_like(y) if sigma is None else jnp.broadcast_to(jnp.asarray(sigma, y.dtype), y.shape)
+    y = jnp.asarray(y, float)
+    val.check_finite("y", y, hint="remove NaN/inf data points (or mask them with a large sigma) before fitting")
+    if sigma is None:  # a scale only (the covariance is then scaled by the reduced chi-square)
+        scale = float(np.sqrt(np.mean(np.square(np.asarray(y))))) or 1.0
+        sigma_arr = jnp.full_like(y, scale)
+    else:
+        sigma_arr = jnp.broadcast_to(jnp.asarray(sigma, y.dtype), y.shape)
     val.check_positive("sigma", sigma_arr, hint="standard deviations must be > 0")
     if covariance not in ("jacobian", "hessian"):
         raise ValueError("covariance must be 'jacobian' or 'hessian'")
+    if method not in ("lm", "optax"):
+        raise ValueError(f"method must be 'lm' (Levenberg-Marquardt) or 'optax', got {method!r}")
+    if not callable(loss) and loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES} or a callable(model_values, y, sigma) -> scalar")
+    if callable(loss) and method == "lm":
+        raise ValueError("a callable loss is not a sum of squares: use method='optax'")
     free = tuple(k for k, p in params.items() if not p.fixed)
     if not free:
         raise ValueError("no free parameters: set fixed=False on at least one Parameter")
+    return params, y, sigma_arr, free
+
+
+def curve_fit(model: Callable, x, y, params: Mapping[str, Parameter | float], *, sigma=None,
+              absolute_sigma: bool = False, covariance: str = "jacobian", loss="linear", f_scale: float = 1.0,
+              method: str = "lm", optimizer=None, rtol: float = 1e-8, atol: float = 1e-10,
+              max_steps: int | None = None, starts: list[Mapping[str, float]] | None = None, n_starts: int = 0,
+              seed: int = 0, name: str = "") -> FitResult:
+    """Fit ``model(x, **params) -> y`` to data.
+
+    Args:
+        model: pure JAX function of the data coordinates (any pytree) and keyword parameters;
+            it may return a curve, a map or any array of ``y``'s shape.
+        x, y: data coordinates and values.
+        params: name -> :class:`Parameter` (or a plain start value).
+        sigma: standard deviations of ``y`` (scalar or array); default: unknown (the
+            root-mean-square of ``y`` is used as a scale, and the covariance is
+            scaled by the reduced chi-square).
+        absolute_sigma: take ``sigma`` as absolute (else scale the covariance by
+            the reduced chi-square).
+        covariance: ``"jacobian"`` (J^T J) or ``"hessian"`` (exact Hessian of the cost).
+        loss: ``"linear"`` (least squares), a robust loss (``"soft_l1"``, ``"huber"``,
+            ``"cauchy"``, ``"arctan"``) with scale ``f_scale`` (in units of sigma), or a
+            callable ``(model_values, y, sigma) -> scalar`` negative log-likelihood
+            (needs ``method="optax"``).
+        method: ``"lm"`` (Levenberg-Marquardt, optimistix) or ``"optax"`` (first-order,
+            ``optimizer``, default Adam with learning rate 0.02 in the unconstrained
+            coordinates).
+        rtol, atol, max_steps: tolerances and step cap (default 256 for LM, 5000 for optax).
+        starts: explicit extra start points (dicts of values);
+        n_starts: extra random starts inside the bounds (reproducible with ``seed``).
+            All starts run in one vectorised call; the lowest cost wins.
+        name: model name for the report.
+    """
+    if absolute_sigma and sigma is None:
+        raise ValueError("absolute_sigma=True needs sigma (the standard deviations of the data)")
+    params, y, sigma_arr, free = _prepare(model, y, params, sigma, loss, covariance, method)
     n_data = int(np.prod(y.shape))
     dof = n_data - len(free)
     if dof <= 0:
         raise ValueError(f"{n_data} data points cannot determine {len(free)} free parameters")
+    max_steps = max_steps or (256 if method == "lm" else 5000)
+    optimizer = optimizer if optimizer is not None else DEFAULT_OPTIMIZER
     p0 = {k: p.value for k, p in params.items()}
-    spec = tuple(sorted(params.items()))
-    solve, information = _compiled(model, spec, free, rtol, atol, max_steps)
+    spec = _layout(params)
+    solve, information = _compiled(model, spec, free, loss, float(f_scale), method,
+                                   optimizer if method == "optax" else None, rtol, atol, max_steps)
     p0_arr = {k: jnp.asarray(v, dtype=float) for k, v in p0.items()}
 
-    start_list = [dict(p0)] + [dict(p0, **s) for s in (starts or [])]
-    best = None
+    start_list = [dict(p0)] + [dict(p0, **s) for s in (starts or [])] + _random_starts(params, free, n_starts, seed)
     for s in start_list:
-        theta0 = jnp.asarray([_to_internal(float(s[k]), params[k], p0[k]) for k in free])
-        out = solve(theta0, p0_arr, x, y, sigma_arr)
-        if best is None or float(out[3]) < float(best[3]):
-            best = out
-    pbest, result, nsteps, chi2 = best
+        for k in free:
+            p = params[k]
+            if not (p.lower < s[k] < p.upper):
+                raise ValueError(f"start value {k}={s[k]} lies outside ({p.lower}, {p.upper})")
+    thetas = jnp.asarray([[_to_internal(float(s[k]), params[k], p0[k]) for k in free] for s in start_list])
+    if len(start_list) == 1:
+        outs = jax.tree.map(lambda a: a[None], solve(thetas[0], p0_arr, x, y, sigma_arr))
+    else:
+        outs = jax.vmap(solve, in_axes=(0, None, None, None, None))(thetas, p0_arr, x, y, sigma_arr)
+    costs = np.asarray(outs[3])
+    ranked = np.where(np.isfinite(costs), costs, np.inf)
+    i = int(np.argmin(ranked))
+    pbest, ok, nsteps, cost = jax.tree.map(lambda a: a[i], outs)
+    if not np.isfinite(float(cost)):
+        raise FloatingPointError("the model returned NaN/inf at every start: check the start values and bounds")
     info, r, mvals = information(pbest, x, y, sigma_arr, kind=covariance)
-    info = np.asarray(info)
-    cov = np.linalg.pinv(info)
-    chi2 = float(chi2)
+    r = np.asarray(r).reshape(y.shape)
+    chi2 = float(np.sum(r * r))
     chi2_red = chi2 / dof
-    if not absolute_sigma:
-        cov = cov * chi2_red
-    err = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = cov / np.outer(err, err)
+    scale = 1.0 if absolute_sigma else (chi2_red if not callable(loss) else 1.0)
+    cov, corr, err, singular = _covariance(info, scale)
     values = {k: float(pbest[k]) for k in params}
     stderr = {k: 0.0 for k in params}
     stderr.update({k: float(e) for k, e in zip(free, err)})
-    r = np.asarray(r).reshape(y.shape)
-    converged = bool(result == optx.RESULTS.successful)
+    converged = bool(ok)
     return FitResult(
         values=values, stderr=stderr, free=free, covariance=cov, correlation=corr, chi2=chi2,
         chi2_red=chi2_red, dof=dof, residuals=r, model_values=np.asarray(mvals),
-        converged=converged, message=str(optx.RESULTS[result]) if not converged else "successful",
-        n_steps=int(nsteps),
+        converged=converged, message="successful" if converged else "not converged (step cap or failed step)",
+        n_steps=int(nsteps), units={k: p.unit for k, p in params.items()}, cost=float(cost),
+        identifiable=not singular, start_costs=tuple(float(c) for c in costs), model_name=name,
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchFitResult:
+    """Fits of one model to a batch of data sets: arrays with the batch as leading axis."""
+
+    values: dict
+    stderr: dict
+    free: tuple
+    covariance: np.ndarray
+    chi2: np.ndarray
+    chi2_red: np.ndarray
+    dof: int
+    converged: np.ndarray
+    n_steps: np.ndarray
+    units: dict = dataclasses.field(default_factory=dict)
+
+    def __len__(self):
+        return int(self.chi2.shape[0])
+
+
+def fit_many(model: Callable, x, Y, params: Mapping[str, Parameter | float], *, sigma=None,
+             absolute_sigma: bool = False, covariance: str = "jacobian", loss="linear", f_scale: float = 1.0,
+             rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 256) -> BatchFitResult:
+    """Fit ``model(x, **params)`` to every data set ``Y[b]`` (shared ``x`` and starts) in one
+    vectorised Levenberg-Marquardt call: the curves of a measured map, repeated sweeps, noise draws.
+
+    ``sigma`` broadcasts against ``Y`` (e.g. one noise level per data set: shape ``(B, 1)``).
+    """
+    params, Y, sigma_arr, free = _prepare(model, Y, params, sigma, loss, covariance, "lm")
+    if Y.ndim < 2:
+        raise ValueError("fit_many needs a batch of data sets: Y with a leading batch axis")
+    n_data = int(np.prod(Y.shape[1:]))
+    dof = n_data - len(free)
+    if dof <= 0:
+        raise ValueError(f"{n_data} data points cannot determine {len(free)} free parameters")
+    p0 = {k: jnp.asarray(p.value, float) for k, p in params.items()}
+    spec = _layout(params)
+    solve, information = _compiled(model, spec, free, loss, float(f_scale), "lm", None, rtol, atol, max_steps)
+    theta0 = jnp.zeros(len(free))  # the start itself in internal coordinates
+    for k in free:
+        p = params[k]
+        if math.isfinite(p.lower) and math.isfinite(p.upper):
+            theta0 = theta0.at[free.index(k)].set(_to_internal(p.value, p, p.value))
+
+    bkey = ("batch", model, spec, free, loss, float(f_scale), rtol, atol, max_steps, covariance)
+    if bkey not in _COMPILED:
+        @jax.jit
+        def batch(theta0, p0, x, Y, S):
+            def one(y, s):
+                pbest, ok, steps, cost = solve(theta0, p0, x, y, s)
+                info, r, _ = information(pbest, x, y, s, kind=covariance)
+                return pbest, ok, steps, info, jnp.sum(r * r)
+
+            return jax.vmap(one)(Y, S)
+
+        _COMPILED[bkey] = batch
+    batch = _COMPILED[bkey]
+
+    pbest, ok, steps, info, chi2 = batch(theta0, p0, x, Y, sigma_arr)
+    chi2 = np.asarray(chi2)
+    chi2_red = chi2 / dof
+    info = np.asarray(info)
+    scale = np.ones_like(chi2_red) if absolute_sigma else chi2_red
+    cov = _pinv_scaled(info)[0] * scale[:, None, None]
+    err = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))
+    values = {k: np.asarray(pbest[k]) for k in params}
+    stderr = {k: np.zeros(len(chi2)) for k in params}
+    stderr.update({k: err[:, i] for i, k in enumerate(free)})
+    return BatchFitResult(values=values, stderr=stderr, free=free, covariance=cov, chi2=chi2, chi2_red=chi2_red,
+                          dof=dof, converged=np.asarray(ok), n_steps=np.asarray(steps),
+                          units={k: p.unit for k, p in params.items()})
+
+
+# --------------------------------------------------------------------------- NIS shortcuts
 def nis_conductance(V, delta, gamma, T, G_N, *, n_energy: int = 1001):
     """dI/dV of a normal-metal / insulator / Dynes-superconductor junction (dimensionless units).
 
     V, delta, gamma, T in units of a common energy scale; returns G_N * dI/dV / G_T.
     """
-    from .junction import differential_conductance
-    from .materials import NormalMetal, Superconductor
+    from .models import _nis_dimensionless
 
-    N = NormalMetal(temperature=T)
-    S = Superconductor(delta=delta, gamma=gamma, temperature=0.0)
-    return G_N * differential_conductance(N, S, V, n_energy=n_energy).charge
-
-
-_NIS_MODELS: dict = {}
-
-
-def _nis_model(n_energy: int):
-    """The NIS model in physical units on scaled data; one function object per grid size."""
-    if n_energy not in _NIS_MODELS:
-
-        def model(x, delta, gamma, T, G_N):
-            v, e0, gscale = x
-            return nis_conductance(v, delta / e0, gamma / e0, T * units.KB_UEV_PER_K / e0, G_N / gscale,
-                                   n_energy=n_energy)
-
-        _NIS_MODELS[n_energy] = model
-    return _NIS_MODELS[n_energy]
+    return G_N * _nis_dimensionless(jnp.asarray(V), delta, gamma, T, n_energy=n_energy)[1]
 
 
 def fit_nis_conductance(V_volt, G_siemens, *, delta_ueV: float = 250.0, gamma_ueV: float = 0.5,
                         T_kelvin: float = 0.1, G_N_siemens: float | None = None, sigma=None,
-                        fixed: tuple[str, ...] = (), n_energy: int = 1001, **kwargs) -> FitResult:
+                        fixed: tuple[str, ...] = (), n_energy: int = 1001, bias_offset: bool = False,
+                        series_resistance: bool = False, **kwargs) -> FitResult:
     """Fit a measured NIS conductance curve G(V) for Delta, Gamma, T_N and G_N.
 
     Args:
@@ -280,33 +577,26 @@ def fit_nis_conductance(V_volt, G_siemens, *, delta_ueV: float = 250.0, gamma_ue
             to the conductance at the largest |V|).
         sigma: noise of G (S); default: the fit's residual scatter.
         fixed: names among ``("delta", "gamma", "T", "G_N")`` to hold fixed.
+        bias_offset, series_resistance: also fit ``V_offset`` (V) and ``R_series`` (Ohm).
 
     Returns:
         :class:`FitResult` with ``values`` in physical units: ``delta`` (ueV),
         ``gamma`` (ueV), ``T`` (K), ``G_N`` (S).
     """
+    from .models import Corrected, NISConductance
+
     V = np.asarray(V_volt, float)
     G = np.asarray(G_siemens, float)
     if V.shape != G.shape:
         raise ValueError(f"V and G must have the same shape, got {V.shape} and {G.shape}")
     if G_N_siemens is None:
         G_N_siemens = float(np.mean(G[np.argsort(np.abs(V))[-max(3, V.size // 20):]]))
-    e0 = delta_ueV  # energy unit of the internal model (ueV)
-    gscale = G_N_siemens
-    x = (jnp.asarray(V * 1e6 / e0), jnp.asarray(e0), jnp.asarray(gscale))
-    model = _nis_model(n_energy)
-
-    params = {
-        "delta": Parameter(delta_ueV, 0.0, math.inf, "delta" in fixed),
-        "gamma": Parameter(gamma_ueV, 0.0, math.inf, "gamma" in fixed),
-        "T": Parameter(T_kelvin, 0.0, math.inf, "T" in fixed),
-        "G_N": Parameter(G_N_siemens, 0.0, math.inf, "G_N" in fixed),
-    }
-    s = None if sigma is None else np.asarray(sigma, float) / gscale
-    res = curve_fit(model, x, G / gscale, params, sigma=s, absolute_sigma=sigma is not None, **kwargs)
-    # back to siemens (normalised residuals stay normalised)
-    return dataclasses.replace(
-        res,
-        model_values=res.model_values * gscale,
-        residuals=res.residuals * (gscale if sigma is None else 1.0),
-    )
+    model = NISConductance(n_energy=n_energy)
+    if bias_offset or series_resistance:
+        model = Corrected(model, bias_offset=bias_offset, series_resistance=series_resistance)
+    params = model.parameters()
+    starts = {"delta": delta_ueV, "gamma": gamma_ueV, "T": T_kelvin, "G_N": G_N_siemens}
+    for k, v in starts.items():
+        params[k] = params[k].replace(value=float(v), fixed=k in fixed)
+    return curve_fit(model, {"bias": jnp.asarray(V)}, G, params, sigma=sigma, absolute_sigma=sigma is not None,
+                     name=model.name, **kwargs)

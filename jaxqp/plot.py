@@ -40,15 +40,21 @@ def map_panel(ax, da, *, symmetric: bool = True, cmap: str | None = None, title:
     return m
 
 
-def fit_figure(result, x, y, *, xlabel: str = "x", ylabel: str = "y"):
-    """Data and model (top) and normalised residuals (bottom) of a fit."""
+def fit_figure(result, x, y, *, xlabel: str = "x", ylabel: str = "y", labels=None):
+    """Data and model (top) and normalised residuals (bottom) of a fit; a 2-D ``y`` (a few curves,
+    e.g. one per field) is drawn as one curve per row."""
     x = np.asarray(x)
+    y2 = np.atleast_2d(np.asarray(y))
+    m2 = np.atleast_2d(np.asarray(result.model_values))
+    r2 = np.atleast_2d(np.asarray(result.residuals))
     fig, (a0, a1) = plt.subplots(2, 1, sharex=True, figsize=(6, 5), gridspec_kw=dict(height_ratios=(3, 1)))
-    a0.plot(x, np.asarray(y), ".", ms=3, label="data")
-    a0.plot(x, result.model_values, "-", label="fit")
+    for i in range(y2.shape[0]):
+        lab = "" if labels is None else f" {labels[i]}"
+        line, = a0.plot(x, y2[i], ".", ms=3, label=("data" if i == 0 else None) if labels is None else f"data{lab}")
+        a0.plot(x, m2[i], "-", color=line.get_color(), label="fit" if i == 0 else None)
+        a1.plot(x, r2[i], ".", ms=3, color=line.get_color())
     a0.set_ylabel(ylabel)
-    a0.legend()
-    a1.plot(x, result.residuals, ".", ms=3)
+    a0.legend(fontsize="small")
     a1.axhline(0.0, color="k", lw=0.5)
     a1.set_xlabel(xlabel)
     a1.set_ylabel("residual")
@@ -59,3 +65,83 @@ def fit_figure(result, x, y, *, xlabel: str = "x", ylabel: str = "y"):
 def save_figure(fig, path) -> None:
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def fit_map_figure(result, y, *, coords=None, xlabel: str = "x", ylabel: str = "y"):
+    """Measured map, model and normalised residuals side by side (symmetric colour scale for residuals)."""
+    y = np.asarray(y)
+    rows, cols = coords if coords is not None else (np.arange(y.shape[0]), np.arange(y.shape[1]))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
+    lo, hi = float(np.min(y)), float(np.max(y))
+    for ax, z, title in ((axes[0], y, "data"), (axes[1], result.model_values, "model")):
+        m = ax.pcolormesh(cols, rows, z, shading="auto", vmin=lo, vmax=hi, cmap="viridis")
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        fig.colorbar(m, ax=ax)
+    r = np.asarray(result.residuals)
+    v = float(np.max(np.abs(r))) or 1.0
+    m = axes[2].pcolormesh(cols, rows, r, shading="auto", vmin=-v, vmax=v, cmap="RdBu_r")
+    axes[2].set_title("residual / sigma")
+    axes[2].set_xlabel(xlabel)
+    fig.colorbar(m, ax=axes[2])
+    axes[0].set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def corner_figure(samples: dict, truths: dict | None = None, *, labels: dict | None = None, bins: int = 30):
+    """Corner plot of posterior draws: histograms on the diagonal, pairwise 2-D histograms below.
+
+    ``samples``: name -> draws of any shape (flattened; e.g. ``(chains, draws)``);
+    ``truths``: name -> value marked by lines (names missing from it are skipped);
+    ``labels``: name -> axis label.  Returns the figure.
+    """
+    names = list(samples)
+    data = [np.asarray(samples[k], float).reshape(-1) for k in names]
+    n = len(names)
+    if n == 0:
+        raise ValueError("no samples to plot")
+    truths = dict(truths or {})
+    labels = dict(labels or {})
+    size = max(2.0, min(2.4, 10.0 / n))
+    fig, axes = plt.subplots(n, n, figsize=(size * n + 0.6, size * n + 0.6), squeeze=False)
+    ranges = []
+    for d in data:
+        lo, hi = np.quantile(d, [0.002, 0.998]) if d.size else (0.0, 1.0)
+        if not hi > lo:
+            lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
+        pad = 0.05 * (hi - lo)
+        ranges.append((lo - pad, hi + pad))
+    for i in range(n):
+        for j in range(n):
+            ax = axes[i, j]
+            if j > i:
+                ax.set_visible(False)
+                continue
+            if i == j:
+                ax.hist(data[i], bins=bins, range=ranges[i], histtype="stepfilled", color="C0", alpha=0.6)
+                q = np.quantile(data[i], [0.05, 0.5, 0.95])
+                for v, ls in zip(q, (":", "-", ":")):
+                    ax.axvline(v, color="C0", ls=ls, lw=0.8)
+                ax.set_yticks([])
+                ax.set_title(f"{labels.get(names[i], names[i])} = {q[1]:.4g}"
+                             f"$^{{+{q[2] - q[1]:.2g}}}_{{-{q[1] - q[0]:.2g}}}$", fontsize="small")
+            else:
+                ax.hist2d(data[j], data[i], bins=bins, range=(ranges[j], ranges[i]), cmap="Blues", cmin=1)
+                if names[i] in truths:
+                    ax.axhline(truths[names[i]], color="C3", lw=0.8)
+                ax.set_ylim(ranges[i])
+            if names[j] in truths:
+                ax.axvline(truths[names[j]], color="C3", lw=0.8)
+            ax.set_xlim(ranges[j])
+            ax.tick_params(labelsize="x-small")
+            if i == n - 1:
+                ax.set_xlabel(labels.get(names[j], names[j]))
+            else:
+                ax.set_xticklabels([])
+            if j == 0 and i > 0:
+                ax.set_ylabel(labels.get(names[i], names[i]))
+            elif j > 0:
+                ax.set_yticklabels([])
+    fig.tight_layout()
+    return fig

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from typer.testing import CliRunner
 
-from jaxqp import TC0, fit, io, units
+from jaxqp import TC0, io, models
 from jaxqp.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ def test_readme_quick_start_and_ci_run_the_same_test_command():
 def test_help_lists_every_command():
     out = runner.invoke(app, ["--help"])
     assert out.exit_code == 0
-    for cmd in ("demo", "info", "fit-nis"):
+    for cmd in ("demo", "info", "fit"):
         assert cmd in out.output
     out = runner.invoke(app, ["info"])
     assert out.exit_code == 0 and "float64" in out.output
@@ -66,22 +66,49 @@ def test_demo_writes_labelled_data_and_figures(tmp_path):
     assert float(gss.sel(q=0.2)) < float(gss.sel(q=0.0))
 
 
-def test_fit_nis_command(tmp_path):
+def test_fit_command_runs_a_toml_configuration(tmp_path):
+    """``jaxqp fit CONFIG``: CSV with units in the header, unit conversion of starts, a bias offset,
+    report.json + fit.png + fit.nc; bad configurations fail before computing, with the reason."""
     rng = np.random.default_rng(1)
-    V = np.linspace(-500e-6, 500e-6, 121)
-    e0 = 250.0
-    G = np.asarray(fit.nis_conductance(jnp.asarray(V * 1e6 / e0), 262.0 / e0, 1.0 / e0,
-                                       0.08 * units.KB_UEV_PER_K / e0, 1.0)) * 25e-6
-    sigma = 1e-3 * 25e-6
-    data = np.stack([V, G + sigma * rng.standard_normal(V.size), np.full(V.size, sigma)], axis=1)
-    path = tmp_path / "nis.csv"
-    np.savetxt(path, data, delimiter=",", header="V (V), G (S), sigma (S)")
-    out = runner.invoke(app, ["fit-nis", str(path), "--out", str(tmp_path / "fit")])
+    V = np.linspace(-500e-6, 500e-6, 81)
+    m = models.Corrected(models.NISConductance(n_energy=401), bias_offset=True)
+    G = np.asarray(m({"bias": jnp.asarray(V)}, delta=262.0, gamma=1.0, T=0.08, G_N=25e-6, V_offset=6e-6))
+    sigma = 2e-3 * 25e-6
+    data = np.stack([V * 1e3, (G + sigma * rng.standard_normal(V.size)) * 1e6, np.full(V.size, sigma * 1e6)], 1)
+    np.savetxt(tmp_path / "nis.csv", data, delimiter=",", header="bias [mV], G [uS], dG [uS]", comments="")
+    cfg = tmp_path / "nis.toml"
+    cfg.write_text('''model = "nis"
+model_options = { n_energy = 401 }
+corrections = { bias_offset = true }
+[data]
+file = "nis.csv"
+sigma = "dG"
+[parameters]
+delta = { start = 0.25, unit = "meV" }
+T = { start = 100, unit = "mK" }
+G_N = 24e-6
+[output]
+dir = "unused"
+''')
+    out = runner.invoke(app, ["fit", str(cfg), "--out", str(tmp_path / "fit")])
     assert out.exit_code == 0, out.output
     rep = json.loads((tmp_path / "fit" / "report.json").read_text())
-    assert abs(rep["values"]["delta"] - 262.0) < 5 * rep["stderr"]["delta"]
-    assert abs(rep["values"]["T"] - 0.08) < 5 * rep["stderr"]["T"]
-    assert (tmp_path / "fit" / "fit.png").exists()
-    bad = tmp_path / "bad.csv"
-    bad.write_text("1,2,3\nx,y\n")
-    assert runner.invoke(app, ["fit-nis", str(bad)]).exit_code != 0
+    truth = dict(delta=262.0, T=0.08, V_offset=6e-6)
+    for k, v in truth.items():
+        assert abs(rep["values"][k] - v) < 4 * rep["stderr"][k], (k, rep["values"][k], rep["stderr"][k])
+    assert rep["units"]["delta"] == "ueV" and rep["converged"] and rep["data"]["units"]["bias"] == "V"
+    assert (tmp_path / "fit" / "fit.png").stat().st_size > 1000
+    ds = io.load(tmp_path / "fit" / "fit.nc")
+    assert ds.model.dims == ("bias",) and ds.bias.attrs["units"] == "V"
+    np.testing.assert_allclose(ds.residual.values, (ds.model.values - ds.data.values) / (sigma), rtol=1e-6)
+    # configurations that cannot run say why (exit code 2), before any computation
+    bad = {
+        "unknown key": (cfg.read_text().replace("[output]", "[output]\ncolour = 1"), "unknown key"),
+        "unknown model": (cfg.read_text().replace('"nis"', '"sns"', 1), "unknown model"),
+        "bad unit": (cfg.read_text().replace('unit = "mK"', 'unit = "mV"'), "cannot convert"),
+        "unknown parameter": (cfg.read_text().replace("G_N = 24e-6", "G_S = 1"), "no parameter"),
+    }
+    for name, (text, msg) in bad.items():
+        cfg.write_text(text)
+        r = runner.invoke(app, ["fit", str(cfg)])
+        assert r.exit_code == 2 and msg in r.output, (name, r.output)

@@ -466,11 +466,11 @@ def _make_solver(cfg, warm: bool = False):
     def solve_jvp(primals, tangents):
         p, u0 = primals
         dp, _ = tangents
-        u, ok, res, k = _newton(p, start(lax.stop_gradient(p), lax.stop_gradient(u0)), cfg)
-        u = lax.stop_gradient(u)
-        pstop = lax.stop_gradient(p)
+        # the root through ``solve`` itself and the operator at (p, u), not at stopped copies: then the
+        # tangent is again differentiable (second derivatives, e.g. d g_nl / d kappa for fits)
+        u, ok, res, k = solve(p, lax.stop_gradient(u0))
         _, dF = jax.jvp(lambda q: _residual(q, cfg, u), (p,), (dp,))
-        _, matvec, precond, precond_t, _ = _linearise(pstop, cfg, u, transpose=True)
+        _, matvec, precond, precond_t, _ = _linearise(p, cfg, u, transpose=True)
         # one flat right-hand side: a part that does not depend on the tangent would otherwise be a
         # constant leaf, which lax.custom_linear_solve cannot transpose
         flat, unravel = ravel_pytree(dF)

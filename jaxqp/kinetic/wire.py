@@ -37,7 +37,8 @@ from jax import Array, lax
 from .. import _validation as val
 from .._blocktri import block_thomas, dense_matrix  # noqa: F401  (dense_matrix re-exported for checks)
 from ..distributions import fermi
-from ..grids import EnergyGrid, adaptive
+from .. import grids
+from ..grids import EnergyGrid
 from ..materials import Electrode, NormalMetal, Superconductor
 from ..spectral.bulk import green_functions
 from .coefficients import KineticCoefficients, coefficients, sectors_from_occupations
@@ -255,7 +256,18 @@ def default_energy_grid(wire: Wire, v_max=0.0, n: int = 2001, temperatures=None)
             f"an energy grid of n={n} nodes over |E| <= {e_max:.3g} has a uniform spacing {spacing:.3g} that does not "
             f"resolve the Fermi edge of the coldest electrode (k_B T = {min(t_el):.3g}); use n_energy >= {need} "
             "or pass your own grid")
-    refined = adaptive(c, w, -e_max, e_max, n_a).points
+    return merged_grid(c, w, e_max, n)
+
+
+def merged_grid(centers, widths, e_max, n: int) -> EnergyGrid:
+    """``n // 2`` nodes clustered at ``centers`` (sinh maps resolving ``widths``) merged with
+    ``n - n // 2`` uniform nodes on ``[-e_max, e_max]``; trapezoidal weights on the merged nodes.
+
+    Traceable: the centres may be traced values (fit parameters); the nodes carry no gradient
+    (a quadrature rule, not a function of the parameters).
+    """
+    n_a = n // 2
+    refined = grids._adaptive(jnp.asarray(centers), widths, -e_max, e_max, n_a).points
     # half the nodes uniform: Fermi edges of biased electrodes sit anywhere in the range
     pts = jnp.sort(jnp.concatenate([refined, jnp.linspace(-e_max, e_max, n - n_a)]))
     dE = jnp.diff(pts)

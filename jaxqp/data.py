@@ -1,0 +1,434 @@
+r"""Measured data in: curves and maps from CSV, NumPy, HDF5/netCDF or xarray, with physical units.
+
+:func:`load` returns a :class:`Measurement`: the coordinate arrays and the
+measured values (and their standard deviations, when given) converted to SI
+units (V, A, S, Ohm, K, T, eV), plus the units they came in.  Units are read
+from the file where it carries them (a CSV header ``bias [mV], G [uS]``, the
+``units`` attribute of netCDF/HDF5/xarray variables, a ``units`` entry of an
+``.npz`` file) or given by the caller (``units={"bias": "mV", "G": "uS"}``);
+a quantity without a unit is an error, never a guess.
+
+Curves have one coordinate; maps have two (e.g. ``field`` x ``bias``), stored
+as a 2-D array on a grid (netCDF/xarray/npz) or as long-format CSV columns
+(one row per point: ``field [T], bias [V], G [S]``), which :func:`load`
+re-grids when the points form a complete grid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import numbers
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+#: SI base units and their factors
+_BASE = {
+    "V": ("V", 1.0), "A": ("A", 1.0), "S": ("S", 1.0), "Ohm": ("Ohm", 1.0), "ohm": ("Ohm", 1.0),
+    "Ω": ("Ohm", 1.0), "K": ("K", 1.0), "T": ("T", 1.0), "eV": ("eV", 1.0), "W": ("W", 1.0),
+    "m": ("m", 1.0), "s": ("s", 1.0), "Hz": ("Hz", 1.0),
+}
+_PREFIX = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "c": 1e-2,
+           "k": 1e3, "M": 1e6, "G": 1e9, "": 1.0}
+_G0 = 7.748091729e-5  #: conductance quantum 2e^2/h (S)
+#: dimensionless or special units accepted as they are
+_SPECIAL = {"1": ("1", 1.0), "": ("1", 1.0), "2e^2/h": ("S", _G0), "G0": ("S", _G0), "e^2/h": ("S", _G0 / 2)}
+
+
+def parse_unit(unit: str) -> tuple[str, float]:
+    """``"mV" -> ("V", 1e-3)``; ``"uS" -> ("S", 1e-6)``; ``"kOhm" -> ("Ohm", 1e3)``; ``"2e^2/h"`` -> siemens."""
+    u = str(unit).strip()
+    if u in _SPECIAL:
+        return _SPECIAL[u]
+    if u in _BASE:
+        return _BASE[u]
+    for p, f in _PREFIX.items():
+        if p and u.startswith(p) and u[len(p):] in _BASE:
+            base, g = _BASE[u[len(p):]]
+            return base, f * g
+    raise ValueError(f"unknown unit {unit!r}: use SI units with an optional prefix (e.g. V, mV, uV, S, uS, "
+                     "kOhm, K, mK, T, mT, ueV) or 2e^2/h")
+
+
+def to_si(values, unit: str, expect: str | None = None):
+    """Convert values in ``unit`` to SI; with ``expect`` (e.g. ``"V"``), check the dimension."""
+    base, f = parse_unit(unit)
+    if expect is not None and base != expect and not (expect == "1" and base == "1"):
+        raise ValueError(f"a quantity in {unit!r} ({base}) was given where {expect} is expected")
+    return np.asarray(values, float) * f
+
+
+@dataclasses.dataclass
+class Measurement:
+    """Coordinates and values in SI units.
+
+    - ``coords``: ordered name -> 1-D array (the axes of ``values``, in order);
+    - ``values``, ``sigma`` (or None): arrays of shape ``tuple(len(c) for c in coords)``;
+    - ``name``, ``units`` (SI unit per coordinate and of the values), ``source``.
+    """
+
+    coords: dict
+    values: np.ndarray
+    sigma: np.ndarray | None = None
+    name: str = "y"
+    units: dict = dataclasses.field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self):
+        self.coords = {k: np.atleast_1d(np.asarray(v, float)) for k, v in self.coords.items()}
+        for k, c in self.coords.items():
+            if c.ndim != 1:
+                raise ValueError(f"coordinate {k!r} must be a 1-D array, got shape {c.shape}")
+            if not np.all(np.isfinite(c)):
+                raise ValueError(f"coordinate {k!r} has non-finite (NaN/inf) values")
+        shape = tuple(len(c) for c in self.coords.values())
+        self.values = np.asarray(self.values, float)
+        if self.values.shape != shape:
+            raise ValueError(f"values of shape {self.values.shape} do not match the coordinates "
+                             f"{ {k: len(v) for k, v in self.coords.items()} }")
+        if self.sigma is not None:
+            try:
+                self.sigma = np.broadcast_to(np.asarray(self.sigma, float), shape).copy()
+            except ValueError:
+                raise ValueError(f"sigma of shape {np.shape(self.sigma)} does not match the values "
+                                 f"of shape {shape}") from None
+            if not np.all(self.sigma > 0):
+                raise ValueError("standard deviations (sigma) must be > 0 everywhere")
+        bad = ~np.isfinite(self.values)
+        if bad.any():
+            raise ValueError(f"{int(bad.sum())} measured values are NaN/inf: remove or interpolate them "
+                             "(or select a clean range with .select)")
+
+    @property
+    def shape(self):
+        return self.values.shape
+
+    def model_coords(self) -> dict:
+        """The coordinates as broadcastable arrays for a model: axis i has shape 1 except along i."""
+        n = len(self.coords)
+        out = {}
+        for i, (k, v) in enumerate(self.coords.items()):
+            shape = [1] * n
+            shape[i] = -1
+            out[k] = np.asarray(v, float).reshape(shape)
+        return out
+
+    def select(self, **ranges) -> "Measurement":
+        """Restrict coordinates to ranges in SI units, e.g. ``select(bias=(-1.5e-3, 1.5e-3))``."""
+        coords, idx = {}, []
+        for k, v in self.coords.items():
+            if k in ranges:
+                lo, hi = ranges[k]
+                keep = (v >= lo) & (v <= hi)
+                if not keep.any():
+                    raise ValueError(f"no data left in {k} range {ranges[k]}")
+            else:
+                keep = np.ones(len(v), bool)
+            coords[k] = v[keep]
+            idx.append(np.nonzero(keep)[0])
+        unknown = set(ranges) - set(self.coords)
+        if unknown:
+            raise ValueError(f"unknown coordinate(s) {sorted(unknown)}; have {list(self.coords)}")
+        ix = np.ix_(*idx)
+        return dataclasses.replace(self, coords=coords, values=self.values[ix],
+                                   sigma=None if self.sigma is None else self.sigma[ix])
+
+    def to_xarray(self):
+        """A DataArray with ``units`` attributes; ``sigma``, when given, is the coordinate ``f"{name}_sigma"``
+        (read it back with ``load(..., sigma=f"{name}_sigma")``)."""
+        import xarray as xr
+
+        def attrs(k):
+            return {"units": self.units[k]} if self.units.get(k) is not None else {}
+
+        dims = list(self.coords)
+        coords = {k: (k, v, attrs(k)) for k, v in self.coords.items()}
+        if self.sigma is not None:
+            coords[f"{self.name}_sigma"] = (dims, self.sigma, attrs(self.name))
+        return xr.DataArray(self.values, coords=coords, dims=dims, name=self.name, attrs=attrs(self.name))
+
+
+def _split_header(label: str) -> tuple[str, str | None]:
+    """``"bias [mV]"`` / ``"bias (mV)"`` / ``"bias/mV"`` -> ("bias", "mV"); ``"bias"`` -> ("bias", None).
+
+    A unit in brackets ends the label, so the name itself may hold ``/`` or ``( )`` (``"dI/dV [uS]"``)."""
+    label = label.strip().strip("\"'").strip()
+    m = re.match(r"^(.+?)\s*(?:\[([^\[\]]*)\]|\(([^()]*)\))$", label)
+    if m:
+        return m.group(1).strip(), (m.group(2) if m.group(2) is not None else m.group(3)).strip()
+    if "/" in label:  # "bias/mV"; a name such as "dI/dV" stays whole
+        name, unit = (t.strip() for t in label.split("/", 1))
+        try:
+            parse_unit(unit)
+        except ValueError:
+            return label, None
+        if name:
+            return name, unit
+    return label, None
+
+
+def _delimiter(line: str) -> str | None:
+    return next((d for d in ("\t", ",", ";") if d in line), None)  # None: whitespace
+
+
+def _header_labels(header: str, delim: str | None) -> list[str]:
+    if delim is not None:
+        return [s.strip() for s in header.split(delim)]
+    # whitespace-separated: keep "bias [mV]" and "bias / mV" together
+    header = re.sub(r"\s+(?=[\[(])", "", header)
+    return re.sub(r"\s*/\s*", "/", header).split()
+
+
+def _is_data_line(line: str) -> bool:
+    """A row of numbers (``1e3``, ``-2.5E-03``, ``nan`` included), not a comment or header."""
+    body = line.split("#", 1)[0].strip()
+    if not body:
+        return False
+    delim = _delimiter(body)
+    try:
+        [float(f) for f in (body.split(delim) if delim else body.split())]
+    except ValueError:
+        return False
+    return True
+
+
+def _read_text(path) -> str:
+    raw = Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _grid_long_format(cols: dict, coord_names: list, value_names: list):
+    """Long-format columns (one row per point) -> grid arrays; error if the points are not a full grid."""
+    pts = {c: np.asarray(cols[c], float) for c in coord_names}
+    axes = [np.unique(pts[c]) for c in coord_names]
+    shape = tuple(len(a) for a in axes)
+    n = len(pts[coord_names[0]])
+    flat = np.ravel_multi_index(tuple(np.searchsorted(a, pts[c]) for a, c in zip(axes, coord_names)), shape)
+    uniq, first, counts = np.unique(flat, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        i = first[np.argmax(counts > 1)]
+        point = ", ".join(f"{c}={pts[c][i]:g}" for c in coord_names)
+        raise ValueError(f"duplicate point ({point}) in the grid over {coord_names}: "
+                         f"{int((counts - 1).sum())} repeated row(s)")
+    size = int(np.prod(shape))
+    if n != size:
+        raise ValueError(f"the {n} rows do not form a complete grid over {coord_names} "
+                         f"({' x '.join(map(str, shape))} = {size} distinct points)")
+    out = {}
+    for v in value_names:
+        arr = np.empty(size)
+        arr[flat] = np.asarray(cols[v], float)
+        out[v] = arr.reshape(shape)
+    return axes, out
+
+
+def load(source, *, coords: list[str] | None = None, value: str | None = None, sigma: str | float | None = None,
+         units: dict | None = None, variable: str | None = None) -> Measurement:
+    """Load a measured curve or map with units.
+
+    Args:
+        source: a path (``.csv``/``.txt``/``.dat``, ``.npy``/``.npz``, ``.nc``/``.h5``/``.hdf5``),
+            an ``xarray.DataArray``/``Dataset``, or a dict of arrays.
+        coords: names of the coordinate columns/dimensions, in order (default: for CSV, the
+            columns before the value, other than sigma; the dimensions for xarray).
+        value: name of the measured quantity (default: the last column other than sigma for CSV,
+            the first non-coordinate array/variable otherwise).
+        sigma: name of a column/variable with standard deviations (in its own unit when it has one,
+            else the value's), or one number (in the value's unit).
+        units: name -> unit for anything the file does not label.
+        variable: for a Dataset/netCDF file, the variable to fit (same as ``value``).
+    """
+    units = dict(units or {})
+    value = value or variable
+    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (str, numbers.Real))):
+        raise TypeError(f"sigma must be the name of a column/variable or one number, not {type(sigma).__name__}")
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"no data file {path}")
+        suffix = path.suffix.lower()
+        if suffix in (".csv", ".txt", ".dat", ".tsv"):
+            return _load_csv(path, coords, value, sigma, units)
+        if suffix in (".npy", ".npz"):
+            return _load_numpy(path, coords, value, sigma, units)
+        if suffix in (".nc", ".h5", ".hdf5", ".nc4", ".cdf"):
+            import xarray as xr
+
+            with xr.open_dataset(path, engine="h5netcdf") as ds:
+                return _load_xarray(ds.load(), coords, value, sigma, units, str(path))
+        raise ValueError(f"unknown data format {suffix!r}: use CSV, .npy/.npz, netCDF/HDF5 (.nc, .h5)")
+    if isinstance(source, dict):
+        return _from_arrays(dict(source), coords, value, sigma, units, "dict")
+    try:
+        import xarray as xr
+    except ImportError:  # pragma: no cover
+        xr = None
+    if xr is not None and isinstance(source, (xr.DataArray, xr.Dataset)):
+        return _load_xarray(source, coords, value, sigma, units, "xarray")
+    raise TypeError(f"cannot load data from {type(source).__name__}")
+
+
+def _finish(coord_arrays: dict, vals, sig, value: str, units: dict, source: str, sigma) -> Measurement:
+    """Convert to SI with the units (every quantity needs one) and build the Measurement.
+
+    A sigma column/variable is in its own unit when it has one, else in the value's."""
+    si_units, out = {}, {}
+    for k, arr in list(coord_arrays.items()) + [(value, vals)]:
+        if k not in units or units[k] is None:
+            raise ValueError(f"no unit for {k!r} in {source}: label it in the file (e.g. '{k} [V]') or pass "
+                             f"units={{'{k}': ...}}")
+        base, f = parse_unit(units[k])
+        si_units[k] = base
+        out[k] = np.asarray(arr, float) * f
+    sunit = units[value]
+    if isinstance(sigma, numbers.Real):
+        sig = np.full(np.shape(vals), float(sigma))
+    elif isinstance(sigma, str) and units.get(sigma) is not None:
+        sunit = units[sigma]
+    sig_si = None if sig is None else to_si(sig, sunit, expect=si_units[value])
+    coords = {k: out[k] for k in coord_arrays}
+    for k, c in coords.items():
+        if c.ndim != 1 or c.size == 0:
+            raise ValueError(f"coordinate {k!r} must be a non-empty 1-D array, got shape {c.shape}")
+    return Measurement(coords=coords, values=out[value], sigma=sig_si, name=value, units=si_units, source=source)
+
+
+def _load_csv(path, coords, value, sigma, units) -> Measurement:
+    lines = [ln for ln in _read_text(path).splitlines() if ln.strip()]
+    first = next((i for i, ln in enumerate(lines) if _is_data_line(ln)), None)
+    if first is None:
+        raise ValueError(f"{path}: no rows of numbers found")
+    delim = _delimiter(lines[first].split("#", 1)[0])
+    try:
+        data = np.loadtxt(lines[first:], delimiter=delim, comments="#", ndmin=2)
+    except ValueError as e:
+        raise ValueError(f"cannot read numbers from {path}: {e}") from None
+    ncol = data.shape[1]
+    # the header is the line just before the numbers; a '#' line there counts if it labels every column
+    labels = None
+    if first > 0:
+        prev = lines[first - 1].strip()
+        header = prev.lstrip("#").strip()
+        cand = _header_labels(header, delim if delim is not None else _delimiter(header))
+        if not prev.startswith("#") or len(cand) == ncol:
+            labels = cand
+    if labels is not None:
+        names, file_units = zip(*(_split_header(s) for s in labels))
+        if len(names) != ncol:
+            raise ValueError(f"{path}: {len(names)} header labels for {ncol} columns")
+    else:
+        given = list(coords or []) + ([value] if value else []) + ([sigma] if isinstance(sigma, str) else [])
+        if len(given) > ncol:
+            raise ValueError(f"{path} has no header: {len(given)} names for {ncol} columns")
+        names = tuple(given) + tuple(f"col{i}" for i in range(len(given), ncol))
+        file_units = (None,) * ncol
+    cols = {n: data[:, i] for i, n in enumerate(names)}
+    for n, u in zip(names, file_units):
+        if u is not None:
+            units.setdefault(n, u)
+    return _from_arrays(cols, coords, value, sigma, units, str(path), long_format=True)
+
+
+def _load_numpy(path, coords, value, sigma, units) -> Measurement:
+    if path.suffix.lower() == ".npy":
+        arr = np.load(path)
+        if arr.ndim != 2 or arr.shape[1] < 2:
+            raise ValueError(f"{path}: a .npy file must hold columns (points x quantities); use .npz for maps")
+        names = list(coords or []) + [value or "y"]
+        if sigma is not None and isinstance(sigma, str):
+            names.append(sigma)
+        if len(names) != arr.shape[1]:
+            raise ValueError(f"{path}: {arr.shape[1]} columns; name them with coords=[...], value=..., sigma=...")
+        return _from_arrays({n: arr[:, i] for i, n in enumerate(names)}, coords, value or "y", sigma, units,
+                            str(path), long_format=True)
+    with np.load(path, allow_pickle=False) as z:
+        d = {k: z[k] for k in z.files}
+    if "units" in d:
+        units = {**json.loads(str(d.pop("units"))), **units}
+    return _from_arrays(d, coords, value, sigma, units, str(path))
+
+
+def _from_arrays(d: dict, coords, value, sigma, units, source, long_format=False) -> Measurement:
+    names = list(d)
+    sig_name = sigma if isinstance(sigma, str) else None
+    if sig_name is not None and sig_name not in d:
+        raise ValueError(f"sigma column {sig_name!r} not found in {source}; have {names}")
+    if value is None:
+        rest = [n for n in names if n not in (coords or []) and n != sig_name]
+        if not rest:
+            raise ValueError(f"no measured values in {source}; have {names}")
+        if coords is not None:
+            value = rest[0]
+        elif long_format:  # the last column (or the one before a sigma column)
+            value = rest[-1]
+        else:  # gridded: the first array of the highest rank; for curves, the first 1-D array is the coordinate
+            top = max(np.ndim(d[n]) for n in rest)
+            cand = [n for n in rest if np.ndim(d[n]) == top]
+            value = cand[1] if top == 1 and len(cand) > 1 else cand[0]
+    if value not in d:
+        raise ValueError(f"value {value!r} not found in {source}; have {names}")
+    if coords is None:
+        if long_format:  # the columns before the value
+            coords = [n for n in names[:names.index(value)] if n != sig_name]
+            if not coords:
+                raise ValueError(f"no coordinate columns before {value!r} in {source}; pass coords=[...]")
+        else:
+            coords = [n for n in names if n not in (value, sig_name) and np.ndim(d[n]) == 1][:np.ndim(d[value])]
+    missing = [c for c in coords if c not in d]
+    if missing:
+        raise ValueError(f"coordinate(s) {missing} not found in {source}; have {names}")
+    vals = np.asarray(d[value], float)
+    sig = None if sig_name is None else np.asarray(d[sig_name], float)
+    if long_format and len(coords) > 1:
+        axes, grids = _grid_long_format(d, coords, [value] + ([sig_name] if sig_name else []))
+        coord_arrays = dict(zip(coords, axes))
+        vals = grids[value]
+        sig = grids[sig_name] if sig_name else None
+    elif long_format:
+        order = np.argsort(d[coords[0]], kind="stable")
+        coord_arrays = {coords[0]: np.asarray(d[coords[0]], float)[order]}
+        vals = vals[order]
+        sig = None if sig is None else sig[order]
+    else:
+        coord_arrays = {c: np.asarray(d[c], float) for c in coords}
+    return _finish(coord_arrays, vals, sig, value, units, source, sigma)
+
+
+def _load_xarray(obj, coords, value, sigma, units, source) -> Measurement:
+    import xarray as xr
+
+    if isinstance(obj, xr.Dataset):
+        if value is None:
+            value = next((v for v in obj.data_vars if v != sigma), None)
+        if value is None or value not in obj:
+            raise ValueError(f"variable {value!r} not in {source}; have {list(obj.data_vars)}")
+        da = obj[value]
+        holder = obj  # where a sigma variable is looked up
+    else:
+        da = obj
+        value = value or (da.name or "y")
+        holder = da.coords
+    if isinstance(sigma, str) and sigma not in holder:
+        raise ValueError(f"sigma variable {sigma!r} not in {source}; have {list(holder)}")
+    dims = list(coords or da.dims)
+    if set(dims) != set(da.dims):
+        raise ValueError(f"coords {dims} must be the dimensions {list(da.dims)} of {value!r}")
+    da = da.transpose(*dims)
+    sig = None
+    if isinstance(sigma, str):
+        sda = holder[sigma]
+        if "units" in sda.attrs:
+            units.setdefault(sigma, sda.attrs["units"])
+        sig = sda.broadcast_like(da).transpose(*dims).values
+    for k in dims + [value]:
+        arr = da if k == value else da[k]
+        if "units" in arr.attrs:
+            units.setdefault(k, arr.attrs["units"])
+    coord_arrays = {k: np.asarray(da[k].values, float) for k in dims}
+    return _finish(coord_arrays, da.values, sig, value, units, source, sigma)

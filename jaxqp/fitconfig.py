@@ -1,0 +1,140 @@
+"""``jaxqp fit CONFIG``: a fit described in a TOML file, validated before anything is computed.
+
+Example (``nis.toml``; paths are relative to the file)::
+
+    model = "nis"                      # nis | spin_split_nis | charge_imbalance | supercurrent
+
+    [model_options]                    # optional, e.g. the energy grid of the model
+    n_energy = 1001
+
+    [corrections]                      # optional, for tunnel-junction models
+    bias_offset = true                 # fit V_offset (V)
+    series_resistance = false          # fit R_series (Ohm)
+
+    [data]
+    file = "curve.csv"                 # CSV (header 'bias [mV], G [uS]'), .npy/.npz, .nc/.h5
+    value = "G"                        # the measured quantity (default: last column)
+    sigma = "dG"                       # a column of standard deviations, or one number, or absent
+    units = { bias = "mV", G = "uS" }  # for anything the file does not label
+    coords = { bias = "bias" }         # model coordinate -> data coordinate, where names differ
+    select = { bias = [-1e-3, 1e-3] }  # SI ranges of model coordinates to keep
+
+    [parameters]                       # start values/bounds/fixed in the model's or any compatible unit
+    delta = { start = 0.25, unit = "meV" }
+    T = 0.1
+    G_N = { start = 30e-6, fixed = true }
+
+    [fit]                              # options of jaxqp.fit.curve_fit
+    method = "lm"                      # lm | optax
+    loss = "linear"                    # linear | soft_l1 | huber | cauchy | arctan
+    n_starts = 4
+    covariance = "jacobian"            # jacobian | hessian
+
+    [output]
+    dir = "fit-nis"                    # report.json, fit.png, fit.nc
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+_TOP = {"model", "model_options", "corrections", "data", "parameters", "fit", "output"}
+_DATA = {"file", "value", "sigma", "units", "coords", "select"}
+_FIT = {"method", "loss", "f_scale", "n_starts", "seed", "covariance", "max_steps", "rtol", "atol", "absolute_sigma"}
+_CORR = {"bias_offset", "series_resistance"}
+_OUT = {"dir"}
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be run; the message says what to change."""
+
+
+def _check_keys(table: dict, allowed: set, where: str):
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def load_config(path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"no configuration file {path}")
+    try:
+        cfg = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from None
+    _check_keys(cfg, _TOP, str(path))
+    if "model" not in cfg:
+        from .models import MODELS
+
+        raise ConfigError(f"{path}: name the model, e.g. model = \"nis\" (one of {sorted(MODELS)})")
+    if "data" not in cfg or "file" not in cfg["data"]:
+        raise ConfigError(f"{path}: a [data] table with file = \"...\" is required")
+    _check_keys(cfg["data"], _DATA, "[data]")
+    _check_keys(cfg.get("fit", {}), _FIT, "[fit]")
+    _check_keys(cfg.get("corrections", {}), _CORR, "[corrections]")
+    _check_keys(cfg.get("output", {}), _OUT, "[output]")
+    return cfg
+
+
+def build(cfg: dict, base: Path):
+    """(model, measurement, parameter overrides, coordinate map, fit options) from a checked config."""
+    from . import data as data_mod
+    from . import models
+
+    try:
+        model = models.get(cfg["model"], **cfg.get("model_options", {}))
+        corr = cfg.get("corrections", {})
+        if any(corr.values()):
+            model = models.Corrected(model, **corr)
+        d = cfg["data"]
+        file = Path(d["file"])
+        file = file if file.is_absolute() else base / file
+        m = data_mod.load(file, value=d.get("value"), sigma=d.get("sigma"), units=d.get("units"))
+        coords = d.get("coords", {})
+        if d.get("select"):
+            m = m.select(**{coords.get(k, k): tuple(v) for k, v in d["select"].items()})
+        params = models.parameters_for(model, cfg.get("parameters", {}))
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        raise ConfigError(str(e)) from None
+    return model, m, params, coords, dict(cfg.get("fit", {}))
+
+
+def run(path, out: Path | None = None) -> tuple:
+    """Run the fit of a configuration file; write ``report.json``, ``fit.png`` and ``fit.nc``."""
+    from . import io, models
+    from .plot import save_figure
+
+    path = Path(path)
+    cfg = load_config(path)
+    model, m, params, coords, opts = build(cfg, path.parent)
+    res = models.fit_data(model, m, params, coords=coords, **opts)
+    out = Path(out or cfg.get("output", {}).get("dir", path.stem + "-fit"))
+    out.mkdir(parents=True, exist_ok=True)
+    report = res.report()
+    report.update(config=cfg, data={"source": m.source, "shape": list(m.shape), "units": m.units})
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    names = list(m.coords)
+    if len(names) == 1:
+        fig = res.plot(m.coords[names[0]], m.values, xlabel=f"{names[0]} [{m.units[names[0]]}]",
+                       ylabel=f"{m.name} [{m.units[m.name]}]")
+    else:
+        a, b = names
+        fig = res.plot(m.coords[b], m.values, xlabel=f"{b} [{m.units[b]}]", ylabel=f"{a} [{m.units[a]}]"
+                       if np.shape(m.values)[0] > 8 else f"{m.name} [{m.units[m.name]}]",
+                       coords=(m.coords[a], m.coords[b]), labels=[f"{a} = {v:.3g} {m.units[a]}" for v in m.coords[a]])
+    save_figure(fig, out / "fit.png")
+    dims = tuple(names)
+    ds = io.dataset(
+        {"data": io.variable(dims, m.values, m.units[m.name], m.name),
+         "model": io.variable(dims, res.model_values, m.units[m.name], f"{model.name} at the best fit"),
+         "residual": io.variable(dims, res.residuals, "1", "(model - data)/sigma")},
+        {k: io.variable((k,), v, m.units[k]) for k, v in m.coords.items()},
+        config={"fit": report["values"], "stderr": report["stderr"], "model": model.name},
+        title=f"jaxqp fit of {m.source}")
+    io.save(ds, out / "fit.nc")
+    return res, {"report": out / "report.json", "figure": out / "fit.png", "data": out / "fit.nc"}
