@@ -6,7 +6,7 @@ relaxation b_so, Dynes gamma and a spin-polarised detector barrier P_det: g_nl(V
 siemens on a 101 x 101 bias map (|V| <= 700 uV), n_energy = 801, n_x = 120, float64.  Synthetic data:
 the model at known parameters plus 1 % Gaussian noise (of max |g_nl|).
 
-- jaxqp: `jaxqp.fit.curve_fit` (optimistix Levenberg-Marquardt, exact Jacobians by forward-mode
+- jaxqp: `jaxqp.fit.curve_fit` (optimistix Levenberg-Marquardt, and Gauss-Newton; exact Jacobians by forward-mode
   autodiff through the kinetic solver), from a start 20-50 % off (farther starts can end in a
   side minimum near h = 97 ueV: use n_starts there); cold (incl. compilation) and warm.
 - scipy: `scipy.optimize.least_squares` (trust-region reflective with the same bounds, x_scale at
@@ -54,6 +54,13 @@ def main(quick: bool = False) -> None:
         runs.append((label, time.perf_counter() - t0, r))
     r = runs[-1][2]
     print(r.summary())
+    gn = []
+    for label in ("cold", "warm"):  # the same fit by Gauss-Newton (no damping)
+        t0 = time.perf_counter()
+        rg = fit.curve_fit(model, x, y, p, sigma=noise, absolute_sigma=True, method="gauss_newton")
+        gn.append(time.perf_counter() - t0)
+    gauss_newton = {"cold_s": gn[0], "warm_s": gn[1], "steps": rg.n_steps, "converged": rg.converged,
+                    "chi2": rg.chi2, "values": {k: rg.values[k] for k in FREE}}
     jaxqp_out = {
         "cold_s": runs[0][1], "warm_s": runs[1][1], "lm_steps": r.n_steps,
         "model_evaluations": {"value_and_jacobian": r.n_steps,
@@ -89,11 +96,13 @@ def main(quick: bool = False) -> None:
         "values": dict(zip(FREE, map(float, ref.x))), "stderr_fd_jacobian": dict(zip(FREE, map(float, err))),
     }
     agree = {k: abs(r.values[k] - scipy_out["values"][k]) / r.stderr[k] for k in FREE}
-    print(f"jaxqp {runs[1][1]:.2f} s warm ({runs[0][1]:.2f} s cold), {r.n_steps} LM steps; scipy "
-          f"{t_scipy:.2f} s, {calls[0]} model evaluations; ratio {t_scipy / runs[1][1]:.1f}x")
+    print(f"jaxqp LM {runs[1][1]:.2f} s warm ({runs[0][1]:.2f} s cold), {r.n_steps} steps; Gauss-Newton "
+          f"{gn[1]:.2f} s warm, {rg.n_steps} steps; scipy {t_scipy:.2f} s, {calls[0]} model evaluations "
+          f"({ref.njev} Jacobians); ratio scipy / jaxqp LM {t_scipy / runs[1][1]:.2f}")
     write("fit_map_quick" if quick else "fit_map", {
         "map": [n, n], "n_energy": model.n_energy, "n_x": model.n_x, "free": list(FREE), "truth": TRUTH,
-        "start": START, "noise_S": noise, "jaxqp": jaxqp_out, "scipy_least_squares_fd": scipy_out,
+        "start": START, "noise_S": noise, "jaxqp": jaxqp_out, "jaxqp_gauss_newton": gauss_newton,
+        "scipy_least_squares_fd": scipy_out, "chi2": {"jaxqp_lm": r.chi2, "scipy": 2 * ref.cost},
         "ratio_scipy_over_jaxqp_warm": t_scipy / runs[1][1], "ratio_scipy_over_jaxqp_cold": t_scipy / runs[0][1],
         "difference_in_stderr_units": agree,
         "pulls_vs_truth": {k: (r.values[k] - TRUTH[k]) / r.stderr[k] for k in FREE},

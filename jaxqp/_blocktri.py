@@ -3,8 +3,8 @@
 A system ``A_i y_{i-1} + B_i y_i + C_i y_{i+1} = d_i`` (i = 0 .. n-1) with
 ``k x k`` blocks is solved by the block Thomas algorithm: one forward sweep and
 one backward sweep, each a ``lax.scan`` over the nodes, O(n k^3) per system and
-batched.  Two layouts: :func:`block_thomas` (batch first, LAPACK per block,
-cheap to compile) and :func:`block_thomas_last` (batch last, block algebra
+batched.  Two layouts: :func:`block_thomas` (batch first, one pivoted
+elimination per block, cheap to compile) and :func:`block_thomas_last` (batch last, block algebra
 unrolled so that it vectorises over the contiguous batch: several times faster
 per solve on CPU, slower to compile; for Newton loops).  Real and complex
 blocks both work.
@@ -22,11 +22,37 @@ import jax.numpy as jnp
 from jax import lax
 
 
+def small_solve(M, R):
+    """Solve ``M X = R`` for small blocks, M (..., k, k), R (..., k, m), without LAPACK.
+
+    Gauss-Jordan elimination with partial pivoting, unrolled over the static
+    block size.  The CPU LAPACK kernels of jaxlib 0.10 split large batches over
+    XLA's intra-op thread pool and wait for them from a pool thread: two such
+    solves running at the same time (a primal and a tangent solve, or two
+    contacts) can occupy every pool thread and deadlock on a 2-core machine.
+    Plain array operations have no such hazard and vectorise over the batch.
+    """
+    k = M.shape[-1]
+    dtype = jnp.result_type(M, R)
+    shape = jnp.broadcast_shapes(M.shape[:-2], R.shape[:-2])
+    A = jnp.concatenate([jnp.broadcast_to(M, shape + M.shape[-2:]).astype(dtype),
+                         jnp.broadcast_to(R, shape + R.shape[-2:]).astype(dtype)], axis=-1)
+    rows = jnp.arange(k)
+    for p in range(k):
+        if p < k - 1:  # bring the largest remaining entry of column p to row p
+            piv = p + jnp.argmax(jnp.abs(A[..., p:, p]), axis=-1)
+            perm = jnp.where(rows == p, piv[..., None], jnp.where(rows == piv[..., None], p, rows))
+            A = jnp.take_along_axis(A, perm[..., None], axis=-2)
+        row = A[..., p, :] / A[..., p, p][..., None]
+        A = (A - A[..., :, p][..., None] * row[..., None, :]).at[..., p, :].set(row)
+    return A[..., :, k:]
+
+
 def block_thomas(A, B, C, d):
     """Solve the block-tridiagonal system; blocks (..., n, k, k), right-hand side (..., n, k, m).
 
-    Batch-first layout with LAPACK solves per block: quick to compile, used by
-    the kinetic engine (real 4x4 blocks, a few solves per call).  The spectral
+    Batch-first layout with one :func:`small_solve` per block: quick to compile,
+    used by the kinetic engine (real 4x4 blocks, a few solves per call).  The spectral
     Newton loop, which solves many times per call, uses :func:`block_thomas_last`.
     ``A[..., 0]`` and ``C[..., n-1]`` are ignored.
     """
@@ -38,7 +64,7 @@ def block_thomas(A, B, C, d):
         G_prev, y_prev = carry
         a, b, c, rhs = blk
         m = b - a @ G_prev
-        sol = jnp.linalg.solve(m, jnp.concatenate([c, rhs - a @ y_prev], axis=-1))
+        sol = small_solve(m, jnp.concatenate([c, rhs - a @ y_prev], axis=-1))
         G, y = sol[..., :k], sol[..., k:]
         return (G, y), (G, y)
 

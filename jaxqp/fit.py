@@ -163,6 +163,14 @@ def _robust(r, loss: str, f_scale: float):
     return r * jnp.sqrt(jnp.where(small, 1.0, ratio))
 
 
+_SOLVERS = {"lm": optx.LevenbergMarquardt, "gauss_newton": optx.GaussNewton, "dogleg": optx.Dogleg}
+
+
+def _least_squares_solver(method, rtol, atol):
+    """The optimistix solver for ``method`` (a name, or a solver instance used as it is)."""
+    return method if isinstance(method, optx.AbstractLeastSquaresSolver) else _SOLVERS[method](rtol=rtol, atol=atol)
+
+
 #: default optimiser of ``method="optax"``
 DEFAULT_OPTIMIZER = optax.adam(0.02)
 
@@ -208,8 +216,8 @@ def _compiled(model, spec, free, loss, f_scale, method, optimizer, rtol, atol, m
         r = residual_phys(pvals, x, y, sigma)
         return 0.5 * jnp.sum(r * r)
 
-    if method == "lm":
-        solver = optx.LevenbergMarquardt(rtol=rtol, atol=atol)
+    if method != "optax":
+        solver = _least_squares_solver(method, rtol, atol)
 
         def minimise(theta0, p0, x, y, sigma):
             def residual(theta, _):
@@ -387,11 +395,12 @@ def _prepare(model, y, params, sigma, loss, covariance, method):
     val.check_positive("sigma", sigma_arr, hint="standard deviations must be > 0")
     if covariance not in ("jacobian", "hessian"):
         raise ValueError("covariance must be 'jacobian' or 'hessian'")
-    if method not in ("lm", "optax"):
-        raise ValueError(f"method must be 'lm' (Levenberg-Marquardt) or 'optax', got {method!r}")
+    if not (method in ("optax",) + tuple(_SOLVERS) or isinstance(method, optx.AbstractLeastSquaresSolver)):
+        raise ValueError(f"method must be one of {('optax',) + tuple(_SOLVERS)} or an optimistix least-squares "
+                         f"solver, got {method!r}")
     if not callable(loss) and loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES} or a callable(model_values, y, sigma) -> scalar")
-    if callable(loss) and method == "lm":
+    if callable(loss) and method != "optax":
         raise ValueError("a callable loss is not a sum of squares: use method='optax'")
     free = tuple(k for k, p in params.items() if not p.fixed)
     if not free:
@@ -421,7 +430,8 @@ def curve_fit(model: Callable, x, y, params: Mapping[str, Parameter | float], *,
             ``"cauchy"``, ``"arctan"``) with scale ``f_scale`` (in units of sigma), or a
             callable ``(model_values, y, sigma) -> scalar`` negative log-likelihood
             (needs ``method="optax"``).
-        method: ``"lm"`` (Levenberg-Marquardt, optimistix) or ``"optax"`` (first-order,
+        method: ``"lm"`` (Levenberg-Marquardt, optimistix), ``"gauss_newton"``, ``"dogleg"``,
+            any ``optimistix`` least-squares solver instance, or ``"optax"`` (first-order,
             ``optimizer``, default Adam with learning rate 0.02 in the unconstrained
             coordinates).
         rtol, atol, max_steps: tolerances and step cap (default 256 for LM, 5000 for optax).
@@ -437,7 +447,7 @@ def curve_fit(model: Callable, x, y, params: Mapping[str, Parameter | float], *,
     dof = n_data - len(free)
     if dof <= 0:
         raise ValueError(f"{n_data} data points cannot determine {len(free)} free parameters")
-    max_steps = max_steps or (256 if method == "lm" else 5000)
+    max_steps = max_steps or (5000 if method == "optax" else 256)
     optimizer = optimizer if optimizer is not None else DEFAULT_OPTIMIZER
     p0 = {k: p.value for k, p in params.items()}
     spec = _layout(params)
@@ -502,13 +512,16 @@ class BatchFitResult:
 
 def fit_many(model: Callable, x, Y, params: Mapping[str, Parameter | float], *, sigma=None,
              absolute_sigma: bool = False, covariance: str = "jacobian", loss="linear", f_scale: float = 1.0,
-             rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 256) -> BatchFitResult:
+             method="lm", rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 256) -> BatchFitResult:
     """Fit ``model(x, **params)`` to every data set ``Y[b]`` (shared ``x`` and starts) in one
     vectorised Levenberg-Marquardt call: the curves of a measured map, repeated sweeps, noise draws.
 
     ``sigma`` broadcasts against ``Y`` (e.g. one noise level per data set: shape ``(B, 1)``).
     """
-    params, Y, sigma_arr, free = _prepare(model, Y, params, sigma, loss, covariance, "lm")
+    if method == "optax":
+        raise ValueError("fit_many runs least-squares solvers: method 'lm', 'gauss_newton', 'dogleg' or an "
+                         "optimistix solver")
+    params, Y, sigma_arr, free = _prepare(model, Y, params, sigma, loss, covariance, method)
     if Y.ndim < 2:
         raise ValueError("fit_many needs a batch of data sets: Y with a leading batch axis")
     n_data = int(np.prod(Y.shape[1:]))
@@ -517,14 +530,14 @@ def fit_many(model: Callable, x, Y, params: Mapping[str, Parameter | float], *, 
         raise ValueError(f"{n_data} data points cannot determine {len(free)} free parameters")
     p0 = {k: jnp.asarray(p.value, float) for k, p in params.items()}
     spec = _layout(params)
-    solve, information = _compiled(model, spec, free, loss, float(f_scale), "lm", None, rtol, atol, max_steps)
+    solve, information = _compiled(model, spec, free, loss, float(f_scale), method, None, rtol, atol, max_steps)
     theta0 = jnp.zeros(len(free))  # the start itself in internal coordinates
     for k in free:
         p = params[k]
         if math.isfinite(p.lower) and math.isfinite(p.upper):
             theta0 = theta0.at[free.index(k)].set(_to_internal(p.value, p, p.value))
 
-    bkey = ("batch", model, spec, free, loss, float(f_scale), rtol, atol, max_steps, covariance)
+    bkey = ("batch", model, spec, free, loss, float(f_scale), method, rtol, atol, max_steps, covariance)
     if bkey not in _COMPILED:
         @jax.jit
         def batch(theta0, p0, x, Y, S):

@@ -34,6 +34,11 @@ def test_linear_model_reproduces_ordinary_least_squares(rng):
     h = fit.curve_fit(lambda x, a, b: a * x + b, x, y, {"a": 1.0, "b": 0.0}, sigma=0.1, absolute_sigma=True,
                       covariance="hessian")
     np.testing.assert_allclose(h.covariance, cov, rtol=1e-6)
+    for method in ("gauss_newton", "dogleg"):
+        g = fit.curve_fit(lambda x, a, b: a * x + b, x, y, {"a": 1.0, "b": 0.0}, sigma=0.1, method=method)
+        assert g.converged and g.values["a"] == pytest.approx(beta[0], rel=1e-7), method
+    with pytest.raises(ValueError, match="method must be"):
+        fit.curve_fit(lambda x, a: a * x, x, y, {"a": 1.0}, method="newton")
 
 
 def test_fixed_parameters_and_bounds():

@@ -44,6 +44,7 @@ from jax.flatten_util import ravel_pytree
 from jax.scipy.sparse.linalg import gmres
 
 from .. import _validation as val
+from .._blocktri import small_solve
 from ..grids import EnergyGrid
 from ..spectral.bulk import green_functions
 from .coefficients import coefficients, to_modes
@@ -271,7 +272,8 @@ def _factor(A, B, C):
 
     def fwd(G_prev, blk):
         a, b, c = blk
-        Minv = jnp.linalg.inv(b - a @ G_prev)
+        m = b - a @ G_prev
+        Minv = small_solve(m, jnp.broadcast_to(jnp.eye(m.shape[-1], dtype=m.dtype), m.shape))
         G = Minv @ c
         return G, (Minv, G)
 

@@ -22,6 +22,7 @@ import numpy as np
 from jax import Array, lax
 
 from .. import _validation as val
+from .._blocktri import small_solve
 from ..grids import EnergyGrid
 from .coefficients import occupations_from_sectors, to_modes
 from .wire import (
@@ -89,7 +90,7 @@ def _fixed_kernel_response(wire: Wire, resp: WireResponse):
     nc = len(wire.contacts)
     n4 = 4 * nc
     Kfull, _, _ = contact_kernels(wire, resp, jnp.zeros(nc))
-    M = jnp.linalg.solve(jnp.eye(n4) + Kfull @ resp.S, Kfull)
+    M = small_solve(jnp.eye(n4) + Kfull @ resp.S, Kfull)
     return M, resp.h0c.reshape(resp.energy.points.shape + (n4,))
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from jax import Array, lax
 
 from .. import _validation as val
-from .._blocktri import block_thomas, dense_matrix  # noqa: F401  (dense_matrix re-exported for checks)
+from .._blocktri import block_thomas, dense_matrix, small_solve  # noqa: F401  (dense_matrix re-exported for checks)
 from ..distributions import fermi
 from .. import grids
 from ..grids import EnergyGrid
@@ -435,5 +435,5 @@ def contact_fluxes(wire: Wire, resp: WireResponse, V):
     nc = len(wire.contacts)
     Kfull, he, ok = contact_kernels(wire, resp, V)
     rhs = jnp.einsum("...ij,...j->...i", Kfull, he - resp.h0c.reshape(E.shape + (4 * nc,)))
-    s = jnp.linalg.solve(jnp.eye(4 * nc) + Kfull @ resp.S, rhs[..., None])[..., 0]
+    s = small_solve(jnp.eye(4 * nc) + Kfull @ resp.S, rhs[..., None])[..., 0]
     return s.reshape(E.shape + (nc, 4)), ok
