@@ -116,6 +116,22 @@ class Measurement:
             out[k] = np.asarray(v, float).reshape(shape)
         return out
 
+    def sel(self, **point) -> "Measurement":
+        """One slice at the nearest coordinate value, dropping that axis: ``m.sel(field=1.0)`` is the
+        curve at 1 T of a field x bias map (values in SI units)."""
+        out = self
+        for k, v in point.items():
+            if k not in out.coords:
+                raise ValueError(f"unknown coordinate {k!r}; have {list(out.coords)}")
+            axis = list(out.coords).index(k)
+            i = int(np.argmin(np.abs(np.asarray(out.coords[k]) - float(v))))
+            coords = {c: a for c, a in out.coords.items() if c != k}
+            if not coords:
+                raise ValueError("cannot drop the last coordinate")
+            out = dataclasses.replace(out, coords=coords, values=np.take(out.values, i, axis=axis),
+                                      sigma=None if out.sigma is None else np.take(out.sigma, i, axis=axis))
+        return out
+
     def select(self, **ranges) -> "Measurement":
         """Restrict coordinates to ranges in SI units, e.g. ``select(bias=(-1.5e-3, 1.5e-3))``."""
         coords, idx = {}, []

@@ -10,6 +10,7 @@ Example (``nis.toml``; paths are relative to the file)::
     [corrections]                      # optional, for tunnel-junction models
     bias_offset = true                 # fit V_offset (V)
     series_resistance = false          # fit R_series (Ohm)
+    newton_steps = 12                  # junction-bias Newton steps with a series resistance
 
     [data]
     file = "curve.csv"                 # CSV (header 'bias [mV], G [uS]'), .npy/.npz, .nc/.h5
@@ -31,7 +32,7 @@ Example (``nis.toml``; paths are relative to the file)::
     covariance = "jacobian"            # jacobian | hessian
 
     [output]
-    dir = "fit-nis"                    # report.json, fit.png, fit.nc
+    dir = "fit-nis"                    # report.json, fit.png, fit.nc (relative to this file)
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import numpy as np
 _TOP = {"model", "model_options", "corrections", "data", "parameters", "fit", "output"}
 _DATA = {"file", "value", "sigma", "units", "coords", "select"}
 _FIT = {"method", "loss", "f_scale", "n_starts", "seed", "covariance", "max_steps", "rtol", "atol", "absolute_sigma"}
-_CORR = {"bias_offset", "series_resistance"}
+_CORR = {"bias_offset", "series_resistance", "newton_steps"}
 _OUT = {"dir"}
 
 
@@ -89,7 +90,7 @@ def build(cfg: dict, base: Path):
     try:
         model = models.get(cfg["model"], **cfg.get("model_options", {}))
         corr = cfg.get("corrections", {})
-        if any(corr.values()):
+        if corr.get("bias_offset") or corr.get("series_resistance"):
             model = models.Corrected(model, **corr)
         d = cfg["data"]
         file = Path(d["file"])
@@ -113,7 +114,7 @@ def run(path, out: Path | None = None) -> tuple:
     cfg = load_config(path)
     model, m, params, coords, opts = build(cfg, path.parent)
     res = models.fit_data(model, m, params, coords=coords, **opts)
-    out = Path(out or cfg.get("output", {}).get("dir", path.stem + "-fit"))
+    out = Path(out) if out is not None else path.parent / cfg.get("output", {}).get("dir", path.stem + "-fit")
     out.mkdir(parents=True, exist_ok=True)
     report = res.report()
     report.update(config=cfg, data={"source": m.source, "shape": list(m.shape), "units": m.units})

@@ -153,7 +153,7 @@ class Corrected(FitModel):
     base: FitModel = dataclasses.field(default_factory=NISConductance)
     bias_offset: bool = True
     series_resistance: bool = False
-    newton_steps: int = 30
+    newton_steps: int = 12  #: Newton steps for V_j (each gains a factor >~ 30 on these junctions)
 
     @property
     def name(self):  # type: ignore[override]

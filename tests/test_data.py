@@ -642,3 +642,16 @@ def test_round_trip_netcdf(tmp_path, rng):
     assert cb.units == {"bias": "V", "G": "S"}
     np.testing.assert_allclose(cb.values, [G0, 3 * G0])
     np.testing.assert_allclose(cb.coords["bias"], [0, 1e-3])
+
+
+def test_sel_takes_one_curve_of_a_map():
+    m = Measurement(coords={"field": np.array([0.0, 0.5, 1.0]), "bias": np.linspace(-1, 1, 5)},
+                         values=np.arange(15.0).reshape(3, 5), sigma=np.full((3, 5), 0.1), name="G",
+                         units={"field": "T", "bias": "V", "G": "S"})
+    c = m.sel(field=0.45)
+    assert list(c.coords) == ["bias"] and c.shape == (5,) and c.sigma.shape == (5,)
+    np.testing.assert_array_equal(c.values, np.arange(5.0, 10.0))
+    with pytest.raises(ValueError, match="unknown coordinate"):
+        m.sel(T=1.0)
+    with pytest.raises(ValueError, match="last coordinate"):
+        c.sel(bias=0.0)
