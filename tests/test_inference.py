@@ -196,13 +196,13 @@ def test_seed001_charge_imbalance_lifetime_phase_gradient_and_I0(rng):
 
 def test_nonlocal_map_model_matches_the_kinetic_engine_and_is_fitted(rng):
     """The map model is nonlocal_conductance on the same wire and grid (in siemens); its parameter
-    Jacobian equals finite differences; a noisy 21 x 21 map gives back gamma, b_so, h and P_det."""
+    Jacobian equals finite differences; a noisy 13 x 13 map gives back gamma, b_so, h and P_det."""
     import jaxqp as qp
 
-    m = models.NonlocalConductanceMap(n_energy=601, n_x=80)
+    m = models.NonlocalConductanceMap(n_energy=401, n_x=60)
     truth = dict(gamma=2e-3, b_so=0.03, h=25.0, P_det=0.15)
     p = dict({k: v.value for k, v in m.parameters().items()}, **truth)
-    Vi = jnp.linspace(-700e-6, 700e-6, 21)
+    Vi = jnp.linspace(-700e-6, 700e-6, 13)
     x = {"bias_inj": Vi[:, None], "bias_det": Vi[None, :]}
     g = np.asarray(jax.jit(lambda x: m(x, **p))(x))
     # the same wire and grid through the public verb
@@ -210,8 +210,8 @@ def test_nonlocal_map_model_matches_the_kinetic_engine_and_is_fitted(rng):
     t_min = min(float(c.electrode.temperature) for c in w.contacts)
     grid = m.grid(p["gamma"], p["h"] / p["delta"], 0.0, t_min)
     u = 1e6 / p["delta"]
-    ref = qp.nonlocal_conductance(w, Vi * u, Vi[::5] * u, grid=grid)
-    np.testing.assert_allclose(g[:, ::5], np.asarray(ref.g_nl) / p["R_xi"], rtol=1e-10, atol=1e-20)
+    ref = qp.nonlocal_conductance(w, Vi * u, Vi[::4] * u, grid=grid)
+    np.testing.assert_allclose(g[:, ::4], np.asarray(ref.g_nl) / p["R_xi"], rtol=1e-10, atol=1e-20)
     # forward-mode Jacobian in the fitted parameters against central differences, at a fixed quadrature
     # (the model's grid follows gamma and h, a discretisation effect that autodiff does not see)
     f = jax.jit(lambda q, x: m.evaluate(x, dict(p, **q), grid))
@@ -225,6 +225,6 @@ def test_nonlocal_map_model_matches_the_kinetic_engine_and_is_fitted(rng):
     y = g + noise * rng.standard_normal(g.shape)
     r = fit.curve_fit(m, x, y, models.parameters_for(m, dict(gamma=1.5e-3, b_so=0.02, h=20.0, P_det=0.1)),
                       sigma=noise, absolute_sigma=True)
-    assert r.converged and 0.8 < r.chi2_red < 1.2, r.summary()
+    assert r.converged and 0.65 < r.chi2_red < 1.35, r.summary()  # 3 sd of chi2/dof at dof 165
     for k, v in truth.items():
         assert abs(r.values[k] - v) < 4 * r.stderr[k], (k, r.values[k], r.stderr[k])
