@@ -33,7 +33,6 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .fit import Parameter
 from .units import KB_UEV_PER_K, MUB_UEV_PER_T

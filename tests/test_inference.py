@@ -10,7 +10,6 @@ from scipy.optimize import least_squares, minimize
 
 from jaxqp import fit, models
 from jaxqp.spectral.bulk import green_functions
-from jaxqp.units import KB_UEV_PER_K
 
 NIS = models.NISConductance(n_energy=401)
 NIS_TRUE = dict(delta=262.0, gamma=1.0, T=0.07, G_N=25e-6)
