@@ -307,15 +307,10 @@ class SupercurrentRelation(FitModel):
 
 # --------------------------------------------------------------------------- non-local maps (kinetic engine)
 def _pair_geometry(pair):
-    """Injector/detector positions (units of xi) of the seed-001 wire for a junction pair."""
-    from .devices.nonlocal_wire import JUNCTIONS, SPACING_NM, WIRE_LENGTH_NM, XI_NM
+    """Wire length and injector-detector distance (units of xi) of the seed-001 wire."""
+    from .devices.nonlocal_wire import WIRE_LENGTH_NM, XI_NM, pair_distance
 
-    order = "ABC"
-    for j in pair:
-        if j not in JUNCTIONS:
-            raise ValueError(f"unknown junction {j!r}; choose from {sorted(JUNCTIONS)}")
-    dist = abs(order.index(pair[1]) - order.index(pair[0])) * SPACING_NM / XI_NM
-    return WIRE_LENGTH_NM / XI_NM, dist
+    return WIRE_LENGTH_NM / XI_NM, pair_distance(pair)
 
 
 def _map_axes(x):

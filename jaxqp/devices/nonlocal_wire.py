@@ -45,6 +45,14 @@ def r_xi_ohm() -> float:
     return WIRE_RESISTANCE_OHM * XI_NM / WIRE_LENGTH_NM
 
 
+def pair_distance(pair) -> float:
+    """Injector-detector distance (units of xi) of a junction pair: 300 nm x index distance."""
+    for j in pair:
+        if j not in JUNCTIONS:
+            raise ValueError(f"unknown junction {j!r}; choose from {sorted(JUNCTIONS)}")
+    return abs("ABC".index(pair[1]) - "ABC".index(pair[0])) * SPACING_NM / XI_NM
+
+
 def units() -> Units:
     return Units(DELTA0_UEV)
 
@@ -53,14 +61,10 @@ def device(pair=("A", "B"), *, gamma: float = GAMMA_FIT, phase_gradient=0.0, h=0
            n_x: int = 200, bath_K: float = BATH_K) -> Wire:
     """The seed-001 wire with the injector (first of ``pair``) at the centre and the detector
     ``300 nm x (index distance)`` away (A-B, B-C: 300 nm; A-C: 600 nm)."""
-    order = "ABC"
-    for j in pair:
-        if j not in JUNCTIONS:
-            raise ValueError(f"unknown junction {j!r}; choose from {sorted(JUNCTIONS)}")
     u = units()
     L = WIRE_LENGTH_NM / XI_NM
     x_inj = 0.5 * L
-    dist = abs(order.index(pair[1]) - order.index(pair[0])) * SPACING_NM / XI_NM
+    dist = pair_distance(pair)
     rxi = r_xi_ohm()
     contacts = []
     for name, x in ((pair[0], x_inj), (pair[1], x_inj + dist)):
@@ -154,13 +158,9 @@ def half_wire(pair=("A", "B"), *, gamma: float = FIG11["gamma"], n_x: int = 64, 
     cross-section).  The detector is part of the wire as a weak contact at zero bias (its bias enters
     the detector current only, as in the paper).
     """
-    order = "ABC"
-    for j in pair:
-        if j not in JUNCTIONS:
-            raise ValueError(f"unknown junction {j!r}; choose from {sorted(JUNCTIONS)}")
     u = units()
     L = 0.5 * WIRE_LENGTH_NM / XI_NM
-    dist = abs(order.index(pair[1]) - order.index(pair[0])) * SPACING_NM / XI_NM
+    dist = pair_distance(pair)
     rxi = r_xi_ohm()
     contacts = []
     for name, x, V in ((pair[0], 0.0, injector_bias), (pair[1], dist, 0.0)):
