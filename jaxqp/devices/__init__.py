@@ -1,5 +1,5 @@
 """Ready-made models of the devices in the seed papers (one module each)."""
 
-from . import nonlocal_wire, spin_energy_mode, thermospin
+from . import nonlocal_wire, spin_energy_mode, spin_supercurrent, thermospin
 
-__all__ = ["nonlocal_wire", "spin_energy_mode", "thermospin"]
+__all__ = ["nonlocal_wire", "spin_energy_mode", "spin_supercurrent", "thermospin"]

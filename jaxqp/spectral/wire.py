@@ -50,7 +50,7 @@ the energy.
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import equinox as eqx
 import jax
@@ -530,15 +530,29 @@ def _jvp_blocks(Y, loc, dirichlet, eta):
     return jacobian_blocks(lambda y: _residual(y, loc, dirichlet, eta), Y, Y.shape[-1])
 
 
-def _solve_primal(loc: _Local, Y0, dirichlet, opts: Options):
+class _Model(NamedTuple):
+    """The equations a Newton solve works on: ``residual(Y, loc, dirichlet, eta)`` (n, k, B),
+    ``blocks(Y, loc, dirichlet, eta)`` -> (R, A, B, C) of its block-tridiagonal Jacobian, and
+    ``scale(loc)`` (n, B), the magnitude of the terms (for the relative residual).
+    Module-level functions only (the model is a static argument)."""
+
+    residual: Callable
+    blocks: Callable
+    scale: Callable
+
+
+_COLLINEAR = _Model(_residual, _newton_blocks, _scale)
+
+
+def _solve_primal(loc, Y0, dirichlet, opts: Options, model: _Model):
     """Newton with continuation in Im(E).  Returns (Y, converged, relative residual, iterations) per column."""
     rdt = jnp.real(Y0).dtype
     B = Y0.shape[-1]
-    scale = _scale(loc)[:, None, :]
+    scale = model.scale(loc)[:, None, :]
 
     def body(state):
         Y, eta, k, err = state
-        R, A, Bm, C = _newton_blocks(Y, loc, dirichlet, eta)
+        R, A, Bm, C = model.blocks(Y, loc, dirichlet, eta)
         dY = block_thomas(A, Bm, C, R[:, :, None, :])[:, :, 0, :]
         size = jnp.max(jnp.abs(dY), axis=(0, 1))
         size = jnp.where(jnp.isfinite(size), size, jnp.inf)
@@ -558,14 +572,14 @@ def _solve_primal(loc: _Local, Y0, dirichlet, opts: Options):
 
     state = (Y0, jnp.full(B, opts.eta0, rdt), jnp.asarray(0), jnp.full(B, jnp.inf, rdt))
     Y, _, k, err = lax.while_loop(cond, body, state)
-    res = jnp.max(jnp.abs(_residual(Y, loc, dirichlet, 0.0)) / scale, axis=(0, 1))
+    res = jnp.max(jnp.abs(model.residual(Y, loc, dirichlet, 0.0)) / scale, axis=(0, 1))
     ok = (res <= opts.res_tol) & jnp.isfinite(res) & jnp.all(jnp.isfinite(Y), axis=(0, 1))
     return Y, ok, res, jnp.broadcast_to(k, (B,))
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
-def _solve(loc: _Local, Y0, dirichlet, opts):
-    Y, ok, res, k = _solve_primal(loc, Y0, dirichlet, opts)
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def _solve(loc, Y0, dirichlet, opts, model: _Model):
+    Y, ok, res, k = _solve_primal(loc, Y0, dirichlet, opts, model)
     return Y, ok.astype(jnp.real(Y).dtype), res, k
 
 
@@ -583,7 +597,7 @@ def _block_transpose(A, Bm, C):
     return (jnp.concatenate([zero, t(C)[:-1]], 0), t(Bm), jnp.concatenate([t(A)[1:], zero], 0))
 
 
-def _solve_jvp(dirichlet, opts, primals, tangents):
+def _solve_jvp(dirichlet, opts, model, primals, tangents):
     """Implicit differentiation: ``J dY = -dR`` with the block-tridiagonal Jacobian at the solution.
 
     The linear solve is a ``lax.custom_linear_solve`` (block Thomas for J and
@@ -591,9 +605,9 @@ def _solve_jvp(dirichlet, opts, primals, tangents):
     """
     loc, Y0 = primals
     dloc, _ = tangents
-    Y, ok, res, k = _solve_primal(loc, Y0, dirichlet, opts)
-    _, dR = jax.jvp(lambda l: _residual(Y, l, dirichlet, 0.0), (loc,), (dloc,))
-    _, A, Bm, C = lax.stop_gradient(_newton_blocks(Y, loc, dirichlet, 0.0))
+    Y, ok, res, k = _solve_primal(loc, Y0, dirichlet, opts, model)
+    _, dR = jax.jvp(lambda l: model.residual(Y, l, dirichlet, 0.0), (loc,), (dloc,))
+    _, A, Bm, C = lax.stop_gradient(model.blocks(Y, loc, dirichlet, 0.0))
     At, Bt, Ct = _block_transpose(A, Bm, C)
     dY = -lax.custom_linear_solve(
         lambda v: _block_matvec(A, Bm, C, v), dR,
@@ -685,7 +699,7 @@ def _solve_energies(z, p: NodeParams, chain: Chain, geo: Geometry, delta_profile
     for side, node in ((0, 0), (1, n - 1)):
         if geo.dirichlet[side]:
             Y0 = Y0.at[node].set(lax.stop_gradient(loc.target[side]))
-    Y, ok, res, k = _solve(loc, Y0, geo.dirichlet, opts)
+    Y, ok, res, k = _solve(loc, Y0, geo.dirichlet, opts, _COLLINEAR)
     Y = _from_layout(Y, coupled, nE)  # (n, 2, 2, n_E)
     if not coupled:
         ok = jnp.minimum(ok[:nE], ok[nE:])

@@ -1,0 +1,883 @@
+r"""1-D retarded Usadel equation with general (non-collinear) spin structure.
+
+Equation (docs/theory.md section 14).  In the spin-rotation covariant Nambu
+basis ``(psi_up, psi_dn, psi_dn^+, -psi_up^+)`` the retarded function is the
+4x4 matrix ``g = [[g, F], [-Ft, -gt]]`` of 2x2 spin blocks with ``g^2 = 1``;
+spin rotations act as ``sigma`` on both Nambu blocks.  In units of Delta0 and
+xi (``D = 1``),
+
+.. math:: \partial_x(\sigma\, g\partial_x g) = \sigma [\Lambda, g],\qquad
+   \Lambda = -i (E + i\Gamma)\tau_3 - i\tau_3\,\mathbf h\cdot\boldsymbol\sigma - i\hat\Delta
+     + \tfrac{\zeta}{2}\tau_3 g\tau_3
+     + \tfrac{b_{so}}{2}\sum_k \sigma_k g \sigma_k
+     + \tfrac{b_{sf}}{2}\sum_k \sigma_k\tau_3 g\tau_3\sigma_k ,
+
+``Delta-hat = [[0, Delta e^{i phi}], [-Delta e^{-i phi}, 0]]`` (spin singlet:
+proportional to the unit matrix in spin space in this basis) and ``h(x)`` an
+exchange field of any direction, varying along the wire.  For ``h`` along z the
+matrix is block diagonal in the spin sectors ``s = +1`` (components 1, 3) and
+``s = -1`` (2, 4), and each sector is the equation of
+:mod:`jaxqp.spectral.wire` with ``E + s h`` (tested).
+
+Boundary conditions, at either end, are a matrix current into the wire:
+
+* spin-active (magnetic-insulator or ferromagnetic-tunnel) interface with
+  magnetisation ``m``, spin-mixing conductance ``G_phi``, tunnel conductance
+  ``G_T`` and polarisation ``P`` towards an electrode ``g_e`` (``g_e = 0`` for
+  an insulator), to first order in the transmissions,
+
+  .. math:: \pm L\, g\partial_x g = \frac{G_T}{2 G_N}\,[S(g_e), g]
+            - \frac{i G_\phi}{2 G_N}\,[\tau_3\,\mathbf m\cdot\boldsymbol\sigma, g],\qquad
+            S(g_e) = g_e + \frac{P}{1+\sqrt{1-P^2}}\{M, g_e\}
+                   + \frac{1-\sqrt{1-P^2}}{1+\sqrt{1-P^2}} M g_e M,
+
+  ``M = tau_3 m.sigma``, ``G_N = sigma / L`` the normal-state conductance of
+  the wire, ``+`` at the left end (x = 0) and ``-`` at the right (the form of
+  J. A. Ouassou et al., Sci. Rep. 9, 12731 (2019), Methods, and its refs.
+  53-56; with ``P = G_phi = 0`` it is Kupriyanov-Lukichev);
+* a reservoir: the bulk solution of the end material (Dirichlet);
+* vacuum: zero current.
+
+Discretisation: finite volumes, exactly as :mod:`jaxqp.spectral.wire`: the
+flux through a link is ``G_ij [g_i, g_j] / 2``, a boundary matrix current
+enters the end node, and the node equation is the single commutator
+``[g_i, W_i] = 0`` with ``W_i = sum_j G_ij g_j / 2 + S_i / 2 + V_i sigma Lambda_i``.
+The spin-mixing term is then an exchange field ``G_phi m / 2`` concentrated on
+the end node.
+
+Parametrisation: Riccati, ``g = N (1 + gamma gamma~)``, ``F = 2 N gamma``,
+``Ft = 2 N~ gamma~``, ``gt = N~ (1 + gamma~ gamma)``, ``N = (1 - gamma gamma~)^-1``,
+``N~ = (1 - gamma~ gamma)^-1``, with 2x2 matrices ``gamma, gamma~``.  With the
+left eigenvectors ``[1, gamma]``, ``[gamma~, 1]`` and right eigenvectors
+``[gamma; -1]``, ``[1; -gamma~]`` of ``g`` (eigenvalues +1, -1), the node equation
+is equivalent to the two 2x2 equations
+
+.. math:: W_{12} - W_{11}\gamma + \gamma W_{22} - \gamma W_{21}\gamma = 0,\qquad
+          W_{21} + \tilde\gamma W_{11} - W_{22}\tilde\gamma - \tilde\gamma W_{12}\tilde\gamma = 0,
+
+eight complex unknowns per node.  Algorithm: Newton on the whole position grid
+for each energy with the block-tridiagonal Jacobian (8x8 blocks, by coloured
+Jacobian-vector products), block Thomas, continuation in Im(E) from the local
+bulk solution, per-energy converged flag; implicit differentiation - all
+shared with :mod:`jaxqp.spectral.wire`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple, Optional, Tuple, Union
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array, lax
+
+from .. import _validation as val
+from .._blocktri import _mm_last as _mm, jacobian_blocks
+from ..materials import Electrode, NormalMetal, Superconductor
+from . import wire as _wire
+from .bulk import green_functions
+
+# Pauli matrices (3, 2, 2)
+SIGMA = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=complex)
+_EYE2 = np.eye(2, dtype=complex)
+
+
+# ----------------------------------------------------------------- structures
+def _unit(v, what):
+    v = np.asarray(v, dtype=float)
+    if v.shape != (3,):
+        raise ValueError(f"{what} must be a 3-vector (x, y, z), got shape {v.shape}")
+    n = np.linalg.norm(v)
+    if not n > 0:
+        raise ValueError(f"{what} must be a non-zero 3-vector, got {v.tolist()}")
+    return v / n
+
+
+class SpinActive(eqx.Module):
+    """Boundary condition at one end of a :class:`SpinWire`: spin-active interface.
+
+    Attributes:
+        spin_mixing: ``G_phi / G_N``, the spin-dependent interfacial phase shifts
+            (spin-mixing conductance) relative to the wire's normal-state
+            conductance ``G_N = sigma / L`` (differentiable).
+        magnetization: direction of the interface magnetisation (static 3-vector,
+            normalised).
+        conductance: ``G_T / G_N`` tunnel conductance to ``electrode`` (0 for a
+            magnetic insulator; differentiable).
+        polarization: spin polarisation ``P`` of the tunnel conductance, ``|P| < 1``.
+        electrode: :class:`jaxqp.Superconductor` or :class:`jaxqp.NormalMetal`
+            behind the barrier (its exchange field points along
+            ``magnetization``), or ``None`` for an insulator.
+    """
+
+    spin_mixing: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    magnetization: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
+    conductance: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    polarization: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    electrode: Optional[Electrode] = None
+
+    def __init__(self, spin_mixing=0.0, magnetization=(0.0, 0.0, 1.0), conductance=0.0, polarization=0.0,
+                 electrode=None):
+        self.spin_mixing = jnp.asarray(spin_mixing)
+        self.magnetization = tuple(float(c) for c in _unit(magnetization, "magnetization"))
+        self.conductance = jnp.asarray(conductance)
+        self.polarization = jnp.asarray(polarization)
+        self.electrode = electrode
+
+    def __check_init__(self):
+        val.check_finite("spin_mixing", self.spin_mixing)
+        val.check_nonnegative("conductance", self.conductance, hint="a tunnel conductance G_T/G_N is >= 0")
+        p = val.concrete(self.polarization)
+        if p is not None and np.any(np.abs(p) >= 1):
+            raise ValueError(f"polarization must satisfy |P| < 1, got {p}")
+        c = val.concrete(self.conductance)
+        if self.electrode is None and c is not None and np.any(c != 0):
+            raise ValueError("a tunnel conductance needs an electrode: pass electrode=jaxqp.NormalMetal() or a "
+                             "Superconductor, or set conductance=0 for a magnetic insulator")
+
+
+End = Union[str, SpinActive]
+
+
+class SpinWire(eqx.Module):
+    """A uniform superconducting (or normal, ``delta=0``) wire with general spin structure.
+
+    Attributes:
+        material: :class:`jaxqp.Superconductor` with the bulk parameters
+            (``delta``, ``gamma``, ``zeta``, ``b_so``, ``b_sf``; its ``h`` is the
+            magnitude of an exchange field along ``exchange_direction``).
+        length: in units of xi (static).
+        n_x: number of nodes, ends included (static).
+        ends: ``(left, right)``, each ``"vacuum"``, ``"reservoir"`` or a
+            :class:`SpinActive` interface.
+        exchange: optional exchange field per node, shape ``(n_x, 3)`` (units
+            Delta0), replacing ``material.h * exchange_direction``: any
+            direction, varying along the wire.
+        exchange_direction: direction of ``material.h`` (static 3-vector).
+        conductance: normal-state conductance per length relative to the
+            reference (``sigma``).
+        phase: phase of Delta.
+    """
+
+    material: Superconductor
+    length: float = eqx.field(static=True)
+    n_x: int = eqx.field(static=True)
+    ends: Tuple[End, End] = ("vacuum", "vacuum")
+    exchange: Optional[Array] = None
+    exchange_direction: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
+    conductance: Array = eqx.field(default=1.0, converter=jnp.asarray)
+    phase: Array = eqx.field(default=0.0, converter=jnp.asarray)
+
+    def __check_init__(self):
+        if not (isinstance(self.length, (int, float)) and self.length > 0):
+            raise ValueError(f"length must be a positive number (units of xi), got {self.length!r}")
+        if not (isinstance(self.n_x, int) and self.n_x >= 3):
+            raise ValueError(f"n_x must be an integer >= 3, got {self.n_x!r}")
+        if len(self.ends) != 2:
+            raise ValueError("ends must be a pair (left, right)")
+        for e in self.ends:
+            if not (isinstance(e, SpinActive) or e in ("vacuum", "reservoir")):
+                raise ValueError(f"an end must be 'vacuum', 'reservoir' or a SpinActive interface, got {e!r}")
+        if self.exchange is not None and jnp.shape(self.exchange) != (self.n_x, 3):
+            raise ValueError(f"exchange must have shape (n_x, 3) = ({self.n_x}, 3), got {jnp.shape(self.exchange)}")
+        val.check_positive("conductance", self.conductance, hint="sigma is the wire's conductance per length > 0")
+
+    @property
+    def x(self) -> np.ndarray:
+        return np.linspace(0.0, self.length, self.n_x)
+
+    def exchange_field(self) -> Array:
+        """Exchange field on the nodes, ``(n_x, 3)``."""
+        if self.exchange is not None:
+            return jnp.asarray(self.exchange)
+        n = jnp.asarray(_unit(self.exchange_direction, "exchange_direction"))
+        return jnp.broadcast_to(self.material.h * n, (self.n_x, 3))
+
+
+# ----------------------------------------------------------------- 2x2 algebra, batch last: arrays (2, 2, ...)
+def _inv2(a):
+    det = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
+    return jnp.stack([jnp.stack([a[1, 1], -a[0, 1]]), jnp.stack([-a[1, 0], a[0, 0]])]) / det
+
+
+def _eye_like(a):
+    return jnp.broadcast_to(jnp.asarray(_EYE2).reshape((2, 2) + (1,) * (a.ndim - 2)), a.shape).astype(a.dtype)
+
+
+def _spin_vec(v):
+    """``v . sigma`` for v (3, ...) -> (2, 2, ...)."""
+    s = jnp.asarray(SIGMA)
+    return sum(v[k][None, None] * s[k].reshape((2, 2) + (1,) * (v.ndim - 1)) for k in range(3))
+
+
+def blocks_from_riccati(gam, gamt):
+    """4x4 retarded function as 2x2 blocks ``(g11, g12, g21, g22)`` from Riccati matrices (2, 2, ...)."""
+    one = _eye_like(gam)
+    N = _inv2(one - _mm(gam, gamt))
+    Nt = _inv2(one - _mm(gamt, gam))
+    return (2 * N - one, 2 * _mm(N, gam), -2 * _mm(Nt, gamt), one - 2 * Nt)
+
+
+def _block_mm(a, b):
+    return (_mm(a[0], b[0]) + _mm(a[1], b[2]), _mm(a[0], b[1]) + _mm(a[1], b[3]),
+            _mm(a[2], b[0]) + _mm(a[3], b[2]), _mm(a[2], b[1]) + _mm(a[3], b[3]))
+
+
+def _pauli_sum(x):
+    """``sum_k sigma_k x sigma_k = 2 Tr(x) - x`` for a 2x2 block."""
+    tr = x[0, 0] + x[1, 1]
+    return 2 * tr[None, None] * _eye_like(x) - x
+
+
+def to_matrix(b):
+    """2x2 blocks (each (2, 2, ...)) -> 4x4 matrices (..., 4, 4)."""
+    top = jnp.concatenate([b[0], b[1]], axis=1)
+    bot = jnp.concatenate([b[2], b[3]], axis=1)
+    m = jnp.concatenate([top, bot], axis=0)  # (4, 4, ...)
+    return jnp.moveaxis(jnp.moveaxis(m, 0, -1), 0, -1)
+
+
+# ----------------------------------------------------------------- residual
+class _SpinLocal(eqx.Module):
+    """Node coefficients (volume weighted, batch = energies last) for :func:`_residual`."""
+
+    mass: Array  # (n,) V sigma
+    hvec: Array  # (3, n) V sigma h + boundary G_phi m / 2
+    gamma: Array  # (n,) V sigma Gamma
+    delta: Array  # (n,) complex V sigma Delta e^{i phi}
+    delta_t: Array  # (n,) complex V sigma Delta e^{-i phi}
+    orb: Array  # (n,) V sigma zeta / 2
+    so: Array  # (n,) V sigma b_so / 2
+    sf: Array  # (n,) V sigma b_sf / 2
+    links: Array  # (n-1,)
+    z: Array  # (B,) complex energies
+    ext: Array  # (4 blocks, 2, 2, n, B): G_T S(g_e) per node
+    target: Array  # (2, 8, B) Dirichlet values
+
+
+def _unpack(Y):
+    """(n, 8, B) -> gamma, gamma~ as (2, 2, n, B)."""
+    n, _, B = Y.shape
+    gam = jnp.moveaxis(Y[:, :4].reshape(n, 2, 2, B), 0, 2)
+    gamt = jnp.moveaxis(Y[:, 4:].reshape(n, 2, 2, B), 0, 2)
+    return gam, gamt
+
+
+def _pack(gam, gamt):
+    n, B = gam.shape[2], gam.shape[3]
+    a = jnp.moveaxis(gam, 2, 0).reshape(n, 4, B)
+    b = jnp.moveaxis(gamt, 2, 0).reshape(n, 4, B)
+    return jnp.concatenate([a, b], axis=1)
+
+
+def _w_blocks(gam, gamt, loc: _SpinLocal, eta):
+    g = blocks_from_riccati(gam, gamt)
+    col = lambda a: a[None, None, :, None]  # noqa: E731  (n,) -> (1, 1, n, 1)
+    Gl = jnp.concatenate([jnp.zeros(1), loc.links])
+    Gr = jnp.concatenate([loc.links, jnp.zeros(1)])
+
+    def nb(x):
+        left = jnp.concatenate([jnp.zeros_like(x[:, :, :1]), x[:, :, :-1]], 2)
+        right = jnp.concatenate([x[:, :, 1:], jnp.zeros_like(x[:, :, :1])], 2)
+        return 0.5 * (col(Gl) * left + col(Gr) * right)
+
+    one = _eye_like(gam)
+    eps = col(loc.mass) * (loc.z + 1j * eta)[None, None, None, :] + 1j * col(loc.gamma)
+    hs = _spin_vec(loc.hvec[..., None])  # (2, 2, n, 1)
+    orb, so, sf = col(loc.orb), col(loc.so), col(loc.sf)
+    W11 = nb(g[0]) + 0.5 * loc.ext[0] - 1j * (eps * one + hs) + orb * g[0] + so * _pauli_sum(g[0]) \
+        + sf * _pauli_sum(g[0])
+    W22 = nb(g[3]) + 0.5 * loc.ext[3] + 1j * (eps * one + hs) + orb * g[3] + so * _pauli_sum(g[3]) \
+        + sf * _pauli_sum(g[3])
+    W12 = nb(g[1]) + 0.5 * loc.ext[1] - 1j * col(loc.delta) * one - orb * g[1] + so * _pauli_sum(g[1]) \
+        - sf * _pauli_sum(g[1])
+    W21 = nb(g[2]) + 0.5 * loc.ext[2] + 1j * col(loc.delta_t) * one - orb * g[2] + so * _pauli_sum(g[2]) \
+        - sf * _pauli_sum(g[2])
+    return W11, W12, W21, W22
+
+
+def _residual(Y, loc: _SpinLocal, dirichlet, eta):
+    """Projected node equations (n, 8, B) (module docstring)."""
+    gam, gamt = _unpack(Y)
+    W11, W12, W21, W22 = _w_blocks(gam, gamt, loc, eta)
+    e1 = W12 - _mm(W11, gam) + _mm(gam, W22) - _mm(_mm(gam, W21), gam)
+    e2 = W21 + _mm(gamt, W11) - _mm(W22, gamt) - _mm(_mm(gamt, W12), gamt)
+    R = _pack(e1, e2)
+    n = Y.shape[0]
+    if dirichlet[0]:
+        R = R.at[0].set(Y[0] - loc.target[0])
+    if dirichlet[1]:
+        R = R.at[n - 1].set(Y[n - 1] - loc.target[1])
+    return R
+
+
+def _jvp_blocks(Y, loc, dirichlet, eta):
+    """Jacobian blocks by coloured Jacobian-vector products (reference for :func:`_blocks`)."""
+    return jacobian_blocks(lambda y: _residual(y, loc, dirichlet, eta), Y, Y.shape[-1], vectorize=True)
+
+
+def _unit_directions(dtype):
+    """dgamma, dgamma~ of the 8 unit directions, each (2, 2, 1, 1, 8)."""
+    d = np.zeros((2, 2, 2, 8), complex)  # (which, i, j, direction)
+    for a in range(8):
+        d[a // 4, (a % 4) // 2, a % 2, a] = 1.0
+    d = jnp.asarray(d, dtype)[:, :, :, None, None, :]
+    return d[0], d[1]
+
+
+def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
+    """Residual and analytic block diagonals (A, B, C), each (n, 8, 8, B), of its Jacobian.
+
+    Equal to :func:`_jvp_blocks` (tested) and several times cheaper: the
+    derivative of ``g`` along the 8 unit directions is formed once per node and
+    the projection is linear in ``W``.
+    """
+    n, _, nb = Y.shape
+    gam, gamt = _unpack(Y)
+    W = _w_blocks(gam, gamt, loc, eta)
+    R = _residual(Y, loc, dirichlet, eta)
+    x = lambda a: a[..., None]  # noqa: E731  trailing direction axis
+    g_, gt_ = x(gam), x(gamt)
+    W11, W12, W21, W22 = (x(w) for w in W)
+    dg, dgt = _unit_directions(Y.dtype)
+    one = _eye_like(g_)
+    N = _inv2(one - _mm(g_, gt_))
+    Nt = _inv2(one - _mm(gt_, g_))
+    dN = _mm(_mm(N, _mm(dg, gt_) + _mm(g_, dgt)), N)
+    dNt = _mm(_mm(Nt, _mm(dgt, g_) + _mm(gt_, dg)), Nt)
+    dG = (2 * dN, 2 * (_mm(dN, g_) + _mm(N, dg)), -2 * (_mm(dNt, gt_) + _mm(Nt, dgt)), -2 * dNt)
+
+    def proj(d11, d12, d21, d22):
+        e1 = d12 - _mm(d11, g_) + _mm(g_, d22) - _mm(_mm(g_, d21), g_)
+        e2 = d21 + _mm(gt_, d11) - _mm(d22, gt_) - _mm(_mm(gt_, d12), gt_)
+        return e1, e2
+
+    def as_block(e1, e2):  # (2, 2, n, B, 8) x 2 -> (n, 8, 8, B)
+        out = jnp.concatenate([e1.reshape((4,) + e1.shape[2:]), e2.reshape((4,) + e2.shape[2:])], 0)
+        return jnp.moveaxis(jnp.moveaxis(out, 0, 1), -1, 2)  # (n, 8_out, 8_in, B)
+
+    col = lambda a: a[None, None, :, None, None]  # noqa: E731
+    orb, so, sf = col(loc.orb), col(loc.so), col(loc.sf)
+    dW11 = orb * dG[0] + (so + sf) * _pauli_sum(dG[0])
+    dW22 = orb * dG[3] + (so + sf) * _pauli_sum(dG[3])
+    dW12 = -orb * dG[1] + (so - sf) * _pauli_sum(dG[1])
+    dW21 = -orb * dG[2] + (so - sf) * _pauli_sum(dG[2])
+    e1, e2 = proj(dW11, dW12, dW21, dW22)
+    e1 = e1 - _mm(W11, dg) + _mm(dg, W22) - _mm(_mm(dg, W21), g_) - _mm(_mm(g_, W21), dg)
+    e2 = e2 + _mm(dgt, W11) - _mm(W22, dgt) - _mm(_mm(dgt, W12), gt_) - _mm(_mm(gt_, W12), dgt)
+    Bm = as_block(e1, e2)
+    # neighbours: W_i gains G/2 dg_j; the projection uses the node's own gamma
+    shift = lambda a, k: jnp.roll(a, k, axis=2)  # noqa: E731
+    Gl = jnp.concatenate([jnp.zeros(1), loc.links])
+    Gr = jnp.concatenate([loc.links, jnp.zeros(1)])
+    A = as_block(*proj(*(0.5 * col(Gl) * shift(d, 1) for d in dG)))
+    C = as_block(*proj(*(0.5 * col(Gr) * shift(d, -1) for d in dG)))
+    A = A.at[0].set(0)
+    C = C.at[n - 1].set(0)
+    eye = jnp.broadcast_to(jnp.eye(8, dtype=Y.dtype)[:, :, None], (8, 8, nb))
+    for side, node in ((0, 0), (1, n - 1)):
+        if dirichlet[side]:
+            A = A.at[node].set(0)
+            C = C.at[node].set(0)
+            Bm = Bm.at[node].set(eye)
+    return R, A, Bm, C
+
+
+def _scale(loc: _SpinLocal):
+    G = jnp.concatenate([jnp.zeros(1), loc.links]) + jnp.concatenate([loc.links, jnp.zeros(1)])
+    ext = jnp.sum(jnp.abs(loc.ext), axis=(0, 1, 2))
+    base = G + jnp.abs(loc.delta) + jnp.sqrt(jnp.sum(loc.hvec ** 2, 0)) + loc.orb + 2 * loc.so + 2 * loc.sf + 1e-300
+    return base[:, None] + ext + loc.mass[:, None] * (1.0 + jnp.abs(loc.z))
+
+
+_MODEL = _wire._Model(_residual, _blocks, _scale)
+
+
+# ----------------------------------------------------------------- bulk solutions (guess, reservoirs, electrodes)
+def _projectors(hvec):
+    """Spin projectors ``(1 + s n.sigma)/2`` for s = +1, -1 along ``hvec`` (3, ...) (z if hvec = 0)."""
+    mag = jnp.sqrt(jnp.sum(hvec ** 2, 0))
+    safe = jnp.where(mag > 0, mag, 1.0)
+    n = jnp.where(mag > 0, hvec / safe, jnp.asarray([0.0, 0.0, 1.0]).reshape((3,) + (1,) * (hvec.ndim - 1)))
+    ns = _spin_vec(n)
+    one = _eye_like(ns)
+    return mag, ((one + ns) / 2, (one - ns) / 2)
+
+
+def _bulk_blocks(z, hvec, delta, phase, gamma, zeta, b_so, b_sf):
+    """Bulk 4x4 blocks and Riccati matrices at energies z (B,) for per-node parameters (n,) -> (2, 2, n, B)."""
+    mag, P = _projectors(hvec)
+    zz = z[None, :] + 1j * gamma[:, None]
+    _, g, f, _ = green_functions(zz, mag[:, None], delta[:, None] + 0 * zz.real, zeta[:, None], b_so[:, None],
+                                 b_sf[:, None])  # (2 sectors, n, B)
+    ph = jnp.exp(1j * phase)[:, None]
+    gam_s, gamt_s = _wire.riccati_from_gf(g, f * ph, f / ph)
+    Pb = [p[..., None] for p in P]  # (2, 2, n, 1)
+    gam = sum(gam_s[s][None, None] * Pb[s] for s in range(2))
+    gamt = sum(gamt_s[s][None, None] * Pb[s] for s in range(2))
+    return gam, gamt
+
+
+def _electrode_blocks(el: Electrode, m, z):
+    """Blocks of an electrode's 4x4 function (spin axis m), each (2, 2, B)."""
+    B = z.shape[0]
+    if isinstance(el, Superconductor):
+        hv = jnp.asarray(m)[:, None] * el.h
+        gam, gamt = _bulk_blocks(z, hv, jnp.reshape(el.delta, (1,)), jnp.zeros(1), jnp.reshape(el.gamma, (1,)),
+                                 jnp.reshape(el.zeta, (1,)), jnp.reshape(el.b_so, (1,)), jnp.reshape(el.b_sf, (1,)))
+        return tuple(b[:, :, 0] for b in blocks_from_riccati(gam, gamt))
+    one = jnp.broadcast_to(jnp.asarray(_EYE2)[:, :, None], (2, 2, B))
+    return (one, 0 * one, 0 * one, -one)
+
+
+def _transmission(ge, m, P):
+    """``S(g_e)`` of the module docstring, blocks (2, 2, B)."""
+    ms = jnp.asarray(np.einsum("k,kij->ij", np.asarray(m), SIGMA))[:, :, None]
+    Mb = (ms, 0 * ms, 0 * ms, -ms)  # tau_3 m.sigma
+    r = jnp.sqrt(1 - P ** 2)
+    a, b = P / (1 + r), (1 - r) / (1 + r)
+    MG, GM = _block_mm(Mb, ge), _block_mm(ge, Mb)
+    MGM = _block_mm(MG, Mb)
+    return tuple(ge[i] + a * (MG[i] + GM[i]) + b * MGM[i] for i in range(4))
+
+
+class _Nodes(NamedTuple):
+    mass: Array
+    h: Array  # (3, n) exchange field (not volume weighted)
+    hb: Array  # (3, n) boundary term G_phi m / 2
+    delta: Array  # (n,) |Delta|
+    phase: Array
+
+
+def _node_data(wire: SpinWire, delta_profile):
+    n = wire.n_x
+    dx = wire.length / (n - 1)
+    vol = np.full(n, dx)
+    vol[0] = vol[-1] = dx / 2
+    sig = wire.conductance
+    mass = jnp.asarray(vol) * sig
+    h = jnp.asarray(wire.exchange_field()).T
+    GN = sig / wire.length
+    hb = jnp.zeros((3, n))
+    for side, node in ((0, 0), (1, n - 1)):
+        e = wire.ends[side]
+        if isinstance(e, SpinActive):
+            hb = hb.at[:, node].add(0.5 * GN * e.spin_mixing * jnp.asarray(e.magnetization))
+    d = wire.material.delta * jnp.ones(n) if delta_profile is None else jnp.asarray(delta_profile)
+    return _Nodes(mass=mass, h=h, hb=hb, delta=d, phase=wire.phase * jnp.ones(n))
+
+
+def _local(wire: SpinWire, z, delta_profile):
+    """Node coefficients, the Dirichlet targets and the bulk guess at z + i eta0 is made by the caller."""
+    m = wire.material
+    nd = _node_data(wire, delta_profile)
+    n = wire.n_x
+    B = z.shape[0]
+    cdt = jnp.result_type(z, 1j)
+    mass = nd.mass
+    dcomplex = nd.delta * jnp.exp(1j * nd.phase)
+    GN = wire.conductance / wire.length
+    ext = jnp.zeros((4, 2, 2, n, B), cdt)
+    target = jnp.zeros((2, 8, B), cdt)
+    for side, node in ((0, 0), (1, n - 1)):
+        e = wire.ends[side]
+        if isinstance(e, SpinActive) and e.electrode is not None:
+            ge = _electrode_blocks(e.electrode, e.magnetization, z)
+            S = _transmission(ge, e.magnetization, e.polarization)
+            ext = ext.at[:, :, :, node].add(GN * e.conductance * jnp.stack(S))
+        if e == "reservoir":
+            gam, gamt = _bulk_blocks(z, nd.h[:, node:node + 1], nd.delta[node:node + 1], nd.phase[node:node + 1],
+                                     jnp.reshape(m.gamma, (1,)), jnp.reshape(m.zeta, (1,)),
+                                     jnp.reshape(m.b_so, (1,)), jnp.reshape(m.b_sf, (1,)))
+            target = target.at[side].set(_pack(gam, gamt)[0])
+    links = jnp.full(n - 1, wire.conductance * (n - 1) / wire.length)
+    return _SpinLocal(mass=mass, hvec=mass * nd.h + nd.hb, gamma=mass * m.gamma, delta=mass * dcomplex,
+                      delta_t=mass * nd.delta * jnp.exp(-1j * nd.phase),
+                      orb=mass * m.zeta / 2, so=mass * m.b_so / 2, sf=mass * m.b_sf / 2, links=links, z=z.astype(cdt),
+                      ext=ext, target=target), nd
+
+
+def _guess(wire: SpinWire, nd: _Nodes, z):
+    m = wire.material
+    ones = jnp.ones(wire.n_x)
+    gam, gamt = _bulk_blocks(z, nd.h, nd.delta, nd.phase, m.gamma * ones, m.zeta * ones, m.b_so * ones,
+                             m.b_sf * ones)
+    Y = _pack(gam, gamt)
+    return jnp.where(jnp.isfinite(Y), Y, 0.0)
+
+
+def _ends_dirichlet(wire):
+    return (wire.ends[0] == "reservoir", wire.ends[1] == "reservoir")
+
+
+def _solve_core(wire: SpinWire, E, delta_profile, opts: _wire.Options, Y0=None):
+    """Solve at real or complex energies E (B,); Y (B, n, 8) and flags.  ``Y0`` (n, 8, B) warm start."""
+    z = jnp.asarray(E).astype(jnp.result_type(E, 1j))
+    loc, nd = _local(wire, z, delta_profile)
+    dirichlet = _ends_dirichlet(wire)
+    if Y0 is None:
+        Y0 = lax.stop_gradient(_guess(wire, nd, z + 1j * opts.eta0)).astype(z.dtype)
+    for side, node in ((0, 0), (1, wire.n_x - 1)):
+        if dirichlet[side]:
+            Y0 = Y0.at[node].set(lax.stop_gradient(loc.target[side]))
+    Y, ok, res, k = _wire._solve(loc, Y0, dirichlet, opts, _MODEL)
+    return Y, ok > 0.5, res, k, loc
+
+
+# ----------------------------------------------------------------- results
+class SpinSolution(eqx.Module):
+    """Retarded functions of a :class:`SpinWire` on its nodes.
+
+    ``gamma``, ``gamma_t``: Riccati matrices ``(n_E, n_x, 2, 2)``; ``energy``
+    ``(n_E,)``; ``x`` ``(n_x,)``; ``converged``, ``residual``, ``iterations``
+    per energy; ``links`` the link conductances.
+    """
+
+    energy: Array
+    x: Array
+    gamma: Array
+    gamma_t: Array
+    converged: Array
+    residual: Array
+    iterations: Array
+    links: Array
+
+    def blocks(self):
+        """2x2 blocks ``(g, F, -Ft, -gt)`` of the retarded function, each ``(2, 2, n_E, n_x)``."""
+        gam = jnp.moveaxis(jnp.moveaxis(self.gamma, -2, 0), -1, 1)
+        gamt = jnp.moveaxis(jnp.moveaxis(self.gamma_t, -2, 0), -1, 1)
+        return blocks_from_riccati(gam, gamt)
+
+    def retarded(self) -> Array:
+        """4x4 retarded function ``(n_E, n_x, 4, 4)``."""
+        return to_matrix(self.blocks())
+
+    def dos(self) -> Array:
+        """Density of states per spin, averaged over spin, ``Re Tr g / 2`` ``(n_E, n_x)``."""
+        g = self.blocks()[0]
+        return 0.5 * jnp.real(g[0, 0] + g[1, 1])
+
+    def spin_dos(self) -> Array:
+        """Spin-resolved DOS along each axis: ``N_{k,s} = Re Tr[(1 + s sigma_k) g] / 2``, ``(3, 2, n_E, n_x)``.
+
+        ``[k, 0]`` is spin parallel to axis k (x, y, z), ``[k, 1]`` antiparallel;
+        with an exchange field ``h`` along z, ``N_{z,+}(E) = N_BCS(E + h)``.
+        """
+        g = self.blocks()[0]
+        n0 = 0.5 * jnp.real(g[0, 0] + g[1, 1])
+        nk = jnp.stack([0.5 * jnp.real(jnp.einsum("ij,ji...->...", SIGMA[k], g)) for k in range(3)])
+        return jnp.stack([n0 + nk, n0 - nk], 1)
+
+
+# ----------------------------------------------------------------- public verbs
+def default_options() -> _wire.Options:
+    return _wire.default_options()
+
+
+@eqx.filter_jit
+def _solve_jit(wire, E, delta_profile, opts):
+    Y, ok, res, k, loc = _solve_core(wire, E, delta_profile, opts)
+    Yb = jnp.moveaxis(Y, -1, 0)  # (B, n, 8)
+    n = wire.n_x
+    return SpinSolution(energy=jnp.real(E), x=jnp.asarray(wire.x), gamma=Yb[:, :, :4].reshape(-1, n, 2, 2),
+                        gamma_t=Yb[:, :, 4:].reshape(-1, n, 2, 2), converged=ok, residual=res, iterations=k,
+                        links=loc.links)
+
+
+def solve_spin(wire: SpinWire, E, *, delta_profile=None, options: Optional[_wire.Options] = None,
+               throw: bool = True) -> SpinSolution:
+    r"""Solve the retarded Usadel equation with general spin structure on a :class:`SpinWire`.
+
+    .. math:: \partial_x(\sigma g\partial_x g) = \sigma[\Lambda, g]
+
+    (module docstring and docs/theory.md section 14).
+
+    Args:
+        wire: :class:`SpinWire` (material, length, nodes, ends, exchange field).
+        E: real energies ``(n_E,)`` (the material's Dynes ``gamma`` broadens them).
+        delta_profile: ``(n_x,)`` |Delta| on the nodes (e.g. from
+            :func:`jaxqp.devices.spin_supercurrent.self_consistent`).
+        options: Newton options (:class:`jaxqp.spectral.wire.Options`).
+        throw: raise if an energy did not converge (outside ``jit``).
+
+    Returns:
+        :class:`SpinSolution`.
+    """
+    if not isinstance(wire, SpinWire):
+        raise TypeError(f"expected a jaxqp.spectral.spin.SpinWire, got {type(wire).__name__}")
+    E = _wire._check_energy(E)
+    if delta_profile is not None and jnp.shape(delta_profile) != (wire.n_x,):
+        raise ValueError(f"delta_profile must have one value per node, shape ({wire.n_x},), "
+                         f"got {jnp.shape(delta_profile)}")
+    opts = default_options() if options is None else options
+    sol = _solve_jit(wire, E, delta_profile, opts)
+    if throw:
+        val.raise_if_not_converged(sol.converged, "the 1-D spin-general Usadel solve", jnp.real(E))
+    return sol
+
+
+# ----------------------------------------------------------------- Keldysh part with a prescribed distribution
+class SpinDistribution(eqx.Module):
+    r"""Position-independent distribution ``h = h0 + h_T tau_3 + ...`` of reservoirs at voltage ``V``
+    and spin voltage ``V_s`` along ``axis`` (seed 003, Eqs. (2)-(3)).
+
+    Electron-block entries ``sum_s f(+1, s) P_s`` and hole-block entries
+    ``sum_s f(-1, -s) P_s`` with ``f(c, s) = tanh((E + c V + c s V_s) / 2T)`` and
+    ``P_s = (1 + s axis.sigma)/2``.  For ``V = 0``: ``h = h0 + h_s axis.sigma``
+    with ``h0 = [tanh((E+V_s)/2T) + tanh((E-V_s)/2T)]/2`` and
+    ``h_s = [tanh((E+V_s)/2T) - tanh((E-V_s)/2T)]/2``.
+    """
+
+    temperature: Array = eqx.field(converter=jnp.asarray)
+    spin_voltage: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    axis: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
+    voltage: Array = eqx.field(default=0.0, converter=jnp.asarray)
+
+    def __init__(self, temperature, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), voltage=0.0):
+        self.temperature = jnp.asarray(temperature)
+        self.spin_voltage = jnp.asarray(spin_voltage)
+        self.axis = tuple(float(c) for c in _unit(axis, "axis"))
+        self.voltage = jnp.asarray(voltage)
+
+    def __check_init__(self):
+        val.check_positive("temperature", self.temperature, hint="use a small T (e.g. 1e-3) for T -> 0")
+        val.check_finite("spin_voltage", self.spin_voltage)
+        val.check_finite("voltage", self.voltage)
+
+    def blocks(self, E):
+        """Electron and hole blocks of ``h`` at energies E (B,): each (2, 2, B)."""
+        E = jnp.asarray(E)
+        T, V, Vs = self.temperature, self.voltage, self.spin_voltage
+        f = lambda c, s: jnp.tanh((E + c * V + c * s * Vs) / (2 * T))  # noqa: E731
+        ns = jnp.asarray(np.einsum("k,kij->ij", np.asarray(self.axis), SIGMA))[:, :, None]
+        one = jnp.asarray(_EYE2)[:, :, None]
+        P = ((one + ns) / 2, (one - ns) / 2)
+        he = f(1, 1)[None, None] * P[0] + f(1, -1)[None, None] * P[1]
+        hh = f(-1, -1)[None, None] * P[0] + f(-1, 1)[None, None] * P[1]
+        return he, hh
+
+
+def _advanced(b):
+    """Blocks of ``g^A = -tau_3 (g^R)^dagger tau_3`` from those of ``g^R``."""
+    dag = lambda x: jnp.conj(jnp.swapaxes(x, 0, 1))  # noqa: E731
+    return (-dag(b[0]), dag(b[2]), dag(b[1]), -dag(b[3]))
+
+
+def _keldysh(bR, bA, he, hh):
+    """``g^K = g^R h - h g^A`` (blocks), h = diag(he, hh)."""
+    return (_mm(bR[0], he) - _mm(he, bA[0]), _mm(bR[1], hh) - _mm(he, bA[1]),
+            _mm(bR[2], he) - _mm(hh, bA[2]), _mm(bR[3], hh) - _mm(hh, bA[3]))
+
+
+def _trace(x):
+    return x[0, 0] + x[1, 1]
+
+
+def _trace_sigma(x, k):
+    s = SIGMA[k]
+    return sum(s[j, i] * x[i, j] for i in range(2) for j in range(2))
+
+
+class SpinObservables(eqx.Module):
+    r"""Energy-integrated observables of a :class:`SpinSolution` with a prescribed distribution.
+
+    Currents (on the links, ``(n_x - 1, 4)``: charge, spin x, y, z):
+
+    .. math:: J_a = \int_0^{E_{max}} dE\; \frac{1}{8}\,\mathrm{Re\,Tr}\,[\Omega_a\, \check J^K(E)],\qquad
+        \check J^K = \check J^R h - h \check J^A,\quad \check J^R = \tfrac{G_{i,i+1}}{2}[g_i, g_{i+1}]
+        \approx \sigma g\partial_x g,
+
+    ``Omega = (tau_3, sigma_x, sigma_y, sigma_z)``.  Spin accumulation per node
+    ``(n_x, 3)``: ``int dE Re Tr[tau_3 sigma_k g^K] / 8`` (equal to
+    ``V_s axis`` in the normal state).  Pair amplitude per node (complex):
+    ``P = int dE (Tr F^K - conj Tr Ft^K) / 8`` with ``F^K, Ft^K`` the
+    anomalous blocks of ``g^K`` (the right side of the gap equation).
+    The integrals run over the solution's (positive) energies with the given
+    quadrature weights; the integrands are even in E (tested), so the full
+    integral over all energies is twice these.
+    """
+
+    current: Array
+    spin_accumulation: Array
+    pair_amplitude: Array
+    spectral_current: Array
+
+
+def observables(sol: SpinSolution, dist: SpinDistribution, weights) -> SpinObservables:
+    """Currents, spin accumulation and pair amplitude (:class:`SpinObservables`) on the grid ``weights``."""
+    w = jnp.asarray(weights)
+    bR = sol.blocks()  # each (2, 2, E, x)
+    bA = _advanced(bR)
+    he, hh = dist.blocks(sol.energy)
+    he, hh = he[:, :, :, None], hh[:, :, :, None]
+    bK = _keldysh(bR, bA, he, hh)
+    # link currents
+    Gl = sol.links[None, :]
+    left = tuple(b[..., :-1] for b in bR)
+    right = tuple(b[..., 1:] for b in bR)
+    LR, RL = _block_mm(left, right), _block_mm(right, left)
+    JR = tuple(0.5 * Gl * (a - b) for a, b in zip(LR, RL))
+    JA = _advanced(JR)
+    JK = _keldysh(JR, JA, he, hh)
+    charge = _trace(JK[0]) - _trace(JK[3])
+    spin = [_trace_sigma(JK[0], k) + _trace_sigma(JK[3], k) for k in range(3)]
+    j = jnp.real(jnp.stack([charge] + spin, -1)) / 8  # (E, links, 4)
+    acc = jnp.real(jnp.stack([_trace_sigma(bK[0], k) - _trace_sigma(bK[3], k) for k in range(3)], -1)) / 8
+    pair = (_trace(bK[1]) - jnp.conj(_trace(bK[2]))) / 8
+    return SpinObservables(current=jnp.einsum("e,e...->...", w, j), spin_accumulation=jnp.einsum("e,e...->...", w, acc),
+                           pair_amplitude=jnp.einsum("e,e...->...", w, pair), spectral_current=j)
+
+
+# ----------------------------------------------------------------- self-consistent Delta(x) with a prescribed distribution
+def coupling_log(omega_c) -> Array:
+    """``1 / (N0 lambda) = arccosh(omega_c)``: the weak-coupling constant for which the bulk BCS gap at
+    T = 0 is Delta0 = 1 with the sharp energy cutoff ``omega_c``."""
+    return jnp.arccosh(jnp.asarray(omega_c))
+
+
+class GapSolution(eqx.Module):
+    """Self-consistent Delta(x) (real, in the gauge of the wire's phase) and the spectral solution at it.
+
+    ``converged``: the Newton iteration met ``tol`` and every energy of the
+    final spectral solve converged; ``residual``: ``max |F(Delta) - Delta|``;
+    ``imag``: largest ``|Im|`` of the pair amplitude in that gauge (a
+    diagnostic: zero by symmetry for a real-gauge problem).
+    """
+
+    delta: Array
+    solution: SpinSolution
+    converged: Array
+    residual: Array
+    steps: Array
+    imag: Array
+
+
+def _gap_map(wire, dist, points, weights, d, Y0, opts):
+    Y, ok, _, _, loc = _solve_core(wire, points, d, opts, Y0=Y0)
+    Yb = jnp.moveaxis(Y, -1, 0)
+    n = wire.n_x
+    sol = SpinSolution(energy=jnp.real(points), x=jnp.asarray(wire.x), gamma=Yb[:, :, :4].reshape(-1, n, 2, 2),
+                       gamma_t=Yb[:, :, 4:].reshape(-1, n, 2, 2), converged=ok, residual=jnp.zeros_like(points),
+                       iterations=jnp.zeros(points.shape, int), links=loc.links)
+    pair = observables(sol, dist, weights).pair_amplitude * jnp.exp(-1j * wire.phase)
+    new = jnp.real(pair) / coupling_log(points[-1])
+    return new, (Y, ok, jnp.max(jnp.abs(jnp.imag(pair))) / coupling_log(points[-1]), sol)
+
+
+def _linear_gain(wire, dist, points, weights, d, Y0, opts):
+    """``F(d)`` and its Jacobian ``dF/dd`` (n, n) at d, with the spectral solve warm-started at Y0."""
+    f = lambda x: _gap_map(wire, dist, points, weights, x, Y0, opts)[0]  # noqa: E731
+    Fd, aux = _gap_map(wire, dist, points, weights, d, Y0, opts)
+    J = jax.vmap(lambda t: jax.jvp(f, (d,), (t,))[1], out_axes=1)(jnp.eye(d.shape[0], dtype=d.dtype))
+    return Fd, J, aux
+
+
+@eqx.filter_jit
+def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts):
+    n = wire.n_x
+    warm = opts._replace(eta0=0.0)
+    points = jnp.asarray(points)
+    Y0 = lax.stop_gradient(_solve_core(wire, points, start, opts)[0])
+
+    def body(state):
+        d, Y, k, err, _ = state
+        Fd, J, (Ynew, ok, _, _) = _linear_gain(wire, dist, points, weights, d, Y, warm)
+        r = Fd - d
+        step = jnp.linalg.solve(J - jnp.eye(n), -r)
+        size = jnp.max(jnp.abs(step))
+        step = step * jnp.minimum(1.0, 0.5 / jnp.maximum(size, 1e-300))
+        # never more than halve a node value in one step: Delta = 0 is always a root, and an undamped
+        # step from the superconducting branch can land on it
+        dn = jnp.maximum(d + step, 0.5 * d)
+        good = jnp.all(ok) & jnp.all(jnp.isfinite(dn))
+        return (jnp.where(good, dn, d), jnp.where(good, Ynew, Y), k + 1, jnp.where(good, jnp.max(jnp.abs(r)), jnp.inf),
+                jnp.max(jnp.abs(step)))
+
+    def cond(state):
+        _, _, k, err, size = state
+        return (k < max_steps) & ((err > tol) | (size > tol))
+
+    state = (lax.stop_gradient(start), Y0, jnp.asarray(0), jnp.asarray(jnp.inf), jnp.asarray(jnp.inf))
+    d, Y, k, _, _ = lax.while_loop(cond, body, state)
+    d = lax.stop_gradient(d)
+    Ys = lax.stop_gradient(Y)
+
+    # implicit differentiation at the fixed point d = F(d; parameters)
+    def resid(x):
+        return _gap_map(wire, dist, points, weights, x, Ys, warm)[0] - x
+
+    def tangent_solve(g, y):
+        return jnp.linalg.solve(jax.jacfwd(g)(y), y)
+
+    d = lax.custom_root(resid, d, lambda f, x0: x0, tangent_solve)
+    Fd, (Yf, ok, imag, sol) = _gap_map(wire, dist, points, weights, d, Ys, warm)
+    res = jnp.max(jnp.abs(Fd - d))
+    conv = (res <= 10 * tol) & jnp.all(ok)
+    return GapSolution(delta=d, solution=sol, converged=conv, residual=res, steps=k, imag=imag)
+
+
+def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *, start=None, tol: float = 1e-8,
+                        max_steps: int = 40, options: Optional[_wire.Options] = None) -> GapSolution:
+    r"""Self-consistent Delta(x) of a :class:`SpinWire` with a prescribed, position-independent distribution.
+
+    .. math:: \Delta(x) = \frac{1}{\mathrm{arccosh}\,\omega_c}\int_0^{\omega_c} dE\;
+              \tfrac18\,\mathrm{Re}\,[\mathrm{Tr}\,F^K - \overline{\mathrm{Tr}\,\tilde F^K}](E, x),
+
+    ``omega_c`` the last grid energy (the cutoff; the coupling makes the bulk
+    BCS gap at T = 0 equal to 1).  With ``h = h0 + h_s.sigma`` the right side
+    is ``int Re[f_s h0 + f_t.h_s]``: singlet pairs weighted by the energy mode
+    and triplets along the spin voltage by the spin mode.  Newton's method on
+    the node values (Jacobian by forward-mode derivatives through the spectral
+    solve, which is warm-started from the previous iterate); converges to the
+    branch nearest to ``start`` - stable or not - so that both branches of a
+    bistable region can be followed.  ``jax.grad`` goes through the solution by
+    implicit differentiation (``lax.custom_root``).
+
+    Args:
+        wire: :class:`SpinWire`; its ``material.delta`` is the start if ``start`` is None.
+        distribution: :class:`SpinDistribution`.
+        grid: :class:`jaxqp.grids.EnergyGrid` on ``[0, omega_c]`` (positive energies).
+        start: initial Delta on the nodes ``(n_x,)``.
+        tol: on ``max |F(Delta) - Delta|`` and on the Newton step.
+        max_steps: Newton step cap.
+
+    Returns:
+        :class:`GapSolution` (``converged`` False if the cap was hit: never a silent result).
+    """
+    if not isinstance(wire, SpinWire):
+        raise TypeError(f"expected a SpinWire, got {type(wire).__name__}")
+    pts = np.asarray(grid.points)
+    if pts.ndim != 1 or pts[0] < 0 or not np.all(np.diff(pts) > 0):
+        raise ValueError("grid must be a 1-D increasing energy grid on [0, omega_c] (positive energies)")
+    if pts[-1] < 5.0:
+        raise ValueError(f"the energy grid must reach the cutoff omega_c >= 5 Delta0, got {pts[-1]:.3g}")
+    if start is None:
+        start = wire.material.delta * jnp.ones(wire.n_x)
+    start = jnp.asarray(start, float)
+    if start.shape != (wire.n_x,):
+        raise ValueError(f"start must have shape ({wire.n_x},), got {start.shape}")
+    opts = default_options() if options is None else options
+    return _self_consistent(wire, distribution, grid.points, grid.weights, start, tol, max_steps, opts)
+
+
+@eqx.filter_jit
+def _normal_gain(wire, dist, points, weights, opts):
+    n = wire.n_x
+    d = jnp.zeros(n)
+    Y0 = lax.stop_gradient(_solve_core(wire, points, d, opts)[0])
+    _, J, _ = _linear_gain(wire, dist, points, weights, d, Y0, opts._replace(eta0=0.0))
+    return jnp.max(jnp.real(jnp.linalg.eigvals(J)))
+
+
+def normal_state_gain(wire: SpinWire, distribution: SpinDistribution, grid,
+                      options: Optional[_wire.Options] = None) -> Array:
+    """Largest eigenvalue of the linearised gap map at Delta = 0.
+
+    Below 1 the normal state is locally stable (a small Delta decays); above 1
+    superconductivity nucleates.  With a superconducting solution present, a
+    gain below 1 marks the bistable region.
+    """
+    opts = default_options() if options is None else options
+    return _normal_gain(wire, distribution, grid.points, grid.weights, opts)

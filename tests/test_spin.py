@@ -1,0 +1,171 @@
+"""General spin structure: Keldysh-Nambu-spin Usadel (Riccati), spin-active interfaces, spin supercurrents (seed 003)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxqp as qp
+from jaxqp import grids
+from jaxqp.devices import spin_supercurrent as ssc
+from jaxqp.selfconsistency import TC0
+from jaxqp.spectral import spin as S
+from jaxqp.spectral import wire as W
+
+NX = 11
+T_SEED = 0.01 * TC0
+
+
+def _seed_wire(**kw):
+    return ssc.device(n_x=NX, **kw)
+
+
+def _grid(Vs=0.0, T=T_SEED, n=160):
+    return ssc.energy_grid(Vs, T, n=n)
+
+
+def test_reduces_to_collinear_solver_in_any_direction():
+    """With a collinear exchange field the 4x4 solver equals the per-sector theta/Riccati solver,
+    with spin-orbit, spin-flip and orbital depairing and an inhomogeneous Delta; rotating the field
+    rotates the spin-resolved DOS."""
+    m = qp.Superconductor(delta=1.0, h=0.3, gamma=0.02, zeta=0.05, b_so=0.04, b_sf=0.02)
+    L = 2.0
+    chain = W.Chain((W.Segment(m, L, n_x=NX, self_consistent=True),), ends=("reservoir", "vacuum"))
+    x = W.discretize(chain).x
+    np.testing.assert_allclose(np.diff(x), L / (NX - 1))
+    prof = jnp.asarray(1.0 - 0.5 * np.exp(-(x - L) ** 2 / 0.3))
+    E = jnp.linspace(0.05, 2.0, 24)
+    ref = W.solve_proximity(chain, E, delta_profile=prof)
+    for k, direction in ((2, (0, 0, 1)), (0, (1, 0, 0))):
+        sol = S.solve_spin(S.SpinWire(m, L, NX, ends=("reservoir", "vacuum"), exchange_direction=direction), E,
+                           delta_profile=prof)
+        nd = np.asarray(sol.spin_dos())
+        np.testing.assert_allclose(nd[k, 0], ref.dos[..., 0], atol=1e-10)
+        np.testing.assert_allclose(nd[k, 1], ref.dos[..., 1], atol=1e-10)
+        other = (k + 1) % 3  # perpendicular axis: both spins see the average
+        np.testing.assert_allclose(nd[other, 0], 0.5 * (ref.dos[..., 0] + ref.dos[..., 1]), atol=1e-10)
+
+
+def test_analytic_jacobian_equals_jvp_and_retarded_normalisation():
+    m = qp.Superconductor(delta=1.0, gamma=0.01, zeta=0.1, b_so=0.05, b_sf=0.03, h=0.2)
+    ends = ("reservoir", S.SpinActive(0.6, (0, 1, 0), conductance=0.3, polarization=0.4, electrode=qp.NormalMetal()))
+    sw = S.SpinWire(m, 1.5, NX, ends=ends, exchange_direction=(1, 1, 0))
+    z = jnp.linspace(0.1, 2.0, 7).astype(complex)
+    loc, nd = S._local(sw, z, None)
+    Y = (S._guess(sw, nd, z + 0.3j) * 1.1).astype(complex)
+    for dirichlet in ((True, False), (False, False)):
+        a = S._blocks(Y, loc, dirichlet, 0.01)
+        b = S._jvp_blocks(Y, loc, dirichlet, 0.01)
+        for x, y in zip(a, b):
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-12)
+    sol = S.solve_spin(sw, jnp.linspace(0.1, 2.0, 7))
+    G = np.asarray(sol.retarded())
+    np.testing.assert_allclose(G @ G, np.broadcast_to(np.eye(4), G.shape), atol=1e-10)
+
+
+def test_spin_supercurrent_conserved_even_and_rotated_by_injection():
+    """Seed 003 Eqs. (5)-(7) with Delta fixed: J_eq is along m1 x m2 = z and conserved along the wire; the
+    integrand is even in E; spin-z injection leaves it (to second order) unchanged; spin-x injection adds
+    J_y, linear in V_s and along J_eq x h_s."""
+    dev = _seed_wire()
+    g = _grid()
+    d = 0.967 * jnp.ones(NX)
+    sol = S.solve_spin(dev, g.points, delta_profile=d)
+    neg = S.solve_spin(dev, -g.points, delta_profile=d)
+    J = {}
+    for key, Vs, axis in (("eq", 0.0, (0, 0, 1)), ("z", 0.1, (0, 0, 1)), ("x1", 0.05, (1, 0, 0)),
+                          ("x2", 0.1, (1, 0, 0))):
+        dist = S.SpinDistribution(T_SEED, Vs, axis)
+        ob = S.observables(sol, dist, g.weights)
+        c = np.asarray(ob.current)  # (links, 4)
+        np.testing.assert_allclose(c, np.broadcast_to(c.mean(0), c.shape), atol=1e-10)  # conserved
+        J[key] = c.mean(0)
+        ob_neg = S.observables(neg, dist, g.weights)
+        np.testing.assert_allclose(np.asarray(ob_neg.spectral_current), np.asarray(ob.spectral_current), atol=1e-10)
+    assert J["eq"][3] > 1e-3
+    np.testing.assert_allclose(J["eq"][:3], 0.0, atol=1e-12)  # no charge current, no J_x, J_y
+    np.testing.assert_allclose(J["z"][:3], 0.0, atol=1e-12)
+    assert abs(J["z"][3] - J["eq"][3]) < 1e-2 * J["eq"][3]
+    jy1, jy2 = J["x1"][2], J["x2"][2]
+    assert np.sign(jy1) == np.sign(np.cross([0, 0, J["eq"][3]], [1, 0, 0])[1])
+    assert abs(jy2 / jy1 - 2.0) < 0.05
+    assert abs(J["x2"][1]) < 1e-12
+
+
+def test_normal_state_spin_accumulation_equals_spin_voltage():
+    dev = ssc.device(n_x=NX, material=qp.Superconductor(delta=0.0, gamma=0.01))
+    g = grids.uniform(0.0, 30.0, 3001)
+    sol = S.solve_spin(dev, g.points, delta_profile=jnp.zeros(NX))
+    for T in (0.01, 0.2):
+        dist = S.SpinDistribution(T, 0.3, (0, 1, 1))
+        acc = np.asarray(S.observables(sol, dist, g.weights).spin_accumulation)
+        np.testing.assert_allclose(acc, np.broadcast_to(0.3 * np.array([0, 1, 1]) / np.sqrt(2), acc.shape),
+                                   atol=2e-4)
+
+
+def test_self_consistent_gap_bulk_limits_and_implicit_gradient():
+    """Bulk (no interfaces): Delta(T) equals the weak-coupling gap; a spin voltage below Delta0 leaves the
+    T -> 0 gap unchanged (seed 003, bistable regime); dDelta/dT by implicit differentiation equals finite
+    differences."""
+    bulk = ssc.device(n_x=3, spin_mixing=0.0, gamma=1e-3)
+    g = grids.adaptive(jnp.array([float(qp.gap(0.3)), 1.0]), jnp.array([2e-3, 2e-3]), 0.0, 30.0, 160)
+    r = S.self_consistent_gap(bulk, S.SpinDistribution(0.3, 0.0), g)
+    assert bool(r.converged)
+    np.testing.assert_allclose(np.asarray(r.delta), float(qp.gap(0.3)), rtol=3e-3)
+    r0 = S.self_consistent_gap(bulk, S.SpinDistribution(0.02, 0.3, (0, 0, 1)), g)
+    np.testing.assert_allclose(np.asarray(r0.delta), 1.0, atol=3e-3)
+
+    def mean_gap(T):
+        return jnp.mean(S.self_consistent_gap(bulk, S.SpinDistribution(T, 0.0), g).delta)
+
+    dT = jax.grad(mean_gap)(0.3)
+    fd = (mean_gap(0.3 + 1e-4) - mean_gap(0.3 - 1e-4)) / 2e-4
+    np.testing.assert_allclose(float(dT), float(fd), rtol=1e-4)
+
+
+def test_seed003_equilibrium_matches_geneus():
+    """Seed 003 geometry in equilibrium against GENEUS (same equations; its 101 positions x 1000 energies,
+    self-consistent to 1e-8): J_z L = 0.0349140, Delta(0) = 0.962886, Delta(L/2) = 0.968842.  GENEUS
+    differentiates in x/L, hence the factor L."""
+    dev = _seed_wire()
+    r = ssc.solve(dev, 0.0, (0, 0, 1), T_SEED, n_energy=300)
+    assert bool(r.converged)
+    np.testing.assert_allclose(float(r.spin_current[2]) * 1.5, 0.0349140, rtol=2.5e-3)
+    d = np.asarray(r.delta)
+    np.testing.assert_allclose(d[0], 0.962886, rtol=3e-3)
+    np.testing.assert_allclose(d[NX // 2], 0.968842, rtol=3e-3)
+    np.testing.assert_allclose(d, d[::-1], atol=1e-10)  # the x <-> y mirror symmetry of the geometry
+
+
+def test_bistable_region_reported():
+    """Bulk wire at T -> 0: superconducting branch up to e V_s ~ Delta0, normal state locally stable
+    above ~ Delta0 / 2 (Chandrasekhar-Clogston): normal unstable at 0.3, bistable at 0.7, normal only at 1.2."""
+    dev = ssc.device(n_x=3, spin_mixing=0.0, gamma=0.01)
+    sw = ssc.sweep_spin_voltage(dev, [0.3, 0.7, 1.2], (1, 0, 0), 0.02, n_energy=160)
+    assert list(sw.sc_exists) == [True, True, False]
+    assert sw.normal_gain[0] > 1 and sw.normal_gain[1] < 1
+    assert list(sw.bistable) == [False, True, False]
+    assert list(sw.normal_only) == [False, False, True]
+    assert np.all(sw.converged)
+    np.testing.assert_allclose(sw.delta_mean[:2], sw.delta_mean[0], rtol=5e-3)  # Delta unchanged for V_s < Delta
+    ds = sw.to_xarray()
+    assert ds["J"].dims == ("spin_voltage", "component")
+
+
+def test_bad_input_is_rejected():
+    m = qp.Superconductor()
+    with pytest.raises(ValueError, match="non-zero 3-vector"):
+        S.SpinActive(0.5, (0, 0, 0))
+    with pytest.raises(ValueError, match=r"\|P\| < 1"):
+        S.SpinActive(0.5, (0, 0, 1), conductance=1.0, polarization=1.0, electrode=qp.NormalMetal())
+    with pytest.raises(ValueError, match="needs an electrode"):
+        S.SpinActive(0.5, (0, 0, 1), conductance=1.0)
+    with pytest.raises(ValueError, match="end must be"):
+        S.SpinWire(m, 1.0, 5, ends=("open", "vacuum"))
+    with pytest.raises(ValueError, match="temperature"):
+        S.SpinDistribution(-0.1)
+    sw = S.SpinWire(m, 1.0, 5)
+    with pytest.raises(ValueError, match="delta_profile"):
+        S.solve_spin(sw, jnp.linspace(0.1, 1.0, 4), delta_profile=jnp.ones(3))
+    with pytest.raises(ValueError, match="cutoff"):
+        S.self_consistent_gap(sw, S.SpinDistribution(0.1), grids.uniform(0.0, 3.0, 10))
