@@ -58,6 +58,7 @@ from .spectral.wire import (
     self_consistent_gap,
     solve_proximity,
 )
+from .spectral.spin import SpinActive, SpinDistribution, SpinSolution, SpinWire, solve_spin
 
 __version__ = "0.1.0"
 
@@ -71,6 +72,7 @@ __all__ = [
     "symmetry_decomposition",
     "Chain", "GapProfile", "Interface", "JosephsonCurrent", "ProximitySolution", "Segment", "josephson_current",
     "self_consistent_gap", "solve_proximity",
+    "SpinActive", "SpinDistribution", "SpinSolution", "SpinWire", "solve_spin",
     "ElectronElectron", "ElectronPhonon", "GapEquation", "GapSweep", "InelasticSolution", "NewtonOptions",
     "NonlocalGapMap", "RelaxationTime", "gap_sweep", "nonlocal_gap_map", "solve_inelastic", "uniform_grid",
 ]

@@ -46,6 +46,28 @@ def test_reduces_to_collinear_solver_in_any_direction():
         np.testing.assert_allclose(nd[other, 0], 0.5 * (ref.dos[..., 0] + ref.dos[..., 1]), atol=1e-10)
 
 
+def test_varying_field_and_tunnel_end_match_collinear_chain():
+    """An exchange field that changes along the wire (two segments joined transparently) and a
+    Kupriyanov-Lukichev tunnel end to a normal metal, against the collinear chain with a point contact."""
+    m1 = qp.Superconductor(delta=1.0, h=0.3, gamma=0.02)
+    m2 = qp.Superconductor(delta=1.0, h=-0.2, gamma=0.02)
+    L, kappa = 2.0, 0.8
+    chain = W.Chain((W.Segment(m1, L / 2, n_x=6), W.Segment(m2, L / 2, n_x=6)), ends=("reservoir", "vacuum"),
+                    contacts=(qp.TunnelContact(L, kappa, qp.NormalMetal()),), growth=0.0)
+    x = W.discretize(chain).x
+    np.testing.assert_allclose(np.diff(x), L / (NX - 1), rtol=1e-5)  # the chain's grid is uniform to 4e-7
+    E = jnp.linspace(0.05, 2.0, 24)
+    ref = W.solve_proximity(chain, E)
+    hx = np.where(x < L / 2 - 1e-9, 0.3, -0.2)
+    hx[NX // 2] = 0.05  # the shared node collects half a cell of each segment
+    field = jnp.asarray(np.stack([hx, 0 * hx, 0 * hx], 1))
+    end = S.SpinActive(0.0, (0, 1, 0), conductance=kappa * L, electrode=qp.NormalMetal())
+    sol = S.solve_spin(S.SpinWire(m1, L, NX, ends=("reservoir", end), exchange=field), E)
+    nd = np.asarray(sol.spin_dos())
+    np.testing.assert_allclose(nd[0, 0], ref.dos[..., 0], atol=2e-5)
+    np.testing.assert_allclose(nd[0, 1], ref.dos[..., 1], atol=2e-5)
+
+
 def test_analytic_jacobian_equals_jvp_and_retarded_normalisation():
     m = qp.Superconductor(delta=1.0, gamma=0.01, zeta=0.1, b_so=0.05, b_sf=0.03, h=0.2)
     ends = ("reservoir", S.SpinActive(0.6, (0, 1, 0), conductance=0.3, polarization=0.4, electrode=qp.NormalMetal()))
@@ -106,7 +128,7 @@ def test_normal_state_spin_accumulation_equals_spin_voltage():
 def test_self_consistent_gap_bulk_limits_and_implicit_gradient():
     """Bulk (no interfaces): Delta(T) equals the weak-coupling gap; a spin voltage below Delta0 leaves the
     T -> 0 gap unchanged (seed 003, bistable regime); dDelta/dT by implicit differentiation equals finite
-    differences."""
+    differences (forward mode)."""
     bulk = ssc.device(n_x=3, spin_mixing=0.0, gamma=1e-3)
     g = grids.adaptive(jnp.array([float(qp.gap(0.3)), 1.0]), jnp.array([2e-3, 2e-3]), 0.0, 30.0, 160)
     r = S.self_consistent_gap(bulk, S.SpinDistribution(0.3, 0.0), g)
@@ -118,7 +140,7 @@ def test_self_consistent_gap_bulk_limits_and_implicit_gradient():
     def mean_gap(T):
         return jnp.mean(S.self_consistent_gap(bulk, S.SpinDistribution(T, 0.0), g).delta)
 
-    dT = jax.grad(mean_gap)(0.3)
+    dT = jax.jacfwd(mean_gap)(0.3)
     fd = (mean_gap(0.3 + 1e-4) - mean_gap(0.3 - 1e-4)) / 2e-4
     np.testing.assert_allclose(float(dT), float(fd), rtol=1e-4)
 

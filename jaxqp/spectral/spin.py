@@ -775,17 +775,38 @@ def _linear_gain(wire, dist, points, weights, d, Y0, opts):
 
 
 @eqx.filter_jit
-def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts):
+def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, method, memory):
     n = wire.n_x
     warm = opts._replace(eta0=0.0)
     points = jnp.asarray(points)
     Y0 = lax.stop_gradient(_solve_core(wire, points, start, opts)[0])
 
-    def body(state):
-        d, Y, k, err, _ = state
+    def newton(state):
+        d, Y, k, err, _, hist = state
         Fd, J, (Ynew, ok, _, _) = _linear_gain(wire, dist, points, weights, d, Y, warm)
         r = Fd - d
         step = jnp.linalg.solve(J - jnp.eye(n), -r)
+        return r, step, Ynew, ok, hist
+
+    def anderson(state):
+        # Anderson acceleration (type II, Walker & Ni 2011) of the fixed-point map: one warm-started
+        # spectral solve per step, history of the last `memory` differences
+        d, Y, k, err, _, (dX, dR, r_prev, d_prev) = state
+        Fd, (Ynew, ok, _, _) = _gap_map(wire, dist, points, weights, d, Y, warm)
+        r = Fd - d
+        slot = k % memory
+        have = k > 0
+        dX = jnp.where(have, dX.at[:, slot].set(d - d_prev), dX)
+        dR = jnp.where(have, dR.at[:, slot].set(r - r_prev), dR)
+        used = (jnp.arange(memory) < k).astype(d.dtype)
+        G = dR.T @ dR + jnp.diag(1e-14 * (1.0 + jnp.trace(dR.T @ dR)) + (1.0 - used))
+        coef = jnp.linalg.solve(G, dR.T @ r) * used
+        step = r - (dX + dR) @ coef
+        return r, step, Ynew, ok, (dX, dR, r, d)
+
+    def body(state):
+        d, Y, k = state[0], state[1], state[2]
+        r, step, Ynew, ok, hist = (newton if method == "newton" else anderson)(state)
         size = jnp.max(jnp.abs(step))
         step = step * jnp.minimum(1.0, 0.5 / jnp.maximum(size, 1e-300))
         # never more than halve a node value in one step: Delta = 0 is always a root, and an undamped
@@ -793,14 +814,16 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts):
         dn = jnp.maximum(d + step, 0.5 * d)
         good = jnp.all(ok) & jnp.all(jnp.isfinite(dn))
         return (jnp.where(good, dn, d), jnp.where(good, Ynew, Y), k + 1, jnp.where(good, jnp.max(jnp.abs(r)), jnp.inf),
-                jnp.max(jnp.abs(step)))
+                jnp.max(jnp.abs(step)), hist)
 
     def cond(state):
-        _, _, k, err, size = state
+        _, _, k, err, size, _ = state
         return (k < max_steps) & ((err > tol) | (size > tol))
 
-    state = (lax.stop_gradient(start), Y0, jnp.asarray(0), jnp.asarray(jnp.inf), jnp.asarray(jnp.inf))
-    d, Y, k, _, _ = lax.while_loop(cond, body, state)
+    z = jnp.zeros((n, memory))
+    hist = (z, z, jnp.zeros(n), jnp.zeros(n))
+    state = (lax.stop_gradient(start), Y0, jnp.asarray(0), jnp.asarray(jnp.inf), jnp.asarray(jnp.inf), hist)
+    d, Y, k, _, _, _ = lax.while_loop(cond, body, state)
     d = lax.stop_gradient(d)
     Ys = lax.stop_gradient(Y)
 
@@ -809,7 +832,8 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts):
         return _gap_map(wire, dist, points, weights, x, Ys, warm)[0] - x
 
     def tangent_solve(g, y):
-        return jnp.linalg.solve(jax.jacfwd(g)(y), y)
+        # (J - 1) x = y by GMRES on the linear map g: no dense Jacobian, memory O(n)
+        return jax.scipy.sparse.linalg.gmres(g, y, tol=1e-12, atol=0.0, restart=min(n, 30), maxiter=20)[0]
 
     d = lax.custom_root(resid, d, lambda f, x0: x0, tangent_solve)
     Fd, (Yf, ok, imag, sol) = _gap_map(wire, dist, points, weights, d, Ys, warm)
@@ -819,7 +843,8 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts):
 
 
 def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *, start=None, tol: float = 1e-8,
-                        max_steps: int = 40, options: Optional[_wire.Options] = None) -> GapSolution:
+                        max_steps: int = 60, method: str = "anderson", memory: int = 5,
+                        options: Optional[_wire.Options] = None) -> GapSolution:
     r"""Self-consistent Delta(x) of a :class:`SpinWire` with a prescribed, position-independent distribution.
 
     .. math:: \Delta(x) = \frac{1}{\mathrm{arccosh}\,\omega_c}\int_0^{\omega_c} dE\;
@@ -828,12 +853,17 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
     ``omega_c`` the last grid energy (the cutoff; the coupling makes the bulk
     BCS gap at T = 0 equal to 1).  With ``h = h0 + h_s.sigma`` the right side
     is ``int Re[f_s h0 + f_t.h_s]``: singlet pairs weighted by the energy mode
-    and triplets along the spin voltage by the spin mode.  Newton's method on
-    the node values (Jacobian by forward-mode derivatives through the spectral
-    solve, which is warm-started from the previous iterate); converges to the
-    branch nearest to ``start`` - stable or not - so that both branches of a
-    bistable region can be followed.  ``jax.grad`` goes through the solution by
-    implicit differentiation (``lax.custom_root``).
+    and triplets along the spin voltage by the spin mode.  Each iteration
+    warm-starts the spectral solve from the previous one.  ``method``:
+    ``"anderson"`` (default): Anderson-accelerated fixed-point iteration, one
+    spectral solve per step, memory O(n_x); ``"newton"``: Newton's method on
+    the node values with the Jacobian by n_x forward-mode derivatives through
+    the spectral solve (fewer steps; converges to the branch nearest to
+    ``start``, stable or not; memory O(n_x^2 n_E)).  Forward-mode derivatives
+    (``jax.jvp``, ``jax.jacfwd``, hence fits) go through the solution by
+    implicit differentiation (``lax.custom_root``, GMRES); reverse mode
+    (``jax.grad``) is not available here: JAX cannot transpose the nested
+    linear solves (the spectral solve's inside the root's).
 
     Args:
         wire: :class:`SpinWire`; its ``material.delta`` is the start if ``start`` is None.
@@ -841,7 +871,9 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
         grid: :class:`jaxqp.grids.EnergyGrid` on ``[0, omega_c]`` (positive energies).
         start: initial Delta on the nodes ``(n_x,)``.
         tol: on ``max |F(Delta) - Delta|`` and on the Newton step.
-        max_steps: Newton step cap.
+        max_steps: iteration cap.
+        method: ``"anderson"`` or ``"newton"``.
+        memory: Anderson history length.
 
     Returns:
         :class:`GapSolution` (``converged`` False if the cap was hit: never a silent result).
@@ -858,26 +890,40 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
     start = jnp.asarray(start, float)
     if start.shape != (wire.n_x,):
         raise ValueError(f"start must have shape ({wire.n_x},), got {start.shape}")
+    if method not in ("anderson", "newton"):
+        raise ValueError(f"method must be 'anderson' or 'newton', got {method!r}")
     opts = default_options() if options is None else options
-    return _self_consistent(wire, distribution, grid.points, grid.weights, start, tol, max_steps, opts)
+    return _self_consistent(wire, distribution, grid.points, grid.weights, start, tol, max_steps, opts, method,
+                            int(memory))
 
 
 @eqx.filter_jit
-def _normal_gain(wire, dist, points, weights, opts):
+def _normal_gain(wire, dist, points, weights, opts, iterations):
     n = wire.n_x
     d = jnp.zeros(n)
     Y0 = lax.stop_gradient(_solve_core(wire, points, d, opts)[0])
-    _, J, _ = _linear_gain(wire, dist, points, weights, d, Y0, opts._replace(eta0=0.0))
-    return jnp.max(jnp.real(jnp.linalg.eigvals(J)))
+    warm = opts._replace(eta0=0.0)
+    f = lambda x: _gap_map(wire, dist, points, weights, x, Y0, warm)[0]  # noqa: E731
+    _, lin = jax.linearize(f, d)
+
+    # power iteration: the linearised gap map at Delta = 0 is a positive (Cooper) kernel whose largest
+    # eigenvalue belongs to a nodeless mode; memory O(n_x), one tangent solve per step
+    def body(_, v):
+        w = lin(v)
+        return w / jnp.linalg.norm(w)
+
+    v = lax.fori_loop(0, iterations, body, jnp.ones(n) / jnp.sqrt(n))
+    return jnp.vdot(v, lin(v)).real
 
 
-def normal_state_gain(wire: SpinWire, distribution: SpinDistribution, grid,
+def normal_state_gain(wire: SpinWire, distribution: SpinDistribution, grid, *, iterations: int = 30,
                       options: Optional[_wire.Options] = None) -> Array:
     """Largest eigenvalue of the linearised gap map at Delta = 0.
 
     Below 1 the normal state is locally stable (a small Delta decays); above 1
     superconductivity nucleates.  With a superconducting solution present, a
-    gain below 1 marks the bistable region.
+    gain below 1 marks the bistable region.  Power iteration (``iterations``
+    Jacobian-vector products through the spectral solve at Delta = 0).
     """
     opts = default_options() if options is None else options
-    return _normal_gain(wire, distribution, grid.points, grid.weights, opts)
+    return _normal_gain(wire, distribution, grid.points, grid.weights, opts, int(iterations))
