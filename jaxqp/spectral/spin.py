@@ -64,7 +64,6 @@ shared with :mod:`jaxqp.spectral.wire`.
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple, Optional, Tuple, Union
 
 import equinox as eqx
@@ -75,7 +74,7 @@ from jax import Array, lax
 
 from .. import _validation as val
 from .._blocktri import _mm_last as _mm, jacobian_blocks
-from ..materials import Electrode, NormalMetal, Superconductor
+from ..materials import Electrode, Superconductor
 from . import wire as _wire
 from .bulk import green_functions
 
@@ -304,13 +303,7 @@ def _residual(Y, loc: _SpinLocal, dirichlet, eta):
     W11, W12, W21, W22 = _w_blocks(gam, gamt, loc, eta)
     e1 = W12 - _mm(W11, gam) + _mm(gam, W22) - _mm(_mm(gam, W21), gam)
     e2 = W21 + _mm(gamt, W11) - _mm(W22, gamt) - _mm(_mm(gamt, W12), gamt)
-    R = _pack(e1, e2)
-    n = Y.shape[0]
-    if dirichlet[0]:
-        R = R.at[0].set(Y[0] - loc.target[0])
-    if dirichlet[1]:
-        R = R.at[n - 1].set(Y[n - 1] - loc.target[1])
-    return R
+    return _wire._dirichlet_rows(_pack(e1, e2), Y, loc.target, dirichlet)
 
 
 def _jvp_blocks(Y, loc, dirichlet, eta):
@@ -374,14 +367,7 @@ def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
     Gr = jnp.concatenate([loc.links, jnp.zeros(1)])
     A = as_block(*proj(*(0.5 * col(Gl) * shift(d, 1) for d in dG)))
     C = as_block(*proj(*(0.5 * col(Gr) * shift(d, -1) for d in dG)))
-    A = A.at[0].set(0)
-    C = C.at[n - 1].set(0)
-    eye = jnp.broadcast_to(jnp.eye(8, dtype=Y.dtype)[:, :, None], (8, 8, nb))
-    for side, node in ((0, 0), (1, n - 1)):
-        if dirichlet[side]:
-            A = A.at[node].set(0)
-            C = C.at[node].set(0)
-            Bm = Bm.at[node].set(eye)
+    A, Bm, C = _wire._dirichlet_blocks(A, Bm, C, dirichlet)
     return R, A, Bm, C
 
 

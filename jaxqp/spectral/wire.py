@@ -373,13 +373,31 @@ def _projected(views, W, loc: _Local, Y, dirichlet):
         d = W11 - W22
         out.append(W12 - gam * d - gam * gam * W21)
         out.append(W21 + gamt * d - gamt * gamt * W12)
-    R = jnp.stack(out, 1)
+    return _dirichlet_rows(jnp.stack(out, 1), Y, loc.target, dirichlet)
+
+
+def _dirichlet_rows(R, Y, target, dirichlet):
+    """Replace the end-node equations of reservoir ends by ``Y - target``."""
     n = Y.shape[0]
     if dirichlet[0]:
-        R = R.at[0].set(Y[0] - loc.target[0])
+        R = R.at[0].set(Y[0] - target[0])
     if dirichlet[1]:
-        R = R.at[n - 1].set(Y[n - 1] - loc.target[1])
+        R = R.at[n - 1].set(Y[n - 1] - target[1])
     return R
+
+
+def _dirichlet_blocks(A, Bm, C, dirichlet):
+    """Jacobian blocks of :func:`_dirichlet_rows` (identity on reservoir end nodes) and of the open ends."""
+    n, k, nb = Bm.shape[0], Bm.shape[1], Bm.shape[-1]
+    A = A.at[0].set(0)
+    C = C.at[n - 1].set(0)
+    eye = jnp.broadcast_to(jnp.eye(k, dtype=Bm.dtype)[:, :, None], (k, k, nb))
+    for side, node in ((0, 0), (1, n - 1)):
+        if dirichlet[side]:
+            A = A.at[node].set(0)
+            C = C.at[node].set(0)
+            Bm = Bm.at[node].set(eye)
+    return A, Bm, C
 
 
 def _residual(Y, loc: _Local, dirichlet, eta):
@@ -482,15 +500,7 @@ def _analytic_blocks(Y, loc: _Local, dirichlet, eta):
                 blocks[r1][2 * s + c] = 0.5 * G * (dF_j - 2 * gam * dg_j + gam * gam * dFt_j)
                 blocks[r2][2 * s + c] = 0.5 * G * (-dFt_j + 2 * gamt * dg_j - gamt * gamt * dF_j)
     st = lambda m: jnp.stack([jnp.stack(row, 1) for row in m], 1)  # noqa: E731  (n, k, k, B)
-    A, Bm, C = st(A), st(Bm), st(C)
-    A = A.at[0].set(0)
-    C = C.at[n - 1].set(0)
-    eye = jnp.broadcast_to(jnp.eye(k, dtype=Y.dtype)[:, :, None], (k, k, nb))
-    for side, node in ((0, 0), (1, n - 1)):
-        if dirichlet[side]:
-            A = A.at[node].set(0)
-            C = C.at[node].set(0)
-            Bm = Bm.at[node].set(eye)
+    A, Bm, C = _dirichlet_blocks(st(A), st(Bm), st(C), dirichlet)
     return R, A, Bm, C
 
 
