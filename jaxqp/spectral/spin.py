@@ -320,6 +320,36 @@ def _unit_directions(dtype):
     return d[0], d[1]
 
 
+def _unit_dg(gam, gamt):
+    """Derivatives of the blocks of g along the 8 unit directions, each (2, 2, ..., 8).
+
+    Along ``dgamma = E_ij`` every block derivative is an outer product of a column and a row:
+    ``dg = 2 N_:i (gamma~ N)_j:``, ``dF = 2 N_:i N~_j:``, ``d(-Ft) = -2 (N~ gamma~)_:i (N~ gamma~)_j:``,
+    ``d(-gt) = -2 (N~ gamma~)_:i N~_j:``; along ``dgamma~ = E_ij``: ``dg = 2 (N gamma)_:i N_j:``,
+    ``dF = 2 (N gamma)_:i (N gamma)_j:``, ``d(-Ft) = -2 N~_:i N_j:``, ``d(-gt) = -2 N~_:i (gamma N~)_j:``
+    (with ``1 + gamma~ N gamma = N~`` and ``1 + gamma N~ gamma~ = N``).
+    """
+    one = _eye_like(gam)
+    N = _inv2(one - _mm(gam, gamt))
+    Nt = _inv2(one - _mm(gamt, gam))
+    gN, Ng = _mm(gamt, N), _mm(N, gam)  # gamma~ N, N gamma
+    Ntg, gNt = _mm(Nt, gamt), _mm(gam, Nt)  # N~ gamma~, gamma N~
+
+    def outer(col, row, i, j):  # col[:, i] (x) row[j, :]
+        return col[:, i][:, None] * row[j][None, :]
+
+    blocks = [[], [], [], []]
+    for a in range(8):
+        i, j = (a % 4) // 2, a % 2
+        if a < 4:
+            terms = (outer(N, gN, i, j), outer(N, Nt, i, j), -outer(Ntg, Ntg, i, j), -outer(Ntg, Nt, i, j))
+        else:
+            terms = (outer(Ng, N, i, j), outer(Ng, Ng, i, j), -outer(Nt, N, i, j), -outer(Nt, gNt, i, j))
+        for b in range(4):
+            blocks[b].append(2 * terms[b])
+    return tuple(jnp.stack(b, -1) for b in blocks)
+
+
 def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
     """Residual and analytic block diagonals (A, B, C), each (n, 8, 8, B), of its Jacobian.
 
@@ -335,13 +365,7 @@ def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
     g_, gt_ = x(gam), x(gamt)
     W11, W12, W21, W22 = (x(w) for w in W)
     dg, dgt = _unit_directions(Y.dtype)
-    one = _eye_like(g_)
-    N = _inv2(one - _mm(g_, gt_))
-    Nt = _inv2(one - _mm(gt_, g_))
-    dN = _mm(_mm(N, _mm(dg, gt_) + _mm(g_, dgt)), N)
-    dNt = _mm(_mm(Nt, _mm(dgt, g_) + _mm(gt_, dg)), Nt)
-    dG = (2 * dN, 2 * (_mm(dN, g_) + _mm(N, dg)), -2 * (_mm(dNt, gt_) + _mm(Nt, dgt)), -2 * dNt)
-
+    dG = _unit_dg(gam, gamt)
     def proj(d11, d12, d21, d22):
         e1 = d12 - _mm(d11, g_) + _mm(g_, d22) - _mm(_mm(g_, d21), g_)
         e2 = d21 + _mm(gt_, d11) - _mm(d22, gt_) - _mm(_mm(gt_, d12), gt_)
