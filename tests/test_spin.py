@@ -68,6 +68,24 @@ def test_varying_field_and_tunnel_end_match_collinear_chain():
     np.testing.assert_allclose(nd[0, 1], ref.dos[..., 1], atol=2e-5)
 
 
+def test_charge_supercurrent_matches_collinear_spectral_current():
+    """A phase gradient along the wire: the spectral charge current of the Keldysh formula equals
+    tanh(E/2T) Re j(E) / 4 of the collinear solver (whose charge current is (1/8) int tanh Re j over
+    all energies), so J_0 is the charge current in Delta0 / (e R_xi)."""
+    m = qp.Superconductor(delta=1.0, h=0.2, gamma=0.02)
+    L, phi = 2.0, 1.2
+    chain = W.Chain((W.Segment(m, L, n_x=NX, phase=-phi / 2, phase_gradient=phi / L),), ends=("vacuum", "vacuum"))
+    E = jnp.linspace(0.05, 2.0, 24)
+    ref = W.solve_proximity(chain, E)
+    x = jnp.linspace(0.0, L, NX)
+    sol = S.solve_spin(S.SpinWire(m, L, NX, phase=-phi / 2 + phi * x / L), E)
+    T = 0.1
+    ob = S.observables(sol, S.SpinDistribution(T), jnp.ones(24))
+    expect = np.tanh(np.asarray(E) / (2 * T))[:, None] * np.real(np.asarray(ref.spectral_current())) / 4
+    np.testing.assert_allclose(np.asarray(ob.spectral_current[..., 0]), expect, atol=1e-10)
+    assert np.max(np.abs(expect)) > 1e-3
+
+
 def test_analytic_jacobian_equals_jvp_and_retarded_normalisation():
     m = qp.Superconductor(delta=1.0, gamma=0.01, zeta=0.1, b_so=0.05, b_sf=0.03, h=0.2)
     ends = ("reservoir", S.SpinActive(0.6, (0, 1, 0), conductance=0.3, polarization=0.4, electrode=qp.NormalMetal()))

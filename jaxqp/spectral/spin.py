@@ -101,8 +101,8 @@ class SpinActive(eqx.Module):
         spin_mixing: ``G_phi / G_N``, the spin-dependent interfacial phase shifts
             (spin-mixing conductance) relative to the wire's normal-state
             conductance ``G_N = sigma / L`` (differentiable).
-        magnetization: direction of the interface magnetisation (static 3-vector,
-            normalised).
+        magnetization: direction of the interface magnetisation (3-vector,
+            normalised; a leaf, so that changing it reuses the compiled solver).
         conductance: ``G_T / G_N`` tunnel conductance to ``electrode`` (0 for a
             magnetic insulator; differentiable).
         polarization: spin polarisation ``P`` of the tunnel conductance, ``|P| < 1``.
@@ -112,7 +112,7 @@ class SpinActive(eqx.Module):
     """
 
     spin_mixing: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    magnetization: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
+    magnetization: Array = eqx.field(default=(0.0, 0.0, 1.0), converter=jnp.asarray)
     conductance: Array = eqx.field(default=0.0, converter=jnp.asarray)
     polarization: Array = eqx.field(default=0.0, converter=jnp.asarray)
     electrode: Optional[Electrode] = None
@@ -120,7 +120,7 @@ class SpinActive(eqx.Module):
     def __init__(self, spin_mixing=0.0, magnetization=(0.0, 0.0, 1.0), conductance=0.0, polarization=0.0,
                  electrode=None):
         self.spin_mixing = jnp.asarray(spin_mixing)
-        self.magnetization = tuple(float(c) for c in _unit(magnetization, "magnetization"))
+        self.magnetization = jnp.asarray(_unit(magnetization, "magnetization"))
         self.conductance = jnp.asarray(conductance)
         self.polarization = jnp.asarray(polarization)
         self.electrode = electrode
@@ -157,7 +157,8 @@ class SpinWire(eqx.Module):
         exchange_direction: direction of ``material.h`` (static 3-vector).
         conductance: normal-state conductance per length relative to the
             reference (``sigma``).
-        phase: phase of Delta.
+        phase: phase of Delta, a scalar or one value per node ``(n_x,)`` (a
+            phase gradient drives a charge supercurrent).
     """
 
     material: Superconductor
@@ -182,6 +183,8 @@ class SpinWire(eqx.Module):
         if self.exchange is not None and jnp.shape(self.exchange) != (self.n_x, 3):
             raise ValueError(f"exchange must have shape (n_x, 3) = ({self.n_x}, 3), got {jnp.shape(self.exchange)}")
         val.check_positive("conductance", self.conductance, hint="sigma is the wire's conductance per length > 0")
+        if jnp.ndim(self.phase) not in (0, 1) or (jnp.ndim(self.phase) == 1 and jnp.shape(self.phase)[0] != self.n_x):
+            raise ValueError(f"phase must be a scalar or have shape (n_x,) = ({self.n_x},), got {jnp.shape(self.phase)}")
 
     @property
     def x(self) -> np.ndarray:
@@ -444,7 +447,7 @@ def _electrode_blocks(el: Electrode, m, z):
 
 def _transmission(ge, m, P):
     """``S(g_e)`` of the module docstring, blocks (2, 2, B)."""
-    ms = jnp.asarray(np.einsum("k,kij->ij", np.asarray(m), SIGMA))[:, :, None]
+    ms = _spin_vec(jnp.asarray(m)[:, None])  # (2, 2, 1)
     Mb = (ms, 0 * ms, 0 * ms, -ms)  # tau_3 m.sigma
     r = jnp.sqrt(1 - P ** 2)
     a, b = P / (1 + r), (1 - r) / (1 + r)
@@ -642,13 +645,13 @@ class SpinDistribution(eqx.Module):
 
     temperature: Array = eqx.field(converter=jnp.asarray)
     spin_voltage: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    axis: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
+    axis: Array = eqx.field(default=(0.0, 0.0, 1.0), converter=jnp.asarray)
     voltage: Array = eqx.field(default=0.0, converter=jnp.asarray)
 
     def __init__(self, temperature, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), voltage=0.0):
         self.temperature = jnp.asarray(temperature)
         self.spin_voltage = jnp.asarray(spin_voltage)
-        self.axis = tuple(float(c) for c in _unit(axis, "axis"))
+        self.axis = jnp.asarray(_unit(axis, "axis"))
         self.voltage = jnp.asarray(voltage)
 
     def __check_init__(self):
@@ -661,7 +664,7 @@ class SpinDistribution(eqx.Module):
         E = jnp.asarray(E)
         T, V, Vs = self.temperature, self.voltage, self.spin_voltage
         f = lambda c, s: jnp.tanh((E + c * V + c * s * Vs) / (2 * T))  # noqa: E731
-        ns = jnp.asarray(np.einsum("k,kij->ij", np.asarray(self.axis), SIGMA))[:, :, None]
+        ns = _spin_vec(self.axis[:, None])  # (2, 2, 1)
         one = jnp.asarray(_EYE2)[:, :, None]
         P = ((one + ns) / 2, (one - ns) / 2)
         he = f(1, 1)[None, None] * P[0] + f(1, -1)[None, None] * P[1]
@@ -771,7 +774,7 @@ def _gap_map(wire, dist, points, weights, d, Y0, opts):
     sol = SpinSolution(energy=jnp.real(points), x=jnp.asarray(wire.x), gamma=Yb[:, :, :4].reshape(-1, n, 2, 2),
                        gamma_t=Yb[:, :, 4:].reshape(-1, n, 2, 2), converged=ok, residual=jnp.zeros_like(points),
                        iterations=jnp.zeros(points.shape, int), links=loc.links)
-    pair = observables(sol, dist, weights).pair_amplitude * jnp.exp(-1j * wire.phase)
+    pair = observables(sol, dist, weights).pair_amplitude * jnp.exp(-1j * wire.phase * jnp.ones(n))
     new = jnp.real(pair) / coupling_log(points[-1])
     return new, (Y, ok, jnp.max(jnp.abs(jnp.imag(pair))) / coupling_log(points[-1]), sol)
 
