@@ -300,12 +300,18 @@ def _w_blocks(gam, gamt, loc: _SpinLocal, eta):
     return W11, W12, W21, W22
 
 
+def _project(gam, gamt, W):
+    """The two 2x2 equations of the node commutator ``[g, W] = 0`` (module docstring)."""
+    W11, W12, W21, W22 = W
+    e1 = W12 - _mm(W11, gam) + _mm(gam, W22) - _mm(_mm(gam, W21), gam)
+    e2 = W21 + _mm(gamt, W11) - _mm(W22, gamt) - _mm(_mm(gamt, W12), gamt)
+    return e1, e2
+
+
 def _residual(Y, loc: _SpinLocal, dirichlet, eta):
     """Projected node equations (n, 8, B) (module docstring)."""
     gam, gamt = _unpack(Y)
-    W11, W12, W21, W22 = _w_blocks(gam, gamt, loc, eta)
-    e1 = W12 - _mm(W11, gam) + _mm(gam, W22) - _mm(_mm(gam, W21), gam)
-    e2 = W21 + _mm(gamt, W11) - _mm(W22, gamt) - _mm(_mm(gamt, W12), gamt)
+    e1, e2 = _project(gam, gamt, _w_blocks(gam, gamt, loc, eta))
     return _wire._dirichlet_rows(_pack(e1, e2), Y, loc.target, dirichlet)
 
 
@@ -360,19 +366,15 @@ def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
     derivative of ``g`` along the 8 unit directions is formed once per node and
     the projection is linear in ``W``.
     """
-    n, _, nb = Y.shape
     gam, gamt = _unpack(Y)
     W = _w_blocks(gam, gamt, loc, eta)
-    R = _residual(Y, loc, dirichlet, eta)
+    R = _wire._dirichlet_rows(_pack(*_project(gam, gamt, W)), Y, loc.target, dirichlet)
     x = lambda a: a[..., None]  # noqa: E731  trailing direction axis
     g_, gt_ = x(gam), x(gamt)
     W11, W12, W21, W22 = (x(w) for w in W)
     dg, dgt = _unit_directions(Y.dtype)
     dG = _unit_dg(gam, gamt)
-    def proj(d11, d12, d21, d22):
-        e1 = d12 - _mm(d11, g_) + _mm(g_, d22) - _mm(_mm(g_, d21), g_)
-        e2 = d21 + _mm(gt_, d11) - _mm(d22, gt_) - _mm(_mm(gt_, d12), gt_)
-        return e1, e2
+    proj = lambda *d: _project(g_, gt_, d)  # noqa: E731  linear in W: the same projection of dW
 
     def as_block(e1, e2):  # (2, 2, n, B, 8) x 2 -> (n, 8, 8, B)
         out = jnp.concatenate([e1.reshape((4,) + e1.shape[2:]), e2.reshape((4,) + e2.shape[2:])], 0)
