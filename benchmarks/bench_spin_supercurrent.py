@@ -98,6 +98,7 @@ def main():
     ap.add_argument("--geneus", type=Path, help="folder with GENEUS outputs eq/ sx/ sz/")
     ap.add_argument("--geneus-bin", type=Path, help="run this GENEUS 'converge' binary here first")
     ap.add_argument("--curves", type=int, default=11, help="points per Fig. 2 curve (0: skip the curves)")
+    ap.add_argument("--no-compare", action="store_true", help="skip the three comparison points")
     a = ap.parse_args()
     payload: dict = {"device": "FI/S/FI L=1.5 xi, G_phi/G_N=0.6, m1=x, m2=y, Gamma=0.01, T=0.01 Tc, self-consistent"}
     if a.geneus_bin:
@@ -106,7 +107,7 @@ def main():
     comparison = {}
     fine = ssc.device(n_x=101)
     default = ssc.device()
-    for name, (Vs, axis) in POINTS.items():
+    for name, (Vs, axis) in ({} if a.no_compare else POINTS).items():
         row = {"spin_voltage": Vs, "axis": axis,
                "jaxqp_geneus_grid": jaxqp_point(fine, Vs, axis, grid=geneus_grid()),
                "jaxqp_default_grid": jaxqp_point(default, Vs, axis)}

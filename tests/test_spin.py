@@ -209,3 +209,13 @@ def test_bad_input_is_rejected():
         S.solve_spin(sw, jnp.linspace(0.1, 1.0, 4), delta_profile=jnp.ones(3))
     with pytest.raises(ValueError, match="cutoff"):
         S.self_consistent_gap(sw, S.SpinDistribution(0.1), grids.uniform(0.0, 3.0, 10))
+
+
+
+def test_grid_that_misses_the_gap_edge_is_flagged():
+    """Gamma = 1e-3 with a grid refined only at E = 1: at T = 0.3 the gap edge (0.945) is not resolved."""
+    bulk = ssc.device(n_x=3, spin_mixing=0.0, gamma=1e-3)
+    g = grids.adaptive(jnp.array([1.0, 1.0]), jnp.array([2e-3, 2e-3]), 0.0, 30.0, 160)
+    with pytest.warns(UserWarning, match="gap edges"):
+        r = S.self_consistent_gap(bulk, S.SpinDistribution(0.3, 0.0), g)
+    assert not bool(r.converged)

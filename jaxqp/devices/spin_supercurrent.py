@@ -22,6 +22,7 @@ inelastic broadening Gamma = 0.01 (the GENEUS default).
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence
 
 import equinox as eqx
@@ -47,13 +48,14 @@ def device(length: float = 1.5, spin_mixing: float = 0.6, magnetizations=((1.0, 
 
 
 def energy_grid(spin_voltage=0.0, temperature=DEFAULT_T, *, n: int = 400, omega_c: float = 30.0,
-                gamma: float = DEFAULT_GAMMA) -> grids.EnergyGrid:
-    """Positive-energy grid on [0, omega_c] refined at the gap edge (E = 1, width ``gamma``) and at the
-    distribution's step E = |V_s| (width T).  Pass the material's Dynes ``gamma``: a gap edge sharper
-    than the refinement is mis-integrated (``solve`` and the sweeps do this)."""
-    centers = jnp.stack([jnp.asarray(1.0), jnp.abs(jnp.asarray(spin_voltage, float))])
-    widths = jnp.stack([jnp.maximum(jnp.asarray(gamma, float), 1e-3),
-                        jnp.maximum(jnp.asarray(temperature, float), 1e-3)])
+                gamma: float = DEFAULT_GAMMA, gap=1.0) -> grids.EnergyGrid:
+    """Positive-energy grid on [0, omega_c] refined at E = 1 and at the expected gap edge ``gap`` (width
+    ``gamma``) and at the distribution's step E = |V_s| (width T).  Pass the material's Dynes ``gamma``
+    and the current estimate of Delta: a gap edge sharper than the refinement is mis-integrated
+    (``solve`` and the sweeps do this; :func:`jaxqp.spectral.spin.self_consistent_gap` checks it)."""
+    centers = jnp.stack([jnp.asarray(1.0), jnp.asarray(gap, float), jnp.abs(jnp.asarray(spin_voltage, float))])
+    w = jnp.maximum(jnp.asarray(gamma, float), 1e-3)
+    widths = jnp.stack([w, w, jnp.maximum(jnp.asarray(temperature, float), 1e-3)])
     return grids.adaptive(centers, widths, 0.0, omega_c, n)
 
 
@@ -74,9 +76,22 @@ def solve(dev: _spin.SpinWire, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), temperatu
           n_energy: int = 400, start=None, self_consistent: bool = True, grid=None) -> SpinSupercurrentResult:
     """Self-consistent solution and currents at one spin voltage and temperature."""
     dist = _spin.SpinDistribution(temperature, spin_voltage, axis)
-    g = energy_grid(spin_voltage, temperature, n=n_energy, gamma=dev.material.gamma) if grid is None else grid
+    guess = float(np.mean(np.asarray(start))) if start is not None else float(dev.material.delta)
+    g = energy_grid(spin_voltage, temperature, n=n_energy, gamma=dev.material.gamma, gap=guess) if grid is None else grid
     if self_consistent:
-        gs = _spin.self_consistent_gap(dev, dist, g, start=start)
+        if grid is None:
+            # the gap may move away from the refinement (a temperature step): retry once with the
+            # grid refined at the gap found, started from it
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                gs = _spin.self_consistent_gap(dev, dist, g, start=start)
+            d = np.asarray(gs.delta)
+            if not bool(gs.converged) and np.any(d > 1e-3):
+                g = energy_grid(spin_voltage, temperature, n=n_energy, gamma=dev.material.gamma,
+                                gap=float(np.mean(d[d > 1e-3])))
+                gs = _spin.self_consistent_gap(dev, dist, g, start=gs.delta)
+        else:
+            gs = _spin.self_consistent_gap(dev, dist, g, start=start)
         sol, ok = gs.solution, gs.converged
     else:
         d = dev.material.delta * jnp.ones(dev.n_x) if start is None else jnp.asarray(start)
@@ -129,7 +144,7 @@ def _sweep(dev, points, make, n_energy, min_delta):
     for i, p in enumerate(points):
         Vs, axis, T = make(p)
         dist = _spin.SpinDistribution(T, Vs, axis)
-        g = energy_grid(Vs, T, n=n_energy, gamma=dev.material.gamma)
+        g = energy_grid(Vs, T, n=n_energy, gamma=dev.material.gamma)  # normal state: no gap edge
         gain = float(_spin.normal_state_gain(dev, dist, g))
         exists = False
         J = np.zeros(3)

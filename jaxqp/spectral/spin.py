@@ -73,6 +73,7 @@ import numpy as np
 from jax import Array, lax
 
 from .. import _validation as val
+from .. import grids
 from .._blocktri import _mm_last as _mm, jacobian_blocks
 from ..materials import Electrode, Superconductor
 from . import wire as _wire
@@ -908,8 +909,36 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
     if method not in ("anderson", "newton"):
         raise ValueError(f"method must be 'anderson' or 'newton', got {method!r}")
     opts = default_options() if options is None else options
-    return _self_consistent(wire, distribution, grid.points, grid.weights, start, tol, max_steps, opts, method,
-                            int(memory))
+    out = _self_consistent(wire, distribution, grid.points, grid.weights, start, tol, max_steps, opts, method,
+                           int(memory))
+    return _check_gap_edges(out, grid, wire.material.gamma)
+
+
+def _check_gap_edges(out: GapSolution, grid, gamma) -> GapSolution:
+    """Mark the solution not converged (with a warning) if the grid does not resolve its gap edges.
+
+    The integrable singularity at E = Delta(x) is broadened by the Dynes Gamma only; a grid coarser
+    than Gamma there mis-integrates the gap equation (and can create spurious solutions).
+    """
+    d = val.concrete(out.delta)
+    g = val.concrete(gamma)
+    if d is None or g is None:
+        return out
+    d = np.asarray(d)
+    d = d[d > 1e-3]
+    if d.size == 0:
+        return out
+    try:
+        grids.check_resolution(grid, np.array([d.min(), d.max()]), float(np.max(g)), factor=2.0,
+                               what="energy grid for the self-consistent gap")
+    except ValueError as err:
+        import warnings
+
+        warnings.warn(f"{err} The gap edges lie in [{d.min():.4g}, {d.max():.4g}]: refine the grid there "
+                      "(e.g. grids.adaptive with centers at the gap values); the result is marked not converged.",
+                      stacklevel=3)
+        out = eqx.tree_at(lambda r: r.converged, out, jnp.asarray(False))
+    return out
 
 
 @eqx.filter_jit
