@@ -1,7 +1,8 @@
-"""Command line: ``jaxqp demo``, ``jaxqp info``, ``jaxqp fit CONFIG``."""
+"""Command line: ``jaxqp run CONFIG``, ``jaxqp fit CONFIG``, ``jaxqp demo``, ``jaxqp bench``, ``jaxqp info``."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -57,6 +58,12 @@ def demo(
         typer.echo(f"  {k:>5s}: {p.resolve()}")
 
 
+def _memory_gib() -> float:
+    from .runner import _available_memory
+
+    return _available_memory() / 2**30
+
+
 @app.command()
 def info():
     """Versions, devices and numerical precision."""
@@ -71,6 +78,8 @@ def info():
         "jax": jax.__version__,
         "backend": jax.default_backend(),
         "devices": ", ".join(str(d) for d in jax.devices()),
+        "processes": f"{jax.process_count()} (this is process {jax.process_index()})",
+        "device memory": f"{_memory_gib():.3g} GiB available on {jax.local_devices()[0]}",
         "float precision": "float64 (x64 enabled)" if x64_enabled() else "float32 (set JAXQP_X64=1 for float64)",
     }
     for mod in ("equinox", "optimistix", "lineax", "xarray", "numpy"):
@@ -103,6 +112,71 @@ def fit_config(
     if not res.converged:
         typer.echo("warning: the fit did not converge", err=True)
         raise typer.Exit(1)
+
+
+@app.command("run")
+def run_config(
+    config: Path = typer.Argument(..., help="TOML file: task, device in physical units, grid, sweep, output "
+                                  "(see `python -c 'import jaxqp.runconfig as c; print(c.__doc__)'`)"),
+    out: Path = typer.Option(None, "--out", "-o", help="output folder (default: [output] dir of the config)"),
+    check: bool = typer.Option(False, "--check", help="validate the configuration and print the plan; compute nothing"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="discard results of an earlier run in the folder"),
+    chunk: int = typer.Option(None, "--chunk", help="sweep points per chunk (default: sized to the device memory)"),
+):
+    """Run (or resume) a sweep a TOML configuration describes; write result.nc (or result.zarr).
+
+    Finished chunks are kept in OUT/chunks: after an interruption the same command resumes.
+    """
+    from .runconfig import ConfigError, load
+
+    try:
+        cfg = load(config)
+    except ConfigError as e:
+        typer.echo(f"error in {config}:\n{e}", err=True)
+        raise typer.Exit(2) from None
+    _compilation_cache()
+    from . import runner
+
+    try:
+        pl = runner.plan(cfg, chunk=chunk)
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{cfg.task}: {pl.describe()}")
+    if check:
+        return
+    bar = runner.ConsoleProgress(config.stem)
+    try:
+        ds, path = runner.run(cfg, out=out, overwrite=overwrite, chunk=chunk, progress=bar)
+    except runner.RunLocked as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(3) from None
+    except ConfigError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        bar.close()
+    bad = int(ds.attrs["n_not_ok"])
+    typer.echo(f"wrote {path.resolve()}")
+    if bad:
+        typer.echo(f"warning: {bad} of {pl.n_points} points did not converge (see the status variable)", err=True)
+
+
+@app.command()
+def bench(
+    out: Path = typer.Option(Path("jaxqp-bench.json"), "--out", "-o", help="JSON file of the timings"),
+    quick: bool = typer.Option(False, "--quick", help="small sizes only"),
+):
+    """Time the core solvers on this machine's default device against NumPy/SciPy; write JSON."""
+    _compilation_cache()
+    from .bench import run as run_bench
+
+    res = run_bench(quick=quick)
+    out.write_text(json.dumps(res, indent=1))
+    for r in res["cases"]:
+        ref = f", numpy {r['numpy_s']:.3g} s ({r['numpy_s'] / r['warm_s']:.3g}x)" if r.get("numpy_s") else ""
+        typer.echo(f"{r['case']:<44s} {r['size']:<22s} first {r['first_s']:.3g} s, warm {r['warm_s']:.3g} s{ref}")
+    typer.echo(f"wrote {out.resolve()}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -60,14 +60,20 @@ def _check_keys(table: dict, allowed: set, where: str):
         raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
-def load_config(path) -> dict:
+def read_toml(path) -> dict:
+    """The table of a TOML file, or a :class:`ConfigError` saying why not."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"no configuration file {path}")
     try:
-        cfg = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path} is not valid TOML: {e}") from None
+
+
+def load_config(path) -> dict:
+    path = Path(path)
+    cfg = read_toml(path)
     _check_keys(cfg, _TOP, str(path))
     if "model" not in cfg:
         from .models import MODELS

@@ -94,9 +94,15 @@ class NormalMetal(Electrode):
     distribution: Optional[Callable] = None
     spin_bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
 
+    _batch_fields = ("temperature", "bias", "spin_bias")
+
     def __check_init__(self):
         self._check_common()
         val.check_finite("spin_bias", self.spin_bias)
+
+    def batch_shape(self) -> tuple:
+        shapes = [jnp.shape(x) for x in (self.temperature, self.bias, self.spin_bias) if x is not None]
+        return tuple(jnp.broadcast_shapes(*shapes))
 
     def occupation(self, E, T=None) -> Array:
         if self.distribution is not None:

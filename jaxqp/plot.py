@@ -145,3 +145,113 @@ def corner_figure(samples: dict, truths: dict | None = None, *, labels: dict | N
                 ax.set_yticklabels([])
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------- one-line plots of results
+def _ax(ax, figsize=(6, 4)):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, constrained_layout=True)
+    return ax
+
+
+def symmetric_parts(da, dims):
+    """Even and odd parts of a DataArray under reversal of the coordinate(s) ``dims`` (symmetric about 0).
+
+    Returns a dict ``{"even": ..., "odd": ...}`` for one dimension; for two,
+    ``{"even-even", "even-odd", "odd-even", "odd-odd"}`` (first letter: first
+    dim).  The parts add up to ``da``.  E.g. the part of an SIS' detector's
+    conductance odd in V_det is the charge-imbalance signal of seed 000; the
+    parts of g_nl in (V_inj, I_s) are g_a, g_s, g_sa, g_ss of seed 001.
+    """
+    dims = (dims,) if isinstance(dims, str) else tuple(dims)
+    for d in dims:
+        c = np.asarray(da[d].values, float)
+        if not np.allclose(c, -c[::-1], atol=1e-9 * max(np.max(np.abs(c)), 1e-300)):
+            raise ValueError(f"coordinate {d!r} is not symmetric about zero; the parity decomposition needs "
+                             "a grid with -x for every x")
+    parts = {"": da}
+    for d in dims:
+        new = {}
+        for k, v in parts.items():
+            flipped = v.isel({d: slice(None, None, -1)}).assign_coords({d: v[d]})
+            sep = "-" if k else ""
+            new[f"{k}{sep}even"] = 0.5 * (v + flipped)
+            new[f"{k}{sep}odd"] = 0.5 * (v - flipped)
+        parts = new
+    for k, v in parts.items():
+        v.name = f"{da.name}, {k} in {', '.join(dims)}" if da.name else k
+        v.attrs = dict(da.attrs, long_name=f"{da.attrs.get('long_name', da.name)} ({k})")
+    return parts
+
+
+def plot_map(da, *, ax=None, x: str | None = None, symmetric: bool | None = None, **kw):
+    """Colour map of a 2-D DataArray in one line; the colour scale is symmetric about zero (diverging)
+    whenever the data change sign, unless ``symmetric`` says otherwise. ``x``: the dimension on the x-axis."""
+    if da.ndim != 2:
+        raise ValueError(f"plot_map needs a 2-D array, got dims {da.dims}: select the others first, e.g. "
+                         f"da.sel({da.dims[0]}=...)")
+    if x is not None:
+        da = da.transpose(*[d for d in da.dims if d != x], x)
+    if symmetric is None:
+        v = np.asarray(da.values, float)
+        v = v[np.isfinite(v)]
+        symmetric = bool(v.size and v.min() < 0 < v.max())
+    ax = _ax(ax)
+    map_panel(ax, da, symmetric=symmetric, **kw)
+    return ax
+
+
+def plot_symmetry(da, dims, *, x: str | None = None, figsize=None):
+    """The parity parts of a map (see :func:`symmetric_parts`) side by side, each with a symmetric colour scale."""
+    parts = symmetric_parts(da, dims)
+    n = len(parts)
+    fig, axes = plt.subplots(1, n, figsize=figsize or (4.2 * n, 3.4), constrained_layout=True, squeeze=False)
+    for ax, (k, v) in zip(axes[0], parts.items()):
+        if v.ndim == 2:
+            plot_map(v, ax=ax, x=x, symmetric=True, title=k)
+        else:
+            v.plot(ax=ax)
+            ax.set_title(k)
+    return fig
+
+
+def plot_dos(ds, *, ax=None, spin: bool = True, max_curves: int = 8, **sel):
+    """DOS curves of a ``dos`` result (``jaxqp run``): N_up and N_dn (dashed) vs energy, one colour per
+    value of the swept parameter (at most ``max_curves``; select others with keyword arguments)."""
+    ds = ds.sel(**sel) if sel else ds
+    other = [d for d in ds.N.dims if d != "energy"]
+    if len(other) > 1:
+        raise ValueError(f"select all sweep dimensions but one: plot_dos(ds, {other[1]}=...)")
+    ax = _ax(ax)
+    E = ds["energy_reduced"].values if "energy_reduced" in ds else ds.energy.values
+    rows = [(None, ds)] if not other else [(v, ds.sel({other[0]: v})) for v in
+                                           ds[other[0]].values[:: max(1, ds[other[0]].size // max_curves)]]
+    for v, row in rows:
+        lab = "" if v is None else f"{other[0]} = {v:.3g} {ds[other[0]].attrs.get('units', '')}"
+        if spin:
+            line, = ax.plot(E, row.N_up.values, label=lab)
+            ax.plot(E, row.N_dn.values, "--", color=line.get_color())
+        else:
+            ax.plot(E, row.N.values, label=lab)
+    ax.set_xlabel("E [Delta0]")
+    ax.set_ylabel("N / N_F" + ("  (solid: up, dashed: down)" if spin else ""))
+    if rows[0][0] is not None:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def plot_distribution(solution, *, mode: str = "fT", ax=None, e_max: float | None = None):
+    """Map of one distribution mode (fL, fT, fT3, fL3) of a :class:`jaxqp.KineticSolution` over (E, x),
+    with a symmetric colour scale."""
+    import xarray as xr
+
+    names = ("fL", "fT", "fT3", "fL3")
+    if mode not in names:
+        raise ValueError(f"mode must be one of {names}, got {mode!r}")
+    E = np.asarray(solution.energy.points)
+    da = xr.DataArray(np.asarray(solution.modes[..., names.index(mode)]), dims=("E", "x"),
+                      coords={"E": ("E", E, {"units": "Delta0"}), "x": ("x", np.asarray(solution.x), {"units": "xi"})},
+                      name=mode, attrs={"long_name": mode})
+    if e_max is not None:
+        da = da.sel(E=slice(-e_max, e_max))
+    return plot_map(da, ax=ax, x="x", symmetric=True)

@@ -28,7 +28,7 @@ def test_readme_quick_start_and_ci_run_the_same_test_command():
 def test_help_lists_every_command():
     out = runner.invoke(app, ["--help"])
     assert out.exit_code == 0
-    for cmd in ("demo", "info", "fit"):
+    for cmd in ("run", "fit", "demo", "bench", "info"):
         assert cmd in out.output
     out = runner.invoke(app, ["info"])
     assert out.exit_code == 0 and "float64" in out.output

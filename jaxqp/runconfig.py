@@ -1,0 +1,656 @@
+r"""Device and sweep descriptions in TOML for ``jaxqp run CONFIG``, checked before anything is computed.
+
+A configuration names a *task* (what is computed at every point), the device's
+parameters in physical units, the inner grid (energies or biases, computed in
+one vectorised call per point), the parameters to sweep (the outer grid, run
+in chunks that are written to disk as they finish) and the output.  Example
+(``nis.toml``)::
+
+    task = "junction"                  # dos | junction
+
+    [units]
+    delta0 = "200 ueV"                 # reference gap Delta0 (or Tc = "1.31 K")
+
+    [left]                             # the biased electrode
+    kind = "normal"
+    temperature = "60 mK"
+
+    [right]
+    kind = "superconductor"            # delta0 defaults to [units]
+    temperature = "60 mK"
+    gamma = "1e-4 Delta0"              # Dynes broadening, any energy unit or Delta0
+    field = "0.2 T"                    # Zeeman splitting h = g mu_B B / 2 (or h = "10 ueV")
+    self_consistent = true             # Delta(T, h, ...) from the gap equation
+
+    [barrier]
+    conductance = "20 uS"              # G_T: currents also in ampere
+    polarization = 0.0
+
+    [grid]
+    bias = { start = "-0.5 mV", stop = "0.5 mV", num = 201 }
+    n_energy = 2001                    # nodes of the adaptive energy grid per point
+
+    [sweep]                            # outer axes, in this order (Cartesian product)
+    "right.field" = { start = "0 T", stop = "1 T", num = 21 }
+    "right.temperature" = ["60 mK", "300 mK"]
+
+    [output]
+    dir = "nis-run"                    # relative to this file
+    format = "netcdf"                  # netcdf | zarr
+    chunk = "auto"                     # sweep points per chunk, or a number
+    memory = "auto"                    # memory budget per chunk, e.g. "2 GiB"
+
+Quantities are strings ``"<number> <unit>"`` in SI units with a prefix
+(``mK``, ``ueV``, ``mV``, ``uS``, ``nm``, ``T``) or in jaxqp's units
+(``Delta0`` for energies, biases and k_B T, ``Tc`` for temperatures in units of
+the reference critical temperature, ``xi`` for lengths), or a table
+``{ value = 60, unit = "mK" }``.  A number without a unit is accepted only
+where the parameter is dimensionless.  Every problem is reported at once, with
+the key it concerns and what to write instead (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .data import parse_unit
+from .units import KB_UEV_PER_K, MUB_UEV_PER_T, TC_OVER_DELTA0
+
+
+from .fitconfig import ConfigError, read_toml  # one error type for every configuration file
+
+
+# ------------------------------------------------------------------------------ quantities
+#: dimension -> (SI base unit, reduced unit names accepted, example)
+DIMENSIONS = {
+    "energy": ("eV", ("Delta0",), '"20 ueV" or "0.1 Delta0"'),
+    "temperature": ("K", ("Tc", "Delta0"), '"100 mK" or "0.3 Tc"'),
+    "voltage": ("V", ("Delta0",), '"0.3 mV" or "1.5 Delta0"'),
+    "field": ("T", (), '"0.5 T" or "200 mT"'),
+    "conductance": ("S", (), '"20 uS"'),
+    "length": ("m", ("xi",), '"300 nm" or "4 xi"'),
+    "1": ("1", (), "a plain number"),
+}
+
+_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|nan)\s*(.*?)\s*$", re.I)
+
+
+@dataclasses.dataclass(frozen=True)
+class Quantity:
+    """A value in SI units (``unit`` = the SI base) or in a reduced unit (``Delta0``, ``Tc``, ``xi``)."""
+
+    value: object  #: a float or an array of floats
+    unit: str
+
+    def reduced(self, dim: str, delta0_ueV: float, xi_nm: float | None = None, g: float = 2.0) -> float:
+        """The value in jaxqp's dimensionless units (energies in Delta0, lengths in xi)."""
+        v, u = self.value, self.unit
+        if dim == "1":
+            return v
+        if u == "Delta0":
+            return v
+        if u == "Tc":
+            return v * TC_OVER_DELTA0
+        if u == "xi":
+            return v
+        if dim == "energy" or dim == "voltage":  # eV or V: e V / Delta0
+            return v * 1e6 / delta0_ueV
+        if dim == "temperature":
+            return v * KB_UEV_PER_K / delta0_ueV
+        if dim == "field":
+            return g * MUB_UEV_PER_T * v / 2.0 / delta0_ueV
+        if dim == "length":
+            if xi_nm is None:
+                raise ConfigError("a length in SI units needs the coherence length: [units] xi = \"...\"")
+            return v * 1e9 / xi_nm
+        if dim == "conductance":
+            return v
+        raise ValueError(dim)  # pragma: no cover
+
+
+def parse_quantity(x, dim: str, where: str) -> Quantity:
+    """A config value (``"100 mK"``, ``{value, unit}``, or a number if dimensionless) -> :class:`Quantity`."""
+    base, reduced, example = DIMENSIONS[dim]
+    if isinstance(x, dict):
+        unknown = set(x) - {"value", "unit"}
+        if unknown or "value" not in x:
+            raise ConfigError(f"{where}: a quantity table has keys value and unit, e.g. {{ value = 60, unit = \"mK\" }}")
+        num, unit = x["value"], str(x.get("unit", ""))
+        if isinstance(num, bool) or not isinstance(num, (int, float)):
+            raise ConfigError(f"{where}: value must be a number, got {num!r}")
+        num = float(num)
+    elif isinstance(x, bool):
+        raise ConfigError(f"{where}: expected a quantity ({example}), got the boolean {x}")
+    elif isinstance(x, (int, float)):
+        if not math.isfinite(x):
+            raise ConfigError(f"{where}: {x!r} is not a finite number (NaN/inf are not physical parameters)")
+        if dim != "1":
+            raise ConfigError(f"{where} = {x} has no unit: write it as a string with its unit, {example}")
+        num, unit = float(x), ""
+    elif isinstance(x, str):
+        m = _NUMBER.match(x)
+        if not m:
+            raise ConfigError(f"{where}: cannot read {x!r} as a quantity; write a number and a unit, {example}")
+        num, unit = float(m.group(1)), m.group(2)
+    else:
+        raise ConfigError(f"{where}: expected a quantity ({example}), got {type(x).__name__} {x!r}")
+    if not math.isfinite(num):
+        raise ConfigError(f"{where}: {x!r} is not a finite number (NaN/inf are not physical parameters)")
+    if dim == "1":
+        if unit not in ("", "1"):
+            raise ConfigError(f"{where} is dimensionless; remove the unit {unit!r}")
+        return Quantity(num, "1")
+    if unit in reduced:
+        return Quantity(num, unit)
+    if unit == "":
+        raise ConfigError(f"{where} = {x!r} has no unit: {example}")
+    try:
+        b, factor = parse_unit(unit)
+    except ValueError:
+        raise ConfigError(f"{where}: unknown unit {unit!r}; {example}") from None
+    if b != base:
+        allowed = ", ".join((base,) + reduced)
+        raise ConfigError(f"{where}: {x!r} is in {b}, but {where.split('.')[-1]} is a {dim} (in {allowed}): "
+                          f"{example}")
+    return Quantity(num * factor, base)
+
+
+# ------------------------------------------------------------------------------ schema
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One parameter of a task section: its dimension, default, bounds (reduced units) and meaning."""
+
+    dim: str
+    default: object = None  #: a config value (string with unit) or None (required / absent)
+    lower: float | None = None
+    upper: float | None = None
+    strict_lower: bool = False
+    doc: str = ""
+    sweepable: bool = True
+
+
+def _energy(default="0 Delta0", doc=""):
+    return Param("energy", default, 0.0, doc=doc)
+
+
+SUPERCONDUCTOR = {
+    "delta0": Param("energy", None, 0.0, strict_lower=True, doc="zero-temperature, zero-field gap (default [units])"),
+    "temperature": Param("temperature", "0 K", 0.0, doc="electron temperature"),
+    "field": Param("field", None, doc="in-plane magnetic field: Zeeman splitting h = g mu_B B / 2"),
+    "h": Param("energy", None, doc="spin splitting (instead of field)"),
+    "g": Param("1", 2.0, 0.0, strict_lower=True, doc="g-factor for the Zeeman splitting", sweepable=False),
+    "gamma": _energy("1e-4 Delta0", "Dynes broadening"),
+    "zeta": _energy(doc="orbital depairing energy"),
+    "r_orb": Param("energy", None, 0.0, doc="orbital depairing per T^2: zeta = r_orb (B / 1 T)^2"),
+    "b_so": _energy(doc="spin-orbit scattering energy hbar / (3 tau_so)"),
+    "b_sf": _energy(doc="spin-flip scattering energy hbar / (3 tau_sf)"),
+    "delta": Param("energy", None, 0.0, doc="pair potential, when not self-consistent (default delta0)"),
+}
+SC_FLAGS = {"self_consistent": True}
+NORMAL = {
+    "temperature": Param("temperature", "0 K", 0.0, doc="electron temperature"),
+    "spin_bias": Param("voltage", "0 V", doc="spin accumulation (mu_up - mu_dn)/2e of the electrode"),
+}
+BARRIER = {
+    "polarization": Param("1", 0.0, -1.0, 1.0, doc="spin polarisation of the barrier"),
+    "conductance": Param("conductance", None, 0.0, strict_lower=True, doc="normal-state conductance G_T",
+                         sweepable=False),
+}
+UNITS = {
+    "delta0": Param("energy", None, 0.0, strict_lower=True, doc="reference gap Delta0", sweepable=False),
+    "Tc": Param("temperature", None, 0.0, strict_lower=True, doc="reference critical temperature", sweepable=False),
+    "xi": Param("length", None, 0.0, strict_lower=True, doc="coherence length", sweepable=False),
+}
+
+#: the tasks: sections with parameters, the inner grid and its dimension
+TASKS = {
+    "dos": {"sections": ("units", "material"), "inner": ("energy", "energy"),
+            "doc": "spin-resolved density of states of a homogeneous superconductor"},
+    "junction": {"sections": ("units", "left", "right", "barrier"), "inner": ("bias", "voltage"),
+                 "doc": "tunnel junction: charge, spin and heat currents and dI/dV vs bias"},
+}
+_TOP = {"task", "units", "material", "left", "right", "barrier", "grid", "sweep", "output", "title"}
+_OUTPUT = {"dir", "format", "chunk", "memory"}
+_SWEEP_KEYS = {"start", "stop", "num", "values", "unit", "spacing"}
+#: at most this many sweep points and inner points: beyond, the request is surely a typo
+MAX_POINTS = 10**9
+MAX_AXIS = 10**7  #: values per axis
+
+
+def _suggest(key, options) -> str:
+    close = difflib.get_close_matches(key, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_keys(table: dict, allowed, where: str, errors: list):
+    for k in table:
+        if k not in allowed:
+            errors.append(f"{where}: unknown key {k!r}{_suggest(k, allowed)}; allowed: {sorted(allowed)}")
+
+
+def _section_schema(task: str, section: str, table: dict) -> dict:
+    if section == "units":
+        return UNITS
+    if section == "barrier":
+        return BARRIER
+    if section == "material":
+        return SUPERCONDUCTOR
+    kind = table.get("kind", "superconductor")
+    return NORMAL if kind == "normal" else SUPERCONDUCTOR
+
+
+# ------------------------------------------------------------------------------ the checked plan
+@dataclasses.dataclass
+class SweepAxis:
+    name: str  #: dimension name in the dataset
+    key: str  #: "section.param"
+    dim: str
+    si: np.ndarray  #: values in SI (or the reduced unit when the config used one)
+    unit: str  #: the unit of ``si``
+    reduced: np.ndarray  #: jaxqp units
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """A validated configuration: everything the runner needs, in reduced units."""
+
+    task: str
+    raw: dict  #: the configuration as read (for the dataset attributes)
+    base: Path
+    delta0_ueV: float
+    xi_nm: float | None
+    sections: dict  #: section -> {"kind":..., param -> reduced float, flags}
+    axes: list  #: [SweepAxis], outer grid in order
+    inner_name: str
+    inner_si: np.ndarray
+    inner_unit: str
+    inner_reduced: np.ndarray
+    n_energy: int
+    out_dir: Path
+    format: str
+    chunk: int | None
+    memory_bytes: float | None
+    title: str
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(len(a.reduced) for a in self.axes)
+
+    @property
+    def n_points(self) -> int:
+        return int(np.prod(self.shape)) if self.axes else 1
+
+    def fingerprint(self) -> str:
+        """Hash of what determines the numbers (not the output location or chunking)."""
+        raw = {k: v for k, v in self.raw.items() if k != "output"}
+        return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def point_params(self, index: np.ndarray) -> dict:
+        """Reduced parameters ``section.param -> (len(index),)`` at flat sweep indices."""
+        out = {}
+        for sec, d in self.sections.items():
+            for k, v in d["params"].items():
+                out[f"{sec}.{k}"] = np.full(index.shape, v, float)
+        if self.axes:
+            sub = np.unravel_index(index, self.shape)
+            for ax, i in zip(self.axes, sub):
+                out[ax.key] = ax.reduced[i]
+        return out
+
+
+def _grid_values(spec, dim: str, where: str, errors: list):
+    """A sweep or grid spec -> Quantity with an array value (or None after recording an error)."""
+    try:
+        if isinstance(spec, list):
+            if not spec:
+                raise ConfigError(f"{where}: the list of values is empty; give at least one value")
+            qs = [parse_quantity(v, dim, f"{where}[{i}]") for i, v in enumerate(spec)]
+            return _same_unit(qs, where)
+        if not isinstance(spec, dict):
+            return _same_unit([parse_quantity(spec, dim, where)], where)
+        bad = set(spec) - _SWEEP_KEYS
+        if bad:
+            raise ConfigError(f"{where}: unknown key(s) {sorted(bad)}; a range has start, stop, num (and optionally "
+                              "unit, spacing = \"linear\" | \"log\"), a list has values")
+        unit = spec.get("unit")
+
+        def q(v, w):
+            return parse_quantity({"value": v, "unit": unit} if unit is not None and not isinstance(v, str) else v,
+                                  dim, w)
+
+        if "values" in spec:
+            vals = spec["values"]
+            if not isinstance(vals, list) or not vals:
+                raise ConfigError(f"{where}.values: give a non-empty list of values")
+            return _same_unit([q(v, f"{where}.values[{i}]") for i, v in enumerate(vals)], where)
+        missing = [k for k in ("start", "stop", "num") if k not in spec]
+        if missing:
+            raise ConfigError(f"{where}: a range needs start, stop and num (missing {missing})")
+        num = spec["num"]
+        if isinstance(num, bool) or not isinstance(num, int):
+            raise ConfigError(f"{where}.num must be an integer, got {num!r}")
+        if num < 1:
+            raise ConfigError(f"{where}.num = {num}: an empty grid; give num >= 1")
+        if num > MAX_AXIS:
+            raise ConfigError(f"{where}.num = {num} is absurdly large (limit {MAX_AXIS:.0e} values per axis)")
+        a, b = q(spec["start"], f"{where}.start"), q(spec["stop"], f"{where}.stop")
+        if a.unit != b.unit:
+            raise ConfigError(f"{where}: start and stop are in different kinds of unit ({a.unit}, {b.unit})")
+        spacing = spec.get("spacing", "linear")
+        if spacing == "log":
+            if a.value <= 0 or b.value <= 0:
+                raise ConfigError(f"{where}: a log range needs start, stop > 0")
+            vals = np.geomspace(a.value, b.value, num)
+        elif spacing == "linear":
+            vals = np.linspace(a.value, b.value, num)
+        else:
+            raise ConfigError(f"{where}.spacing = {spacing!r}; use \"linear\" or \"log\"")
+        return Quantity(vals, a.unit)
+    except ConfigError as e:
+        errors.append(str(e))
+        return None
+
+
+def _same_unit(qs: list, where: str) -> Quantity:
+    units = {q.unit for q in qs}
+    if len(units) > 1:
+        raise ConfigError(f"{where}: give all values in one kind of unit (got {sorted(units)})")
+    return Quantity(np.array([q.value for q in qs], float), qs[0].unit)
+
+
+def _check_bounds(where: str, p: Param, v, errors: list, hint: str = ""):
+    v = np.atleast_1d(np.asarray(v, float))
+    lo, hi = float(v.min()), float(v.max())
+    if p.lower is not None and (lo < p.lower or (p.strict_lower and lo <= p.lower)):
+        rel = ">" if p.strict_lower else ">="
+        errors.append(f"{where} = {lo:.6g} (jaxqp units) is unphysical: it must be {rel} {p.lower}{hint}")
+    if p.upper is not None and hi > p.upper:
+        errors.append(f"{where} = {hi:.6g} is unphysical: it must be <= {p.upper}{hint}")
+
+
+def load(path) -> RunConfig:
+    """Read and validate a configuration file; raise :class:`ConfigError` listing every problem."""
+    path = Path(path)
+    return from_dict(read_toml(path), path.parent)
+
+
+def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
+    """Validate a configuration given as a dict (as TOML would give it)."""
+    raw = copy.deepcopy(raw)
+    errors: list[str] = []
+    _check_keys(raw, _TOP, "configuration", errors)
+    task = raw.get("task")
+    if task not in TASKS:
+        msg = "name the task" if task is None else f"unknown task {task!r}{_suggest(str(task), TASKS)}"
+        raise ConfigError(f"{msg}: task = one of {sorted(TASKS)}" + ("" if not errors else "\n" + "\n".join(errors)))
+    spec = TASKS[task]
+    for s in ("material", "left", "right", "barrier"):
+        if s in raw and s not in spec["sections"]:
+            errors.append(f"[{s}] is not part of task {task!r} (its sections: {list(spec['sections'])})")
+    for s in ("left", "right") if task == "junction" else ("material",):
+        if s not in raw:
+            errors.append(f"task {task!r} needs a [{s}] table")
+    for s in spec["sections"]:
+        if s in raw and not isinstance(raw[s], dict):
+            errors.append(f"[{s}] must be a table")
+    if errors:
+        raise ConfigError("\n".join(errors))
+
+    # reference units ------------------------------------------------------------------
+    units_t = raw.get("units", {})
+    _check_keys(units_t, UNITS, "[units]", errors)
+    q = {}
+    for k in ("delta0", "Tc", "xi"):
+        if k in units_t:
+            try:
+                q[k] = parse_quantity(units_t[k], UNITS[k].dim, f"units.{k}")
+            except ConfigError as e:
+                errors.append(str(e))
+    delta0 = None
+    if "delta0" in q and "Tc" in q:
+        errors.append("[units]: give delta0 or Tc, not both")
+    elif "delta0" in q:
+        if q["delta0"].unit == "Delta0":
+            errors.append("units.delta0 defines Delta0: give it in eV (e.g. \"200 ueV\")")
+        elif q["delta0"].value <= 0:
+            errors.append("units.delta0 must be > 0")
+        else:
+            delta0 = round(q["delta0"].value * 1e6, 9)
+    elif "Tc" in q:
+        if q["Tc"].unit != "K" or q["Tc"].value <= 0:
+            errors.append("units.Tc must be a positive temperature in kelvin")
+        else:
+            delta0 = q["Tc"].value * KB_UEV_PER_K / TC_OVER_DELTA0
+    else:  # the first superconductor's delta0
+        for s in ("material", "right", "left"):
+            t = raw.get(s, {})
+            if isinstance(t, dict) and t.get("kind", "superconductor") == "superconductor" and "delta0" in t:
+                try:
+                    d = parse_quantity(t["delta0"], "energy", f"{s}.delta0")
+                    if d.unit == "eV" and d.value > 0:
+                        delta0 = d.value * 1e6
+                        break
+                except ConfigError:
+                    pass
+        if delta0 is None:
+            errors.append("give the reference gap: [units] delta0 = \"200 ueV\" (or Tc = \"1.3 K\"), or a "
+                          "superconductor's delta0 in eV")
+    xi_nm = q["xi"].value * 1e9 if "xi" in q and q["xi"].unit == "m" else None
+    if errors:
+        raise ConfigError("\n".join(errors))
+
+    # sections -------------------------------------------------------------------------
+    sections: dict = {}
+    schemas: dict = {}
+    for s in spec["sections"]:
+        if s == "units":
+            continue
+        t = raw.get(s, {})
+        schema = _section_schema(task, s, t)
+        schemas[s] = schema
+        allowed = set(schema) | ({"kind"} if s in ("left", "right") else set()) | (
+            set(SC_FLAGS) if schema is SUPERCONDUCTOR else set())
+        _check_keys(t, allowed, f"[{s}]", errors)
+        kind = t.get("kind", "superconductor") if s in ("left", "right") else (
+            "barrier" if s == "barrier" else "superconductor")
+        if s in ("left", "right") and kind not in ("normal", "superconductor"):
+            errors.append(f"{s}.kind = {kind!r}; use \"normal\" or \"superconductor\"")
+        d = {"kind": kind, "params": {}, "flags": {}}
+        for flag, default in SC_FLAGS.items():
+            if schema is SUPERCONDUCTOR:
+                val = t.get(flag, default)
+                if not isinstance(val, bool):
+                    errors.append(f"{s}.{flag} must be true or false, got {val!r}")
+                d["flags"][flag] = bool(val)
+        if schema is SUPERCONDUCTOR:
+            if "field" in t and "h" in t:
+                errors.append(f"[{s}]: give field (tesla) or h (energy), not both")
+            if "r_orb" in t and "zeta" in t:
+                errors.append(f"[{s}]: give zeta or r_orb, not both")
+        g = float(t.get("g", 2.0)) if isinstance(t.get("g", 2.0), (int, float)) else 2.0
+        for k, p in schema.items():
+            value = t.get(k, p.default)
+            if value is None:
+                continue
+            try:
+                qv = parse_quantity(value, p.dim, f"{s}.{k}")
+                d["params"][k] = qv.reduced(p.dim, delta0, xi_nm, g)
+                if k == "r_orb":
+                    d["params"][k] = qv.reduced("energy", delta0)  # per tesla^2
+                _check_bounds(f"{s}.{k}", p, d["params"][k], errors)
+            except ConfigError as e:
+                errors.append(str(e))
+        if schema is SUPERCONDUCTOR:
+            d["params"].setdefault("delta0", 1.0)
+        sections[s] = d
+
+    # grid -------------------------------------------------------------------------------
+    grid_t = raw.get("grid", {})
+    inner_name, inner_dim = spec["inner"]
+    _check_keys(grid_t, {inner_name, "n_energy"}, "[grid]", errors)
+    inner = None
+    if inner_name not in grid_t:
+        errors.append(f"[grid] needs {inner_name} = {{ start = ..., stop = ..., num = ... }} "
+                      f"({DIMENSIONS[inner_dim][2]})")
+    else:
+        inner = _grid_values(grid_t[inner_name], inner_dim, f"grid.{inner_name}", errors)
+    n_energy = grid_t.get("n_energy", 2001)
+    if isinstance(n_energy, bool) or not isinstance(n_energy, int) or n_energy < 64:
+        errors.append(f"grid.n_energy = {n_energy!r}: give an integer >= 64 (a few thousand resolves sharp gaps)")
+        n_energy = 2001
+    elif n_energy > 10**6:
+        errors.append(f"grid.n_energy = {n_energy} is absurdly large (more than 1e6 nodes per point)")
+
+    # sweep -------------------------------------------------------------------------------
+    axes = []
+    sweep_t = _flatten_sweep(raw.get("sweep", {}))
+    for key, sp in sweep_t.items():
+        sec, _, name = key.partition(".")
+        if sec not in sections or name not in schemas.get(sec, {}):
+            known = [f"{s}.{k}" for s, sch in schemas.items() for k, p in sch.items() if p.sweepable]
+            errors.append(f"[sweep]: {key!r} is not a parameter of this device{_suggest(key, known)}; "
+                          f"sweepable: {known}")
+            continue
+        p = schemas[sec][name]
+        if not p.sweepable:
+            errors.append(f"[sweep]: {key!r} cannot be swept")
+            continue
+        if name not in sections[sec]["params"] and name in ("field", "h", "r_orb", "zeta", "delta"):
+            if name == "field" and "h" in raw.get(sec, {}) or name == "h" and "field" in raw.get(sec, {}):
+                errors.append(f"[sweep]: {key!r} conflicts with the fixed {'h' if name == 'field' else 'field'} "
+                              f"of [{sec}]")
+                continue
+        vals = _grid_values(sp, p.dim, f"sweep.{key}", errors)
+        if vals is None:
+            continue
+        g = float(raw.get(sec, {}).get("g", 2.0))
+        try:
+            red = np.asarray(vals.reduced(p.dim, delta0, xi_nm, g), float)
+        except ConfigError as e:
+            errors.append(str(e))
+            continue
+        _check_bounds(f"sweep.{key}", p, red, errors)
+        axes.append(SweepAxis(name, key, p.dim, vals.value, vals.unit, red))
+        sections[sec]["params"].setdefault(name, float(red[0]))
+    names = [a.name for a in axes]
+    for a in axes:
+        if names.count(a.name) > 1:
+            a.name = a.key.replace(".", "_")
+    if len(axes) and int(np.prod([len(a.reduced) for a in axes], dtype=float)) > MAX_POINTS:
+        errors.append(f"[sweep]: {np.prod([len(a.reduced) for a in axes], dtype=float):.3g} points is absurdly "
+                      f"many (limit {MAX_POINTS:.0e}); sweep fewer values")
+
+    # output ------------------------------------------------------------------------------
+    out_t = raw.get("output", {})
+    _check_keys(out_t, _OUTPUT, "[output]", errors)
+    fmt = out_t.get("format", "netcdf")
+    if fmt not in ("netcdf", "zarr"):
+        errors.append(f"output.format = {fmt!r}; use \"netcdf\" or \"zarr\"")
+    elif fmt == "zarr":
+        import importlib.util
+
+        if importlib.util.find_spec("zarr") is None:
+            errors.append("output.format = \"zarr\" needs the zarr package: pip install \"jaxqp[zarr]\" "
+                          "(or use format = \"netcdf\")")
+    chunk = out_t.get("chunk", "auto")
+    if chunk == "auto":
+        chunk = None
+    elif isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        errors.append(f"output.chunk = {chunk!r}: \"auto\" or a positive integer (sweep points per chunk)")
+        chunk = None
+    memory = out_t.get("memory", "auto")
+    memory_bytes = None
+    if memory != "auto":
+        memory_bytes = _parse_bytes(memory, errors)
+    title = raw.get("title", f"jaxqp {task}")
+    if errors:
+        raise ConfigError("\n".join(errors))
+
+    # physics checks that need the reduced values -----------------------------------------
+    sc_sections = [s for s, d in sections.items() if d["kind"] == "superconductor"]
+    for s in sc_sections:
+        pr = sections[s]["params"]
+        if not sections[s]["flags"]["self_consistent"] and "delta" not in pr:
+            pr["delta"] = pr["delta0"]
+    inner_red = np.asarray(inner.reduced(inner_dim, delta0, xi_nm), float)
+    if inner_red.size > MAX_POINTS:
+        errors.append(f"grid.{inner_name}: {inner_red.size} points is absurdly many")
+    _check_resolution(task, sections, axes, inner_name, inner_red, errors)
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return RunConfig(task=task, raw=raw, base=Path(base), delta0_ueV=float(delta0), xi_nm=xi_nm,
+                     sections=sections, axes=axes, inner_name=inner_name,
+                     inner_si=np.asarray(inner.value, float), inner_unit=inner.unit,
+                     inner_reduced=inner_red, n_energy=int(n_energy),
+                     out_dir=Path(base) / out_t.get("dir", f"{task}-run"), format=fmt, chunk=chunk,
+                     memory_bytes=memory_bytes, title=str(title))
+
+
+def _flatten_sweep(t: dict, prefix: str = "") -> dict:
+    """``{"right": {"field": spec}}`` or ``{"right.field": spec}`` -> ``{"right.field": spec}``."""
+    out = {}
+    for k, v in t.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict) and v and not (set(v) & _SWEEP_KEYS) and "." not in k:
+            out.update(_flatten_sweep(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def _parse_bytes(x, errors) -> float | None:
+    m = re.match(r"^\s*(\d+(?:\.\d*)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", str(x))
+    if not m:
+        errors.append(f"output.memory = {x!r}: \"auto\" or a size such as \"2 GiB\"")
+        return None
+    f = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+    return float(m.group(1)) * f[m.group(2)]
+
+
+def _extreme(sections, axes, key, fn):
+    """min/max of a parameter over the sweep (its fixed value if not swept)."""
+    for a in axes:
+        if a.key == key:
+            return float(fn(a.reduced))
+    sec, _, name = key.partition(".")
+    return sections[sec]["params"].get(name)
+
+
+def _check_resolution(task, sections, axes, inner_name, inner, errors):
+    """The inner grid must resolve the narrowest feature: spacing <= 4 x the smallest broadening."""
+    if inner.size < 2:
+        if task == "junction":
+            return
+        return
+    spacing = float(np.max(np.abs(np.diff(np.sort(inner)))))
+    widths = []
+    for s, d in sections.items():
+        if d["kind"] == "superconductor":
+            g = _extreme(sections, axes, f"{s}.gamma", np.min) or 0.0
+            z = _extreme(sections, axes, f"{s}.zeta", np.min) or 0.0
+            w = max(g, z)
+            if task == "junction":
+                w = max(w, 2.0 * (_extreme(sections, axes, f"{s}.temperature", np.min) or 0.0))
+            widths.append((w, s))
+        elif task == "junction":
+            widths.append((2.0 * (_extreme(sections, axes, f"{s}.temperature", np.min) or 0.0), s))
+    if task == "junction":
+        # the conductance peaks are as wide as the broadest of the two electrodes' features
+        w, s = max(widths) if widths else (0.0, "")
+    else:
+        w, s = min(widths) if widths else (0.0, "")
+    w = max(w, 1e-6)
+    if spacing > 4.0 * w:
+        errors.append(
+            f"grid.{inner_name} is too coarse for the broadening: spacing {spacing:.3g} Delta0 exceeds 4 x "
+            f"the narrowest feature width {w:.3g} Delta0 (Dynes gamma, depairing or k_B T of [{s}]); "
+            f"use at least {int(np.ptp(inner) / (4 * w)) + 2} points, or a larger broadening")

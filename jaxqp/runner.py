@@ -1,0 +1,448 @@
+"""Sweeps that never lose work: ``jaxqp run CONFIG``.
+
+The outer grid of a configuration (:mod:`jaxqp.runconfig`) is flattened and cut
+into chunks of a fixed number of points, sized to the device memory (or as
+the configuration says).  Each chunk is one call of the task's jit-compiled
+function (compiled once: the last chunk is padded to the same shape), sharded
+over the local devices with :func:`jax.shard_map`, and written to
+``<out>/chunks/NNNNNN.npz`` (atomically: a temporary file, then a rename) as
+soon as it finishes.  A sweep that is killed resumes, with the same command,
+from the chunks on disk; the final dataset is identical to an uninterrupted
+run.  Every point carries a ``status`` (:data:`jaxqp.tasks.STATUS`):
+non-converged points are kept and labelled, never dropped.
+
+One run at a time writes into a folder: a second one is refused while the
+first holds ``<out>/.lock``.  A finished folder holding a different
+configuration is refused too (``overwrite=True`` starts afresh).
+
+Many hosts: start one process per host with ``jax.distributed.initialize()``
+before calling :func:`run` (same configuration everywhere).  The chunk's
+points are then sharded over the devices of all hosts, every process
+computes its share, the results are gathered to every process, and process
+0 alone writes the files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from . import __version__
+from .runconfig import ConfigError, RunConfig
+from .tasks import STATUS, TASKS
+from .units import KB_UEV_PER_K, MUB_UEV_PER_T
+
+_MANIFEST = "manifest.json"
+
+
+class RunLocked(RuntimeError):
+    """Another run is writing into the same output folder."""
+
+
+# ------------------------------------------------------------------------------- planning
+def _available_memory() -> float:
+    """Bytes of memory of one local device (GPU: its limit; CPU: available host memory)."""
+    dev = jax.local_devices()[0]
+    try:
+        stats = dev.memory_stats()
+        if stats and stats.get("bytes_limit"):
+            return float(stats["bytes_limit"] - stats.get("bytes_in_use", 0))
+    except Exception:  # pragma: no cover - backends without memory stats
+        pass
+    return _host_memory()
+
+
+def _host_memory() -> float:
+    """Bytes of host memory available now."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover
+        pass
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) / 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    n_points: int
+    chunk: int
+    n_chunks: int
+    n_devices: int
+    bytes_per_point: float
+    memory_budget: float
+    result_bytes: float
+
+    def describe(self) -> str:
+        gib = 2.0**30
+        return (f"{self.n_points} sweep points in {self.n_chunks} chunks of {self.chunk} on {self.n_devices} "
+                f"device(s); about {self.bytes_per_point / 2**20:.3g} MiB working memory per point "
+                f"(budget {self.memory_budget / gib:.3g} GiB per device), result {self.result_bytes / gib:.3g} GiB")
+
+
+def _out_size(cfg: RunConfig) -> int:
+    """Floats per sweep point in the result."""
+    return 8 * cfg.inner_reduced.size + 8
+
+
+def plan(cfg: RunConfig, chunk: int | None = None, memory: float | None = None) -> Plan:
+    """Chunking of a sweep; raises :class:`ConfigError` if it cannot fit in memory or on disk."""
+    task = TASKS[cfg.task]
+    n_dev = jax.device_count()
+    per_point = float(task.bytes_per_point(cfg))
+    budget = memory or cfg.memory_bytes or 0.5 * _available_memory()
+    if per_point > budget:
+        raise ConfigError(
+            f"one sweep point needs about {per_point / 2**30:.3g} GiB of working memory "
+            f"({cfg.inner_reduced.size} {cfg.inner_name} points x {cfg.n_energy} energies), more than the "
+            f"{budget / 2**30:.3g} GiB available per device: use fewer {cfg.inner_name} points or a smaller "
+            "grid.n_energy (or raise output.memory if more is really free)")
+    result = float(cfg.n_points) * _out_size(cfg) * 8.0
+    host = _host_memory()
+    if result > 0.8 * host:
+        raise ConfigError(
+            f"the result would take {result / 2**30:.3g} GiB, more than the {host / 2**30:.3g} GiB of memory "
+            "available to assemble it: sweep fewer points or split the sweep into several configurations")
+    chunk = chunk or cfg.chunk
+    if chunk is None:
+        per_dev = int(max(1, min(budget // per_point, 4096)))
+        chunk = per_dev * n_dev
+        # at least ~20 chunks on long sweeps so that an interruption loses little
+        chunk = max(n_dev, min(chunk, -(-cfg.n_points // 20) if cfg.n_points >= 20 * n_dev else chunk))
+    chunk = int(min(chunk, max(cfg.n_points, 1)))
+    chunk = -(-chunk // n_dev) * n_dev  # a multiple of the device count
+    return Plan(cfg.n_points, chunk, -(-cfg.n_points // chunk), n_dev, per_point, budget, result)
+
+
+# ------------------------------------------------------------------------------- execution
+def _mesh() -> Mesh:
+    return Mesh(np.asarray(jax.devices()), ("points",))
+
+
+def _compiled(cfg: RunConfig, mesh: Mesh):
+    """The task's chunk function, shard_mapped over the points axis and jitted (one compilation)."""
+    fn = TASKS[cfg.task].make(cfg)
+    inner = jnp.asarray(cfg.inner_reduced)
+
+    def body(p):
+        return fn(p, inner)
+
+    mapped = jax.shard_map(body, mesh=mesh, in_specs=(P("points"),), out_specs=P("points"), check_vma=False)
+    return jax.jit(mapped)
+
+
+def _put(x: np.ndarray, mesh: Mesh):
+    sharding = NamedSharding(mesh, P("points"))
+    if jax.process_count() == 1:
+        return jax.device_put(x, sharding)
+    return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
+
+
+def _gather(out: dict) -> dict:
+    if jax.process_count() == 1:
+        return {k: np.asarray(v) for k, v in out.items()}
+    from jax.experimental import multihost_utils
+
+    return {k: np.asarray(multihost_utils.process_allgather(v, tiled=True)) for k, v in out.items()}
+
+
+class _Lock:
+    """An exclusive lock on ``<out>/.lock`` (fcntl; released when the process dies)."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / ".lock"
+        self.fh = None
+
+    def __enter__(self):
+        self.fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.seek(0)
+            who = self.fh.read().strip() or "another process"
+            self.fh.close()
+            raise RunLocked(f"another jaxqp run ({who}) is writing into {self.path.parent}; wait for it to finish "
+                            "or choose another output folder") from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        self.fh.flush()
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
+def _atomic_savez(path: Path, arrays: dict):
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _load_chunk(path: Path):
+    try:
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    except Exception:  # a chunk cut short by a crash: compute it again
+        return None
+
+
+def _chunk_ok(path: Path) -> bool:
+    """Whether a finished, readable chunk file is there (an unreadable one is removed, to be recomputed)."""
+    if not path.exists():
+        return False
+    if _load_chunk(path) is None:
+        path.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _write_json(path: Path, obj):
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def _prepare_folder(cfg: RunConfig, out: Path, pl: Plan, overwrite: bool) -> Plan:
+    """Check or write the manifest; the chunk size of an interrupted run is kept on resume."""
+    man = out / _MANIFEST
+    if man.exists() and not overwrite:
+        try:
+            m = json.loads(man.read_text())
+        except json.JSONDecodeError:
+            m = None
+        if m is not None:
+            if m.get("fingerprint") != cfg.fingerprint():
+                raise ConfigError(f"{out} holds the results of a different configuration; choose another output "
+                                  "folder, or pass --overwrite to replace them")
+            if m.get("chunk") != pl.chunk:
+                pl = plan(cfg, chunk=int(m["chunk"]))
+            return pl
+    if overwrite:
+        shutil.rmtree(out / "chunks", ignore_errors=True)
+        for f in out.glob("result.*"):
+            shutil.rmtree(f) if f.is_dir() else f.unlink()
+    (out / "chunks").mkdir(parents=True, exist_ok=True)
+    _write_json(man, {"fingerprint": cfg.fingerprint(), "chunk": pl.chunk, "n_points": pl.n_points,
+                      "n_chunks": pl.n_chunks, "task": cfg.task, "jaxqp_version": __version__,
+                      "config": cfg.raw})
+    return pl
+
+
+def run(cfg: RunConfig, *, out: Path | None = None, overwrite: bool = False, chunk: int | None = None,
+        progress: Callable[[int, int, int, int], None] | None = None, max_chunks: int | None = None):
+    """Run (or resume) a sweep; returns ``(dataset, path)`` (``dataset`` None if stopped by ``max_chunks``).
+
+    ``progress(done_points, total_points, chunks_done, chunks_total)`` is called after each chunk.
+    """
+    out = Path(out) if out is not None else cfg.out_dir
+    pl = plan(cfg, chunk=chunk)
+    writer = jax.process_index() == 0
+    out.mkdir(parents=True, exist_ok=True)
+    lock = _Lock(out) if writer else None
+    if lock:
+        lock.__enter__()
+    try:
+        if writer:
+            pl = _prepare_folder(cfg, out, pl, overwrite)
+        cdir = out / "chunks"
+        done = np.array([_chunk_ok(cdir / f"{i:06d}.npz") for i in range(pl.n_chunks)])
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            done = np.asarray(multihost_utils.broadcast_one_to_all(done))
+            pl = dataclasses.replace(pl, chunk=int(multihost_utils.broadcast_one_to_all(np.int64(pl.chunk))))
+            pl = dataclasses.replace(pl, n_chunks=-(-pl.n_points // pl.chunk))
+        mesh = _mesh()
+        fn = None
+        n_done = int(done.sum())
+        if progress:
+            progress(min(n_done * pl.chunk, pl.n_points), pl.n_points, n_done, pl.n_chunks)
+        computed = 0
+        for i in range(pl.n_chunks):
+            if done[i]:
+                continue
+            if max_chunks is not None and computed >= max_chunks:
+                return None, out
+            if fn is None:
+                fn = _compiled(cfg, mesh)
+            idx = np.arange(i * pl.chunk, (i + 1) * pl.chunk)
+            n_real = int(np.sum(idx < pl.n_points))
+            idx = np.minimum(idx, pl.n_points - 1)  # pad with the last point: one shape, one compilation
+            params = {k: _put(v, mesh) for k, v in cfg.point_params(idx).items()}
+            res = _gather(fn(params))
+            if writer:
+                _atomic_savez(cdir / f"{i:06d}.npz", {k: v[:n_real] for k, v in res.items()})
+            computed += 1
+            n_done += 1
+            if progress:
+                progress(min(n_done * pl.chunk, pl.n_points), pl.n_points, n_done, pl.n_chunks)
+        ds = assemble(cfg, out, pl) if writer else None
+        if writer:
+            path = save(ds, out, cfg.format)
+            return ds, path
+        return ds, out
+    finally:
+        if lock:
+            lock.__exit__(None, None, None)
+
+
+# ------------------------------------------------------------------------------- results
+def _si(dim: str, reduced: np.ndarray, cfg: RunConfig, g: float = 2.0):
+    """jaxqp units -> (SI values, SI unit) of a coordinate."""
+    d0 = cfg.delta0_ueV
+    if dim in ("energy", "voltage"):
+        return reduced * d0 * 1e-6, "eV" if dim == "energy" else "V"
+    if dim == "temperature":
+        return reduced * d0 / KB_UEV_PER_K, "K"
+    if dim == "field":
+        return reduced * d0 * 2.0 / (g * MUB_UEV_PER_T), "T"
+    if dim == "length" and cfg.xi_nm is not None:
+        return reduced * cfg.xi_nm * 1e-9, "m"
+    return reduced, {"length": "xi"}.get(dim, "1")
+
+
+_REDUCED_UNITS = {"energy": "Delta0", "voltage": "Delta0/e", "temperature": "Delta0/k_B", "field": "Delta0 (h)",
+                  "length": "xi", "1": "1"}
+_SI_FACTOR = {"current": lambda d0, G: G * d0 * 1e-6, "conductance": lambda d0, G: G,
+              "heat": lambda d0, G: G * (d0 * 1e-6) ** 2, "energy": lambda d0, G: d0 * 1e-6}
+
+
+def assemble(cfg: RunConfig, out: Path, pl: Plan) -> xr.Dataset:
+    """The labelled dataset from the chunk files (all must exist)."""
+    task = TASKS[cfg.task]
+    parts = []
+    for i in range(pl.n_chunks):
+        c = _load_chunk(out / "chunks" / f"{i:06d}.npz")
+        if c is None:
+            raise RuntimeError(f"chunk {i} of {out} is missing or unreadable; run the same command again to "
+                               "compute it")
+        parts.append(c)
+    arrays = {k: np.concatenate([p[k] for p in parts])[: pl.n_points] for k in parts[0]}
+    shape = cfg.shape
+    dims = tuple(a.name for a in cfg.axes)
+    coords = {}
+    for a in cfg.axes:
+        g = cfg.sections[a.key.split(".")[0]]["params"].get("g", 2.0)
+        si, unit = (a.si, a.unit) if a.unit not in ("Delta0", "Tc", "xi") else _si(a.dim, a.reduced, cfg, g)
+        coords[a.name] = (a.name, si, {"units": unit, "long_name": a.key, "parameter": a.key})
+        coords[f"{a.name}_reduced"] = (a.name, a.reduced, {"units": _REDUCED_UNITS[a.dim],
+                                                           "long_name": f"{a.key} in jaxqp units"})
+    inner_dim = "voltage" if cfg.inner_name == "bias" else "energy"
+    si, unit = ((cfg.inner_si, cfg.inner_unit) if cfg.inner_unit not in ("Delta0",)
+                else _si(inner_dim, cfg.inner_reduced, cfg))
+    coords[cfg.inner_name] = (cfg.inner_name, si, {"units": unit})
+    coords[f"{cfg.inner_name}_reduced"] = (cfg.inner_name, cfg.inner_reduced, {"units": _REDUCED_UNITS[inner_dim]})
+    G = cfg.sections.get("barrier", {}).get("params", {}).get("conductance")
+    data_vars = {}
+    for k, v in arrays.items():
+        if k == "status":
+            continue
+        o = task.outputs[k]
+        vd = dims + tuple(cfg.inner_name if d in ("energy", "bias") else d for d in o.dims)
+        data_vars[k] = (vd, v.reshape(shape + v.shape[1:]), {"units": o.units, "long_name": o.long_name})
+        if o.si is not None and (o.si[2] == "energy" or G is not None):
+            name, u, kind = o.si
+            data_vars[name] = (vd, v.reshape(shape + v.shape[1:]) * _SI_FACTOR[kind](cfg.delta0_ueV, G),
+                               {"units": u, "long_name": o.long_name})
+    status = arrays["status"].reshape(shape).astype(np.int8)
+    data_vars["status"] = (dims, status, {"flag_values": np.array(sorted(STATUS), np.int8),
+                                          "flag_meanings": " ".join(STATUS[k] for k in sorted(STATUS)),
+                                          "long_name": "status of the sweep point"})
+    ds = xr.Dataset(data_vars, coords)
+    ds.attrs.update(title=cfg.title, task=cfg.task, jaxqp_version=__version__,
+                    config=json.dumps(cfg.raw, sort_keys=True, default=str), delta0_ueV=cfg.delta0_ueV,
+                    n_not_ok=int(np.sum(status != 0)))
+    return ds
+
+
+def save(ds: xr.Dataset, out: Path, fmt: str = "netcdf") -> Path:
+    """Write ``result.nc`` (h5netcdf) or ``result.zarr`` atomically."""
+    if fmt == "zarr":
+        path = out / "result.zarr"
+        tmp = out / f"result.zarr.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        ds.to_zarr(tmp, mode="w")
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+        return path
+    from .io import save as save_nc
+
+    return save_nc(ds, out / "result.nc")
+
+
+def open_result(path) -> xr.Dataset:
+    """Load ``result.nc`` / ``result.zarr`` (or the folder holding one) into memory."""
+    path = Path(path)
+    if path.is_dir() and path.suffix != ".zarr":
+        cands = [p for p in (path / "result.nc", path / "result.zarr") if p.exists()]
+        if not cands:
+            raise FileNotFoundError(f"no result.nc or result.zarr in {path}")
+        path = cands[0]
+    if path.suffix == ".zarr":
+        with xr.open_zarr(path) as ds:
+            return ds.load()
+    from .io import load
+
+    return load(path)
+
+
+# ------------------------------------------------------------------------------- progress
+class ConsoleProgress:
+    """A progress bar with rate and time left (rich on a terminal, plain lines otherwise)."""
+
+    def __init__(self, label: str = "sweep", stream=None):
+        self.stream = stream or sys.stderr
+        self.label = label
+        self.t0 = None
+        self.start_points = 0
+        self.bar = None
+
+    def __call__(self, done, total, chunks_done, chunks_total):
+        now = time.perf_counter()
+        if self.t0 is None:
+            self.t0, self.start_points = now, done
+            if self.stream.isatty():
+                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                           TimeElapsedColumn, TimeRemainingColumn)
+
+                self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn())
+                self.bar.start()
+                self.task = self.bar.add_task(self.label, total=total, completed=done, rate="")
+            elif done:
+                print(f"{self.label}: resuming, {done}/{total} points already on disk", file=self.stream)
+            return
+        dt = now - self.t0
+        rate = (done - self.start_points) / dt if dt > 0 else float("nan")
+        left = (total - done) / rate if rate > 0 else float("nan")
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, rate=f"{rate:.3g} pts/s")
+            if done >= total:
+                self.bar.stop()
+        else:
+            print(f"{self.label}: chunk {chunks_done}/{chunks_total}, {done}/{total} points, {rate:.3g} points/s, "
+                  f"{left:.0f} s left", file=self.stream, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.stop()

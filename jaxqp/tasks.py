@@ -1,0 +1,171 @@
+"""What ``jaxqp run`` computes at every sweep point: pure JAX functions of a chunk of parameter sets.
+
+A task turns the reduced parameters of a chunk of sweep points (a dict
+``"section.param" -> (C,)`` array) into output arrays ``(C, n_inner, ...)``
+and a status code per point (:data:`STATUS`).  The functions are built once
+per configuration and jit-compiled by the runner for one fixed chunk shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax.numpy as jnp
+
+from .units import MUB_UEV_PER_T
+
+#: status codes of a sweep point
+STATUS = {0: "ok", 1: "spectral_not_converged", 2: "gap_not_converged", 3: "non_finite"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Output:
+    dims: tuple  #: trailing dimensions after the sweep dimensions
+    units: str  #: in jaxqp units
+    long_name: str
+    si: tuple | None = None  #: (name, unit, kind) of an SI copy, when the configuration allows one
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    name: str
+    outputs: dict
+    make: Callable  #: (RunConfig) -> fn(params, inner) -> dict of arrays incl. "status"
+    bytes_per_point: Callable  #: (RunConfig) -> working memory of one sweep point (bytes)
+
+
+def _sc_arrays(p: dict, s: str, delta0_ueV: float):
+    """Reduced superconductor parameters of section ``s`` for a chunk, in units of the reference gap."""
+    d0 = p[f"{s}.delta0"]
+    h = p.get(f"{s}.h", p.get(f"{s}.field", jnp.zeros_like(d0)))
+    if f"{s}.r_orb" in p:  # zeta = r_orb B^2 with B in tesla, from h = g mu_B B / 2
+        g = p.get(f"{s}.g", 2.0)
+        B = h * delta0_ueV * 2.0 / (g * MUB_UEV_PER_T)
+        zeta = p[f"{s}.r_orb"] * B**2
+    else:
+        zeta = p.get(f"{s}.zeta", jnp.zeros_like(d0))
+    return dict(delta0=d0, T=p[f"{s}.temperature"], h=h, zeta=zeta, b_so=p[f"{s}.b_so"], b_sf=p[f"{s}.b_sf"],
+                gamma=p[f"{s}.gamma"])
+
+
+def _pair_potential(a: dict, self_consistent: bool, delta_fixed):
+    """Delta of a chunk: self-consistent (the gap equation in units of the material's own delta0) or fixed.
+
+    The Dynes broadening is a phenomenological broadening of the spectra and does not enter the gap
+    equation (as in :mod:`jaxqp.devices.thermospin`); pair breaking belongs in ``zeta`` or ``b_sf``.
+    """
+    from .selfconsistency import _gap_jit, _params
+
+    if not self_consistent:
+        return delta_fixed, jnp.ones(delta_fixed.shape, bool)
+    d0 = a["delta0"]
+    prm, debye = _params(a["h"] / d0, a["zeta"] / d0, a["b_so"] / d0, a["b_sf"] / d0, 0.0, None)
+    delta = d0 * _gap_jit(a["T"] / d0, prm, debye)
+    return delta, jnp.isfinite(delta)
+
+
+def _status(spectral_ok, gap_ok, *values):
+    finite = jnp.ones(spectral_ok.shape, bool)
+    for v in values:
+        finite = finite & jnp.all(jnp.isfinite(v.reshape(v.shape[0], -1)), axis=-1)
+    return jnp.where(~gap_ok, 2, jnp.where(~spectral_ok, 1, jnp.where(~finite, 3, 0))).astype(jnp.int8)
+
+
+# ------------------------------------------------------------------------------------- dos
+def _make_dos(cfg):
+    from .spectral.bulk import green_functions
+
+    sc = cfg.sections["material"]["flags"]["self_consistent"]
+
+    def fn(p, E):
+        a = _sc_arrays(p, "material", cfg.delta0_ueV)
+        delta, gap_ok = _pair_potential(a, sc, p.get("material.delta"))
+        col = lambda x: x[:, None]  # noqa: E731
+        _, g, _, ok = green_functions(E[None, :] + 1j * col(a["gamma"]), col(a["h"]), col(jnp.nan_to_num(delta)),
+                                      col(a["zeta"]), col(a["b_so"]), col(a["b_sf"]))
+        N = jnp.real(g)  # (2, C, n_E)
+        out = {"N_up": N[0], "N_dn": N[1], "N": 0.5 * (N[0] + N[1]), "delta": delta}
+        out["status"] = _status(jnp.all(ok, axis=-1), gap_ok, N[0], N[1])
+        return out
+
+    return fn
+
+
+DOS = Task(
+    "dos",
+    {
+        "N_up": Output(("energy",), "N_F", "density of states, spin up (N_up(E) = N_BCS(E + h))"),
+        "N_dn": Output(("energy",), "N_F", "density of states, spin down"),
+        "N": Output(("energy",), "N_F", "density of states per spin, (N_up + N_dn)/2"),
+        "delta": Output((), "Delta0", "pair potential", ("delta_eV", "eV", "energy")),
+    },
+    _make_dos,
+    lambda cfg: 48 * 16 * cfg.inner_reduced.size,
+)
+
+
+# -------------------------------------------------------------------------------- junction
+def _electrode(cfg, p, s):
+    from .materials import NormalMetal, Superconductor
+
+    col = lambda x: x[:, None]  # noqa: E731
+    if cfg.sections[s]["kind"] == "normal":
+        return NormalMetal(temperature=col(p[f"{s}.temperature"]), spin_bias=col(p[f"{s}.spin_bias"])), \
+            jnp.ones(p[f"{s}.temperature"].shape, bool), None
+    a = _sc_arrays(p, s, cfg.delta0_ueV)
+    delta, gap_ok = _pair_potential(a, cfg.sections[s]["flags"]["self_consistent"], p.get(f"{s}.delta"))
+    el = Superconductor(delta=col(jnp.nan_to_num(delta)), h=col(a["h"]), zeta=col(a["zeta"]), b_so=col(a["b_so"]),
+                        b_sf=col(a["b_sf"]), gamma=col(a["gamma"]), temperature=col(a["T"]))
+    return el, gap_ok, delta
+
+
+def _make_junction(cfg):
+    from .junction import _T_FLOOR, _batched, _point_quantities
+
+    n = cfg.n_energy
+    # lax.map over (point, bias) pairs inside the chunk: about 2**22 energy nodes in flight
+    inner_chunk = max(1, (1 << 22) // n)
+
+    def fn(p, V):
+        left, okl, dl = _electrode(cfg, p, "left")
+        right, okr, dr = _electrode(cfg, p, "right")
+        TL = jnp.maximum(p["left.temperature"][:, None], _T_FLOOR)
+        TR = jnp.maximum(p["right.temperature"][:, None], _T_FLOOR)
+        P = p["barrier.polarization"][:, None]
+        out = _batched(_point_quantities, left, right, V[None, :], TL, TR, P, n, None, ("I", "Q", "G"),
+                       min(inner_chunk, V.size * next(iter(p.values())).shape[0]))
+        I, Q, G = out["I"], out["Q"], out["G"]  # (C, n_V, 2)
+        res = {"current": I[..., 0] + I[..., 1], "spin_current": I[..., 0] - I[..., 1],
+               "conductance": G[..., 0] + G[..., 1], "spin_conductance": G[..., 0] - G[..., 1],
+               "heat_current": Q[..., 0] + Q[..., 1]}
+        for name, d in (("delta_left", dl), ("delta_right", dr)):
+            if d is not None:
+                res[name] = d
+        res["status"] = _status(jnp.all(out["ok"], axis=-1), okl & okr, *(res[k] for k in ("current", "conductance")))
+        return res
+
+    return fn
+
+
+JUNCTION = Task(
+    "junction",
+    {
+        "current": Output(("bias",), "G_T Delta0/e", "charge current I_up + I_dn from left to right",
+                          ("current_A", "A", "current")),
+        "spin_current": Output(("bias",), "G_T Delta0/e", "spin current I_up - I_dn",
+                               ("spin_current_A", "A", "current")),
+        "conductance": Output(("bias",), "G_T", "differential conductance dI/dV (autodiff)",
+                              ("conductance_S", "S", "conductance")),
+        "spin_conductance": Output(("bias",), "G_T", "d(I_up - I_dn)/dV"),
+        "heat_current": Output(("bias",), "G_T Delta0^2/e^2", "heat current leaving the left electrode",
+                               ("heat_current_W", "W", "heat")),
+        "delta_left": Output((), "Delta0", "pair potential of the left electrode", ("delta_left_eV", "eV", "energy")),
+        "delta_right": Output((), "Delta0", "pair potential of the right electrode",
+                              ("delta_right_eV", "eV", "energy")),
+    },
+    _make_junction,
+    lambda cfg: 20 * 8 * cfg.n_energy * cfg.inner_reduced.size,
+)
+
+TASKS = {t.name: t for t in (DOS, JUNCTION)}

@@ -1,0 +1,156 @@
+"""Bad input is caught before any computation, with a message that says what to change."""
+
+import time
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import jaxqp as qp
+from jaxqp import runconfig, runner
+from jaxqp.cli import app
+from jaxqp.runconfig import ConfigError
+
+cli = CliRunner()
+
+GOOD = {
+    "task": "junction",
+    "units": {"delta0": "200 ueV"},
+    "left": {"kind": "normal", "temperature": "60 mK"},
+    "right": {"kind": "superconductor", "temperature": "60 mK", "gamma": "1e-3 Delta0"},
+    "barrier": {"polarization": 0.1},
+    "grid": {"bias": {"start": "-0.5 mV", "stop": "0.5 mV", "num": 101}, "n_energy": 1001},
+    "sweep": {"right.field": {"start": "0 T", "stop": "1 T", "num": 3}},
+}
+
+
+def _with(path: str, value):
+    """GOOD with one entry replaced (``value=None`` deletes it); ``path`` like ``"right.temperature"``."""
+    import copy
+
+    cfg = copy.deepcopy(GOOD)
+    *head, last = path.split("/")
+    t = cfg
+    for k in head:
+        t = t.setdefault(k, {})
+    if value is None:
+        t.pop(last, None)
+    else:
+        t[last] = value
+    return cfg
+
+
+def test_the_good_configuration_validates():
+    c = runconfig.from_dict(GOOD)
+    assert c.shape == (3,) and c.inner_reduced.size == 101
+    np.testing.assert_allclose(c.inner_reduced[[0, -1]], [-2.5, 2.5])
+    np.testing.assert_allclose(c.sections["left"]["params"]["temperature"], 60e-3 * 86.17333262 / 200)
+
+
+BAD = {
+    "unknown top-level key": (_with("colour", 1), "unknown key 'colour'"),
+    "misspelt key, with a suggestion": (_with("right/temprature", "1 K"), "did you mean 'temperature'"),
+    "unknown task": (_with("task", "junktion"), "did you mean 'junction'"),
+    "missing unit": (_with("right/temperature", 0.06), "has no unit"),
+    "wrong unit": (_with("right/temperature", "60 mV"), "is a temperature"),
+    "unknown unit": (_with("right/gamma", "3 furlongs"), "unknown unit"),
+    "unreadable quantity": (_with("right/temperature", "sixty mK"), "cannot read"),
+    "NaN": (_with("right/gamma", float("nan")), "not a finite number"),
+    "inf in a string": (_with("left/temperature", "inf K"), "not a finite number"),
+    "negative temperature": (_with("left/temperature", "-10 mK"), "unphysical"),
+    "polarization above 1": (_with("barrier/polarization", 1.5), "must be <= 1.0"),
+    "negative broadening": (_with("right/gamma", "-1 ueV"), "unphysical"),
+    "empty range": (_with("sweep/right.field", {"start": "0 T", "stop": "1 T", "num": 0}), "empty grid"),
+    "empty list": (_with("sweep/right.field", []), "empty"),
+    "sweep of a non-parameter": (_with("sweep/right.colour", ["1 T"]), "not a parameter"),
+    "field and h": ({**GOOD, "right": {**GOOD["right"], "field": "1 T", "h": "1 ueV"}}, "not both"),
+    "no reference gap": (_with("units", {}), "reference gap"),
+    "missing grid": (_with("grid/bias", None), "[grid] needs bias"),
+    "grid too coarse for the broadening": (
+        _with("grid/bias", {"start": "-0.5 mV", "stop": "0.5 mV", "num": 5}), "too coarse"),
+    "absurd number of points": (_with("grid/bias", {"start": "-1 mV", "stop": "1 mV", "num": 10**10}),
+                                "absurdly large"),
+    "absurd energy grid": (_with("grid/n_energy", 10**8), "absurdly large"),
+    "bad kind": (_with("left/kind", "ferromagnet"), "use \"normal\" or \"superconductor\""),
+    "normal metal has no gap": (_with("left/gamma", "1 ueV"), "unknown key 'gamma'"),
+    "bad output format": (_with("output/format", "hdf4"), "use \"netcdf\" or \"zarr\""),
+    "bad memory": (_with("output/memory", "lots"), "a size such as"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_configurations_are_rejected_with_the_reason(case):
+    cfg, msg = BAD[case]
+    with pytest.raises(ConfigError) as e:
+        runconfig.from_dict(cfg)
+    assert msg in str(e.value), (case, str(e.value))
+
+
+def test_every_problem_is_reported_at_once():
+    cfg = _with("left/temperature", "-1 K")
+    cfg["right"]["gamma"] = "1 mK"
+    cfg["barrier"]["polarization"] = 2.0
+    with pytest.raises(ConfigError) as e:
+        runconfig.from_dict(cfg)
+    lines = str(e.value).splitlines()
+    assert len(lines) == 3 and any("left.temperature" in x for x in lines) and any("gamma" in x for x in lines)
+
+
+def test_malformed_toml_and_missing_file_exit_with_code_2(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('task = "dos"\n[material\ndelta0 = "1 meV"\n')
+    r = cli.invoke(app, ["run", str(bad)])
+    assert r.exit_code == 2 and "not valid TOML" in r.output
+    r = cli.invoke(app, ["run", str(tmp_path / "missing.toml")])
+    assert r.exit_code == 2 and "no configuration file" in r.output
+
+
+def test_sizes_that_would_exhaust_memory_are_refused_before_allocation(tmp_path):
+    """A point needing more working memory than the device has, or a result larger than the host memory,
+    fails in the planning step (milliseconds), not in an allocation."""
+    big_point = runconfig.from_dict(_with("grid/n_energy", 900_000) | {
+        "grid": {"bias": {"start": "-0.5 mV", "stop": "0.5 mV", "num": 200_000}, "n_energy": 900_000}})
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match="GiB of working memory"):
+        runner.plan(big_point, memory=8 * 2**30)
+    big_sweep = runconfig.from_dict(_with("sweep/right.temperature", {"start": "10 mK", "stop": "1 K",
+                                                                        "num": 10**7}))
+    with pytest.raises(ConfigError, match="the result would take"):
+        runner.plan(big_sweep)
+    assert time.perf_counter() - t0 < 5.0
+    # the command line says the same with exit code 2, and --check computes nothing
+    p = tmp_path / "big.toml"
+    p.write_text('task = "dos"\n[material]\ndelta0 = "200 ueV"\ngamma = "1e-2 Delta0"\n[grid]\n'
+                 'energy = { start = "-1 meV", stop = "1 meV", num = 4000 }\n'
+                 '[sweep.material]\nfield = { start = "0 T", stop = "1 T", num = 10000 }\n'
+                 'temperature = { start = "10 mK", stop = "1 K", num = 10000 }\n')
+    r = cli.invoke(app, ["run", str(p), "--check"])
+    assert r.exit_code == 2 and "the result would take" in r.output
+    assert not (tmp_path / "dos-run").exists()
+
+
+def test_check_prints_the_plan_and_writes_nothing(tmp_path):
+    p = tmp_path / "ok.toml"
+    p.write_text('task = "dos"\n[material]\ndelta0 = "200 ueV"\ngamma = "1e-2 Delta0"\n[grid]\n'
+                 'energy = { start = "-1 meV", stop = "1 meV", num = 2001 }\n'
+                 '[sweep.material]\nfield = { start = "0 T", stop = "1 T", num = 64 }\n[output]\nchunk = 16\n')
+    r = cli.invoke(app, ["run", str(p), "--check"])
+    assert r.exit_code == 0 and "64 sweep points in 4 chunks of 16" in r.output
+    assert not (tmp_path / "dos-run").exists()
+
+
+def test_library_rejects_nan_inf_and_inconsistent_shapes():
+    with pytest.raises(ValueError, match="finite"):
+        qp.Superconductor(delta=1.0, h=float("nan"))
+    with pytest.raises(ValueError, match=">= 0"):
+        qp.NormalMetal(temperature=-0.1)
+    with pytest.raises(ValueError, match="finite"):
+        qp.tunnel_current(qp.NormalMetal(temperature=0.1), qp.Superconductor(temperature=0.1),
+                          jnp.array([0.0, jnp.inf]))
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        qp.tunnel_current(qp.NormalMetal(temperature=jnp.ones(3) * 0.1), qp.Superconductor(temperature=0.1),
+                          jnp.zeros(4))
+    with pytest.raises(ValueError, match="polarization"):
+        qp.tunnel_current(qp.NormalMetal(temperature=0.1), qp.Superconductor(temperature=0.1), 0.5,
+                          polarization=2.0)

@@ -1,0 +1,249 @@
+"""``jaxqp run CONFIG``: sweeps from TOML in physical units, labelled results, resume after a kill, many hosts."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from typer.testing import CliRunner
+
+import jaxqp as qp
+from jaxqp import runconfig, runner
+from jaxqp.cli import app
+
+KB_UEV = 86.17333262  # ueV / K
+MUB_UEV = 57.883818060  # ueV / T
+cli = CliRunner()
+
+DOS = """
+task = "dos"
+[material]
+delta0 = "180 ueV"
+temperature = "300 mK"
+gamma = "2e-2 Delta0"
+[grid]
+energy = { start = "-360 ueV", stop = "360 ueV", num = 161 }
+[sweep.material]
+field = { start = "0 T", stop = "1.2 T", num = 5 }
+[output]
+dir = "dos"
+chunk = 2
+"""
+
+JUNCTION = """
+task = "junction"
+[units]
+Tc = "1.2 K"
+[left]
+kind = "normal"
+temperature = "100 mK"
+[right]
+temperature = "100 mK"
+gamma = "1e-3 Delta0"
+[barrier]
+conductance = "25 uS"
+polarization = 0.2
+[grid]
+bias = { start = "-2 Delta0", stop = "2 Delta0", num = 41 }
+n_energy = 801
+[sweep]
+"right.field" = { values = [0, 0.5, 1.0], unit = "T" }
+[output]
+dir = "nis"
+"""
+
+
+def _write(tmp_path, name, text):
+    p = tmp_path / f"{name}.toml"
+    p.write_text(text)
+    return p
+
+
+def _bcs_dynes(E, delta, gamma):
+    z = E + 1j * gamma
+    return np.abs(np.real(z / np.sqrt(z * z - delta**2 + 0j)))
+
+
+def test_dos_sweep_units_and_labels(tmp_path):
+    """The DOS in physical units: N_up(E) = N_BCS(E + mu_B B) with the self-consistent Delta(T, h); the
+    dataset carries SI and reduced coordinates, the configuration and the version."""
+    cfg = _write(tmp_path, "dos", DOS)
+    r = cli.invoke(app, ["run", str(cfg)])
+    assert r.exit_code == 0, r.output
+    ds = runner.open_result(tmp_path / "dos")
+    assert ds.N_up.dims == ("field", "energy") and ds.field.attrs["units"] == "T"
+    assert ds.energy.attrs["units"] == "eV" and ds.energy_reduced.attrs["units"] == "Delta0"
+    assert "jaxqp_version" in ds.attrs and "temperature" in ds.attrs["config"]
+    assert np.all(ds.status.values == 0) and ds.status.attrs["flag_meanings"].startswith("ok")
+    E = ds.energy.values * 1e6 / 180.0
+    np.testing.assert_allclose(ds.energy_reduced.values, E, rtol=1e-12)
+    T = 0.3 * KB_UEV / 180.0
+    for B in ds.field.values:
+        h = MUB_UEV * B / 180.0
+        d = float(qp.gap(T, h=h))
+        row = ds.sel(field=B)
+        assert abs(float(row.delta) - d) < 1e-9
+        np.testing.assert_allclose(row.N_up.values, _bcs_dynes(E + h, d, 0.02), atol=1e-8)
+        np.testing.assert_allclose(row.N_dn.values, _bcs_dynes(E - h, d, 0.02), atol=1e-8)
+    np.testing.assert_allclose(ds.field_reduced.values, MUB_UEV * ds.field.values / 180.0, rtol=1e-9)
+    np.testing.assert_allclose(ds.delta_eV.values, ds.delta.values * 180e-6, rtol=1e-12)
+
+
+def test_junction_sweep_equals_the_api_and_converts_currents(tmp_path):
+    """Each point of a junction sweep equals qp.junction_response; SI copies use G_T and Delta0 = Tc/0.567."""
+    cfg = _write(tmp_path, "nis", JUNCTION)
+    c = runconfig.load(cfg)
+    ds, path = runner.run(c)
+    assert path.name == "result.nc" and ds.conductance.dims == ("field", "bias")
+    d0 = 1.2 * KB_UEV / qp.TC0  # ueV
+    assert abs(ds.attrs["delta0_ueV"] - d0) < 1e-9 * d0
+    T = 0.1 * KB_UEV / d0
+    V = np.linspace(-2, 2, 41)
+    for B in (0.0, 1.0):
+        h = MUB_UEV * B / d0
+        d = float(qp.gap(T, h=h))
+        ref = qp.junction_response(qp.NormalMetal(temperature=T), qp.Superconductor(delta=d, h=h, gamma=1e-3,
+                                   temperature=T), V, polarization=0.2, n_energy=801)
+        row = ds.sel(field=B)
+        np.testing.assert_allclose(row.current.values, np.asarray(ref["current"].charge), atol=1e-10)
+        np.testing.assert_allclose(row.conductance.values, np.asarray(ref["conductance"].charge), atol=1e-9)
+        np.testing.assert_allclose(row.spin_current.values, np.asarray(ref["current"].spin), atol=1e-10)
+    np.testing.assert_allclose(ds.current_A.values, ds.current.values * 25e-6 * d0 * 1e-6, rtol=1e-12)
+    np.testing.assert_allclose(ds.bias.values, V * d0 * 1e-6, rtol=1e-12)
+    # at zero field the charge current is odd in V and the spin current vanishes
+    I0 = ds.current.sel(field=0.0).values
+    np.testing.assert_allclose(I0, -I0[::-1], atol=1e-9)
+    assert np.max(np.abs(ds.spin_current.sel(field=0.0).values - 0.2 * I0)) < 1e-9
+
+
+def test_zarr_output_and_dataset_roundtrip(tmp_path):
+    cfg = _write(tmp_path, "dos", DOS.replace('dir = "dos"', 'dir = "dz"\nformat = "zarr"'))
+    ds, path = runner.run(runconfig.load(cfg))
+    assert path.name == "result.zarr"
+    back = runner.open_result(path)
+    xr.testing.assert_allclose(back, ds)
+    assert back.attrs["config"] == ds.attrs["config"]
+
+
+_SWEEP = """
+task = "junction"
+[units]
+delta0 = "200 ueV"
+[left]
+kind = "normal"
+temperature = "80 mK"
+[right]
+temperature = "80 mK"
+gamma = "1e-3 Delta0"
+[grid]
+bias = { start = "-0.4 mV", stop = "0.4 mV", num = 61 }
+n_energy = 801
+[sweep.right]
+field = { start = "0 T", stop = "1.5 T", num = 48 }
+[output]
+chunk = 1
+"""
+
+
+def test_killed_sweep_resumes_to_the_identical_dataset(tmp_path):
+    """SIGKILL a running sweep after a few chunks; a second run into the same folder is refused while it
+    runs; the same command then resumes and the result equals an uninterrupted run exactly."""
+    cfg = _write(tmp_path, "sweep", _SWEEP)
+    env = dict(os.environ, JAXQP_CACHE_DIR=os.environ.get("JAXQP_TEST_CACHE",
+                                                         str(Path.home() / ".cache" / "jaxqp" / "xla-tests")))
+    cmd = [sys.executable, "-m", "jaxqp.cli", "run", str(cfg), "--out", str(tmp_path / "killed")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    chunks = tmp_path / "killed" / "chunks"
+    t0 = time.time()
+    try:
+        while time.time() - t0 < 240:
+            if chunks.exists() and len(list(chunks.glob("*.npz"))) >= 3:
+                break
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.005)
+        # a concurrent run into the same folder is refused (exit code 3), the first one keeps running
+        r = cli.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "killed")])
+        assert r.exit_code == 3 and "another jaxqp run" in r.output, r.output
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    files = sorted(chunks.glob("*.npz"))
+    n_before = len(files)
+    assert 3 <= n_before < 48 and not (tmp_path / "killed" / "result.nc").exists()
+    # a chunk file cut short (as by a full disk) is detected and computed again
+    files[1].write_bytes(files[1].read_bytes()[:100])
+    n_before -= 1
+    # resume in a fresh process with the same command
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "resuming" in res.stderr and f"{n_before}/48" in res.stderr
+    resumed = runner.open_result(tmp_path / "killed")
+    # reference: uninterrupted, in this process
+    full, _ = runner.run(runconfig.load(cfg), out=tmp_path / "full")
+    xr.testing.assert_identical(resumed, full)
+    # a different configuration is not mixed into the folder
+    cfg.write_text(_SWEEP.replace('"80 mK"', '"90 mK"', 1))
+    r = cli.invoke(app, ["run", str(cfg), "--out", str(tmp_path / "killed")])
+    assert r.exit_code == 2 and "different configuration" in r.output
+
+
+def test_non_converged_points_are_recorded_not_dropped(tmp_path, monkeypatch):
+    """A point whose solve fails keeps its place with status != 0 (here: the gap equation made to fail)."""
+    import jax.numpy as jnp
+
+    import jaxqp.selfconsistency as sc
+
+    real = sc._gap_jit
+    monkeypatch.setattr(sc, "_gap_jit", lambda T, p, debye: jnp.where(p.h > 0.1, jnp.nan, real(T, p, debye)))
+    cfg = _write(tmp_path, "dos", DOS)
+    ds, _ = runner.run(runconfig.load(cfg), out=tmp_path / "bad")
+    h = ds.field_reduced.values
+    np.testing.assert_array_equal(ds.status.values, np.where(h > 0.1, 2, 0))
+    assert ds.attrs["n_not_ok"] == int(np.sum(h > 0.1)) and ds.field.size == 5
+    assert np.all(np.isfinite(ds.N_up.values[h <= 0.1]))
+
+
+MULTIHOST = textwrap.dedent("""
+    import sys
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    pid, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    jax.distributed.initialize(coordinator_address=f"localhost:{port}", num_processes=2, process_id=pid)
+    from jaxqp import runconfig, runner
+    assert jax.process_count() == 2 and jax.device_count() == 2
+    cfg = runconfig.load(sys.argv[4])
+    ds, path = runner.run(cfg, out=out)
+    print("process", pid, "wrote" if ds is not None else "computed", flush=True)
+""")
+
+
+def test_two_process_jax_distributed_sweep_equals_one_process(tmp_path):
+    """A single-host simulation of a multi-host run: two processes joined by jax.distributed share every
+    chunk (one CPU device each); process 0 writes the dataset of a one-process run (equal to round-off:
+    the devices see chunks of another size, which XLA may vectorise differently)."""
+    cfg = _write(tmp_path, "dos", DOS)
+    script = tmp_path / "mh.py"
+    script.write_text(MULTIHOST)
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = str(s.getsockname()[1])
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    procs = [subprocess.Popen([sys.executable, str(script), str(i), port, str(tmp_path / "mh"), str(cfg)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert "process 0 wrote" in outs[0] and "process 1 computed" in outs[1]
+    one, _ = runner.run(runconfig.load(cfg), out=tmp_path / "one")
+    mh = runner.open_result(tmp_path / "mh")
+    xr.testing.assert_allclose(mh, one, rtol=1e-12, atol=1e-14)
+    assert mh.attrs == one.attrs and list(mh.data_vars) == list(one.data_vars)
+    np.testing.assert_array_equal(mh.status.values, one.status.values)
