@@ -39,7 +39,8 @@ def run_parameters() -> str:
     out = []
     for title, schema in (("superconductor: `[material]`, or `[left]`/`[right]` with kind = \"superconductor\"",
                            rc.SUPERCONDUCTOR), ("normal metal: `[left]`/`[right]` with kind = \"normal\"", rc.NORMAL),
-                          ("`[barrier]`", rc.BARRIER), ("`[units]`", rc.UNITS)):
+                          ("`[barrier]` (junction)", rc.BARRIER), ("`[wire]` (wire)", rc.WIRE),
+                          ("`[injector]`, `[detector]` (wire)", rc.CONTACT), ("`[units]`", rc.UNITS)):
         out += [f"**{title}**", "", "| key | dimension | default | sweepable | meaning |",
                 "| --- | --- | --- | --- | --- |"]
         for k, p in schema.items():

@@ -77,6 +77,7 @@ DIMENSIONS = {
     "voltage": ("V", ("Delta0",), '"0.3 mV" or "1.5 Delta0"'),
     "field": ("T", (), '"0.5 T" or "200 mT"'),
     "conductance": ("S", (), '"20 uS"'),
+    "resistance": ("Ohm", (), '"8.6 Ohm"'),
     "length": ("m", ("xi",), '"300 nm" or "4 xi"'),
     "1": ("1", (), "a plain number"),
 }
@@ -112,7 +113,7 @@ class Quantity:
             if xi_nm is None:
                 raise ConfigError("a length in SI units needs the coherence length: [units] xi = \"...\"")
             return v * 1e9 / xi_nm
-        if dim == "conductance":
+        if dim in ("conductance", "resistance"):
             return v
         raise ValueError(dim)  # pragma: no cover
 
@@ -205,6 +206,22 @@ BARRIER = {
     "conductance": Param("conductance", None, 0.0, strict_lower=True, doc="normal-state conductance G_T",
                          sweepable=False),
 }
+WIRE = {
+    "length": Param("length", None, 0.0, strict_lower=True, doc="length of the wire", sweepable=False),
+    "n_x": Param("1", 200, 16, 100000, doc="position nodes (an integer)", sweepable=False),
+    "resistance_xi": Param("resistance", None, 0.0, strict_lower=True,
+                           doc="normal-state resistance R_xi of one coherence length (converts G to kappa)",
+                           sweepable=False),
+    "phase_gradient": Param("1", 0.0, doc="supercurrent phase gradient q = d_x phi, in 1/xi"),
+}
+CONTACT = {
+    "position": Param("length", None, 0.0, doc="position along the wire", sweepable=False),
+    "conductance": Param("conductance", None, 0.0, doc="tunnel conductance G_T (needs wire.resistance_xi)"),
+    "kappa": Param("1", None, 0.0, doc="G_T R_xi (instead of conductance)"),
+    "polarization": Param("1", 0.0, -1.0, 1.0, doc="spin polarisation of the barrier"),
+    "temperature": Param("temperature", None, 0.0, doc="electrode temperature (default: the wire's)"),
+    "bias": Param("voltage", "0 V", doc="electrode bias (the injector's is the grid)"),
+}
 UNITS = {
     "delta0": Param("energy", None, 0.0, strict_lower=True, doc="reference gap Delta0", sweepable=False),
     "Tc": Param("temperature", None, 0.0, strict_lower=True, doc="reference critical temperature", sweepable=False),
@@ -217,8 +234,12 @@ TASKS = {
             "doc": "spin-resolved density of states of a homogeneous superconductor"},
     "junction": {"sections": ("units", "left", "right", "barrier"), "inner": ("bias", "voltage"),
                  "doc": "tunnel junction: charge, spin and heat currents and dI/dV vs bias"},
+    "wire": {"sections": ("units", "material", "wire", "injector", "detector"), "inner": ("V_inj", "voltage"),
+             "doc": "superconducting wire between reservoirs with a tunnel injector and detector: non-local "
+                    "conductance and contact currents vs injector bias (kinetic equations)"},
 }
-_TOP = {"task", "units", "material", "left", "right", "barrier", "grid", "sweep", "output", "title"}
+_TOP = {"task", "units", "material", "left", "right", "barrier", "wire", "injector", "detector", "grid", "sweep",
+        "output", "title"}
 _OUTPUT = {"dir", "format", "chunk", "memory"}
 _SWEEP_KEYS = {"start", "stop", "num", "values", "unit", "spacing"}
 #: at most this many sweep points and inner points: beyond, the request is surely a typo
@@ -244,6 +265,10 @@ def _section_schema(task: str, section: str, table: dict) -> dict:
         return BARRIER
     if section == "material":
         return SUPERCONDUCTOR
+    if section == "wire":
+        return WIRE
+    if section in ("injector", "detector"):
+        return CONTACT
     kind = table.get("kind", "superconductor")
     return NORMAL if kind == "normal" else SUPERCONDUCTOR
 
@@ -393,10 +418,12 @@ def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
         msg = "name the task" if task is None else f"unknown task {task!r}{_suggest(str(task), TASKS)}"
         raise ConfigError(f"{msg}: task = one of {sorted(TASKS)}" + ("" if not errors else "\n" + "\n".join(errors)))
     spec = TASKS[task]
-    for s in ("material", "left", "right", "barrier"):
+    for s in ("material", "left", "right", "barrier", "wire", "injector", "detector"):
         if s in raw and s not in spec["sections"]:
             errors.append(f"[{s}] is not part of task {task!r} (its sections: {list(spec['sections'])})")
-    for s in ("left", "right") if task == "junction" else ("material",):
+    required = {"junction": ("left", "right"), "dos": ("material",),
+                "wire": ("material", "wire", "injector", "detector")}[task]
+    for s in required:
         if s not in raw:
             errors.append(f"task {task!r} needs a [{s}] table")
     for s in spec["sections"]:
@@ -461,7 +488,7 @@ def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
             set(SC_FLAGS) if schema is SUPERCONDUCTOR else set())
         _check_keys(t, allowed, f"[{s}]", errors)
         kind = t.get("kind", "superconductor") if s in ("left", "right") else (
-            "barrier" if s == "barrier" else "superconductor")
+            s if s in ("barrier", "wire", "injector", "detector") else "superconductor")
         if s in ("left", "right") and kind not in ("normal", "superconductor"):
             errors.append(f"{s}.kind = {kind!r}; use \"normal\" or \"superconductor\"")
         d = {"kind": kind, "params": {}, "flags": {}}
@@ -492,6 +519,9 @@ def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
         if schema is SUPERCONDUCTOR:
             d["params"].setdefault("delta0", 1.0)
         sections[s] = d
+
+    if task == "wire" and not errors:
+        _check_wire(sections, errors)
 
     # grid -------------------------------------------------------------------------------
     grid_t = raw.get("grid", {})
@@ -595,6 +625,32 @@ def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
                      memory_bytes=memory_bytes, title=str(title))
 
 
+def _check_wire(sections: dict, errors: list):
+    w = sections["wire"]["params"]
+    if "length" not in w:
+        errors.append("wire.length is required, e.g. length = \"11 um\" (with [units] xi) or \"169 xi\"")
+        return
+    n_x = w.get("n_x", 200)
+    if n_x != int(n_x):
+        errors.append(f"wire.n_x = {n_x} must be an integer")
+    positions = []
+    for c in ("injector", "detector"):
+        p = sections[c]["params"]
+        if "position" not in p:
+            errors.append(f"{c}.position is required (where the contact sits along the wire)")
+        elif not 0.0 < p["position"] < w["length"]:
+            errors.append(f"{c}.position = {p['position']:.4g} xi lies outside the wire (0, {w['length']:.4g} xi)")
+        else:
+            positions.append(p["position"])
+        if ("conductance" in p) == ("kappa" in p):
+            errors.append(f"[{c}]: give conductance (with wire.resistance_xi) or kappa = G_T R_xi, exactly one")
+        elif "conductance" in p and "resistance_xi" not in w:
+            errors.append(f"{c}.conductance needs wire.resistance_xi (the resistance of one coherence length) "
+                          f"to become kappa = G_T R_xi; or give {c}.kappa")
+    if len(positions) == 2 and abs(positions[0] - positions[1]) < 1e-9:
+        errors.append("injector and detector sit at the same position")
+
+
 def _flatten_sweep(t: dict, prefix: str = "") -> dict:
     """``{"right": {"field": spec}}`` or ``{"right.field": spec}`` -> ``{"right.field": spec}``."""
     out = {}
@@ -640,10 +696,16 @@ def _check_resolution(task, sections, axes, inner_name, inner, errors):
             w = max(g, z)
             if task == "junction":
                 w = max(w, 2.0 * (_extreme(sections, axes, f"{s}.temperature", np.min) or 0.0))
+            if task == "wire":
+                w = min(w, 2.0 * (_extreme(sections, axes, f"{s}.temperature", np.min) or 0.0)) or w
             widths.append((w, s))
         elif task == "junction":
             widths.append((2.0 * (_extreme(sections, axes, f"{s}.temperature", np.min) or 0.0), s))
-    if task == "junction":
+    if task == "wire":
+        t = _extreme(sections, axes, "injector.temperature", np.min)
+        t = _extreme(sections, axes, "material.temperature", np.min) if t is None else t
+        widths.append((2.0 * (t or 0.0), "injector"))
+    if task in ("junction", "wire"):
         # the conductance peaks are as wide as the broadest of the two electrodes' features
         w, s = max(widths) if widths else (0.0, "")
     else:

@@ -122,8 +122,9 @@ def plan(cfg: RunConfig, chunk: int | None = None, memory: float | None = None) 
     if chunk is None:
         per_dev = int(max(1, min(budget // per_point, 4096)))
         chunk = per_dev * n_dev
-        # at least ~20 chunks on long sweeps so that an interruption loses little
-        chunk = max(n_dev, min(chunk, -(-cfg.n_points // 20) if cfg.n_points >= 20 * n_dev else chunk))
+        # about 20 chunks on long sweeps, so that an interruption loses little, but not chunks so
+        # small that writing them costs more than computing them
+        chunk = min(chunk, max(8 * n_dev, -(-cfg.n_points // 20)))
     chunk = int(min(chunk, max(cfg.n_points, 1)))
     chunk = -(-chunk // n_dev) * n_dev  # a multiple of the device count
     return Plan(cfg.n_points, chunk, -(-cfg.n_points // chunk), n_dev, per_point, budget, result)
@@ -134,8 +135,21 @@ def _mesh() -> Mesh:
     return Mesh(np.asarray(jax.devices()), ("points",))
 
 
+_COMPILED: dict = {}
+
+
 def _compiled(cfg: RunConfig, mesh: Mesh):
-    """The task's chunk function, shard_mapped over the points axis and jitted (one compilation)."""
+    """The task's chunk function, shard_mapped over the points axis and jitted (one compilation per
+    configuration and mesh; kept for later runs of the same configuration in this process)."""
+    key = (cfg.fingerprint(), tuple(d.id for d in mesh.devices.flat), jax.process_count())
+    if key not in _COMPILED:
+        if len(_COMPILED) > 16:
+            _COMPILED.clear()
+        _COMPILED[key] = _build(cfg, mesh)
+    return _COMPILED[key]
+
+
+def _build(cfg: RunConfig, mesh: Mesh):
     fn = TASKS[cfg.task].make(cfg)
     inner = jnp.asarray(cfg.inner_reduced)
 
@@ -323,8 +337,16 @@ def _si(dim: str, reduced: np.ndarray, cfg: RunConfig, g: float = 2.0):
 
 _REDUCED_UNITS = {"energy": "Delta0", "voltage": "Delta0/e", "temperature": "Delta0/k_B", "field": "Delta0 (h)",
                   "length": "xi", "1": "1"}
-_SI_FACTOR = {"current": lambda d0, G: G * d0 * 1e-6, "conductance": lambda d0, G: G,
-              "heat": lambda d0, G: G * (d0 * 1e-6) ** 2, "energy": lambda d0, G: d0 * 1e-6}
+#: factor from jaxqp units to SI of an output, given Delta0 (ueV) and the junction's G_T (S) or the wire's
+#: R_xi (Ohm); None where that is not given
+_SI_FACTOR = {
+    "current": lambda d0, G: None if G is None else G * d0 * 1e-6,
+    "conductance": lambda d0, G: G,
+    "heat": lambda d0, G: None if G is None else G * (d0 * 1e-6) ** 2,
+    "energy": lambda d0, G: d0 * 1e-6,
+    "wire_I": lambda d0, R: None if R is None else d0 * 1e-6 / R,
+    "wire_G": lambda d0, R: None if R is None else 1.0 / R,
+}
 
 
 def assemble(cfg: RunConfig, out: Path, pl: Plan) -> xr.Dataset:
@@ -347,23 +369,25 @@ def assemble(cfg: RunConfig, out: Path, pl: Plan) -> xr.Dataset:
         coords[a.name] = (a.name, si, {"units": unit, "long_name": a.key, "parameter": a.key})
         coords[f"{a.name}_reduced"] = (a.name, a.reduced, {"units": _REDUCED_UNITS[a.dim],
                                                            "long_name": f"{a.key} in jaxqp units"})
-    inner_dim = "voltage" if cfg.inner_name == "bias" else "energy"
+    inner_dim = "energy" if cfg.inner_name == "energy" else "voltage"
     si, unit = ((cfg.inner_si, cfg.inner_unit) if cfg.inner_unit not in ("Delta0",)
                 else _si(inner_dim, cfg.inner_reduced, cfg))
     coords[cfg.inner_name] = (cfg.inner_name, si, {"units": unit})
     coords[f"{cfg.inner_name}_reduced"] = (cfg.inner_name, cfg.inner_reduced, {"units": _REDUCED_UNITS[inner_dim]})
     G = cfg.sections.get("barrier", {}).get("params", {}).get("conductance")
+    R = cfg.sections.get("wire", {}).get("params", {}).get("resistance_xi")
     data_vars = {}
     for k, v in arrays.items():
         if k == "status":
             continue
         o = task.outputs[k]
-        vd = dims + tuple(cfg.inner_name if d in ("energy", "bias") else d for d in o.dims)
+        vd = dims + tuple(cfg.inner_name if d in ("energy", "bias", "V_inj") else d for d in o.dims)
         data_vars[k] = (vd, v.reshape(shape + v.shape[1:]), {"units": o.units, "long_name": o.long_name})
-        if o.si is not None and (o.si[2] == "energy" or G is not None):
+        if o.si is not None:
             name, u, kind = o.si
-            data_vars[name] = (vd, v.reshape(shape + v.shape[1:]) * _SI_FACTOR[kind](cfg.delta0_ueV, G),
-                               {"units": u, "long_name": o.long_name})
+            factor = _SI_FACTOR[kind](cfg.delta0_ueV, R if kind.startswith("wire") else G)
+            if factor is not None:
+                data_vars[name] = (vd, v.reshape(shape + v.shape[1:]) * factor, {"units": u, "long_name": o.long_name})
     status = arrays["status"].reshape(shape).astype(np.int8)
     data_vars["status"] = (dims, status, {"flag_values": np.array(sorted(STATUS), np.int8),
                                           "flag_meanings": " ".join(STATUS[k] for k in sorted(STATUS)),

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .units import MUB_UEV_PER_T
 
@@ -168,4 +170,88 @@ JUNCTION = Task(
     lambda cfg: 20 * 8 * cfg.n_energy * cfg.inner_reduced.size,
 )
 
-TASKS = {t.name: t for t in (DOS, JUNCTION)}
+
+
+# ------------------------------------------------------------------------------------ wire
+def _make_wire(cfg):
+    from .kinetic.solve import _responses_core
+    from .kinetic.wire import TunnelContact, Wire, merged_grid
+    from .materials import NormalMetal, Superconductor
+
+    w = cfg.sections["wire"]["params"]
+    length, n_x = float(w["length"]), int(w.get("n_x", 200))
+    sc_flag = cfg.sections["material"]["flags"]["self_consistent"]
+    pos = [float(cfg.sections[c]["params"]["position"]) for c in ("injector", "detector")]
+    n = cfg.n_energy
+    # the energy window covers every bias of the sweep plus the gap, splitting and thermal tails (static)
+    e_max = float(_wire_window(cfg))
+
+    def point(p):
+        a = _sc_arrays(p, "material", cfg.delta0_ueV)
+        delta, gap_ok = _pair_potential(a, sc_flag, p.get("material.delta"))
+        delta = jnp.nan_to_num(delta)
+        q = p["wire.phase_gradient"]
+        T = a["T"]
+        contacts = []
+        for c, x in zip(("injector", "detector"), pos):
+            kappa = p[f"{c}.kappa"] if f"{c}.kappa" in p else p[f"{c}.conductance"] * p["wire.resistance_xi"]
+            Tc = p.get(f"{c}.temperature", T)
+            contacts.append(TunnelContact(x, kappa, NormalMetal(temperature=Tc, bias=p[f"{c}.bias"]),
+                                          polarization=p[f"{c}.polarization"], name=c))
+        mat = Superconductor(delta=delta, h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"], gamma=a["gamma"])
+        wire = Wire(mat, length, tuple(contacts), temperature=T, phase_gradient=q, n_x=n_x)
+        t_min = jnp.minimum(T, jnp.minimum(*(c.electrode.temperature for c in contacts)))
+        width = jnp.maximum(a["gamma"], 2e-4) + a["zeta"] + 0.5 * q**2
+        centers = jnp.stack([jnp.zeros(()), delta - a["h"], delta + a["h"], -delta + a["h"], -delta - a["h"]])
+        grid = merged_grid(centers, jnp.stack([jnp.maximum(t_min, 1e-3)] + 4 * [width]), e_max, n)
+        return wire, grid, gap_ok
+
+    def fn(p, V):
+        def one(pp):
+            wire, grid, gap_ok = point(pp)
+            VV = jnp.stack([V, jnp.broadcast_to(pp["detector.bias"], V.shape)], -1)
+            out = _responses_core(wire, grid, VV, 64, None, 0)
+            res = {"g_nl": -out["dcharge"][:, 1], "G_inj": out["dcharge"][:, 0], "I_inj": out["charge"][:, 0],
+                   "I_det": -out["charge"][:, 1], "spin_det": -out["spin"][:, 1]}
+            return res, out["ok"], gap_ok
+
+        res, ok, gap_ok = jax.lax.map(one, p)
+        res["status"] = _status(jnp.all(ok.reshape(ok.shape[0], -1), axis=-1), gap_ok, res["g_nl"], res["I_det"])
+        return res
+
+    return fn
+
+
+def _wire_window(cfg) -> float:
+    """Half width of the energy window of the wire task: max |V_inj| + Delta + h + 30 k_B T + 0.5."""
+    def hi(key, default=0.0):
+        for a in cfg.axes:
+            if a.key == key:
+                return float(np.max(np.abs(a.reduced)))
+        sec, _, name = key.partition(".")
+        v = cfg.sections[sec]["params"].get(name)
+        return default if v is None else abs(float(v))
+
+    d = max(hi("material.delta", hi("material.delta0", 1.0)), hi("material.delta0", 1.0))
+    h = max(hi("material.h"), hi("material.field"))
+    T = max(hi("material.temperature"), hi("injector.temperature"), hi("detector.temperature"))
+    v = float(np.max(np.abs(cfg.inner_reduced))) + max(hi("detector.bias"), 0.0)
+    return v + max(d + h, 1.0) + 30.0 * T + 0.5
+
+
+WIRE = Task(
+    "wire",
+    {
+        "g_nl": Output(("V_inj",), "1/R_xi", "non-local conductance dI_det/dV_inj (autodiff)", ("g_nl_S", "S", "wire_G")),
+        "G_inj": Output(("V_inj",), "1/R_xi", "local conductance dI_inj/dV_inj", ("G_inj_S", "S", "wire_G")),
+        "I_inj": Output(("V_inj",), "Delta0/(e R_xi)", "current into the wire at the injector",
+                        ("I_inj_A", "A", "wire_I")),
+        "I_det": Output(("V_inj",), "Delta0/(e R_xi)", "current out of the wire at the detector",
+                        ("I_det_A", "A", "wire_I")),
+        "spin_det": Output(("V_inj",), "Delta0/(e R_xi)", "spin current out of the wire at the detector"),
+    },
+    _make_wire,
+    lambda cfg: 4096.0 * cfg.n_energy * int(cfg.sections["wire"]["params"].get("n_x", 200)),
+)
+
+TASKS = {t.name: t for t in (DOS, JUNCTION, WIRE)}

@@ -36,3 +36,19 @@ def test_notebooks_are_jupytext_with_a_small_version():
         assert re.search(r'os\.environ\.get\("JAXQP_FAST"', code), f"{p.name} has no JAXQP_FAST small version"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "notebooks/run_all.py" in ci
+
+
+def test_every_run_configuration_in_the_docs_validates():
+    import tomllib
+
+    from jaxqp import runconfig
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    n = 0
+    for page in pages:
+        for block in re.findall(r"```toml\n(.*?)```", page.read_text(), re.S):
+            raw = tomllib.loads(block)
+            if "task" in raw:
+                runconfig.from_dict(raw, ROOT)
+                n += 1
+    assert n >= 4

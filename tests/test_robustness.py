@@ -154,3 +154,27 @@ def test_library_rejects_nan_inf_and_inconsistent_shapes():
     with pytest.raises(ValueError, match="polarization"):
         qp.tunnel_current(qp.NormalMetal(temperature=0.1), qp.Superconductor(temperature=0.1), 0.5,
                           polarization=2.0)
+
+
+def test_wire_configurations_are_checked():
+    wire = {"task": "wire", "units": {"delta0": "265 ueV", "xi": "65 nm"},
+            "material": {"temperature": "24 mK", "gamma": "1.5e-3 Delta0"},
+            "wire": {"length": "11 um", "resistance_xi": "8.57 Ohm"},
+            "injector": {"position": "5.5 um", "conductance": "24.6 uS"},
+            "detector": {"position": "5.8 um", "kappa": 2e-4},
+            "grid": {"V_inj": {"start": "-3 Delta0", "stop": "3 Delta0", "num": 301}}}
+    c = runconfig.from_dict(wire)
+    np.testing.assert_allclose(c.sections["injector"]["params"]["position"], 5500 / 65)
+    cases = {
+        "outside": ({**wire, "detector": {"position": "12 um", "kappa": 2e-4}}, "outside the wire"),
+        "no R_xi": ({**wire, "wire": {"length": "11 um"}}, "needs wire.resistance_xi"),
+        "both": ({**wire, "detector": {"position": "5.8 um", "kappa": 2e-4, "conductance": "1 uS"}},
+                 "exactly one"),
+        "no xi": ({**wire, "units": {"delta0": "265 ueV"}}, "coherence length"),
+        "same place": ({**wire, "detector": {"position": "5.5 um", "kappa": 2e-4}}, "same position"),
+        "position not sweepable": ({**wire, "sweep": {"injector.position": ["1 um", "2 um"]}}, "cannot be swept"),
+    }
+    for name, (cfg, msg) in cases.items():
+        with pytest.raises(ConfigError) as e:
+            runconfig.from_dict(cfg)
+        assert msg in str(e.value), (name, str(e.value))

@@ -247,3 +247,60 @@ def test_two_process_jax_distributed_sweep_equals_one_process(tmp_path):
     xr.testing.assert_allclose(mh, one, rtol=1e-12, atol=1e-14)
     assert mh.attrs == one.attrs and list(mh.data_vars) == list(one.data_vars)
     np.testing.assert_array_equal(mh.status.values, one.status.values)
+
+
+WIRE = """
+task = "wire"
+[units]
+delta0 = "265 ueV"
+xi = "65 nm"
+[material]
+temperature = "24 mK"
+gamma = "1.5e-3 Delta0"
+self_consistent = false
+[wire]
+length = "11 um"
+n_x = 120
+resistance_xi = "8.57 Ohm"
+[injector]
+position = "5.5 um"
+conductance = "24.6 uS"
+temperature = "61 mK"
+[detector]
+position = "5.8 um"
+conductance = "31.4 uS"
+temperature = "37 mK"
+[grid]
+V_inj = { start = "-3 Delta0", stop = "3 Delta0", num = 41 }
+n_energy = 801
+[sweep]
+"wire.phase_gradient" = [0.0, 0.2]
+"""
+
+
+def test_wire_sweep_equals_the_kinetic_api(tmp_path):
+    """The seed 001 wire from physical units (um, uS, Ohm, mK): g_nl equals qp.nonlocal_conductance on the
+    hand-built wire (kappa = G R_xi, x = position / xi), is even in V_inj without supercurrent and gains
+    an odd part with one (seed 001 g_a)."""
+    ds, _ = runner.run(runconfig.load(_write(tmp_path, "wire", WIRE)))
+    assert ds.g_nl.dims == ("phase_gradient", "V_inj") and np.all(ds.status.values == 0)
+    t = KB_UEV / 265.0
+    wire = qp.Wire(qp.Superconductor(delta=1.0, gamma=1.5e-3), 11000 / 65,
+                   (qp.TunnelContact(5500 / 65, 24.6e-6 * 8.57, qp.NormalMetal(temperature=0.061 * t)),
+                    qp.TunnelContact(5800 / 65, 31.4e-6 * 8.57, qp.NormalMetal(temperature=0.037 * t))),
+                   temperature=0.024 * t, n_x=120)
+    V = np.linspace(-3, 3, 41)
+    ref = np.asarray(qp.nonlocal_conductance(wire, V, 0.0, n_energy=2001).g_nl[:, 0])
+    g0 = ds.g_nl.sel(phase_gradient=0.0).values
+    assert np.max(np.abs(g0 - ref)) < 0.02 * np.max(np.abs(ref))
+    np.testing.assert_allclose(g0, g0[::-1], atol=1e-9 * np.max(np.abs(g0)))
+    odd = plot_odd(ds.g_nl.sel(phase_gradient=0.2))
+    assert np.max(np.abs(odd)) > 0.05 * np.max(np.abs(ds.g_nl.sel(phase_gradient=0.2).values))
+    np.testing.assert_allclose(ds.g_nl_S.values, ds.g_nl.values / 8.57, rtol=1e-12)
+    np.testing.assert_allclose(ds.V_inj.values, V * 265e-6, rtol=1e-12)
+
+
+def plot_odd(da):
+    from jaxqp.plot import symmetric_parts
+
+    return symmetric_parts(da, "V_inj")["odd"].values
