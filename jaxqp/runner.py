@@ -122,9 +122,9 @@ def plan(cfg: RunConfig, chunk: int | None = None, memory: float | None = None) 
     if chunk is None:
         per_dev = int(max(1, min(budget // per_point, 4096)))
         chunk = per_dev * n_dev
-        # about 20 chunks on long sweeps, so that an interruption loses little, but not chunks so
-        # small that writing them costs more than computing them
-        chunk = min(chunk, max(8 * n_dev, -(-cfg.n_points // 20)))
+        # about 10 chunks on long sweeps, so that an interruption loses little, but not chunks so
+        # small that writing them (or the loss of vectorisation) costs more than computing them
+        chunk = min(chunk, max(8 * n_dev, -(-cfg.n_points // 10)))
     chunk = int(min(chunk, max(cfg.n_points, 1)))
     chunk = -(-chunk // n_dev) * n_dev  # a multiple of the device count
     return Plan(cfg.n_points, chunk, -(-cfg.n_points // chunk), n_dev, per_point, budget, result)

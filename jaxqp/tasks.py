@@ -135,8 +135,10 @@ def _make_junction(cfg):
         TL = jnp.maximum(p["left.temperature"][:, None], _T_FLOOR)
         TR = jnp.maximum(p["right.temperature"][:, None], _T_FLOOR)
         P = p["barrier.polarization"][:, None]
+        total = V.size * next(iter(p.values())).shape[0]
+        k = -(-total // inner_chunk)  # as few lax.map steps as memory allows, evenly filled (no padding waste)
         out = _batched(_point_quantities, left, right, V[None, :], TL, TR, P, n, None, ("I", "Q", "G"),
-                       min(inner_chunk, V.size * next(iter(p.values())).shape[0]))
+                       -(-total // k))
         I, Q, G = out["I"], out["Q"], out["G"]  # (C, n_V, 2)
         res = {"current": I[..., 0] + I[..., 1], "spin_current": I[..., 0] - I[..., 1],
                "conductance": G[..., 0] + G[..., 1], "spin_conductance": G[..., 0] - G[..., 1],

@@ -24,6 +24,7 @@
 #    any JAX sampler can use `jaxqp.bayes.log_density`.
 #
 # Figures go to `$JAXQP_NOTEBOOK_OUT` (default `notebook-output/`). About a minute on a laptop CPU.
+# `JAXQP_FAST=1` (CI) draws fewer samples on coarser energy grids.
 
 # %%
 import os
@@ -38,6 +39,8 @@ import numpy as np
 from jaxqp import bayes, fit, models
 from jaxqp.plot import save_figure
 
+FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
+N_WARMUP, N_SAMPLES = (100, 150) if FAST else (200, 400)  # NUTS, per chain
 OUT = Path(os.environ.get("JAXQP_NOTEBOOK_OUT", "notebook-output"))
 OUT.mkdir(parents=True, exist_ok=True)
 t_start = time.time()
@@ -58,7 +61,7 @@ lm = fit.curve_fit(nis, x, G, models.parameters_for(nis, {"delta": 250.0, "gamma
                    sigma=noise, absolute_sigma=True, name="nis")
 print(lm.summary())
 
-post = bayes.run_nuts(nis, x, G, sigma=noise, init=lm, num_warmup=200, num_samples=400, seed=0,
+post = bayes.run_nuts(nis, x, G, sigma=noise, init=lm, num_warmup=N_WARMUP, num_samples=N_SAMPLES, seed=0,
                       gradient="autodiff")
 print(post)
 print(f"\n{'':>6s} {'LM':>22s} {'posterior':>22s} {'sd / stderr':>12s}")
@@ -95,7 +98,7 @@ print(ds)
 # local minima in chi2, which a least-squares fit can stop in.
 
 # %%
-for n in (201, 301, 601):
+for n in (201, 301) if FAST else (201, 301, 601):  # each grid compiles anew
     m = models.NISConductance(n_energy=n)
     print(f"n_energy = {n}: check_gradients = {bayes.check_gradients(m, x, G, sigma=noise, init=truth):.3g}")
 
@@ -103,15 +106,15 @@ for n in (201, 301, 601):
 # ## 3. Charge imbalance (seed 001, Fig. 10): posterior of the lifetime parameter Gamma
 
 # %%
-ci = models.ChargeImbalance(n_energy=401)
+ci = models.ChargeImbalance(n_energy=201 if FAST else 401)
 defaults = {k: p.value for k, p in ci.parameters().items()}
 gamma_true = 1.53e-3
-xi = {"bias": jnp.linspace(0.9, 1.5, 21) * 265e-6}
+xi = {"bias": jnp.linspace(0.9, 1.5, 11 if FAST else 21) * 265e-6}
 clean = np.asarray(ci(xi, **dict(defaults, gamma=gamma_true)))
 ci_noise = 0.01 * clean.max()
 g_ss = clean + ci_noise * np.random.default_rng(11).standard_normal(clean.shape)
-post_ci = bayes.run_nuts(ci, xi, g_ss, sigma=ci_noise, init={"gamma": 2.5e-3}, num_warmup=200,
-                         num_samples=400, seed=1)
+post_ci = bayes.run_nuts(ci, xi, g_ss, sigma=ci_noise, init={"gamma": 2.5e-3}, num_warmup=N_WARMUP,
+                         num_samples=N_SAMPLES, seed=1)
 print(post_ci)
 
 fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -142,7 +145,7 @@ def logp_vec(v):
 
 
 @jax.jit
-def metropolis(key, v0, n_steps=4000):
+def metropolis(key, v0, n_steps=1500 if FAST else 4000):
     def step(carry, key):
         v, lp = carry
         k1, k2 = jax.random.split(key)
@@ -158,7 +161,7 @@ def metropolis(key, v0, n_steps=4000):
 
 v0 = jnp.stack([z0[k] for k in names])
 chain, acc = metropolis(jax.random.PRNGKey(0), v0)
-chain = chain[1000:]
+chain = chain[500 if FAST else 1000:]  # burn-in
 rw = {k: np.asarray(tr[k](chain[:, i])) for i, k in enumerate(names)}
 print(f"acceptance {float(acc.mean()):.2f}")
 for k in names:

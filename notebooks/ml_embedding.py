@@ -24,8 +24,10 @@
 # refined by a least-squares fit with `jaxqp.fit.curve_fit`.
 #
 # Figures are written to `notebook-output/` (created in the working directory).
+# `JAXQP_FAST=1` (CI) trains a smaller network for fewer steps on fewer curves.
 
 # %%
+import os
 import time
 from pathlib import Path
 
@@ -40,6 +42,7 @@ import optax
 from jaxqp.fit import curve_fit
 from jaxqp.models import NISConductance, parameters_for
 
+FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
 OUT = Path("notebook-output")
 OUT.mkdir(exist_ok=True)
 t_start = time.time()
@@ -51,9 +54,10 @@ NAMES, UNITS = ("delta", "gamma", "T"), ("ueV", "ueV", "K")
 LO = jnp.array([230.0, 0.3, 0.05])  # prior ranges: delta (ueV), gamma (ueV), T (K)
 HI = jnp.array([290.0, 3.0, 0.15])
 NOISE = 0.003  # white noise on G/G_N
-N_TRAIN, N_TEST = 512, 128
-BLOCK = 32  # training curves per step in the physics term (the regression term uses all of them)
-STEPS, LR, PHYS_WEIGHT = 1000, 1e-2, 1.0
+N_TRAIN, N_TEST = (128, 64) if FAST else (512, 128)
+BLOCK = 16 if FAST else 32  # training curves per step in the physics term (the regression term uses all of them)
+STEPS, LR, PHYS_WEIGHT = 300 if FAST else 1000, 1e-2, 1.0
+WIDTH = 32 if FAST else 64  # hidden units per layer
 
 
 def to_physical(u):
@@ -116,7 +120,7 @@ def train_step(net, state, y_all, u_all, y_block):
     return eqx.apply_updates(net, updates), state, loss, aux
 
 
-net0 = eqx.nn.MLP(41, 3, 64, 2, activation=jax.nn.tanh, key=jr.PRNGKey(0))
+net0 = eqx.nn.MLP(41, 3, WIDTH, 2, activation=jax.nn.tanh, key=jr.PRNGKey(0))
 net, state = net0, opt.init(eqx.filter(net0, eqx.is_array))
 
 # %%

@@ -23,10 +23,12 @@
 # 4. A non-local conductance map g_nl(V_inj, V_det) from the kinetic engine.
 #
 # Files and figures are written to `notebook-output/` (created in the working directory).
-# Small energy grids keep the whole notebook at a few minutes on a laptop CPU.
+# Small energy grids keep the whole notebook at a few minutes on a laptop CPU; `JAXQP_FAST=1` (CI)
+# shrinks them further and uses fewer data points and fit starts.
 
 # %%
 import json
+import os
 import time
 from pathlib import Path
 
@@ -38,6 +40,7 @@ import numpy as np
 from jaxqp import data, fitconfig, models
 from jaxqp.plot import save_figure
 
+FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
 OUT = Path("notebook-output")
 OUT.mkdir(exist_ok=True)
 rng = np.random.default_rng(2024)
@@ -70,10 +73,11 @@ def elapsed(label):
 # Eight Newton steps reach machine precision here (the default, 30, is on the safe side).
 
 # %%
-nis = models.Corrected(models.NISConductance(n_energy=401), bias_offset=True, series_resistance=True,
+N_E_NIS = 201 if FAST else 401
+nis = models.Corrected(models.NISConductance(n_energy=N_E_NIS), bias_offset=True, series_resistance=True,
                        newton_steps=8)
 nis_truth = dict(delta=266.0, gamma=0.8, T=0.061, G_N=24.6e-6, V_offset=7e-6, R_series=1200.0)
-V_m = np.linspace(-0.6e-3, 0.6e-3, 161)  # measured bias (V)
+V_m = np.linspace(-0.6e-3, 0.6e-3, 81 if FAST else 161)  # measured bias (V)
 G_true = np.asarray(nis({"bias": jnp.asarray(V_m)}, **nis_truth))
 dG = 0.004 * nis_truth["G_N"]  # noise (S), known from the lock-in
 G_meas = G_true + dG * rng.standard_normal(V_m.size)
@@ -107,7 +111,7 @@ nis_starts = {
     "V_offset": {"start": 0.0, "unit": "uV"},
 }
 t0 = time.time()
-res_nis = models.fit_data(nis, meas, nis_starts, n_starts=4)
+res_nis = models.fit_data(nis, meas, nis_starts, n_starts=2 if FAST else 4)
 print(f"fit time {time.time() - t0:.1f} s")
 print(res_nis.summary())
 compare(res_nis, nis_truth, scale={"G_N": (1e6, "uS"), "V_offset": (1e6, "uV")})
@@ -131,7 +135,7 @@ toml_text = f"""
 model = "nis"
 
 [model_options]
-n_energy = 401
+n_energy = {N_E_NIS}
 
 [corrections]
 bias_offset = true
@@ -175,11 +179,11 @@ print("report.json keys:", sorted(json.loads(files["report"].read_text()))[:8], 
 # above the critical field); Delta, R_orb, b_so and T are fitted.
 
 # %%
-ss = models.SpinSplitNIS(n_energy=601)
+ss = models.SpinSplitNIS(n_energy=301 if FAST else 601)
 ss_truth = dict(delta=245.0, R_orb=6.5, b_so=0.03, T=0.09)
 ss_fixed = dict(gamma=0.3, G_N=1 / 13e3, g_factor=2.0)
 B = np.array([0.0, 0.6, 1.2, 1.8])  # T
-Vb = np.linspace(-0.5e-3, 0.5e-3, 61)  # V
+Vb = np.linspace(-0.5e-3, 0.5e-3, 41 if FAST else 61)  # V
 G_ss = np.asarray(ss({"field": jnp.asarray(B)[:, None], "bias": jnp.asarray(Vb)[None, :]}, **ss_truth, **ss_fixed))
 noise_ss = 0.005 * ss_fixed["G_N"]
 y_ss = G_ss + noise_ss * rng.standard_normal(G_ss.shape)
@@ -228,14 +232,14 @@ elapsed("spin-split NIS")
 # experiment knows; here they come from Eq. (6) at the true I_0 and q.
 
 # %%
-ci = models.ChargeImbalance(n_energy=1001)
-sr = models.SupercurrentRelation(n_energy=1001)
+ci = models.ChargeImbalance(n_energy=401 if FAST else 1001)
+sr = models.SupercurrentRelation(n_energy=401 if FAST else 1001)
 ci_defaults = {k: p.value for k, p in ci.parameters().items()}
 sr_defaults = {k: p.value for k, p in sr.parameters().items() if k != "I0"}
 gamma_true, I0_true = 1.53e-3, 29.8e-6
 q_true = np.array([0.0, 0.12, 0.2, 0.28])  # 1/xi
 Is_applied = np.asarray(sr({"q": jnp.asarray(q_true)}, I0=I0_true, **dict(sr_defaults, gamma=gamma_true)))
-Vi = np.linspace(0.9, 1.5, 31) * 265e-6  # V
+Vi = np.linspace(0.9, 1.5, 21 if FAST else 31) * 265e-6  # V
 g_curves = np.stack([np.asarray(ci({"bias": jnp.asarray(Vi)}, **dict(ci_defaults, gamma=gamma_true, q=q)))
                      for q in q_true])
 noise_ci = 0.01 * g_curves[0].max()
@@ -341,11 +345,11 @@ elapsed("charge imbalance")
 # one injector sweep per model call.
 
 # %%
-nl = models.NonlocalConductanceMap(n_energy=601, n_x=80)
+nl = models.NonlocalConductanceMap(n_energy=301 if FAST else 601, n_x=40 if FAST else 80)
 nl_truth = dict(gamma=2e-3, b_so=0.03, h=25.0, P_det=0.15)
 nl_p = dict({k: v.value for k, v in nl.parameters().items()}, **nl_truth)
-V_inj = np.linspace(-700e-6, 700e-6, 21)
-V_det = np.linspace(-700e-6, 700e-6, 21)
+V_inj = np.linspace(-700e-6, 700e-6, 11 if FAST else 21)
+V_det = np.linspace(-700e-6, 700e-6, 11 if FAST else 21)
 g_nl = np.asarray(jax.jit(lambda x: nl(x, **nl_p))({"bias_inj": jnp.asarray(V_inj)[:, None],
                                                      "bias_det": jnp.asarray(V_det)[None, :]}))
 noise_nl = 0.01 * np.max(np.abs(g_nl))

@@ -13,8 +13,11 @@
 # Kinetic equations for f_L, f_T, f_T3, f_L3 on a wire with tunnel contacts and
 # equilibrium reservoirs. Units: energies in Delta0, lengths in xi, currents in
 # Delta0/(e R_xi), conductances in 1/R_xi.
+# `JAXQP_FAST=1` (CI) uses coarser position, energy and bias grids.
 
 # %%
+import os
+
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,13 +26,16 @@ import jaxqp as qp
 from jaxqp.devices import nonlocal_wire as nw
 from jaxqp.devices import spin_energy_mode as sem
 
+FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
+N_X, N_E = (100, 1201) if FAST else (200, 2001)  # wire nodes, energy nodes
+
 # %% [markdown]
 # ## Seed 001, Appendix B: charge-imbalance non-local conductance, engine vs Eq. (21)
 
 # %%
-wire = nw.device(("A", "B"))
-V = jnp.linspace(-3.5, 3.5, 141)
-m = qp.nonlocal_conductance(wire, V, 0.0)
+wire = nw.device(("A", "B"), n_x=N_X)
+V = jnp.linspace(-3.5, 3.5, 71 if FAST else 141)
+m = qp.nonlocal_conductance(wire, V, 0.0, n_energy=N_E)
 kd = float(wire.contacts[1].kappa)
 ki = float(wire.contacts[0].kappa)
 d = wire.contacts[1].position - wire.contacts[0].position
@@ -44,7 +50,7 @@ plt.xlabel("eV_inj/Delta0"); plt.ylabel("g_nl / G_det"); plt.legend()
 
 # %%
 qs = np.array([-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3])
-g, Is = nw.supercurrent_map(wire, V, qs, 0.03)
+g, Is = nw.supercurrent_map(wire, V, qs, 0.03, n_energy=N_E)
 dec = qp.symmetry_decomposition(g, V, qs)
 fig, ax = plt.subplots(1, 2, figsize=(11, 4))
 for j in np.nonzero(qs >= 0)[0]:
@@ -57,8 +63,8 @@ ax[0].legend(); ax[1].legend()
 # ## Seed 000 Fig. 1c: spin-resolved distributions 300 nm from the injector at 1 T
 
 # %%
-w0 = sem.device(1.0)
-sol = qp.solve_kinetic(w0, jnp.array([1.3, 0.0]))
+w0 = sem.device(1.0, n_x=N_X)
+sol = qp.solve_kinetic(w0, jnp.array([1.3, 0.0]), n_energy=N_E)
 i = w0.contact_nodes[1]
 E = np.asarray(sol.energy.points)
 f = np.asarray(sol.occupations()[:, :, i])
@@ -71,9 +77,9 @@ plt.xlabel("E/Delta0"); plt.legend()
 # ## Seed 000 Figs. 3d, 4a, 5: detector conductance vs V_det and I_inj; odd part
 
 # %%
-Vd = jnp.linspace(-0.6, 0.6, 121)
-Vi = jnp.linspace(0.0, 2.0, 41)
-res = sem.detector_map(w0, Vi, Vd)
+Vd = jnp.linspace(-0.6, 0.6, 61 if FAST else 121)
+Vi = jnp.linspace(0.0, 2.0, 11 if FAST else 41)
+res = sem.detector_map(w0, Vi, Vd, n_energy=N_E)
 G = np.asarray(res["G_det"]) - np.asarray(res["G_det"])[:1]
 Iinj = sem.current_nA(res["I_inj"][:, 0])
 fig, ax = plt.subplots(1, 2, figsize=(11, 4))

@@ -16,14 +16,19 @@
 # retarded Usadel equation is solved along the wire with the injector (it renormalises
 # the spectrum: finite subgap DOS at zero Dynes parameter), and the kinetic equations
 # use the resulting position-dependent coefficients. Units: Delta0, xi, R_xi.
+# `JAXQP_FAST=1` (CI) uses coarser position and energy grids and fewer sweep points.
 
 # %%
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 import jaxqp as qp
 from jaxqp.devices import spin_injection as si
 
+FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
+N_X, N_E = (80, 601) if FAST else (160, 1601)  # wire nodes, energy nodes (Figs. 2a-c)
 T, KAPPA, BSO, GAMMA = 0.05, 0.1, 0.01, 1e-5
 LAM = si.spin_length(BSO)
 
@@ -31,8 +36,8 @@ LAM = si.spin_length(BSO)
 # ## Fig. 2a: spectral spin density at the injector (V_s above the gap)
 
 # %%
-wire = si.device(kappa=KAPPA, b_so=BSO, spin_bias=1.5, temperature=T, gamma=GAMMA, delta=1.0, n_x=160)
-x, mu, sol = si.spin_accumulation(wire, n_energy=1601)
+wire = si.device(kappa=KAPPA, b_so=BSO, spin_bias=1.5, temperature=T, gamma=GAMMA, delta=1.0, n_x=N_X)
+x, mu, sol = si.spin_accumulation(wire, n_energy=N_E)
 x = np.asarray(x)
 i0 = int(np.argmin(np.abs(x - wire.length / 2)))
 E = np.asarray(sol.energy.points)
@@ -48,11 +53,12 @@ plt.xlim(0, 2); plt.xlabel("E / Delta0"); plt.ylabel("s(E, 0)"); plt.legend()
 # ## Fig. 2b: total spin at the injector vs spin voltage, relative to the normal state
 
 # %%
-vs = np.array([0.3, 0.6, 0.9, 1.2, 1.5, 2.0])
+vs = np.array([0.3, 0.9, 1.5, 2.0] if FAST else [0.3, 0.6, 0.9, 1.2, 1.5, 2.0])
 ratio = []
 for v in vs:
-    _, m, _ = si.spin_accumulation(si.device(kappa=KAPPA, b_so=BSO, spin_bias=v, temperature=T, gamma=GAMMA,
-                                             delta=1.0, n_x=160), n_energy=1601)
+    # float(v): a Python number, like the spin bias above, reuses the compiled solver
+    _, m, _ = si.spin_accumulation(si.device(kappa=KAPPA, b_so=BSO, spin_bias=float(v), temperature=T,
+                                             gamma=GAMMA, delta=1.0, n_x=N_X), n_energy=N_E)
     ratio.append(float(m[i0]) / float(si.normal_state_mu_s(0.0, KAPPA, LAM, v)))
 plt.plot(vs, ratio, "o-"); plt.axhline(1, color="k", lw=0.5)
 plt.xlabel("V_s / Delta0"); plt.ylabel("mu_s(0) / mu_s^N(0)")
@@ -71,13 +77,14 @@ plt.xlim(-15, 15); plt.xlabel("x / xi"); plt.ylabel("mu_s"); plt.legend()
 # (uniform, zero Dynes) it keeps growing.
 
 # %%
-temps = np.array([0.06, 0.1, 0.15, 0.2, 0.3])
+temps = np.array([0.06, 0.15, 0.3] if FAST else [0.06, 0.1, 0.15, 0.2, 0.3])
+NX_SV, NE_SV = (50, 401) if FAST else (100, 801)
 for spectra in ("inhomogeneous", "uniform"):
     r = []
     for t in temps:
-        kw = dict(kappa=KAPPA, polarization=0.3, separation=3.0, b_so=BSO, temperature=t, gamma=1e-6, n_x=100,
+        kw = dict(kappa=KAPPA, polarization=0.3, separation=3.0, b_so=BSO, temperature=t, gamma=1e-6, n_x=NX_SV,
                   length=40.0, spectra=spectra)
         r.append(float(si.nonlocal_resistance(si.spin_valve(parallel=True, **kw), si.spin_valve(parallel=False, **kw),
-                                              n_energy=801)))
+                                              n_energy=NE_SV)))
     plt.semilogy(temps / qp.TC0, r, "o-", label=spectra)
 plt.xlabel("T / Tc"); plt.ylabel("R_nl / R_xi"); plt.legend()

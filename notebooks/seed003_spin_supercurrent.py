@@ -15,7 +15,7 @@
 # spin voltage V_s (seed 003 Eqs. (2)-(3)). The general Keldysh-Nambu-spin solver
 # (`jaxqp.spectral.spin`) gives the spin supercurrent J = (J_x, J_y, J_z). Units: energies in
 # Delta0; J as in `jaxqp.spectral.spin.observables` (GENEUS, used in the paper, reports L J).
-# Set `FAST = True` for a quick run on coarse grids.
+# `JAXQP_FAST=1` (CI) runs on coarse grids with fewer sweep points.
 
 # %%
 import os
@@ -27,8 +27,8 @@ import numpy as np
 from jaxqp.devices import spin_supercurrent as ssc
 from jaxqp.selfconsistency import TC0
 
-FAST = os.environ.get("JAXQP_FAST", "0") == "1"
-N_X, N_E = (11, 160) if FAST else (31, 400)
+FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
+N_X, N_E = (7, 120) if FAST else (31, 400)  # wire nodes, energy nodes
 OUT = Path("notebook-output")
 OUT.mkdir(exist_ok=True)
 dev = ssc.device(n_x=N_X)
@@ -50,7 +50,7 @@ fig.tight_layout()
 # ## Fig. 2: J vs spin voltage for spin-z and spin-x injection, with the bistable region
 
 # %%
-Vs = np.linspace(0.0, 1.1, 7 if FAST else 23)
+Vs = np.linspace(0.0, 1.1, 5 if FAST else 23)
 sweeps = {lab: ssc.sweep_spin_voltage(dev, Vs, axis, n_energy=N_E) for lab, axis in (("z", (0, 0, 1)), ("x", (1, 0, 0)))}
 fig, ax = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
 for a, (lab, sw) in zip(ax, sweeps.items()):
@@ -75,7 +75,7 @@ print({lab: {"bistable": Vs[sw.bistable].tolist(), "normal_only": Vs[sw.normal_o
 # ## Fig. 3: J vs temperature at e V_s = Delta0/4
 
 # %%
-T = np.linspace(0.01, 0.95, 5 if FAST else 15) * TC0
+T = np.linspace(0.01, 0.95, 3 if FAST else 15) * TC0
 fig, ax = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
 for a, (lab, axis) in zip(ax, (("z", (0, 0, 1)), ("x", (1, 0, 0)))):
     sw = ssc.sweep_temperature(dev, T, 0.25, axis, n_energy=N_E)

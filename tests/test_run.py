@@ -201,6 +201,7 @@ def test_non_converged_points_are_recorded_not_dropped(tmp_path, monkeypatch):
     import jaxqp.selfconsistency as sc
 
     real = sc._gap_jit
+    monkeypatch.setattr(runner, "_COMPILED", {})  # build the chunk function afresh, with the failing gap
     monkeypatch.setattr(sc, "_gap_jit", lambda T, p, debye: jnp.where(p.h > 0.1, jnp.nan, real(T, p, debye)))
     cfg = _write(tmp_path, "dos", DOS)
     ds, _ = runner.run(runconfig.load(cfg), out=tmp_path / "bad")
