@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import parse_unit
-from .units import KB_UEV_PER_K, MUB_UEV_PER_T, TC_OVER_DELTA0
+from .units import KB_UEV_PER_K, TC_OVER_DELTA0, Units
 
 
 from .fitconfig import ConfigError, read_toml  # one error type for every configuration file
@@ -103,12 +103,15 @@ class Quantity:
             return v * TC_OVER_DELTA0
         if u == "xi":
             return v
-        if dim == "energy" or dim == "voltage":  # eV or V: e V / Delta0
-            return v * 1e6 / delta0_ueV
+        u = Units(delta0_ueV, g=g)
+        if dim == "energy":
+            return u.energy(v * 1e6)
+        if dim == "voltage":
+            return u.voltage(v)
         if dim == "temperature":
-            return v * KB_UEV_PER_K / delta0_ueV
+            return np.sign(v) * u.temperature(np.abs(v))  # the sign is kept for the bounds check
         if dim == "field":
-            return g * MUB_UEV_PER_T * v / 2.0 / delta0_ueV
+            return u.zeeman(v)
         if dim == "length":
             if xi_nm is None:
                 raise ConfigError("a length in SI units needs the coherence length: [units] xi = \"...\"")

@@ -45,7 +45,7 @@ from jax.sharding import PartitionSpec as P
 from . import __version__
 from .runconfig import ConfigError, RunConfig
 from .tasks import STATUS, TASKS
-from .units import KB_UEV_PER_K, MUB_UEV_PER_T
+from .units import Units
 
 _MANIFEST = "manifest.json"
 
@@ -221,13 +221,18 @@ def _load_chunk(path: Path):
 
 
 def _chunk_ok(path: Path) -> bool:
-    """Whether a finished, readable chunk file is there (an unreadable one is removed, to be recomputed)."""
+    """Whether a finished chunk file is there: its zip index must read (an archive cut short has none; it is
+    removed, to be recomputed). The arrays themselves are read once, when the result is assembled."""
     if not path.exists():
         return False
-    if _load_chunk(path) is None:
-        path.unlink(missing_ok=True)
-        return False
-    return True
+    try:
+        with np.load(path) as z:
+            if z.files:
+                return True
+    except Exception:
+        pass
+    path.unlink(missing_ok=True)
+    return False
 
 
 def _write_json(path: Path, obj):
@@ -323,13 +328,15 @@ def run(cfg: RunConfig, *, out: Path | None = None, overwrite: bool = False, chu
 # ------------------------------------------------------------------------------- results
 def _si(dim: str, reduced: np.ndarray, cfg: RunConfig, g: float = 2.0):
     """jaxqp units -> (SI values, SI unit) of a coordinate."""
-    d0 = cfg.delta0_ueV
-    if dim in ("energy", "voltage"):
-        return reduced * d0 * 1e-6, "eV" if dim == "energy" else "V"
+    u = Units(cfg.delta0_ueV, g=g)
+    if dim == "energy":
+        return u.energy_ueV(reduced) * 1e-6, "eV"
+    if dim == "voltage":
+        return u.voltage_volt(reduced), "V"
     if dim == "temperature":
-        return reduced * d0 / KB_UEV_PER_K, "K"
+        return u.temperature_K(reduced), "K"
     if dim == "field":
-        return reduced * d0 * 2.0 / (g * MUB_UEV_PER_T), "T"
+        return u.field_T(reduced), "T"
     if dim == "length" and cfg.xi_nm is not None:
         return reduced * cfg.xi_nm * 1e-9, "m"
     return reduced, {"length": "xi"}.get(dim, "1")
@@ -354,8 +361,10 @@ def assemble(cfg: RunConfig, out: Path, pl: Plan) -> xr.Dataset:
     task = TASKS[cfg.task]
     parts = []
     for i in range(pl.n_chunks):
-        c = _load_chunk(out / "chunks" / f"{i:06d}.npz")
+        path = out / "chunks" / f"{i:06d}.npz"
+        c = _load_chunk(path)
         if c is None:
+            path.unlink(missing_ok=True)  # so that the next run computes it again
             raise RuntimeError(f"chunk {i} of {out} is missing or unreadable; run the same command again to "
                                "compute it")
         parts.append(c)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .units import MUB_UEV_PER_T
+from .units import Units
 
 #: status codes of a sweep point
 STATUS = {0: "ok", 1: "spectral_not_converged", 2: "gap_not_converged", 3: "non_finite"}
@@ -43,7 +43,7 @@ def _sc_arrays(p: dict, s: str, delta0_ueV: float):
     h = p.get(f"{s}.h", p.get(f"{s}.field", jnp.zeros_like(d0)))
     if f"{s}.r_orb" in p:  # zeta = r_orb B^2 with B in tesla, from h = g mu_B B / 2
         g = p.get(f"{s}.g", 2.0)
-        B = h * delta0_ueV * 2.0 / (g * MUB_UEV_PER_T)
+        B = Units(delta0_ueV, g=g).field_T(h)
         zeta = p[f"{s}.r_orb"] * B**2
     else:
         zeta = p.get(f"{s}.zeta", jnp.zeros_like(d0))
