@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.integrate import solve_bvp

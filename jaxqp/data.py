@@ -256,7 +256,9 @@ def load(source, *, coords: list[str] | None = None, value: str | None = None, s
         value: name of the measured quantity (default: the last column other than sigma for CSV,
             the first non-coordinate array/variable otherwise).
         sigma: name of a column/variable with standard deviations (in its own unit when it has one,
-            else the value's), or one number (in the value's unit).
+            else the value's), or one number (in the value's unit).  Without it, a column named
+            ``d<value>``, ``<value>_err``, ``<value>_sigma``, ``<value>_std``, ``sigma`` or ``std``
+            (CSV, .npy/.npz, dict) is taken as the standard deviations.
         units: name -> unit for anything the file does not label.
         variable: for a Dataset/netCDF file, the variable to fit (same as ``value``).
     """
@@ -370,8 +372,34 @@ def _load_numpy(path, coords, value, sigma, units) -> Measurement:
     return _from_arrays(d, coords, value, sigma, units, str(path))
 
 
+_SIGMA_NAMES = ("sigma", "std", "stderr", "err", "error", "uncertainty")
+
+
+def _uncertainty_column(names: list, value: str | None, coords) -> str | None:
+    """The column that holds the standard deviations, recognised by its name: ``sigma``, ``std``, ``err``
+    (alone), or ``d<value>``, ``<value>_err``, ``<value>_sigma``, ``<value>_std`` for another column.
+
+    Returns None when there is none; raises when several columns qualify."""
+    others = [n for n in names if n not in (coords or [])]
+    found = []
+    for n in others:
+        low = n.lower()
+        stems = [low[1:]] if low.startswith("d") else []
+        for suffix in ("_err", "_error", "_sigma", "_std", "_stderr"):
+            if low.endswith(suffix):
+                stems.append(low[: -len(suffix)])
+        if low in _SIGMA_NAMES or any(s and s != low and s in {m.lower() for m in others if m != n}
+                                      and (value is None or s == value.lower()) for s in stems):
+            found.append(n)
+    if len(found) > 1:
+        raise ValueError(f"several columns look like uncertainties ({found}); name the right one with sigma=...")
+    return found[0] if found else None
+
+
 def _from_arrays(d: dict, coords, value, sigma, units, source, long_format=False) -> Measurement:
     names = list(d)
+    if sigma is None:  # a column named like an uncertainty ('dG', 'G_err', 'sigma', 'std') is one
+        sigma = _uncertainty_column(names, value, coords)
     sig_name = sigma if isinstance(sigma, str) else None
     if sig_name is not None and sig_name not in d:
         raise ValueError(f"sigma column {sig_name!r} not found in {source}; have {names}")

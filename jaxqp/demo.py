@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import jax.numpy as jnp
 import numpy as np
 
 from . import io as jio

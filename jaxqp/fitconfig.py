@@ -26,7 +26,7 @@ Example (``nis.toml``; paths are relative to the file)::
     G_N = { start = 30e-6, fixed = true }
 
     [fit]                              # options of jaxqp.fit.curve_fit
-    method = "lm"                      # lm | optax
+    method = "dogleg"                  # dogleg | lm | gauss_newton | optax
     loss = "linear"                    # linear | soft_l1 | huber | cauchy | arctan
     n_starts = 4
     covariance = "jacobian"            # jacobian | hessian

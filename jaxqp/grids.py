@@ -22,10 +22,9 @@ parameters builds one grid per map point in one vectorised call.
 from __future__ import annotations
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import Array
+from jax import Array, lax
 
 from . import _validation as val
 
@@ -185,3 +184,75 @@ def check_resolution(grid: EnergyGrid, centers, widths, *, factor: float = 1.0, 
                     "Integrals over it would be wrong. Use jaxqp.grids.adaptive(...) "
                     "(the default), more points, or a larger broadening."
                 )
+
+
+def _smooth_phi(E, lo, hi, centers, widths, fraction):
+    """The node-counting map Phi(E) = A (E - lo) + B sum_k asinh((E - c_k)/w_k) (+ const) and its
+    derivative rho = dPhi/dE, normalised so that Phi(hi) - Phi(lo) = 1; arrays (..., n) and (..., K)."""
+    span = hi - lo
+    u = (E[..., :, None] - centers[..., None, :]) / widths[..., None, :]
+    ends = (jnp.arcsinh((hi[..., None] - centers) / widths) - jnp.arcsinh((lo[..., None] - centers) / widths))
+    A = (1.0 - fraction) / span
+    B = fraction / jnp.sum(ends, axis=-1)
+    phi = A[..., None] * (E - lo[..., None]) + B[..., None] * jnp.sum(
+        jnp.arcsinh(u) - jnp.arcsinh((lo[..., None, None] - centers[..., None, :]) / widths[..., None, :]), axis=-1)
+    rho = A[..., None] + B[..., None] * jnp.sum(1.0 / (widths[..., None, :] * jnp.sqrt(1.0 + u * u)), axis=-1)
+    return phi, rho
+
+
+def smooth(centers, widths, e_min, e_max, n: int, *, fraction: float = 0.5) -> EnergyGrid:
+    r"""Grid whose nodes and weights are smooth functions of the features (differentiable quadrature).
+
+    The nodes are equispaced in
+
+    .. math:: \Phi(E) = A\,(E - E_{\min}) + B\sum_k \operatorname{arcsinh}\frac{E - c_k}{w_k},
+
+    a uniform background (``1 - fraction`` of the nodes, spacing
+    ``(e_max - e_min)/((1 - fraction)(n - 1))``, which resolves Fermi edges anywhere in the range)
+    plus ``fraction`` of the nodes clustered at every feature ``c_k`` with a spacing proportional to
+    ``sqrt(w_k^2 + (E - c_k)^2)``.  The weights are the trapezoidal rule in Phi,
+    :math:`\Delta\Phi / \Phi'(E_i)`.  The map is analytic in the nodes' parameters, so a quadrature on
+    this grid is a smooth function of the features and its autodiff derivative is the derivative of
+    the computed integral: the nodes are found by bisection and Newton's method (no gradient) and one Newton step at the
+    solution carries the exact first derivatives (implicit function theorem).
+
+    Args:
+        centers, widths: features, shape ``(..., K)`` (broadcast together); widths > 0.
+        e_min, e_max: the range, shape ``(...)``.
+        n: number of nodes (static).
+        fraction: share of the nodes spent on the features (0 < fraction < 1).
+    """
+    centers = jnp.asarray(centers)
+    dtype = jnp.result_type(centers, 1.0)
+    widths = jnp.asarray(widths, dtype)
+    batch = jnp.broadcast_shapes(centers.shape[:-1], widths.shape[:-1], jnp.shape(e_min), jnp.shape(e_max))
+    K = jnp.broadcast_shapes(centers.shape[-1:], widths.shape[-1:])
+    c = jnp.broadcast_to(centers, batch + K)
+    w = jnp.broadcast_to(widths, batch + K)
+    lo = jnp.broadcast_to(jnp.asarray(e_min, dtype), batch)
+    hi = jnp.broadcast_to(jnp.asarray(e_max, dtype), batch)
+    target = jnp.linspace(0.0, 1.0, n, dtype=dtype)
+    target = jnp.broadcast_to(target, batch + (n,))
+
+    cs, ws, los, his = (lax.stop_gradient(v) for v in (c, w, lo, hi))
+    a0 = jnp.broadcast_to(lo[..., None], target.shape)
+    b0 = jnp.broadcast_to(hi[..., None], target.shape)
+
+    def bisect_const(i, ab):
+        a, b = ab
+        mid = 0.5 * (a + b)
+        below = _smooth_phi(mid, los, his, cs, ws, fraction)[0] < lax.stop_gradient(target)
+        return jnp.where(below, mid, a), jnp.where(below, b, mid)
+
+    a, b = lax.fori_loop(0, 30, bisect_const, (lax.stop_gradient(a0), lax.stop_gradient(b0)))
+
+    def newton(_, E):  # safeguarded: stays inside the bisection bracket
+        phi, rho = _smooth_phi(E, los, his, cs, ws, fraction)
+        return jnp.clip(E - (phi - lax.stop_gradient(target)) / rho, a, b)
+
+    E0 = lax.stop_gradient(lax.fori_loop(0, 3, newton, 0.5 * (a + b)))
+    phi, rho = _smooth_phi(E0, lo, hi, c, w, fraction)
+    E = E0 - (phi - target) / rho  # one Newton step: exact first derivatives of the nodes
+    _, rho = _smooth_phi(E, lo, hi, c, w, fraction)
+    trap = jnp.ones((n,), dtype).at[0].set(0.5).at[-1].set(0.5)
+    return EnergyGrid(points=E, weights=trap / ((n - 1) * rho))

@@ -14,10 +14,23 @@ is Q_L + V I (energy conservation).  Conductances dI/dV are forward-mode
 derivatives of the same integrals with respect to V.
 
 Every call broadcasts the electrodes' parameters, V and the temperatures
-against each other; each point of the batch gets its own adaptive energy
-grid (dense at its coherence peaks and Fermi edges, see :mod:`jaxqp.grids`),
-and the batch is processed in chunks (``chunk_size``) so that maps of any
-size fit in memory.
+against each other.  Two quadrature paths (docs/theory.md, "Energy quadrature"):
+
+- **Shared spectra** (one electrode a normal metal in equilibrium, the bias
+  varying along axes where nothing else does): the superconductor's spectrum
+  is solved once per parameter set on one grid for all biases
+  (:func:`jaxqp.grids.smooth`: refined at its coherence peaks, uniform enough
+  in between for the Fermi edge of the normal electrode at any bias), and the
+  currents at every bias are one dense product with the normal electrode's
+  occupations.  This is the path of NIS curves, spin-split NIS maps and fits.
+- **Per-bias grids** (both electrodes superconducting, custom distributions,
+  or a bias that changes together with the parameters): the coherence peaks
+  of the left electrode move with the bias, so each point gets its own grid
+  refined at both electrodes' peaks and Fermi edges (:func:`jaxqp.grids.adaptive`).
+
+In both the nodes are functions of the parameters (no ``stop_gradient``), so
+autodiff derivatives are derivatives of the computed currents.  Batches are
+processed in chunks (``chunk_size``) so that maps of any size fit in memory.
 """
 
 from __future__ import annotations
@@ -32,7 +45,8 @@ import numpy as np
 from jax import Array, lax
 
 from . import _validation as val
-from .grids import EnergyGrid, _adaptive, check_resolution
+from .grids import EnergyGrid, check_resolution, smooth
+from .materials import NormalMetal
 
 
 class SpinCurrents(NamedTuple):
@@ -55,10 +69,26 @@ class SpinCurrents(NamedTuple):
 _T_FLOOR = 1e-6  # k_B T below this counts as this: keeps the Fermi-edge (delta) term of dI/dV at T = 0
 _THERMAL_WINDOW = 40.0  # Fermi factors differ from 0/1 by < exp(-40) beyond this many k_B T
 _CUSTOM_WINDOW = 8.0  # energy window (units of Delta0) around the biases for custom distributions
+_WINDOW_QUANTUM = 0.125  # integration windows are rounded outward to multiples of this (units of Delta0)
 
 
 def _rebuild(electrode, values):
     return dataclasses.replace(electrode, **values)
+
+
+_PER_BIAS_FRACTION = 0.8  # per-bias grids: every sharp feature is a centre, little uniform background
+
+
+def _lattice(lo, hi):
+    """The bias extent [lo, hi] rounded outward to the lattice (k - 1/3) * ``_WINDOW_QUANTUM``: locally
+    constant in the biases (no gradient), and it moves only when a bias crosses a lattice point,
+    never at round numbers.  Margins added to it (thermal, with gradient) keep the window smooth in
+    the temperatures."""
+    xp = jnp if isinstance(lo, jax.Array) else np
+    if xp is jnp:
+        lo, hi = lax.stop_gradient(lo), lax.stop_gradient(hi)
+    q, o = _WINDOW_QUANTUM, 1.0 / 3.0
+    return (xp.floor(lo / q - o) + o) * q, (xp.ceil(hi / q + o) - o) * q
 
 
 def _centers_widths(pairs):
@@ -69,7 +99,7 @@ def _centers_widths(pairs):
 
 
 def _grid_for_chunk(left, right, V, TL, TR, n):
-    """Adaptive grids (right-electrode frame), one per batch point; no gradient through nodes.
+    """Adaptive grids (right-electrode frame), one per batch point.
 
     All arguments carry a trailing length-1 axis; the grid has shape (c, n).
     """
@@ -78,13 +108,13 @@ def _grid_for_chunk(left, right, V, TL, TR, n):
     tl, tr = TL, TR
     pairs = [(c + V, wl) for c in cl] + [(c, wr) for c in cr] + [(V, tl), (jnp.zeros_like(V), tr)]
     centers, widths = _centers_widths(pairs)
-    margin = _THERMAL_WINDOW * jnp.maximum(tl, tr) + 1e-3
+    margin = _THERMAL_WINDOW * jnp.maximum(tl, tr)
     if left.distribution is not None or right.distribution is not None:
         margin = jnp.maximum(margin, _CUSTOM_WINDOW)
-    lo = (jnp.minimum(V, 0.0) - margin)[..., 0]
-    hi = (jnp.maximum(V, 0.0) + margin)[..., 0]
-    grid = _adaptive(centers, widths, lo, hi, n)
-    return jax.tree.map(lax.stop_gradient, grid)
+    lo, hi = _lattice(jnp.minimum(V, 0.0), jnp.maximum(V, 0.0))
+    lo, hi = lo - margin, hi + margin
+    # nodes follow the parameters smoothly: autodiff gives the derivative of the computed integral
+    return smooth(centers, widths, lo[..., 0], hi[..., 0], n, fraction=_PER_BIAS_FRACTION)
 
 
 def _integrand(left, right, V, TL, TR, P, E):
@@ -228,9 +258,224 @@ def _check_user_grid(grid, left, right, V, TL, TR):
     check_resolution(grid, c, w, factor=2.0, what="the energy grid passed to the junction")
 
 
+# ----------------------------------------------------------------------------- shared spectra
+_SHARED_NODES = 1 << 22  # (bias, energy) pairs in flight in the shared path
+
+
+def shared_layout(left, right, V, T_left, T_right, polarization, shape) -> tuple | None:
+    """Where one spectrum can serve many biases: ``(bias_axes, left_is_normal)``, or None.
+
+    The shared path needs exactly one electrode to be a :class:`jaxqp.NormalMetal` with a flat DOS,
+    both in equilibrium (no custom ``distribution``), and a bias that varies along axes where no
+    other input does (``V`` a curve, or the bias axis of a map).  Otherwise the per-bias path runs.
+    """
+    normal = [isinstance(e, NormalMetal) for e in (left, right)]
+    if sum(normal) == 0 or left.distribution is not None or right.distribution is not None:
+        return None
+    r = len(shape)
+
+    def pad(sh):
+        return (1,) * (r - len(sh)) + tuple(sh)
+
+    others = [pad(left.batch_shape()), pad(right.batch_shape()), pad(jnp.shape(T_left)), pad(jnp.shape(T_right)),
+              pad(jnp.shape(polarization))]
+    vs = pad(jnp.shape(V))
+    axes = tuple(a for a in range(r) if vs[a] > 1 and all(o[a] == 1 for o in others))
+    return (axes, normal[0]) if axes else None
+
+
+_FEATURE_FRACTION = 0.5  # share of the shared grid's nodes clustered at the spectral features
+_RESOLVE = 1.5  # concrete calls: largest background spacing, in units of k_B T of the normal electrode (error < 1e-6)
+_FLAG = 4.0  # traced calls (fits): a spacing above this many k_B T is flagged (error > 1e-3)
+
+
+def background_spacing(lo, hi, n: int):
+    """Uniform-background spacing of the shared grid on [lo, hi] with ``n`` nodes."""
+    return (hi - lo) / ((1.0 - _FEATURE_FRACTION) * (n - 1))
+
+
+def _window(edge_min, edge_max, T_nm, T_sc, spin_bias):
+    """Energy window of the shared grid (superconductor frame): the bias extent on the lattice of
+    :func:`_lattice` (locally constant in the biases) plus a thermal margin smooth in T and V_s."""
+    xp = jnp if isinstance(edge_min, jax.Array) else np
+    margin = _THERMAL_WINDOW * xp.maximum(T_nm, T_sc) + xp.sqrt(spin_bias**2 + 1e-4)  # smooth in V_s
+    lo, hi = _lattice(xp.minimum(edge_min, 0.0), xp.maximum(edge_max, 0.0))
+    return lo - margin, hi + margin
+
+
+def _expand(el):
+    """The electrode with a trailing length-1 axis on every array field."""
+    return jax.tree.map(lambda a: a[..., None], el)
+
+
+def _shared_quantities(left, right, V, TL, TR, P, n, what, left_normal, block):
+    """Currents at ``m`` biases from one spectrum per parameter set.
+
+    Fields, TL, TR, P carry shape (c, 1); V is (c, m).  Energies are in the frame of the
+    superconducting (non-flat) electrode: the normal one's Fermi edge sits at +V (left normal) or
+    -V (right normal).  Returns arrays (c, m, 2) and the flag (c, m).
+    """
+    sc, nm = (right, left) if left_normal else (left, right)
+    T_sc, T_nm = (TR, TL) if left_normal else (TL, TR)
+    edge = V if left_normal else -V
+    cs, w_sc = sc.singular_points()
+    centers = jnp.concatenate(jnp.broadcast_arrays(*cs, jnp.zeros_like(T_sc)), axis=-1)
+    widths = jnp.concatenate(jnp.broadcast_arrays(*([w_sc] * len(cs)), T_sc), axis=-1)
+    lo, hi = _window(jnp.min(edge, axis=-1, keepdims=True), jnp.max(edge, axis=-1, keepdims=True), T_nm, T_sc,
+                     jnp.asarray(getattr(nm, "spin_bias", 0.0)))
+    grid = smooth(centers, widths, lo[..., 0], hi[..., 0], n, fraction=_FEATURE_FRACTION)
+    E = grid.points  # (c, n)
+    N, ok = sc.spectral(E)  # (2, c, n), once for all biases
+    # the uniform background must resolve the normal electrode's Fermi edge (trapezoid error
+    # ~ exp(-2 pi^2 T / spacing)); an unresolved one is flagged, never returned as a number
+    ok = ok & (background_spacing(lo, hi, n) <= _FLAG * T_nm)
+    f_sc = sc.occupation(E, T_sc)[:, :, None, :]
+    nm_b = _expand(nm)
+    sw = 0.5 * (1.0 + P[..., None] * jnp.array([1.0, -1.0]).reshape(2, 1, 1, 1))  # (2, c, 1, 1)
+    Eb = E[:, None, :]
+    wN = grid.weights[None, :, None, :] * N[:, :, None, :]
+
+    def currents(Vb):  # (c, k) biases -> dict of (2, c, k)
+        if left_normal:
+            f_nm = nm_b.occupation(Eb - Vb[..., None], TL[..., None])
+            diff, e_left = f_nm - f_sc, Eb - Vb[..., None]
+        else:
+            f_nm = nm_b.occupation(Eb + Vb[..., None], TR[..., None])
+            diff, e_left = f_sc - f_nm, Eb
+        dens = sw * wN * diff
+        out = {"I": jnp.sum(dens, axis=-1)}
+        if "Q" in what:
+            out["Q"] = jnp.sum(dens * e_left, axis=-1)
+        return out
+
+    def one_block(Vb):
+        if "G" in what or "GQ" in what:
+            out, dout = jax.jvp(currents, (Vb,), (jnp.ones_like(Vb),))
+            out = dict(out, G=dout["I"])
+            if "Q" in dout:
+                out["GQ"] = dout["Q"]
+            return out
+        return currents(Vb)
+
+    c, m = V.shape
+    k = -(-m // block)
+    Vp = jnp.concatenate([V, jnp.repeat(V[:, -1:], k * block - m, axis=1)], axis=1) if k * block > m else V
+    blocks = lax.map(one_block, Vp.reshape(c, k, block).transpose(1, 0, 2))  # dict of (k, 2, c, block)
+    out = {key: jnp.moveaxis(v, 0, 2).reshape(2, c, k * block)[:, :, :m].transpose(1, 2, 0)
+           for key, v in blocks.items()}
+    ok = jnp.broadcast_to(jnp.all(ok, axis=-1)[:, None], (c, m))
+    return _flag_shared(out, lax.stop_gradient(ok))
+
+
+def _flag_shared(out: dict, ok) -> dict:
+    out = {k: jnp.where(ok[..., None], v, jnp.nan) for k, v in out.items()}
+    out["ok"] = ok
+    return out
+
+
+@eqx.filter_jit
+def _batched_shared(left, right, V, TL, TR, P, n, what, layout, shape, chunk_sets):
+    """The shared path over the broadcast batch: parameter sets in chunks, all biases of a set at once."""
+    bias_axes, left_normal = layout
+    r = len(shape)
+    perm = tuple(a for a in range(r) if a not in bias_axes) + tuple(bias_axes)
+    set_shape = tuple(shape[a] for a in perm[: r - len(bias_axes)])
+    n_sets = int(np.prod(set_shape)) if set_shape else 1
+    m = int(np.prod([shape[a] for a in bias_axes]))
+    chunk = max(1, min(chunk_sets, n_sets))
+    nchunk = -(-n_sets // chunk)
+    pad = nchunk * chunk - n_sets
+
+    def prep(x, per_bias=False):
+        flat = jnp.transpose(jnp.broadcast_to(x, shape), perm).reshape(n_sets, m)
+        flat = flat if per_bias else flat[:, :1]
+        if pad:
+            flat = jnp.concatenate([flat, jnp.repeat(flat[-1:], pad, axis=0)], axis=0)
+        return flat.reshape((nchunk, chunk) + flat.shape[1:])
+
+    def fields(el):
+        return {k: prep(getattr(el, k)) for k in el._batch_fields if getattr(el, k) is not None}
+
+    xs = (fields(left), fields(right), prep(V, True), prep(TL), prep(TR), prep(P))
+    block = int(max(1, min(m, _SHARED_NODES // max(chunk * n, 1))))
+
+    def one(args):
+        pl, pr, v, tl, tr, p = args
+        return _shared_quantities(_rebuild(left, pl), _rebuild(right, pr), v, tl, tr, p, n, what, left_normal,
+                                  block)
+
+    out = lax.map(one, xs)
+    inv = tuple(int(i) for i in np.argsort(perm))
+
+    def back(v):
+        v = v.reshape((nchunk * chunk,) + v.shape[2:])[:n_sets]
+        v = v.reshape(set_shape + tuple(shape[a] for a in bias_axes) + v.shape[2:])
+        return jnp.transpose(v, inv + tuple(range(r, v.ndim)))
+
+    return {k: back(v) for k, v in out.items()}
+
+
+def _resolved(left, right, V, TL, TR, n, left_normal) -> bool:
+    """Whether the shared grid resolves the normal electrode's Fermi edge (True when not concrete)."""
+    nm = left if left_normal else right
+    Vc, TLc, TRc = (val.concrete(a) for a in (V, TL, TR))
+    vs = val.concrete(getattr(nm, "spin_bias", 0.0))
+    if any(a is None for a in (Vc, TLc, TRc, vs)):
+        return True
+    edge = Vc if left_normal else -Vc
+    T_nm, T_sc = (TLc, TRc) if left_normal else (TRc, TLc)
+    lo, hi = _window(np.min(edge), np.max(edge), np.max(T_nm), np.max(T_sc), np.max(np.abs(vs)))
+    return bool(background_spacing(lo, hi, n) <= _RESOLVE * np.min(T_nm))
+
+
+QUADRATURES = ("auto", "shared", "per_bias")
+
+
+def evaluate(left, right, V, T_left, T_right, polarization, *, n_energy: int, what: tuple,
+             chunk_size: int | None = None) -> dict:
+    """Spin-resolved outputs on a broadcast batch, for use inside ``jit`` (no checks, flags instead of errors).
+
+    ``what`` names the outputs: ``"I"``, ``"Q"``, ``"G"`` (dI/dV), ``"GQ"`` (dQ/dV); each comes back with a
+    trailing spin axis (up, dn), plus ``"ok"`` (the spectral solves converged and the grid resolves
+    the Fermi edges; NaN elsewhere).  The shared-spectrum path is taken wherever its layout applies.
+    """
+    P = jnp.asarray(polarization, dtype=jnp.result_type(float))
+    TL, TR = jnp.maximum(T_left, _T_FLOOR), jnp.maximum(T_right, _T_FLOOR)
+    shape = tuple(jnp.broadcast_shapes(left.batch_shape(), right.batch_shape(), jnp.shape(V), jnp.shape(TL),
+                                       jnp.shape(TR), jnp.shape(P)))
+    size = int(np.prod(shape)) if shape else 1
+    layout = shared_layout(left, right, V, TL, TR, P, shape)
+    if layout is not None:
+        m = int(np.prod([shape[a] for a in layout[0]]))
+        chunk = chunk_size or max(1, min(size // m, _SHARED_NODES // (m * n_energy)))
+        return _batched_shared(left, right, V, TL, TR, P, n_energy, what, layout, shape, chunk)
+    chunk = chunk_size or _auto_chunk(size, n_energy)
+    return _batched(_point_quantities, left, right, V, TL, TR, P, n_energy, None, what, chunk)
+
+
 def _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, what,
-         point_fn=_point_quantities):
+         point_fn=_point_quantities, quadrature: str = "auto"):
+    if quadrature not in QUADRATURES:
+        raise ValueError(f"quadrature must be one of {QUADRATURES}, got {quadrature!r}")
     V, TL, TR, P, shape = _prepare(left, right, V, T_left, T_right, polarization, grid, n_energy)
+    layout = shared_layout(left, right, V, TL, TR, P, shape) if (quadrature != "per_bias" and grid is None
+                                                               and point_fn is _point_quantities) else None
+    if quadrature == "shared" and layout is None:
+        raise ValueError("quadrature='shared' needs one normal-metal electrode in equilibrium, no user grid, and a "
+                         "bias that varies along axes where no other input does; use 'auto' or 'per_bias'")
+    if layout is not None and not _resolved(left, right, V, TL, TR, n_energy, layout[1]):
+        if quadrature == "shared":
+            raise ValueError(f"the shared energy grid of n_energy={n_energy} nodes does not resolve the Fermi edge "
+                             "of the normal electrode (background spacing > 1.5 k_B T): raise n_energy or use "
+                             "quadrature='per_bias'")
+        layout = None  # a concrete normal electrode too cold for the shared background: per-bias grids
+    if layout is not None:
+        m = int(np.prod([shape[a] for a in layout[0]]))
+        n_sets = (int(np.prod(shape)) if shape else 1) // m
+        chunk = chunk_size or max(1, min(n_sets, _SHARED_NODES // (m * n_energy)))
+        out = _batched_shared(left, right, V, TL, TR, P, n_energy, what, layout, tuple(shape), chunk)
+        val.raise_if_not_converged(out.pop("ok"), "the spectral solve of an electrode", jnp.broadcast_to(V, shape))
+        return out
     size = int(np.prod(shape)) if shape else 1
     chunk = chunk_size or _auto_chunk(size, n_energy if grid is None else grid.points.shape[-1])
     out = _batched(point_fn, left, right, V, TL, TR, P, n_energy, grid, what, chunk)
@@ -250,6 +495,8 @@ _DOC_ARGS = """
             checked against the broadening; default an adaptive grid per point.
         n_energy: nodes of the default adaptive grid.
         chunk_size: batch points computed at once (default: automatic).
+        quadrature: ``"auto"`` (shared spectra where possible, see the module docstring),
+            ``"shared"`` (required; an error where it cannot apply) or ``"per_bias"``.
 
     All of V, the temperatures, P and the electrode fields broadcast together;
     the results have the broadcast shape.
@@ -257,7 +504,7 @@ _DOC_ARGS = """
 
 
 def tunnel_current(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
-                   grid: EnergyGrid | None = None, n_energy: int = 2001, chunk_size: int | None = None) -> SpinCurrents:
+                   grid: EnergyGrid | None = None, n_energy: int = 2001, chunk_size: int | None = None, quadrature: str = 'auto') -> SpinCurrents:
     r"""Spin-resolved tunnel current ``(I_up, I_dn)`` from ``left`` to ``right``.
 
     .. math::
@@ -266,12 +513,12 @@ def tunnel_current(left, right, V=None, T_left=None, T_right=None, *, polarizati
 
     in units of G_T Delta0/e.  ``.charge`` and ``.spin`` give I_up +- I_dn.
     """
-    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I",))
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I",), quadrature=quadrature)
     return SpinCurrents(out["I"][..., 0], out["I"][..., 1])
 
 
 def heat_current(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
-                 grid: EnergyGrid | None = None, n_energy: int = 2001, chunk_size: int | None = None) -> SpinCurrents:
+                 grid: EnergyGrid | None = None, n_energy: int = 2001, chunk_size: int | None = None, quadrature: str = 'auto') -> SpinCurrents:
     r"""Spin-resolved heat current leaving ``left``, units G_T Delta0^2/e^2.
 
     .. math::
@@ -280,35 +527,35 @@ def heat_current(left, right, V=None, T_left=None, T_right=None, *, polarization
 
     The heat entering ``right`` is ``Q_L + V * I`` (Joule heat).
     """
-    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "Q"))
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "Q"), quadrature=quadrature)
     return SpinCurrents(out["Q"][..., 0], out["Q"][..., 1])
 
 
 def differential_conductance(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
                              grid: EnergyGrid | None = None, n_energy: int = 2001,
-                             chunk_size: int | None = None) -> SpinCurrents:
+                             chunk_size: int | None = None, quadrature: str = 'auto') -> SpinCurrents:
     """Spin-resolved dI/dV (units of G_T) by forward-mode autodiff over V."""
-    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("G",))
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("G",), quadrature=quadrature)
     return SpinCurrents(out["G"][..., 0], out["G"][..., 1])
 
 
 def current_and_conductance(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
                             grid: EnergyGrid | None = None, n_energy: int = 2001,
-                            chunk_size: int | None = None) -> tuple[SpinCurrents, SpinCurrents]:
+                            chunk_size: int | None = None, quadrature: str = 'auto') -> tuple[SpinCurrents, SpinCurrents]:
     """``(I, dI/dV)`` in one pass (what Newton iterations on the bias need)."""
-    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "G"))
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "G"), quadrature=quadrature)
     return SpinCurrents(out["I"][..., 0], out["I"][..., 1]), SpinCurrents(out["G"][..., 0], out["G"][..., 1])
 
 
 def junction_response(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
                       grid: EnergyGrid | None = None, n_energy: int = 2001,
-                      chunk_size: int | None = None) -> dict:
+                      chunk_size: int | None = None, quadrature: str = 'auto') -> dict:
     """Currents, heat currents and their V-derivatives in one pass.
 
     Returns a dict of :class:`SpinCurrents`: ``current``, ``heat``,
     ``conductance`` (dI/dV), ``heat_conductance`` (dQ_L/dV).
     """
-    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "Q", "G", "GQ"))
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "Q", "G", "GQ"), quadrature=quadrature)
 
     def pair(k):
         return SpinCurrents(out[k][..., 0], out[k][..., 1])
@@ -332,8 +579,7 @@ def _point_qp_detector(detector, sample, V, _TD, TS, _P, n, grid, what):
         margin = reach + _THERMAL_WINDOW * ts + 0.5
         if sample.distribution is not None:
             margin = jnp.maximum(margin, _CUSTOM_WINDOW)
-        grid = _adaptive(centers, widths, -margin[..., 0], margin[..., 0], n)
-        grid = jax.tree.map(lax.stop_gradient, grid)
+        grid = smooth(centers, widths, -margin[..., 0], margin[..., 0], n, fraction=_PER_BIAS_FRACTION)
     E = jnp.broadcast_to(grid.points, V.shape[:-1] + grid.points.shape[-1:])
     Ns, ok_s = sample.spectral(E)
     qp = Ns * ((E < 0).astype(E.dtype) - sample.occupation(E, TS))

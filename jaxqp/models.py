@@ -203,13 +203,13 @@ class Corrected(FitModel):
 
 # --------------------------------------------------------------------------- charge imbalance (seed 001 Fig. 10)
 def _peak_grid(delta, width, e_max, n):
-    """Energy grid clustered at the coherence peaks +-delta (no gradient through the nodes)."""
-    from .grids import _adaptive
+    """Energy grid clustered at the coherence peaks +-delta; the nodes follow the width smoothly, so
+    derivatives are those of the computed integral."""
+    from .grids import smooth
 
     c = jnp.stack(jnp.broadcast_arrays(-delta, delta), -1)
     w = jnp.stack(jnp.broadcast_arrays(width, width), -1)
-    g = _adaptive(c, w, -e_max, e_max, n)
-    return jax.tree.map(jax.lax.stop_gradient, g)
+    return smooth(c, w, -e_max, e_max, n)
 
 
 @dataclasses.dataclass(frozen=True)

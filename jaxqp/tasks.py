@@ -123,22 +123,18 @@ def _electrode(cfg, p, s):
 
 
 def _make_junction(cfg):
-    from .junction import _T_FLOOR, _batched, _point_quantities
+    from .junction import evaluate
 
     n = cfg.n_energy
-    # lax.map over (point, bias) pairs inside the chunk: about 2**22 energy nodes in flight
-    inner_chunk = max(1, (1 << 22) // n)
 
     def fn(p, V):
         left, okl, dl = _electrode(cfg, p, "left")
         right, okr, dr = _electrode(cfg, p, "right")
-        TL = jnp.maximum(p["left.temperature"][:, None], _T_FLOOR)
-        TR = jnp.maximum(p["right.temperature"][:, None], _T_FLOOR)
+        TL = p["left.temperature"][:, None]
+        TR = p["right.temperature"][:, None]
         P = p["barrier.polarization"][:, None]
-        total = V.size * next(iter(p.values())).shape[0]
-        k = -(-total // inner_chunk)  # as few lax.map steps as memory allows, evenly filled (no padding waste)
-        out = _batched(_point_quantities, left, right, V[None, :], TL, TR, P, n, None, ("I", "Q", "G"),
-                       -(-total // k))
+        # one spectrum per sweep point for all biases where an electrode is normal, else per-bias grids
+        out = evaluate(left, right, V[None, :], TL, TR, P, n_energy=n, what=("I", "Q", "G"))
         I, Q, G = out["I"], out["Q"], out["G"]  # (C, n_V, 2)
         res = {"current": I[..., 0] + I[..., 1], "spin_current": I[..., 0] - I[..., 1],
                "conductance": G[..., 0] + G[..., 1], "spin_conductance": G[..., 0] - G[..., 1],

@@ -89,13 +89,20 @@ def test_csv_curve_header_units(tmp_path):
     m2 = load(str(path), value="G", sigma="dG")
     np.testing.assert_array_equal(m2.values, m.values)
     np.testing.assert_array_equal(m2.sigma, m.sigma)
-    # a value named without a sigma column: the coordinates are the columns before it, not dG
-    m3 = load(path, value="G")
-    assert list(m3.coords) == ["bias"] and m3.sigma is None
-    np.testing.assert_array_equal(m3.values, m.values)
-    # without value= or sigma=, the last column is the value and the others coordinates: not a grid here
-    with pytest.raises(ValueError, match=r"do not form a complete grid over \['bias', 'G'\]"):
-        load(path)
+    # the column named d<value> is recognised as the standard deviations, with or without value=
+    for m3 in (load(path, value="G"), load(path)):
+        assert list(m3.coords) == ["bias"] and m3.name == "G"
+        np.testing.assert_array_equal(m3.values, m.values)
+        np.testing.assert_array_equal(m3.sigma, m.sigma)
+    # sigma=None-like names: G_err, sigma, std are recognised too; two candidates are an error
+    for name in ("G_err", "sigma", "std"):
+        alt = tmp_path / f"{name}.csv"
+        alt.write_text(path.read_text().replace("dG [uS]", f"{name} [uS]"))
+        np.testing.assert_array_equal(load(alt).sigma, m.sigma)
+    two = tmp_path / "two.csv"
+    two.write_text("bias [mV], G [uS], dG [uS], G_err [uS]\n1, 2, 0.1, 0.1\n2, 3, 0.1, 0.1\n")
+    with pytest.raises(ValueError, match="several columns look like uncertainties"):
+        load(two)
 
 
 def test_csv_sigma_in_its_own_unit(tmp_path):
@@ -394,7 +401,7 @@ def test_npz_map_with_units(tmp_path):
     # units given by the caller take precedence over the file's
     m2 = load(path, value="G", units={"G": "nS"})
     np.testing.assert_allclose(m2.values, g * 1e-9)
-    assert m2.sigma is None
+    np.testing.assert_allclose(m2.sigma, 0.1 * g * 1e-9)  # the dG array, recognised by its name
 
 
 def test_npz_curve_and_missing_units(tmp_path):

@@ -1,6 +1,5 @@
 """Kinetic engine: coefficients, wire solver, conservation laws, analytic limits, seed 001 Eq. (21)."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -31,7 +31,6 @@ and ``jax.grad`` never unroll the iterations.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Optional, Sequence
 

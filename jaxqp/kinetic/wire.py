@@ -29,10 +29,9 @@ import functools
 from typing import Sequence
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import Array, lax
+from jax import Array
 
 from .. import _validation as val
 from .._blocktri import block_thomas, dense_matrix, small_solve  # noqa: F401  (dense_matrix re-exported for checks)
@@ -263,8 +262,9 @@ def merged_grid(centers, widths, e_max, n: int) -> EnergyGrid:
     """``n // 2`` nodes clustered at ``centers`` (sinh maps resolving ``widths``) merged with
     ``n - n // 2`` uniform nodes on ``[-e_max, e_max]``; trapezoidal weights on the merged nodes.
 
-    Traceable: the centres may be traced values (fit parameters); the nodes carry no gradient
-    (a quadrature rule, not a function of the parameters).
+    Traceable: the centres may be traced values (fit parameters).  The nodes are continuous,
+    piecewise smooth functions of them and carry their gradient, so autodiff derivatives of a
+    quadrature on this grid are derivatives of the computed integral.
     """
     n_a = n // 2
     refined = grids._adaptive(jnp.asarray(centers), widths, -e_max, e_max, n_a).points
@@ -272,7 +272,7 @@ def merged_grid(centers, widths, e_max, n: int) -> EnergyGrid:
     pts = jnp.sort(jnp.concatenate([refined, jnp.linspace(-e_max, e_max, n - n_a)]))
     dE = jnp.diff(pts)
     wts = 0.5 * (jnp.concatenate([dE, jnp.zeros(1)]) + jnp.concatenate([jnp.zeros(1), dE]))
-    return jax.tree.map(lax.stop_gradient, EnergyGrid(points=pts, weights=wts))
+    return EnergyGrid(points=pts, weights=wts)
 
 
 # ----------------------------------------------------------------- assembly and solve

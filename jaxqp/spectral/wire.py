@@ -50,7 +50,7 @@ the energy.
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple, Optional, Sequence
+from typing import Callable, NamedTuple, Optional
 
 import equinox as eqx
 import jax
@@ -61,7 +61,7 @@ from jax import Array, lax
 from .. import _config
 from .. import _validation as val
 from .._blocktri import block_thomas_last as block_thomas, jacobian_blocks
-from ..materials import Electrode, NormalMetal, Superconductor
+from ..materials import Electrode, Superconductor
 from .bulk import green_functions
 
 _ENDS = ("reservoir", "vacuum")
