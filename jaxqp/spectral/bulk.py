@@ -250,8 +250,9 @@ def _core_jvp(opts, primals, tangents):
     """
     z, h, delta, zeta, bso, bsf = primals
     dz, dh, ddelta, dzeta, dbso, dbsf = (_tangent(t) for t in tangents)
-    vu, vd, ok = _solve_primal(z, h, delta, zeta, bso, bsf, opts)
-    okf = ok.astype(jnp.real(vu).dtype)
+    # the primal through _core itself: an outer derivative (reverse over this forward one, e.g. the
+    # gradient of a conductance) then uses this rule again instead of differentiating the Newton loop
+    (vu, vd), _, _, okf = _core(z, h, delta, zeta, bso, bsf, opts)
     shape = vu.shape
     au, cu = _branch(vu, delta)
     ad, cd = _branch(vd, delta)
