@@ -26,7 +26,7 @@ against each other.  Two quadrature paths (docs/theory.md, "Energy quadrature"):
 - **Per-bias grids** (both electrodes superconducting, custom distributions,
   or a bias that changes together with the parameters): the coherence peaks
   of the left electrode move with the bias, so each point gets its own grid
-  refined at both electrodes' peaks and Fermi edges (:func:`jaxqp.grids.adaptive`).
+  refined at both electrodes' peaks and Fermi edges (:func:`jaxqp.grids.smooth`).
 
 In both the nodes are functions of the parameters (no ``stop_gradient``), so
 autodiff derivatives are derivatives of the computed currents.  Batches are
@@ -130,8 +130,9 @@ def _integrand(left, right, V, TL, TR, P, E):
 
 
 def _flag(out: dict, ok) -> dict:
-    """NaN where a spectral solve failed (never a plausible-looking wrong number), plus the flag."""
-    out = {k: jnp.where(ok[:, None], v, jnp.nan) for k, v in out.items()}
+    """NaN where a spectral solve failed (never a plausible-looking wrong number), plus the flag;
+    ``ok`` has the shape of the outputs without their trailing spin axis."""
+    out = {k: jnp.where(ok[..., None], v, jnp.nan) for k, v in out.items()}
     out["ok"] = ok
     return out
 
@@ -152,14 +153,19 @@ def _point_quantities(left, right, V, TL, TR, P, n, grid, what):
             out["Q"] = integrate(dens * (E - V))
         return out, ok
 
-    if "G" in what or "GQ" in what:
-        (out, ok), (dout, _) = jax.jvp(currents, (V,), (jnp.ones_like(V),))
-        out = dict(out)
-        out["G"] = dout["I"]
-        if "Q" in dout:
-            out["GQ"] = dout["Q"]
-        return _flag(out, ok)
-    return _flag(*currents(V))
+    return _flag(*_with_conductances(currents, V, what))
+
+
+def _with_conductances(currents, V, what):
+    """``currents(V) -> (dict with "I"[, "Q"], aux)``, plus ``"G"`` = dI/dV and ``"GQ"`` = dQ/dV by forward
+    mode along all biases at once where ``what`` asks for them."""
+    if "G" not in what and "GQ" not in what:
+        return currents(V)
+    out, dout, aux = jax.jvp(currents, (V,), (jnp.ones_like(V),), has_aux=True)
+    out = dict(out, G=dout["I"])
+    if "Q" in dout:
+        out["GQ"] = dout["Q"]
+    return out, aux
 
 
 def _auto_chunk(n_points: int, n_energy: int) -> int:
@@ -346,16 +352,10 @@ def _shared_quantities(left, right, V, TL, TR, P, n, what, left_normal, block):
         out = {"I": jnp.sum(dens, axis=-1)}
         if "Q" in what:
             out["Q"] = jnp.sum(dens * e_left, axis=-1)
-        return out
+        return out, ()
 
     def one_block(Vb):
-        if "G" in what or "GQ" in what:
-            out, dout = jax.jvp(currents, (Vb,), (jnp.ones_like(Vb),))
-            out = dict(out, G=dout["I"])
-            if "Q" in dout:
-                out["GQ"] = dout["Q"]
-            return out
-        return currents(Vb)
+        return _with_conductances(currents, Vb, what)[0]
 
     c, m = V.shape
     k = -(-m // block)
@@ -364,13 +364,7 @@ def _shared_quantities(left, right, V, TL, TR, P, n, what, left_normal, block):
     out = {key: jnp.moveaxis(v, 0, 2).reshape(2, c, k * block)[:, :, :m].transpose(1, 2, 0)
            for key, v in blocks.items()}
     ok = jnp.broadcast_to(jnp.all(ok, axis=-1)[:, None], (c, m))
-    return _flag_shared(out, lax.stop_gradient(ok))
-
-
-def _flag_shared(out: dict, ok) -> dict:
-    out = {k: jnp.where(ok[..., None], v, jnp.nan) for k, v in out.items()}
-    out["ok"] = ok
-    return out
+    return _flag(out, lax.stop_gradient(ok))
 
 
 @eqx.filter_jit
@@ -443,14 +437,20 @@ def evaluate(left, right, V, T_left, T_right, polarization, *, n_energy: int, wh
     TL, TR = jnp.maximum(T_left, _T_FLOOR), jnp.maximum(T_right, _T_FLOOR)
     shape = tuple(jnp.broadcast_shapes(left.batch_shape(), right.batch_shape(), jnp.shape(V), jnp.shape(TL),
                                        jnp.shape(TR), jnp.shape(P)))
-    size = int(np.prod(shape)) if shape else 1
     layout = shared_layout(left, right, V, TL, TR, P, shape)
+    return _dispatch(left, right, V, TL, TR, P, shape, n_energy, None, what, chunk_size, _point_quantities, layout)
+
+
+def _dispatch(left, right, V, TL, TR, P, shape, n_energy, grid, what, chunk_size, point_fn, layout) -> dict:
+    """The shared path where ``layout`` says so, else ``point_fn`` per batch point; chunk sizes keep
+    about ``_SHARED_NODES`` (bias, energy) pairs in flight."""
+    size = int(np.prod(shape)) if shape else 1
     if layout is not None:
         m = int(np.prod([shape[a] for a in layout[0]]))
         chunk = chunk_size or max(1, min(size // m, _SHARED_NODES // (m * n_energy)))
-        return _batched_shared(left, right, V, TL, TR, P, n_energy, what, layout, shape, chunk)
-    chunk = chunk_size or _auto_chunk(size, n_energy)
-    return _batched(_point_quantities, left, right, V, TL, TR, P, n_energy, None, what, chunk)
+        return _batched_shared(left, right, V, TL, TR, P, n_energy, what, layout, tuple(shape), chunk)
+    chunk = chunk_size or _auto_chunk(size, n_energy if grid is None else grid.points.shape[-1])
+    return _batched(point_fn, left, right, V, TL, TR, P, n_energy, grid, what, chunk)
 
 
 def _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, what,
@@ -469,16 +469,7 @@ def _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_si
                              "of the normal electrode (background spacing > 1.5 k_B T): raise n_energy or use "
                              "quadrature='per_bias'")
         layout = None  # a concrete normal electrode too cold for the shared background: per-bias grids
-    if layout is not None:
-        m = int(np.prod([shape[a] for a in layout[0]]))
-        n_sets = (int(np.prod(shape)) if shape else 1) // m
-        chunk = chunk_size or max(1, min(n_sets, _SHARED_NODES // (m * n_energy)))
-        out = _batched_shared(left, right, V, TL, TR, P, n_energy, what, layout, tuple(shape), chunk)
-        val.raise_if_not_converged(out.pop("ok"), "the spectral solve of an electrode", jnp.broadcast_to(V, shape))
-        return out
-    size = int(np.prod(shape)) if shape else 1
-    chunk = chunk_size or _auto_chunk(size, n_energy if grid is None else grid.points.shape[-1])
-    out = _batched(point_fn, left, right, V, TL, TR, P, n_energy, grid, what, chunk)
+    out = _dispatch(left, right, V, TL, TR, P, shape, n_energy, grid, what, chunk_size, point_fn, layout)
     val.raise_if_not_converged(out.pop("ok"), "the spectral solve of an electrode", jnp.broadcast_to(V, shape))
     return out
 
@@ -504,7 +495,8 @@ _DOC_ARGS = """
 
 
 def tunnel_current(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
-                   grid: EnergyGrid | None = None, n_energy: int = 2001, chunk_size: int | None = None, quadrature: str = 'auto') -> SpinCurrents:
+                   grid: EnergyGrid | None = None, n_energy: int = 2001, chunk_size: int | None = None,
+                   quadrature: str = "auto") -> SpinCurrents:
     r"""Spin-resolved tunnel current ``(I_up, I_dn)`` from ``left`` to ``right``.
 
     .. math::
@@ -513,12 +505,14 @@ def tunnel_current(left, right, V=None, T_left=None, T_right=None, *, polarizati
 
     in units of G_T Delta0/e.  ``.charge`` and ``.spin`` give I_up +- I_dn.
     """
-    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I",), quadrature=quadrature)
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I",),
+               quadrature=quadrature)
     return SpinCurrents(out["I"][..., 0], out["I"][..., 1])
 
 
 def heat_current(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
-                 grid: EnergyGrid | None = None, n_energy: int = 2001, chunk_size: int | None = None, quadrature: str = 'auto') -> SpinCurrents:
+                 grid: EnergyGrid | None = None, n_energy: int = 2001, chunk_size: int | None = None,
+                 quadrature: str = "auto") -> SpinCurrents:
     r"""Spin-resolved heat current leaving ``left``, units G_T Delta0^2/e^2.
 
     .. math::
@@ -527,35 +521,40 @@ def heat_current(left, right, V=None, T_left=None, T_right=None, *, polarization
 
     The heat entering ``right`` is ``Q_L + V * I`` (Joule heat).
     """
-    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "Q"), quadrature=quadrature)
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "Q"),
+               quadrature=quadrature)
     return SpinCurrents(out["Q"][..., 0], out["Q"][..., 1])
 
 
 def differential_conductance(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
                              grid: EnergyGrid | None = None, n_energy: int = 2001,
-                             chunk_size: int | None = None, quadrature: str = 'auto') -> SpinCurrents:
+                             chunk_size: int | None = None, quadrature: str = "auto") -> SpinCurrents:
     """Spin-resolved dI/dV (units of G_T) by forward-mode autodiff over V."""
-    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("G",), quadrature=quadrature)
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("G",),
+               quadrature=quadrature)
     return SpinCurrents(out["G"][..., 0], out["G"][..., 1])
 
 
 def current_and_conductance(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
                             grid: EnergyGrid | None = None, n_energy: int = 2001,
-                            chunk_size: int | None = None, quadrature: str = 'auto') -> tuple[SpinCurrents, SpinCurrents]:
+                            chunk_size: int | None = None,
+                            quadrature: str = "auto") -> tuple[SpinCurrents, SpinCurrents]:
     """``(I, dI/dV)`` in one pass (what Newton iterations on the bias need)."""
-    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "G"), quadrature=quadrature)
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "G"),
+               quadrature=quadrature)
     return SpinCurrents(out["I"][..., 0], out["I"][..., 1]), SpinCurrents(out["G"][..., 0], out["G"][..., 1])
 
 
 def junction_response(left, right, V=None, T_left=None, T_right=None, *, polarization=0.0,
                       grid: EnergyGrid | None = None, n_energy: int = 2001,
-                      chunk_size: int | None = None, quadrature: str = 'auto') -> dict:
+                      chunk_size: int | None = None, quadrature: str = "auto") -> dict:
     """Currents, heat currents and their V-derivatives in one pass.
 
     Returns a dict of :class:`SpinCurrents`: ``current``, ``heat``,
     ``conductance`` (dI/dV), ``heat_conductance`` (dQ_L/dV).
     """
-    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "Q", "G", "GQ"), quadrature=quadrature)
+    out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "Q", "G", "GQ"),
+               quadrature=quadrature)
 
     def pair(k):
         return SpinCurrents(out[k][..., 0], out[k][..., 1])
