@@ -56,6 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import optimistix as optx
+from jax.custom_derivatives import SymbolicZero
 
 from . import _validation as val
 
@@ -230,6 +231,36 @@ def _layout(params: dict) -> tuple:
     return tuple(sorted((k, _Bounds(p.lower, p.upper, p.fixed, p.scale)) for k, p in params.items()))
 
 
+def _one_pass_jacobian(fn):
+    """``fn(theta, args)`` (a residual vector) whose linearisation in ``theta`` is its materialised
+    Jacobian from one forward pass with all tangents at once (``jax.jacfwd``).
+
+    A least-squares step applies the Jacobian, its transpose and a QR of it; through the plain
+    ``jax.linearize`` each of those re-runs the model's tangent program, here they are products
+    with one stored matrix.  Tangents in ``args`` (differentiating a fit with respect to its data)
+    go through ``jax.jvp`` of ``fn``.
+    """
+
+    @jax.custom_jvp
+    def wrapped(theta, args):
+        return fn(theta, args)
+
+    def rule(primals, tangents):
+        theta, args = primals
+        dtheta, dargs = tangents
+        J, r = jax.jacfwd(lambda t: (lambda out: (out, out))(fn(t, args)), has_aux=True)(theta)
+        tangent = J @ dtheta if not isinstance(dtheta, SymbolicZero) else jnp.zeros_like(r)
+        if any(not isinstance(d, SymbolicZero) for d in jax.tree.leaves(
+                dargs, is_leaf=lambda d: isinstance(d, SymbolicZero))):
+            zeroed = jax.tree.map(lambda d, a: jnp.zeros_like(a) if isinstance(d, SymbolicZero) else d, dargs, args,
+                                  is_leaf=lambda d: isinstance(d, SymbolicZero))
+            tangent = tangent + jax.jvp(lambda a: fn(theta, a), (args,), (zeroed,))[1]
+        return r, tangent
+
+    wrapped.defjvp(rule, symbolic_zeros=True)
+    return wrapped
+
+
 def _compiled(model, spec, free, loss, f_scale, method, optimizer, rtol, atol, max_steps):
     """Jitted solver and curvature for one model and parameter layout (reused across calls)."""
     key = (model, spec, free, loss, f_scale, method, optimizer, rtol, atol, max_steps)
@@ -258,11 +289,13 @@ def _compiled(model, spec, free, loss, f_scale, method, optimizer, rtol, atol, m
         solver = _least_squares_solver(method, rtol, atol)
 
         def minimise(theta0, p0, x, y, sigma):
-            def residual(theta, _):
-                return residual_phys(physical(theta, p0), x, y, sigma)
-
-            sol = optx.least_squares(residual, solver, theta0, max_steps=max_steps, throw=False)
-            return sol.value, sol.result == optx.RESULTS.successful, sol.stats["num_steps"]
+            residual = _one_pass_jacobian(lambda theta, args: residual_phys(physical(theta, args[0]), *args[1:]))
+            sol = optx.least_squares(residual, solver, theta0, args=(p0, x, y, sigma), max_steps=max_steps,
+                                     throw=False)
+            # the Jacobian at the accepted point, already materialised by the last step (no new trace)
+            info = sol.state.f_info
+            return sol.value, sol.result == optx.RESULTS.successful, sol.stats["num_steps"], (info.jac.as_matrix(),
+                                                                                             info.residual)
     else:
         opt = optimizer
 
@@ -286,14 +319,33 @@ def _compiled(model, spec, free, loss, f_scale, method, optimizer, rtol, atol, m
 
             c0 = (theta0, opt.init(theta0), 0, jnp.inf, jnp.inf, 0)
             theta, _, steps, _, _, stall = jax.lax.while_loop(cond, body, c0)
-            return theta, stall >= 20, steps
+            return theta, stall >= 20, steps, None
+
+    def free_vector(theta, p0):
+        pv = physical(theta, p0)
+        return jnp.stack([pv[k] for k in free])
 
     @jax.jit
     def solve(theta0, p0, x, y, sigma):
-        theta, ok, steps = minimise(theta0, p0, x, y, sigma)
+        """Best fit from one start: (physical values, ok, steps, cost, model values at the optimum, and
+        the Jacobian of the residuals in the free physical parameters where the solver has it)."""
+        theta, ok, steps, lin = minimise(theta0, p0, x, y, sigma)
         pbest = physical(theta, p0)
-        cost = cost_phys(pbest, x, y, sigma)
-        return pbest, ok & jnp.isfinite(cost), steps, cost
+        J = None
+        if lin is not None and loss == "linear":  # the solver's own residuals at the optimum: no new trace
+            J, r = lin[0], lin[1].reshape(jnp.shape(y))
+            mvals = y + sigma * r
+        else:
+            mvals = model(x, **pbest)
+            r = (mvals - y) / sigma
+        if callable_loss:
+            cost = loss(mvals, y, sigma)
+        else:
+            r_rob = _robust(r.reshape(-1), loss, f_scale)
+            cost = 0.5 * jnp.sum(r_rob * r_rob)
+        if J is not None:  # d residual / d theta -> d residual / d physical (theta_i moves only v_i)
+            J = J / jax.jvp(lambda t: free_vector(t, p0), (theta,), (jnp.ones_like(theta),))[1]
+        return pbest, ok & jnp.isfinite(cost), steps, cost, {"model": mvals, "residuals": r, "jacobian": J}
 
     def with_free(v, pbest):
         pv = dict(pbest)
@@ -511,10 +563,14 @@ def curve_fit(model: Callable, x, y, params: Mapping[str, Parameter | float], *,
     costs = np.asarray(outs[3])
     ranked = np.where(np.isfinite(costs), costs, np.inf)
     i = int(np.argmin(ranked))
-    pbest, ok, nsteps, cost = jax.tree.map(lambda a: a[i], outs)
+    pbest, ok, nsteps, cost, extra = jax.tree.map(lambda a: a[i], outs)
     if not np.isfinite(float(cost)):
         raise FloatingPointError("the model returned NaN/inf at every start: check the start values and bounds")
-    info, r, mvals = information(pbest, x, y, sigma_arr, kind=covariance)
+    if extra["jacobian"] is not None and covariance == "jacobian":
+        J = np.asarray(extra["jacobian"])
+        info, r, mvals = J.T @ J, extra["residuals"], extra["model"]
+    else:
+        info, r, mvals = information(pbest, x, y, sigma_arr, kind=covariance)
     r = np.asarray(r).reshape(y.shape)
     chi2 = float(np.sum(r * r))
     chi2_red = chi2 / dof
@@ -586,8 +642,11 @@ def fit_many(model: Callable, x, Y, params: Mapping[str, Parameter | float], *, 
         @jax.jit
         def batch(theta0, p0, x, Y, S):
             def one(y, s):
-                pbest, ok, steps, cost = solve(theta0, p0, x, y, s)
-                info, r, _ = information(pbest, x, y, s, kind=covariance)
+                pbest, ok, steps, cost, extra = solve(theta0, p0, x, y, s)
+                if covariance == "jacobian" and extra["jacobian"] is not None:
+                    info, r = extra["jacobian"].T @ extra["jacobian"], extra["residuals"]
+                else:
+                    info, r, _ = information(pbest, x, y, s, kind=covariance)
                 return pbest, ok, steps, info, jnp.sum(r * r)
 
             return jax.vmap(one)(Y, S)

@@ -22,6 +22,7 @@ parameters builds one grid per map point in one vectorised call.
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
@@ -200,6 +201,29 @@ def _smooth_phi(E, lo, hi, centers, widths, fraction):
     return phi, rho
 
 
+def _smooth_bracket(target, lo, hi, centers, widths, fraction, n):
+    """Bracket and first guess of the nodes Phi(E) = target: Phi on a sorted table that already follows
+    the node density (a uniform row plus asinh-spaced rows at every feature), inverted by linear
+    interpolation.  Returns (a, b, E) of shape (..., n) with Phi(a) <= target <= Phi(b)."""
+    K = centers.shape[-1]
+    m = max(8, -(-n // K) // 2 + 2)
+    s = jnp.linspace(0.0, 1.0, m, dtype=target.dtype)
+    t_lo = jnp.arcsinh((lo[..., None] - centers) / widths)
+    t_hi = jnp.arcsinh((hi[..., None] - centers) / widths)
+    rows = centers[..., None] + widths[..., None] * jnp.sinh(t_lo[..., None] + (t_hi - t_lo)[..., None] * s)
+    uniform = lo[..., None] + (hi - lo)[..., None] * jnp.linspace(0.0, 1.0, n, dtype=target.dtype)
+    table = jnp.sort(jnp.concatenate([uniform, rows.reshape(rows.shape[:-2] + (-1,))], axis=-1), axis=-1)
+    phi = _smooth_phi(table, lo, hi, centers, widths, fraction)[0]
+    phi = phi - phi[..., :1]
+    flat = lambda x: x.reshape((-1,) + x.shape[-1:])  # noqa: E731
+    i = jax.vmap(lambda p, t: jnp.searchsorted(p, t, side="right"))(flat(phi), flat(target)).reshape(target.shape)
+    i = jnp.clip(i, 1, table.shape[-1] - 1)
+    a, b = jnp.take_along_axis(table, i - 1, axis=-1), jnp.take_along_axis(table, i, axis=-1)
+    pa, pb = jnp.take_along_axis(phi, i - 1, axis=-1), jnp.take_along_axis(phi, i, axis=-1)
+    E = a + (b - a) * jnp.clip((target - pa) / jnp.where(pb > pa, pb - pa, 1.0), 0.0, 1.0)
+    return a, b, E
+
+
 def smooth(centers, widths, e_min, e_max, n: int, *, fraction: float = 0.5) -> EnergyGrid:
     r"""Grid whose nodes and weights are smooth functions of the features (differentiable quadrature).
 
@@ -235,22 +259,13 @@ def smooth(centers, widths, e_min, e_max, n: int, *, fraction: float = 0.5) -> E
     target = jnp.broadcast_to(target, batch + (n,))
 
     cs, ws, los, his = (lax.stop_gradient(v) for v in (c, w, lo, hi))
-    a0 = jnp.broadcast_to(lo[..., None], target.shape)
-    b0 = jnp.broadcast_to(hi[..., None], target.shape)
+    a, b, E0 = _smooth_bracket(lax.stop_gradient(target), los, his, cs, ws, fraction, n)
 
-    def bisect_const(i, ab):
-        a, b = ab
-        mid = 0.5 * (a + b)
-        below = _smooth_phi(mid, los, his, cs, ws, fraction)[0] < lax.stop_gradient(target)
-        return jnp.where(below, mid, a), jnp.where(below, b, mid)
-
-    a, b = lax.fori_loop(0, 30, bisect_const, (lax.stop_gradient(a0), lax.stop_gradient(b0)))
-
-    def newton(_, E):  # safeguarded: stays inside the bisection bracket
+    def newton(_, E):  # safeguarded: stays inside the bracket
         phi, rho = _smooth_phi(E, los, his, cs, ws, fraction)
         return jnp.clip(E - (phi - lax.stop_gradient(target)) / rho, a, b)
 
-    E0 = lax.stop_gradient(lax.fori_loop(0, 3, newton, 0.5 * (a + b)))
+    E0 = lax.stop_gradient(lax.fori_loop(0, 4, newton, E0))
     phi, rho = _smooth_phi(E0, lo, hi, c, w, fraction)
     E = E0 - (phi - target) / rho  # one Newton step: exact first derivatives of the nodes
     _, rho = _smooth_phi(E, lo, hi, c, w, fraction)

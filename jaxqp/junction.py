@@ -45,6 +45,7 @@ import numpy as np
 from jax import Array, lax
 
 from . import _validation as val
+from . import distributions
 from .grids import EnergyGrid, check_resolution, smooth
 from .materials import NormalMetal
 
@@ -269,7 +270,8 @@ _SHARED_NODES = 1 << 22  # (bias, energy) pairs in flight in the shared path
 
 
 def shared_layout(left, right, V, T_left, T_right, polarization, shape) -> tuple | None:
-    """Where one spectrum can serve many biases: ``(bias_axes, left_is_normal)``, or None.
+    """Where one spectrum can serve many biases: ``(bias_axes, left_is_normal, spin_split)``, or None
+    (``spin_split``: the normal electrode's spin bias may be nonzero).
 
     The shared path needs exactly one electrode to be a :class:`jaxqp.NormalMetal` with a flat DOS,
     both in equilibrium (no custom ``distribution``), and a bias that varies along axes where no
@@ -287,7 +289,9 @@ def shared_layout(left, right, V, T_left, T_right, polarization, shape) -> tuple
               pad(jnp.shape(polarization))]
     vs = pad(jnp.shape(V))
     axes = tuple(a for a in range(r) if vs[a] > 1 and all(o[a] == 1 for o in others))
-    return (axes, normal[0]) if axes else None
+    nm_vs = val.concrete((left if normal[0] else right).spin_bias)
+    spin_split = nm_vs is None or bool(np.any(nm_vs != 0))
+    return (axes, normal[0], spin_split) if axes else None
 
 
 _FEATURE_FRACTION = 0.5  # share of the shared grid's nodes clustered at the spectral features
@@ -314,7 +318,7 @@ def _expand(el):
     return jax.tree.map(lambda a: a[..., None], el)
 
 
-def _shared_quantities(left, right, V, TL, TR, P, n, what, left_normal, block):
+def _shared_quantities(left, right, V, TL, TR, P, n, what, left_normal, spin_split, block):
     """Currents at ``m`` biases from one spectrum per parameter set.
 
     Fields, TL, TR, P carry shape (c, 1); V is (c, m).  Energies are in the frame of the
@@ -335,23 +339,30 @@ def _shared_quantities(left, right, V, TL, TR, P, n, what, left_normal, block):
     # the uniform background must resolve the normal electrode's Fermi edge (trapezoid error
     # ~ exp(-2 pi^2 T / spacing)); an unresolved one is flagged, never returned as a number
     ok = ok & (background_spacing(lo, hi, n) <= _FLAG * T_nm)
-    f_sc = sc.occupation(E, T_sc)[:, :, None, :]
-    nm_b = _expand(nm)
-    sw = 0.5 * (1.0 + P[..., None] * jnp.array([1.0, -1.0]).reshape(2, 1, 1, 1))  # (2, c, 1, 1)
-    Eb = E[:, None, :]
-    wN = grid.weights[None, :, None, :] * N[:, :, None, :]
+    # every bias is a sum against the normal electrode's Fermi function (distributions.fermi_sums):
+    # S_s(V) = sum_j a_sj f((E_j - u_s(V))/T) with u_s = +-V + sigma V_s, one kernel for all biases
+    sw = 0.5 * (1.0 + jnp.array([1.0, -1.0])[:, None] * P[:, 0])  # (2, c): barrier spin filter
+    a = sw[..., None] * grid.weights * N  # (2, c, n): spin-weighted spectral weights
+    f_sc = sc.occupation(E, T_sc)  # (2, c, n)
+    rhs = [a, a * E] if "Q" in what else [a]
+    B = jnp.stack(rhs, axis=-1).transpose(1, 0, 2, 3)  # (c, 2, n, r)
+    sc_I = jnp.sum(a * f_sc, axis=-1)  # (2, c)
+    sc_Q = jnp.sum(a * f_sc * E, axis=-1)
+    vs = nm.spin_bias.reshape(-1, 1, 1) * jnp.array([1.0, -1.0])[:, None] if spin_split else 0.0
+    T = T_nm[:, 0]
 
     def currents(Vb):  # (c, k) biases -> dict of (2, c, k)
-        if left_normal:
-            f_nm = nm_b.occupation(Eb - Vb[..., None], TL[..., None])
-            diff, e_left = f_nm - f_sc, Eb - Vb[..., None]
-        else:
-            f_nm = nm_b.occupation(Eb + Vb[..., None], TR[..., None])
-            diff, e_left = f_sc - f_nm, Eb
-        dens = sw * wN * diff
-        out = {"I": jnp.sum(dens, axis=-1)}
-        if "Q" in what:
-            out["Q"] = jnp.sum(dens * e_left, axis=-1)
+        u = (Vb if left_normal else -Vb)[:, None, :] + vs  # (c, 1 or 2, k)
+        sums = distributions.fermi_sums(0, E, B, u, T).transpose(3, 1, 0, 2)  # (r, 2, c, k)
+        Vs = Vb[None]
+        if left_normal:  # f_nm(E - V) - f_sc(E), heat at e_left = E - V
+            out = {"I": sums[0] - sc_I[..., None]}
+            if "Q" in what:
+                out["Q"] = sums[1] - Vs * sums[0] - (sc_Q[..., None] - Vs * sc_I[..., None])
+        else:  # f_sc(E) - f_nm(E + V), heat at e_left = E
+            out = {"I": sc_I[..., None] - sums[0]}
+            if "Q" in what:
+                out["Q"] = sc_Q[..., None] - sums[1]
         return out, ()
 
     def one_block(Vb):
@@ -370,7 +381,7 @@ def _shared_quantities(left, right, V, TL, TR, P, n, what, left_normal, block):
 @eqx.filter_jit
 def _batched_shared(left, right, V, TL, TR, P, n, what, layout, shape, chunk_sets):
     """The shared path over the broadcast batch: parameter sets in chunks, all biases of a set at once."""
-    bias_axes, left_normal = layout
+    bias_axes, left_normal, spin_split = layout
     r = len(shape)
     perm = tuple(a for a in range(r) if a not in bias_axes) + tuple(bias_axes)
     set_shape = tuple(shape[a] for a in perm[: r - len(bias_axes)])
@@ -396,7 +407,7 @@ def _batched_shared(left, right, V, TL, TR, P, n, what, layout, shape, chunk_set
     def one(args):
         pl, pr, v, tl, tr, p = args
         return _shared_quantities(_rebuild(left, pl), _rebuild(right, pr), v, tl, tr, p, n, what, left_normal,
-                                  block)
+                                  spin_split, block)
 
     out = lax.map(one, xs)
     inv = tuple(int(i) for i in np.argsort(perm))

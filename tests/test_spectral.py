@@ -72,7 +72,7 @@ def test_abrikosov_gorkov_spectral_gap(zeta_r):
 
 
 def test_zeeman_shift_convention_and_peaks():
-    """N_up(E) = N_0(E + h): the spin-up coherence peak sits at Delta - h (DESIGN section 3)."""
+    """N_up(E) = N_0(E + h): the spin-up coherence peak sits at Delta - h (docs/theory.md section 1)."""
     h, zeta = 0.3, 0.02
     Ns = np.asarray(qp.dos(qp.Superconductor(delta=1.0, h=h, zeta=zeta, gamma=1e-4), E))
     N_up_ref = np.asarray(qp.dos(qp.Superconductor(delta=1.0, zeta=zeta, gamma=1e-4), E + h))[0]

@@ -1,7 +1,7 @@
 r"""Homogeneous (0-D) spin-split superconductor: retarded Green's functions.
 
 Equation (Maki-Fulde form, docs/theory.md section 2).  In terms of the
-renormalised energies :math:`v_\sigma = \Delta u_\sigma` (with the DESIGN
+renormalised energies :math:`v_\sigma = \Delta u_\sigma` (with the usual
 variable :math:`u_\sigma = \coth\theta_\sigma`) and
 :math:`s_\sigma = \sqrt{\Delta^2 - v_\sigma^2}`,
 
