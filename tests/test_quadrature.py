@@ -85,6 +85,64 @@ def test_smooth_grid_integrates_lorentzians_and_differentiates_exactly():
     assert abs(float(g.points[-1]) - 5.0) < 1e-12 and abs(float(g.weights.sum()) - 9.0) < 1e-5
 
 
+# --------------------------------------------------------------------------- Fermi-window sums
+def test_fermi_sums_and_their_derivative_rule_equal_the_direct_sum():
+    """The matrix-product form and its one-order-up derivative rule against autodiff of the plain
+    sum sum_j B_j f((E_j - u)/T): values, forward and reverse mode, and second derivatives."""
+    from jaxqp.distributions import fermi, fermi_sums
+
+    rng = np.random.default_rng(3)
+    E = jnp.asarray(np.sort(rng.uniform(-3, 3, (2, 40)), axis=-1))
+    B = jnp.asarray(rng.normal(size=(2, 2, 40, 2)))
+    u = jnp.asarray(rng.uniform(-1, 1, (2, 2, 5)))
+    T = jnp.asarray([0.1, 0.3])
+
+    def direct(E, B, u, T):
+        return jnp.matmul(fermi(E[:, None, None, :] - u[..., None], T[:, None, None, None]), B)
+
+    def fast(E, B, u, T):
+        return fermi_sums(0, E, B, u, T)
+
+    def slope(f):  # d/du along all shifts at once: the conductance-like first derivative
+        return lambda E, B, u, T: jax.jvp(lambda v: f(E, B, v, T), (u,), (jnp.ones_like(u),))[1]
+
+    args = (E, B, u, T)
+    np.testing.assert_allclose(fast(*args), direct(*args), rtol=0, atol=1e-14)
+    for i in range(4):
+        for f, g in ((fast, direct), (slope(fast), slope(direct))):
+            np.testing.assert_allclose(jax.jacfwd(f, argnums=i)(*args), jax.jacfwd(g, argnums=i)(*args),
+                                       rtol=0, atol=1e-11)
+            np.testing.assert_allclose(jax.grad(lambda *a: jnp.sum(jnp.sin(f(*a))), argnums=i)(*args),
+                                       jax.grad(lambda *a: jnp.sum(jnp.sin(g(*a))), argnums=i)(*args),
+                                       rtol=0, atol=1e-11)
+    # a kernel shared by both spins (no spin bias) broadcasts against spin-resolved weights
+    np.testing.assert_allclose(jax.jacfwd(fast, argnums=2)(E, B, u[:, :1], T),
+                               jax.jacfwd(direct, argnums=2)(E, B, u[:, :1], T), rtol=0, atol=1e-11)
+
+
+def test_one_pass_jacobian_is_the_jacobian_in_every_argument():
+    """The least-squares residual that carries its materialised Jacobian: jvp in the parameters
+    and in the data (differentiating a fit with respect to its data) equal those of the plain
+    residual."""
+    from jaxqp.fit import _one_pass_jacobian
+
+    def res(theta, args):
+        x, y = args
+        return jnp.exp(-theta[0] * x) * theta[1] + jnp.sin(theta[2] * x) - y
+
+    wrapped = _one_pass_jacobian(res)
+    theta = jnp.array([0.7, 1.3, 2.1])
+    args = (jnp.linspace(0.0, 2.0, 9), jnp.linspace(-1.0, 1.0, 9))
+    np.testing.assert_allclose(jax.jacfwd(wrapped)(theta, args), jax.jacfwd(res)(theta, args), rtol=1e-14)
+    dargs = (jnp.ones(9), jnp.linspace(0.0, 1.0, 9))
+    t = jnp.array([0.2, -0.5, 1.0])
+    a = jax.jvp(wrapped, (theta, args), (t, dargs))[1]
+    b = jax.jvp(res, (theta, args), (t, dargs))[1]
+    np.testing.assert_allclose(a, b, rtol=1e-13)
+    np.testing.assert_allclose(jax.grad(lambda th: jnp.sum(wrapped(th, args) ** 2))(theta),
+                               jax.grad(lambda th: jnp.sum(res(th, args) ** 2))(theta), rtol=1e-13)
+
+
 # --------------------------------------------------------------------------- shared spectra
 def _dynes_nis_numpy(V, delta, gamma, T, h=0.0):
     """Independent NIS conductance per spin sum: int N_BCS(E +- h) (-df/dE)(E - V) dE on a fine uniform grid."""
@@ -244,3 +302,9 @@ def test_readme_csv_loads_and_fits_like_scipy(tmp_path):
     for i, k in enumerate(free):
         assert abs(res.values[k] - ref.x[i]) < 0.01 * res.stderr[k], (k, res.values[k], ref.x[i])
     assert math.isclose(res.chi2, 2 * ref.cost, rel_tol=1e-6)
+    # the covariance comes from the solver's last Jacobian: it equals (J^T J)^-1 from an independent
+    # Jacobian of the model at the optimum
+    J = np.asarray(jax.jacfwd(f)(jnp.asarray([res.values[k] for k in free]))) / m.sigma[:, None]
+    np.testing.assert_allclose(res.covariance, np.linalg.inv(J.T @ J), rtol=1e-6)
+    np.testing.assert_allclose(res.model_values, np.asarray(f(jnp.asarray([res.values[k] for k in free]))),
+                               rtol=1e-12, atol=0)
