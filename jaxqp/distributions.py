@@ -99,7 +99,9 @@ def _fermi_sums_jvp(order, primals, tangents):
     # linear to be transposed); the kernels of equal order are identical and compiled once
     E, B, u, T = primals
     dE, dB, du, dT = tangents
-    zero = lambda t: isinstance(t, SymbolicZero)  # noqa: E731
+    def zero(t):
+        return isinstance(t, SymbolicZero)
+
     out = fermi_sums(order, E, B, u, T)
     tan = jnp.zeros_like(out) if zero(dB) else fermi_sums(order, E, dB, u, T)
     inv = (1.0 / T)[:, None, None, None]

@@ -248,7 +248,11 @@ def _one_pass_jacobian(fn):
     def rule(primals, tangents):
         theta, args = primals
         dtheta, dargs = tangents
-        J, r = jax.jacfwd(lambda t: (lambda out: (out, out))(fn(t, args)), has_aux=True)(theta)
+        def twice(t):
+            out = fn(t, args)
+            return out, out
+
+        J, r = jax.jacfwd(twice, has_aux=True)(theta)
         tangent = J @ dtheta if not isinstance(dtheta, SymbolicZero) else jnp.zeros_like(r)
         if any(not isinstance(d, SymbolicZero) for d in jax.tree.leaves(
                 dargs, is_leaf=lambda d: isinstance(d, SymbolicZero))):
@@ -642,7 +646,7 @@ def fit_many(model: Callable, x, Y, params: Mapping[str, Parameter | float], *, 
         @jax.jit
         def batch(theta0, p0, x, Y, S):
             def one(y, s):
-                pbest, ok, steps, cost, extra = solve(theta0, p0, x, y, s)
+                pbest, ok, steps, _, extra = solve(theta0, p0, x, y, s)
                 if covariance == "jacobian" and extra["jacobian"] is not None:
                     info, r = extra["jacobian"].T @ extra["jacobian"], extra["residuals"]
                 else:

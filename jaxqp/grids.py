@@ -215,7 +215,9 @@ def _smooth_bracket(target, lo, hi, centers, widths, fraction, n):
     table = jnp.sort(jnp.concatenate([uniform, rows.reshape(rows.shape[:-2] + (-1,))], axis=-1), axis=-1)
     phi = _smooth_phi(table, lo, hi, centers, widths, fraction)[0]
     phi = phi - phi[..., :1]
-    flat = lambda x: x.reshape((-1,) + x.shape[-1:])  # noqa: E731
+    def flat(x):
+        return x.reshape((-1,) + x.shape[-1:])
+
     i = jax.vmap(lambda p, t: jnp.searchsorted(p, t, side="right"))(flat(phi), flat(target)).reshape(target.shape)
     i = jnp.clip(i, 1, table.shape[-1] - 1)
     a, b = jnp.take_along_axis(table, i - 1, axis=-1), jnp.take_along_axis(table, i, axis=-1)

@@ -112,8 +112,8 @@ def test_fermi_sums_and_their_derivative_rule_equal_the_direct_sum():
         for f, g in ((fast, direct), (slope(fast), slope(direct))):
             np.testing.assert_allclose(jax.jacfwd(f, argnums=i)(*args), jax.jacfwd(g, argnums=i)(*args),
                                        rtol=0, atol=1e-11)
-            np.testing.assert_allclose(jax.grad(lambda *a: jnp.sum(jnp.sin(f(*a))), argnums=i)(*args),
-                                       jax.grad(lambda *a: jnp.sum(jnp.sin(g(*a))), argnums=i)(*args),
+            np.testing.assert_allclose(jax.grad(lambda *a, f=f: jnp.sum(jnp.sin(f(*a))), argnums=i)(*args),
+                                       jax.grad(lambda *a, g=g: jnp.sum(jnp.sin(g(*a))), argnums=i)(*args),
                                        rtol=0, atol=1e-11)
     # a kernel shared by both spins (no spin bias) broadcasts against spin-resolved weights
     np.testing.assert_allclose(jax.jacfwd(fast, argnums=2)(E, B, u[:, :1], T),
