@@ -313,11 +313,6 @@ def _window(edge_min, edge_max, T_nm, T_sc, spin_bias):
     return lo - margin, hi + margin
 
 
-def _expand(el):
-    """The electrode with a trailing length-1 axis on every array field."""
-    return jax.tree.map(lambda a: a[..., None], el)
-
-
 def _shared_quantities(left, right, V, TL, TR, P, n, what, left_normal, spin_split, block):
     """Currents at ``m`` biases from one spectrum per parameter set.
 

@@ -174,6 +174,14 @@ def test_shared_spectra_equal_per_bias_grids_and_the_closed_form():
     for k in ra:
         for x, y in zip(ra[k], rb[k]):
             np.testing.assert_allclose(x, y, rtol=0, atol=1e-6 * float(jnp.max(jnp.abs(y))))
+    # a spin-biased normal electrode (one Fermi kernel per spin) on either side
+    Nv = qp.NormalMetal(temperature=0.06, spin_bias=0.15)
+    for L, R, v in ((Nv, S, V), (S, Nv, -V)):
+        ra = qp.junction_response(L, R, v, polarization=0.3, quadrature="shared", n_energy=4001)
+        rb = qp.junction_response(L, R, v, polarization=0.3, quadrature="per_bias", n_energy=4001)
+        for k in ra:
+            for x, y in zip(ra[k], rb[k]):
+                np.testing.assert_allclose(x, y, rtol=0, atol=1e-6 * float(jnp.max(jnp.abs(y))))
     # a spin-split NIS map (field x bias): one spectrum per field
     h = jnp.array([[0.0], [0.15], [0.3]])
     Sm = qp.Superconductor(delta=1.0, gamma=2e-3, h=h, zeta=0.01, temperature=0.0)
