@@ -57,7 +57,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .fit import FitResult, Parameter, _as_parameter
+from .fit import FitResult, Parameter, as_parameter
 
 __all__ = ["default_priors", "prior_for", "numpyro_model", "log_density", "run_nuts", "check_gradients",
            "Posterior", "NOISE_SITE", "OBS_SITE", "MODEL_SITE"]
@@ -88,7 +88,7 @@ def _parameters_of(model_or_params) -> dict[str, Parameter]:
         params = model_or_params
     else:
         raise TypeError("give a jaxqp.models.FitModel or a dict name -> jaxqp.fit.Parameter (or start value)")
-    return {k: _as_parameter(v) for k, v in params.items()}
+    return {k: as_parameter(v) for k, v in params.items()}
 
 
 def _scale_of(p: Parameter) -> float:
@@ -163,7 +163,7 @@ def _setup(model, x, y, *, params=None, priors=None, fixed=None, sigma=None, noi
         if not (hasattr(model, "parameters") and callable(model.parameters)):
             raise TypeError("a plain model function needs params= (dict name -> jaxqp.fit.Parameter or start)")
         params = model.parameters()
-    params = {k: _as_parameter(v) for k, v in params.items()}
+    params = {k: as_parameter(v) for k, v in params.items()}
     names = tuple(params)
     priors = dict(priors or {})
     fixed = dict(fixed or {})

@@ -99,6 +99,7 @@ def _fermi_sums_jvp(order, primals, tangents):
     # linear to be transposed); the kernels of equal order are identical and compiled once
     E, B, u, T = primals
     dE, dB, du, dT = tangents
+
     def zero(t):
         return isinstance(t, SymbolicZero)
 

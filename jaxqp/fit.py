@@ -92,7 +92,8 @@ class Parameter:
         return dataclasses.replace(self, **kw)
 
 
-def _as_parameter(p) -> Parameter:
+def as_parameter(p) -> Parameter:
+    """``p`` itself if it is a :class:`Parameter`, else a free, unbounded one starting at ``float(p)``."""
     return p if isinstance(p, Parameter) else Parameter(float(p))
 
 
@@ -248,6 +249,7 @@ def _one_pass_jacobian(fn):
     def rule(primals, tangents):
         theta, args = primals
         dtheta, dargs = tangents
+
         def twice(t):
             out = fn(t, args)
             return out, out
@@ -335,9 +337,9 @@ def _compiled(model, spec, free, loss, f_scale, method, optimizer, rtol, atol, m
         the Jacobian of the residuals in the free physical parameters where the solver has it)."""
         theta, ok, steps, lin = minimise(theta0, p0, x, y, sigma)
         pbest = physical(theta, p0)
-        J = None
-        if lin is not None and loss == "linear":  # the solver's own residuals at the optimum: no new trace
-            J, r = lin[0], lin[1].reshape(jnp.shape(y))
+        J = None if lin is None else lin[0]  # Jacobian of the (robust) residuals at the optimum
+        if lin is not None and loss == "linear":  # the solver's own residuals: no new model trace
+            r = lin[1].reshape(jnp.shape(y))
             mvals = y + sigma * r
         else:
             mvals = model(x, **pbest)
@@ -478,7 +480,7 @@ class FitResult:
 
 
 def _prepare(model, y, params, sigma, loss, covariance, method):
-    params = {k: _as_parameter(v) for k, v in params.items()}
+    params = {k: as_parameter(v) for k, v in params.items()}
     y = jnp.asarray(y, float)
     val.check_finite("y", y, hint="remove NaN/inf data points (or mask them with a large sigma) before fitting")
     if sigma is None:  # a scale only (the covariance is then scaled by the reduced chi-square)
@@ -673,50 +675,17 @@ def fit_many(model: Callable, x, Y, params: Mapping[str, Parameter | float], *, 
                           units={k: p.unit for k, p in params.items()})
 
 
-# --------------------------------------------------------------------------- NIS shortcuts
-def nis_conductance(V, delta, gamma, T, G_N, *, n_energy: int = 1001):
-    """dI/dV of a normal-metal / insulator / Dynes-superconductor junction (dimensionless units).
-
-    V, delta, gamma, T in units of a common energy scale; returns G_N * dI/dV / G_T.
-    """
-    from .models import _nis_dimensionless
-
-    return G_N * _nis_dimensionless(jnp.asarray(V), delta, gamma, T, n_energy=n_energy)[1]
+# --------------------------------------------------------------------------- moved names
+_MOVED = {"nis_conductance": "jaxqp.models", "fit_nis_conductance": "jaxqp.models"}
 
 
-def fit_nis_conductance(V_volt, G_siemens, *, delta_ueV: float = 250.0, gamma_ueV: float = 0.5,
-                        T_kelvin: float = 0.1, G_N_siemens: float | None = None, sigma=None,
-                        fixed: tuple[str, ...] = (), n_energy: int = 1001, bias_offset: bool = False,
-                        series_resistance: bool = False, **kwargs) -> FitResult:
-    """Fit a measured NIS conductance curve G(V) for Delta, Gamma, T_N and G_N.
+def __getattr__(name):
+    """Names that moved to :mod:`jaxqp.models` (the fit layer does not depend on the models) keep
+    working for now, with a DeprecationWarning that gives the new spelling."""
+    if name in _MOVED:
+        import importlib
+        import warnings
 
-    Args:
-        V_volt: bias voltages (V) of the normal electrode relative to the superconductor.
-        G_siemens: measured dI/dV (S).
-        delta_ueV, gamma_ueV, T_kelvin, G_N_siemens: start values (G_N defaults
-            to the conductance at the largest |V|).
-        sigma: noise of G (S); default: the fit's residual scatter.
-        fixed: names among ``("delta", "gamma", "T", "G_N")`` to hold fixed.
-        bias_offset, series_resistance: also fit ``V_offset`` (V) and ``R_series`` (Ohm).
-
-    Returns:
-        :class:`FitResult` with ``values`` in physical units: ``delta`` (ueV),
-        ``gamma`` (ueV), ``T`` (K), ``G_N`` (S).
-    """
-    from .models import Corrected, NISConductance
-
-    V = np.asarray(V_volt, float)
-    G = np.asarray(G_siemens, float)
-    if V.shape != G.shape:
-        raise ValueError(f"V and G must have the same shape, got {V.shape} and {G.shape}")
-    if G_N_siemens is None:
-        G_N_siemens = float(np.mean(G[np.argsort(np.abs(V))[-max(3, V.size // 20):]]))
-    model = NISConductance(n_energy=n_energy)
-    if bias_offset or series_resistance:
-        model = Corrected(model, bias_offset=bias_offset, series_resistance=series_resistance)
-    params = model.parameters()
-    starts = {"delta": delta_ueV, "gamma": gamma_ueV, "T": T_kelvin, "G_N": G_N_siemens}
-    for k, v in starts.items():
-        params[k] = params[k].replace(value=float(v), fixed=k in fixed)
-    return curve_fit(model, {"bias": jnp.asarray(V)}, G, params, sigma=sigma, absolute_sigma=sigma is not None,
-                     name=model.name, **kwargs)
+        warnings.warn(f"jaxqp.fit.{name} moved to {_MOVED[name]}.{name}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

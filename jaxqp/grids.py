@@ -214,7 +214,7 @@ def _smooth_bracket(target, lo, hi, centers, widths, fraction, n):
     uniform = lo[..., None] + (hi - lo)[..., None] * jnp.linspace(0.0, 1.0, n, dtype=target.dtype)
     table = jnp.sort(jnp.concatenate([uniform, rows.reshape(rows.shape[:-2] + (-1,))], axis=-1), axis=-1)
     phi = _smooth_phi(table, lo, hi, centers, widths, fraction)[0]
-    phi = phi - phi[..., :1]
+
     def flat(x):
         return x.reshape((-1,) + x.shape[-1:])
 
@@ -239,8 +239,9 @@ def smooth(centers, widths, e_min, e_max, n: int, *, fraction: float = 0.5) -> E
     ``sqrt(w_k^2 + (E - c_k)^2)``.  The weights are the trapezoidal rule in Phi,
     :math:`\Delta\Phi / \Phi'(E_i)`.  The map is analytic in the nodes' parameters, so a quadrature on
     this grid is a smooth function of the features and its autodiff derivative is the derivative of
-    the computed integral: the nodes are found by bisection and Newton's method (no gradient) and one Newton step at the
-    solution carries the exact first derivatives (implicit function theorem).
+    the computed integral: the nodes are found without gradient (Phi tabulated at points that follow
+    the node density, inverted by interpolation, refined by Newton's method), and one more Newton
+    step at the solution carries the exact first derivatives (implicit function theorem).
 
     Args:
         centers, widths: features, shape ``(..., K)`` (broadcast together); widths > 0.

@@ -327,7 +327,7 @@ def _shared_quantities(left, right, V, TL, TR, P, n, what, left_normal, spin_spl
     centers = jnp.concatenate(jnp.broadcast_arrays(*cs, jnp.zeros_like(T_sc)), axis=-1)
     widths = jnp.concatenate(jnp.broadcast_arrays(*([w_sc] * len(cs)), T_sc), axis=-1)
     lo, hi = _window(jnp.min(edge, axis=-1, keepdims=True), jnp.max(edge, axis=-1, keepdims=True), T_nm, T_sc,
-                     jnp.asarray(getattr(nm, "spin_bias", 0.0)))
+                     nm.spin_bias)
     grid = smooth(centers, widths, lo[..., 0], hi[..., 0], n, fraction=_FEATURE_FRACTION)
     E = grid.points  # (c, n)
     N, ok = sc.spectral(E)  # (2, c, n), once for all biases
@@ -342,7 +342,7 @@ def _shared_quantities(left, right, V, TL, TR, P, n, what, left_normal, spin_spl
     rhs = [a, a * E] if "Q" in what else [a]
     B = jnp.stack(rhs, axis=-1).transpose(1, 0, 2, 3)  # (c, 2, n, r)
     sc_I = jnp.sum(a * f_sc, axis=-1)  # (2, c)
-    sc_Q = jnp.sum(a * f_sc * E, axis=-1)
+    sc_Q = jnp.sum(a * f_sc * E, axis=-1) if "Q" in what else None
     vs = nm.spin_bias.reshape(-1, 1, 1) * jnp.array([1.0, -1.0])[:, None] if spin_split else 0.0
     T = T_nm[:, 0]
 
@@ -419,7 +419,7 @@ def _resolved(left, right, V, TL, TR, n, left_normal) -> bool:
     """Whether the shared grid resolves the normal electrode's Fermi edge (True when not concrete)."""
     nm = left if left_normal else right
     Vc, TLc, TRc = (val.concrete(a) for a in (V, TL, TR))
-    vs = val.concrete(getattr(nm, "spin_bias", 0.0))
+    vs = val.concrete(nm.spin_bias)
     if any(a is None for a in (Vc, TLc, TRc, vs)):
         return True
     edge = Vc if left_normal else -Vc

@@ -33,8 +33,9 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from .fit import Parameter
+from .fit import FitResult, Parameter, curve_fit
 from .units import KB_UEV_PER_K, MUB_UEV_PER_T
 
 
@@ -487,7 +488,6 @@ def get(name: str, **options) -> FitModel:
 def _convert_parameter(name: str, p, spec, model_name: str):
     """A user's parameter override (a number, or a dict with start/lower/upper/fixed/unit) in the model's unit."""
     from .data import parse_unit
-    from .fit import Parameter
 
     if isinstance(p, Parameter):
         return p
@@ -544,7 +544,6 @@ def fit_data(model: FitModel, data, params: dict | None = None, *, coords: dict 
     Without ``sigma`` in the data the noise is estimated from the residual scatter.
     """
     from .data import Measurement, load
-    from .fit import curve_fit
 
     m = data if isinstance(data, Measurement) else load(data)
     coords = dict(coords or {})
@@ -571,3 +570,48 @@ def fit_data(model: FitModel, data, params: dict | None = None, *, coords: dict 
     sigma = kwargs.pop("sigma", m.sigma)
     absolute = kwargs.pop("absolute_sigma", sigma is not None)
     return curve_fit(model, x, m.values, p, sigma=sigma, absolute_sigma=absolute, name=model.name, **kwargs)
+
+
+# --------------------------------------------------------------------------- NIS shortcuts
+def nis_conductance(V, delta, gamma, T, G_N, *, n_energy: int = 1001):
+    """dI/dV of a normal-metal / insulator / Dynes-superconductor junction (dimensionless units).
+
+    V, delta, gamma, T in units of a common energy scale; returns G_N * dI/dV / G_T.
+    """
+    return G_N * _nis_dimensionless(jnp.asarray(V), delta, gamma, T, n_energy=n_energy)[1]
+
+
+def fit_nis_conductance(V_volt, G_siemens, *, delta_ueV: float = 250.0, gamma_ueV: float = 0.5,
+                        T_kelvin: float = 0.1, G_N_siemens: float | None = None, sigma=None,
+                        fixed: tuple[str, ...] = (), n_energy: int = 1001, bias_offset: bool = False,
+                        series_resistance: bool = False, **kwargs) -> FitResult:
+    """Fit a measured NIS conductance curve G(V) for Delta, Gamma, T_N and G_N.
+
+    Args:
+        V_volt: bias voltages (V) of the normal electrode relative to the superconductor.
+        G_siemens: measured dI/dV (S).
+        delta_ueV, gamma_ueV, T_kelvin, G_N_siemens: start values (G_N defaults
+            to the conductance at the largest |V|).
+        sigma: noise of G (S); default: the fit's residual scatter.
+        fixed: names among ``("delta", "gamma", "T", "G_N")`` to hold fixed.
+        bias_offset, series_resistance: also fit ``V_offset`` (V) and ``R_series`` (Ohm).
+
+    Returns:
+        :class:`FitResult` with ``values`` in physical units: ``delta`` (ueV),
+        ``gamma`` (ueV), ``T`` (K), ``G_N`` (S).
+    """
+    V = np.asarray(V_volt, float)
+    G = np.asarray(G_siemens, float)
+    if V.shape != G.shape:
+        raise ValueError(f"V and G must have the same shape, got {V.shape} and {G.shape}")
+    if G_N_siemens is None:
+        G_N_siemens = float(np.mean(G[np.argsort(np.abs(V))[-max(3, V.size // 20):]]))
+    model = NISConductance(n_energy=n_energy)
+    if bias_offset or series_resistance:
+        model = Corrected(model, bias_offset=bias_offset, series_resistance=series_resistance)
+    params = model.parameters()
+    starts = {"delta": delta_ueV, "gamma": gamma_ueV, "T": T_kelvin, "G_N": G_N_siemens}
+    for k, v in starts.items():
+        params[k] = params[k].replace(value=float(v), fixed=k in fixed)
+    return curve_fit(model, {"bias": jnp.asarray(V)}, G, params, sigma=sigma, absolute_sigma=sigma is not None,
+                     name=model.name, **kwargs)

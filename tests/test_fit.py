@@ -14,7 +14,7 @@ E0 = 250.0
 
 def nis_data(rng, noise_rel=0.005, n_energy=601):
     x = jnp.asarray(V * 1e6 / E0)
-    G = np.asarray(fit.nis_conductance(x, TRUE["delta"] / E0, TRUE["gamma"] / E0,
+    G = np.asarray(models.nis_conductance(x, TRUE["delta"] / E0, TRUE["gamma"] / E0,
                                        TRUE["T"] * units.KB_UEV_PER_K / E0, 1.0, n_energy=n_energy)) * TRUE["G_N"]
     sigma = noise_rel * TRUE["G_N"]
     return G + sigma * rng.standard_normal(G.shape), sigma
@@ -54,12 +54,12 @@ def test_fixed_parameters_and_bounds():
     with pytest.raises(ValueError, match="sigma must be > 0"):
         fit.curve_fit(lambda x, A: A * x, x, y, {"A": 1.0}, sigma=-1.0)
     with pytest.raises(ValueError, match="same shape"):
-        fit.fit_nis_conductance(V, np.ones(3))
+        models.fit_nis_conductance(V, np.ones(3))
 
 
 def test_nis_fit_recovers_parameters_and_agrees_with_scipy(rng):
     G, sigma = nis_data(rng, n_energy=2001)
-    r = fit.fit_nis_conductance(V, G, delta_ueV=240.0, gamma_ueV=2.0, T_kelvin=0.1, sigma=sigma, n_energy=1001)
+    r = models.fit_nis_conductance(V, G, delta_ueV=240.0, gamma_ueV=2.0, T_kelvin=0.1, sigma=sigma, n_energy=1001)
     assert r.converged, r.message
     for k, v in TRUE.items():
         assert abs(r.values[k] - v) < 4 * r.stderr[k], (k, r.values[k], r.stderr[k])
@@ -90,3 +90,12 @@ def test_nis_fit_recovers_parameters_and_agrees_with_scipy(rng):
     for i, k in enumerate(keys):
         assert r.values[k] == pytest.approx(p[i], abs=0.2 * r.stderr[k]), k
         assert r.stderr[k] == pytest.approx(err[i], rel=0.15), k  # FD Jacobians are noisy at this level
+
+
+def test_moved_nis_shortcuts_still_answer_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="jaxqp.models.nis_conductance"):
+        f = fit.nis_conductance
+    assert f is models.nis_conductance
+    with pytest.raises(AttributeError, match="no attribute 'not_there'"):
+        fit.not_there  # noqa: B018
+
