@@ -3,9 +3,11 @@
 Units: energies in Delta0 (zero-temperature BCS gap), k_B = hbar = e = 1,
 temperatures k_B T / Delta0 (Tc = e^gamma/pi = 0.567), see :mod:`jaxqp.units`.
 float64 is enabled on import (set ``JAXQP_X64=0`` before importing to opt out).
+``jaxqp.enable_compilation_cache()`` (or ``JAXQP_CACHE=1``) keeps compiled programs between processes.
 """
 
 from . import _config  # noqa: F401  (enables float64 before anything else)
+from ._config import enable_compilation_cache
 from . import grids, units
 from .distributions import fermi
 from .grids import EnergyGrid
@@ -63,6 +65,7 @@ from .spectral.spin import SpinActive, SpinDistribution, SpinSolution, SpinWire,
 __version__ = "0.1.0"
 
 __all__ = [
+    "enable_compilation_cache",
     "EnergyGrid", "Electrode", "GapBranches", "NormalMetal", "SpectralSolution", "SpinCurrents",
     "Superconductor", "TC0", "current_and_conductance", "differential_conductance", "dos", "fermi", "gap", "gap_branches",
     "gap_equation", "grids", "heat_current", "junction_response", "quasiparticle_detector_conductance",

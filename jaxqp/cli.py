@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -18,18 +17,10 @@ app = typer.Typer(
 
 
 def _compilation_cache():
-    """Persist compiled XLA programs between runs (~/.cache/jaxqp/xla unless JAXQP_CACHE_DIR)."""
-    import jax
+    """The command-line tools keep compiled programs between runs unless ``JAXQP_CACHE=0``."""
+    from ._config import enable_compilation_cache
 
-    if jax.config.jax_compilation_cache_dir:
-        return  # the caller configured a cache already
-    path = os.environ.get("JAXQP_CACHE_DIR", str(Path.home() / ".cache" / "jaxqp" / "xla"))
-    try:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", path)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    except OSError:  # read-only home: run without the cache
-        pass
+    enable_compilation_cache()
 
 
 @app.command()

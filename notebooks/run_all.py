@@ -47,9 +47,9 @@ def main(argv=None) -> int:
         print("no notebooks selected", file=sys.stderr)
         return 2
     env = dict(os.environ)
-    # the kernels keep compiled programs between runs (JAX reads its configuration from the environment)
-    env.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path.home() / ".cache" / "jaxqp" / "xla-notebooks"))
-    env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+    # no persistent compilation cache unless asked for (JAXQP_CACHE=1): kernels running side by side
+    # would write and read the same entries at once
+    env.setdefault("JAXQP_CACHE", "0")
     if not a.full:
         env["JAXQP_FAST"] = "1"
     cmd = [sys.executable, "-m", "pytest", "--nbmake", f"--nbmake-timeout={a.timeout}", "-o", "addopts=",

@@ -1,25 +1,23 @@
 """Test configuration: float64, and an opt-in persistent XLA cache to make re-runs fast."""
 
 import os
-from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 
-import jaxqp  # noqa: F401  (enables float64)
+import jaxqp  # enables float64
 
-# Opt-in persistent XLA cache (JAXQP_TEST_CACHE=<dir>) for fast local re-runs.  Off by default: a
-# cold run compiles everything anyway, and writing executables to the cache has crashed a worker
-# (a segmentation fault inside XLA's executable serialisation) on rare occasions.
+# Opt-in persistent XLA cache (JAXQP_TEST_CACHE=<dir>) for fast local re-runs.  Off by default, also
+# for the command-line tools the tests invoke (in process and as subprocesses): a cold run compiles
+# everything anyway, and the two xdist workers writing the same cache entry while the other reads
+# it (JAX writes entries in place) has crashed a worker with a segmentation fault.
 _cache = os.environ.get("JAXQP_TEST_CACHE")
 if _cache:
-    try:
-        Path(_cache).mkdir(parents=True, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", _cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    except OSError:  # pragma: no cover - read-only location
-        pass
+    os.environ["JAXQP_CACHE"] = "1"
+    os.environ["JAXQP_CACHE_DIR"] = _cache
+    jaxqp.enable_compilation_cache(_cache)
+else:
+    os.environ["JAXQP_CACHE"] = "0"
 
 
 @pytest.fixture

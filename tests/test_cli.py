@@ -1,13 +1,17 @@
 """Command line, the demo job and the README's quick start."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 from typer.testing import CliRunner
 
+import jaxqp
 from jaxqp import TC0, io, models
 from jaxqp.cli import app
 
@@ -23,6 +27,26 @@ def test_readme_quick_start_and_ci_run_the_same_test_command():
     assert commands[0].endswith("jaxqp demo")
     ci = (ROOT / ".ci" / "run").read_text()
     assert commands[1] in ci.splitlines()
+
+
+def test_compilation_cache_switch(tmp_path):
+    """JAXQP_CACHE=1 at import stores compiled programs under JAXQP_CACHE_DIR, in a folder per jax
+    version and CPU; JAXQP_CACHE=0 (as the test session sets it) keeps the cache off."""
+    assert os.environ["JAXQP_CACHE"] in ("0", "1")
+    if os.environ["JAXQP_CACHE"] == "0":
+        assert jaxqp.enable_compilation_cache(tmp_path / "never") is None
+        assert not (tmp_path / "never").exists()
+    code = ("import jax, jaxqp, jax.numpy as jnp; from pathlib import Path;"
+            "d = Path(jax.config.jax_compilation_cache_dir); assert d.parent == Path(%r), d;"
+            "assert d.name.startswith('jax-' + jax.__version__), d;"
+            "assert jaxqp.enable_compilation_cache() == d;"
+            "jax.config.update('jax_persistent_cache_min_compile_time_secs', 0);"
+            "jax.jit(lambda x: jnp.sin(x) * 2)(jnp.ones(3)).block_until_ready();"
+            "print(len(list(d.iterdir())))") % str(tmp_path / "xla")
+    env = dict(os.environ, JAXQP_CACHE="1", JAXQP_CACHE_DIR=str(tmp_path / "xla"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip().splitlines()[-1]) >= 1
 
 
 def test_help_lists_every_command():

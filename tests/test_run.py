@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -154,8 +153,7 @@ def test_killed_sweep_resumes_to_the_identical_dataset(tmp_path):
     """SIGKILL a running sweep after a few chunks; a second run into the same folder is refused while it
     runs; the same command then resumes and the result equals an uninterrupted run exactly."""
     cfg = _write(tmp_path, "sweep", _SWEEP)
-    env = dict(os.environ, JAXQP_CACHE_DIR=os.environ.get("JAXQP_TEST_CACHE",
-                                                         str(Path.home() / ".cache" / "jaxqp" / "xla-tests")))
+    env = dict(os.environ)  # the compilation cache as the test session has it (off unless JAXQP_TEST_CACHE)
     cmd = [sys.executable, "-m", "jaxqp.cli", "run", str(cfg), "--out", str(tmp_path / "killed")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     chunks = tmp_path / "killed" / "chunks"
