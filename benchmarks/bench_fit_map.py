@@ -24,10 +24,10 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import write
 from scipy.optimize import least_squares
 
 from jaxqp import fit, models
-from _common import write
 
 TRUTH = dict(gamma=2.0e-3, b_so=0.03, h=25.0, P_det=0.15)
 START = dict(gamma=1.5e-3, b_so=0.02, h=20.0, P_det=0.1)
@@ -55,7 +55,7 @@ def main(quick: bool = False) -> None:
     r = runs[-1][2]
     print(r.summary())
     gn = []
-    for label in ("cold", "warm"):  # the same fit by Gauss-Newton (no damping)
+    for _ in ("cold", "warm"):  # the same fit by Gauss-Newton (no damping)
         t0 = time.perf_counter()
         rg = fit.curve_fit(model, x, y, p, sigma=noise, absolute_sigma=True, method="gauss_newton")
         gn.append(time.perf_counter() - t0)
@@ -71,7 +71,7 @@ def main(quick: bool = False) -> None:
     }
 
     # scipy: the same jitted forward model, finite-difference Jacobians
-    f = jax.jit(lambda v, x: model(x, **fixed, **dict(zip(FREE, v))))
+    f = jax.jit(lambda v, x: model(x, **fixed, **dict(zip(FREE, v, strict=False))))
     calls = [0]
 
     def residual(v):
@@ -93,7 +93,8 @@ def main(quick: bool = False) -> None:
     scipy_out = {
         "wall_s": t_scipy, "model_evaluations": calls[0], "nfev": int(ref.nfev), "njev": int(ref.njev or 0),
         "status": int(ref.status), "message": ref.message, "chi2_red": float(2 * ref.cost / (y.size - len(FREE))),
-        "values": dict(zip(FREE, map(float, ref.x))), "stderr_fd_jacobian": dict(zip(FREE, map(float, err))),
+        "values": dict(zip(FREE, map(float, ref.x), strict=False)),
+        "stderr_fd_jacobian": dict(zip(FREE, map(float, err), strict=False)),
     }
     agree = {k: abs(r.values[k] - scipy_out["values"][k]) / r.stderr[k] for k in FREE}
     print(f"jaxqp LM {runs[1][1]:.2f} s warm ({runs[0][1]:.2f} s cold), {r.n_steps} steps; Gauss-Newton "

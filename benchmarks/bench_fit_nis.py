@@ -66,10 +66,12 @@ def jaxqp_fit(csv: Path):
 
 
 def first_fit_in_fresh_process(csv: Path) -> dict:
-    code = ("import json, sys; sys.path.insert(0, %r); import bench_fit_nis as b; from pathlib import Path; "
+    code = (f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_fit_nis as b; "
+            "from pathlib import Path; "
             "import time; t0 = time.perf_counter(); import jaxqp; t_imp = time.perf_counter() - t0; "
-            "t, r = b.jaxqp_fit(Path(%r)); print(json.dumps({'import_s': t_imp, 'fit_s': t, 'steps': r.n_steps, "
-            "'total_s': t_imp + t}))") % (str(Path(__file__).parent), str(csv))
+            f"t, r = b.jaxqp_fit(Path({str(csv)!r})); print(json.dumps({{'import_s': t_imp, 'fit_s': t, "
+            f"'steps': r.n_steps, "
+            "'total_s': t_imp + t}))")
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=tempfile.mkdtemp(), JAXQP_CACHE="0")
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
@@ -96,8 +98,9 @@ def scipy_fit(rows):
                            x_scale=np.abs(p0))
     wall = time.perf_counter() - t0
     chi2 = float(np.sum(((f(V_uV, *popt) - y) / sd) ** 2))
-    return {"wall_s": wall, "model_evaluations": calls[0] - 1, "values": dict(zip(FREE, map(float, popt))),
-            "stderr": dict(zip(FREE, map(float, np.sqrt(np.diag(pcov))))), "chi2": chi2}
+    return {"wall_s": wall, "model_evaluations": calls[0] - 1,
+            "values": dict(zip(FREE, map(float, popt), strict=False)),
+            "stderr": dict(zip(FREE, map(float, np.sqrt(np.diag(pcov))), strict=False)), "chi2": chi2}
 
 
 def main(quick: bool = False) -> None:

@@ -12,11 +12,11 @@ import time
 
 import jax.numpy as jnp
 import numpy as np
+from _common import timed, write
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
 import jaxqp as qp
-from _common import timed, write
 
 
 def scipy_gap(T):
@@ -26,7 +26,9 @@ def scipy_gap(T):
         return 0.0
 
     def G(d):
-        integrand = lambda xi: np.exp(-np.hypot(xi, d) / T) / (1 + np.exp(-np.hypot(xi, d) / T)) / np.hypot(xi, d)
+        def integrand(xi):
+            return np.exp(-np.hypot(xi, d) / T) / (1 + np.exp(-np.hypot(xi, d) / T)) / np.hypot(xi, d)
+
         return np.log(1 / d) - 2 * quad(integrand, 0, np.inf, limit=200)[0]
 
     return brentq(G, 1e-8, 1.0, xtol=1e-14)
@@ -37,7 +39,7 @@ def main():
     for n in (100, 1000):
         T = jnp.linspace(0.0, 0.56, n)
         for name, kw in (("bcs", {}), ("spin_split_h0.3_zeta0.02", dict(h=0.3, zeta=0.02))):
-            first, best, D = timed(lambda t: qp.gap(t, **kw), T, repeat=2)
+            first, best, D = timed(lambda t, kw=kw: qp.gap(t, **kw), T, repeat=2)
             rows.append({"case": name, "n_temperatures": n, "first_call_s": first, "wall_s": best,
                          "per_temperature_ms": 1e3 * best / n})
             print(f"{name:26s} n={n:5d} {best:8.3f} s ({1e3 * best / n:.2f} ms per T), first {first:.1f} s")

@@ -25,13 +25,12 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import write
 from scipy.linalg import solve_banded
 
 import jaxqp as qp
 from jaxqp.devices import nonlocal_wire as nw
 from jaxqp.kinetic import inelastic as inel
-
-from _common import write
 
 
 def sweep(wire, ee, V, spacing):
@@ -61,7 +60,6 @@ def numpy_reference(wire, ee, V, spacing, tol=1e-9, max_outer=4):
     valid = np.abs(k) < nE
     C = float(ee.rate) / ee.normalisation() / 4.0 * d
     lam = 1.0 / np.arcsinh(10.0)
-    st = inel._setup(wire, grid, (ee,), qp.GapEquation(cutoff=10.0), None, 8)
 
     def spectra(delta):
         co, N, M, _ = inel._spectra(wire, E, jnp.asarray([delta]), 8)

@@ -19,10 +19,10 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import write
 from scipy.optimize import least_squares
 
 from jaxqp import fit, models
-from _common import write
 
 TRUTH = dict(gamma_ee=5e-3, G_inj=24.6e-6)
 START = dict(gamma_ee=2e-3, G_inj=18e-6)
@@ -37,7 +37,7 @@ def main() -> None:
     Vi = np.linspace(0.0, 3.6, 10) * d0
     Vd = np.array([-0.6, -0.3, 0.3, 0.6]) * d0
     x = {"bias_inj": jnp.asarray(Vi)[:, None], "bias_det": jnp.asarray(Vd)[None, :]}
-    f = jax.jit(lambda v, x: model(x, **fixed, **dict(zip(FREE, v))))
+    f = jax.jit(lambda v, x: model(x, **fixed, **dict(zip(FREE, v, strict=False))))
     v_true = jnp.array([TRUTH[k] for k in FREE])
     t0 = time.perf_counter()
     clean = np.asarray(f(v_true, x))
@@ -88,7 +88,7 @@ def main() -> None:
                   "pulls_vs_truth": {k: (r.values[k] - TRUTH[k]) / r.stderr[k] for k in FREE},
                   "correlation": float(r.correlation[0, 1])},
         "scipy_least_squares_fd": {"wall_s": t_scipy, "model_evaluations": calls[0], "status": int(ref.status),
-                                   "values": dict(zip(FREE, map(float, ref.x))),
+                                   "values": dict(zip(FREE, map(float, ref.x), strict=False)),
                                    "chi2_red": float(2 * ref.cost / (y.size - len(FREE)))},
     })
 

@@ -28,14 +28,14 @@ import time
 
 import jax.numpy as jnp
 import numpy as np
+from _common import timed, write
 from scipy.integrate import solve_bvp
 
 import jaxqp as qp
 from jaxqp.devices import nonlocal_wire as nw
-from jaxqp.kinetic.solve import _responses_jit, nonlocal_conductance
+from jaxqp.kinetic.solve import nonlocal_conductance, responses_jit
 from jaxqp.kinetic.wire import TunnelContact, Wire, default_energy_grid
 from jaxqp.spectral.bulk import green_functions
-from _common import timed, write
 
 LENGTH = 169.2
 X_INJ, X_DET = 84.6, 89.2
@@ -152,9 +152,9 @@ def main(n_map: int = 201, n_energy: int = 2000, n_x: int = 200, n_subset: int =
     # superconductor): the same map through the core that contact_currents / local_conductance use
     grid = default_energy_grid(wire, float(np.max(np.abs(Vnp))), n_energy)
     VV = jnp.stack(jnp.broadcast_arrays(V[:, None], V[None, :]), -1).reshape(-1, 2)
-    f1, w1, out = timed(lambda vv: _responses_jit(wire, grid, vv, 256, None, 0), VV, repeat=1)
+    f1, w1, out = timed(lambda vv: responses_jit(wire, grid, vv, 256, None, 0), VV, repeat=1)
     g_gen = -np.asarray(out["dcharge"])[:, 1].reshape(n_map, n_map)
-    rows.append({"method": "jaxqp generic batched path (_responses_jit: autodiff at every map point)",
+    rows.append({"method": "jaxqp generic batched path (responses_jit: autodiff at every map point)",
                  "map": [n_map, n_map], "n_energy": n_energy, "n_x": n_x, "first_call_s": f1, "wall_s": w1,
                  "max_abs_diff_to_nonlocal_conductance_over_max_g_nl":
                      float(np.max(np.abs(g_gen - g_map)) / np.max(np.abs(g_map)))})
@@ -200,7 +200,7 @@ def main(n_map: int = 201, n_energy: int = 2000, n_x: int = 200, n_subset: int =
                   "charge mode only, detector as a probe), analytic d/dV drive",
         "n_energy": n_energy, "bvp_tol": BVP_TOL, "injector_biases_timed": [float(Vnp[i]) for i in sub],
         "solves_timed": len(sub) * n_energy, "wall_s_timed": t_sp, "wall_s_per_solve": per_solve,
-        "bvp_status_counts": {str(s): int(c) for s, c in zip(*np.unique(status, return_counts=True))},
+        "bvp_status_counts": {str(s): int(c) for s, c in zip(*np.unique(status, return_counts=True), strict=False)},
         "bvp_mesh_nodes_median_max": [float(np.median(nodes)), int(nodes.max())],
         "extrapolated_map_wall_s": map_s,
         "extrapolation": f"wall_s_per_solve x {n_map} injector biases x {n_energy} energies; in the probe model "

@@ -39,13 +39,13 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import timed, write
 from scipy.integrate import solve_bvp
 from scipy.interpolate import CubicSpline
 
 import jaxqp as qp
 from jaxqp.kinetic.wire import TunnelContact
 from jaxqp.spectral.wire import Options, default_options, solve_proximity
-from _common import timed, write
 
 LENGTH = 40.0
 X0 = 20.0
@@ -207,7 +207,8 @@ def main(n_energy: int = 4000, n_x: int = 400, subset=SUBSET_E, quick: bool = Fa
         "n_below_gap": int(np.sum(np.abs(Enp[idx]) < DELTA)),
         "wall_s_per_energy": per_E.tolist(), "wall_s_per_energy_mean": t_per,
         "final_mesh_nodes": nodes_at, "bvp_status_counts": {str(s): int(c) for s, c in
-                                                            zip(*np.unique(statuses, return_counts=True))},
+                                                            zip(*np.unique(statuses, return_counts=True),
+                                                                strict=False)},
         "n_failed": int(np.sum(~ok)),
         "extrapolated_wall_s": extrap,
         "extrapolation": f"mean wall_s_per_energy x {n_energy} energies (serial, one core)",
@@ -224,7 +225,8 @@ def main(n_energy: int = 4000, n_x: int = 400, subset=SUBSET_E, quick: bool = Fa
     print(f"scipy  {len(idx)} energies: {t_per * 1e3:.1f} ms per energy (final meshes {min(nodes_at)}-"
           f"{max(nodes_at)} nodes, {int(np.sum(~ok))} failed) -> {extrap:.1f} s for {n_energy} energies; "
           f"{extrap / warm:.2f}x the jaxqp warm time ({extrap / w2:.2f}x with rtol=1e-10)")
-    print(f"       DOS max |diff| at x=20: {d20.max():.2e} (rel {np.max(d20 / np.abs(sp20)):.1e}, E={E_ok[np.argmax(d20)]:.3f}); "
+    print(f"       DOS max |diff| at x=20: {d20.max():.2e} "
+          f"(rel {np.max(d20 / np.abs(sp20)):.1e}, E={E_ok[np.argmax(d20)]:.3f}); "
           f"at x=10: {d10.max():.2e} (rel {np.max(d10 / np.abs(sp10)):.1e}); all nodes {prof.max():.2e}")
 
     grid = {"n_energy": n_energy, "n_x": n_x, "E_range": [-E_MAX, E_MAX],

@@ -21,11 +21,10 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from _common import write
 
 import jaxqp as qp
 from jaxqp import runconfig, runner
-
-from _common import write
 
 KB_UEV = 86.17333262
 MUB_UEV = 57.883818060

@@ -15,10 +15,10 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import timed, write
 from scipy.optimize import root
 
 import jaxqp as qp
-from _common import timed, write
 
 CASES = {
     "dynes_bcs": dict(delta=1.0, gamma=1e-4),
@@ -40,7 +40,7 @@ def scipy_dos(p, E):
     for i, e in enumerate(E):
         eu, ed = e + h + 1j * g, e - h + 1j * g
 
-        def F(x):
+        def F(x, eu=eu, ed=ed):
             vu, vd = x[0] + 1j * x[1], x[2] + 1j * x[3]
             cu, cd = inv_s(vu), inv_s(vd)
             ru = vu - eu - z * vu * cu - bso * (vd - vu) * cd - bsf * ((vd + vu) * cd + vu * cu)
@@ -60,7 +60,7 @@ def main(max_exp: int = 7, n_scipy: int = 400):
     rows = []
     for name, p in CASES.items():
         sc = qp.Superconductor(**p)
-        f = jax.jit(lambda E: qp.dos(sc, E))
+        f = jax.jit(lambda E, sc=sc: qp.dos(sc, E))
         for k in range(3, max_exp + 1):
             n = 10**k
             E = jnp.linspace(-3.0, 3.0, n)

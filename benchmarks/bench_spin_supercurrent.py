@@ -26,8 +26,8 @@ from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
-
 from _common import write
+
 from jaxqp import grids
 from jaxqp.devices import spin_supercurrent as ssc
 from jaxqp.selfconsistency import TC0

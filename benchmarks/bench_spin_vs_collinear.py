@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-
 from _common import timed, write
+
 import jaxqp as qp
 from jaxqp.spectral import spin as S
 from jaxqp.spectral import wire as W
@@ -25,8 +25,8 @@ def main():
             m = qp.Superconductor(delta=1.0, h=0.3, gamma=0.02, b_so=b_so)
             chain = W.Chain((W.Segment(m, 4.0, n_x=n_x),), ends=("reservoir", "vacuum"))
             sw = S.SpinWire(m, 4.0, n_x, ends=("reservoir", "vacuum"))
-            c_cold, c_warm, ref = timed(lambda: W.solve_proximity(chain, E).gamma, repeat=2)
-            s_cold, s_warm, sol = timed(lambda: S.solve_spin(sw, E).gamma, repeat=2)
+            c_cold, c_warm, ref = timed(lambda chain=chain, E=E: W.solve_proximity(chain, E).gamma, repeat=2)
+            s_cold, s_warm, sol = timed(lambda sw=sw, E=E: S.solve_spin(sw, E).gamma, repeat=2)
             dos_ref = np.asarray(W.solve_proximity(chain, E).dos[..., 0])
             dos = np.asarray(S.solve_spin(sw, E).spin_dos()[2, 0])
             rows.append({"n_x": n_x, "n_energy": n_E, "b_so": b_so, "collinear_cold_s": c_cold,

@@ -17,10 +17,10 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import write
 
 import jaxqp as qp
 from jaxqp.devices import thermospin as ts
-from _common import write
 
 TC = qp.TC0
 T_SM = 0.01 * TC
@@ -38,14 +38,14 @@ def numpy_g0(dS, TS, dSm, h, n=20000, dV=1e-4):
     def fermi(x, T):
         return 0.5 * (1 - np.tanh(x / (2 * T)))
 
-    def I(V):
+    def current(V):
         tot = 0.0
         for s in (1, -1):
             integrand = dos(E - V, dS) * dos(E + s * h, dSm) * (fermi(E - V, TS) - fermi(E, T_SM))
             tot += 0.5 * np.trapezoid(integrand, E)
         return tot
 
-    return (I(dV) - I(-dV)) / (2 * dV)
+    return (current(dV) - current(-dV)) / (2 * dV)
 
 
 def main(n_map: int = 200, energies=(20001, 2001), n_numpy: int = 20):
@@ -82,7 +82,8 @@ def main(n_map: int = 200, energies=(20001, 2001), n_numpy: int = 20):
     ii = rng.integers(0, n_map, n_numpy)
     kk = rng.integers(0, n_map, n_numpy)
     t0 = time.perf_counter()
-    Gn = np.array([numpy_g0(float(dS[i]), float(T_S[i]), float(dSm[k]), float(h[k])) for i, k in zip(ii, kk)])
+    Gn = np.array([numpy_g0(float(dS[i]), float(T_S[i]), float(dSm[k]), float(h[k]))
+                   for i, k in zip(ii, kk, strict=False)])
     tn = time.perf_counter() - t0
     per_point = tn / n_numpy
     err = np.abs(Gn - ref[ii, kk])
@@ -96,7 +97,8 @@ def main(n_map: int = 200, energies=(20001, 2001), n_numpy: int = 20):
     print(f"numpy  {per_point * 1e3:.1f} ms per point -> {per_point * n_map**2:.0f} s per map; "
           f"median |diff| to jaxqp {np.median(err):.2e} (max {err.max():.2e}) at median |G0| {scale:.2e}")
     write("thermospin_g0_map", {"rows": rows, "gaps_wall_s": t_gaps,
-                                "targets": "200x200 map with 20,000-point grids: < 30 s on 2-core CPU, < 1 s on one H100"})
+                                "targets": "200x200 map with 20,000-point grids: < 30 s on 2-core CPU, "
+                                           "< 1 s on one H100"})
 
 
 if __name__ == "__main__":

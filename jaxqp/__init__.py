@@ -6,17 +6,27 @@ float64 is enabled on import (set ``JAXQP_X64=0`` before importing to opt out).
 ``jaxqp.enable_compilation_cache()`` (or ``JAXQP_CACHE=1``) keeps compiled programs between processes.
 """
 
-from . import _config  # noqa: F401  (enables float64 before anything else)
-from ._config import enable_compilation_cache
-from . import grids, units
+from .internal import config as _config  # noqa: F401  (first: enables float64 before anything else)
+
+# isort: split
+from . import geometry, grids, units
 from .distributions import fermi
+from .geometry import Chain, Interface, Segment, TunnelContact, Wire
 from .grids import EnergyGrid
+from .internal.config import VERSION, enable_compilation_cache
+from .junction import (
+    SpinCurrents,
+    current_and_conductance,
+    differential_conductance,
+    heat_current,
+    junction_response,
+    quasiparticle_detector_conductance,
+    tunnel_current,
+)
 from .kinetic import (
     ContactCurrents,
     KineticSolution,
     NonlocalMap,
-    TunnelContact,
-    Wire,
     bias_for_current,
     contact_currents,
     local_conductance,
@@ -36,38 +46,27 @@ from .kinetic.inelastic import (
     solve_inelastic,
     uniform_grid,
 )
-from .observables import symmetry_decomposition
-from .junction import (
-    SpinCurrents,
-    current_and_conductance,
-    differential_conductance,
-    heat_current,
-    junction_response,
-    quasiparticle_detector_conductance,
-    tunnel_current,
-)
 from .materials import Electrode, NormalMetal, Superconductor
+from .observables import symmetry_decomposition
 from .selfconsistency import TC0, GapBranches, gap, gap_branches, gap_equation, tc
 from .spectral import SpectralSolution, dos, solve
+from .spectral.spin import SpinActive, SpinDistribution, SpinSolution, SpinWire, solve_spin
 from .spectral.wire import (
-    Chain,
     GapProfile,
-    Interface,
     JosephsonCurrent,
     ProximitySolution,
-    Segment,
     josephson_current,
     self_consistent_gap,
     solve_proximity,
 )
-from .spectral.spin import SpinActive, SpinDistribution, SpinSolution, SpinWire, solve_spin
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
-    "enable_compilation_cache",
+    "enable_compilation_cache", "geometry",
     "EnergyGrid", "Electrode", "GapBranches", "NormalMetal", "SpectralSolution", "SpinCurrents",
-    "Superconductor", "TC0", "current_and_conductance", "differential_conductance", "dos", "fermi", "gap", "gap_branches",
+    "Superconductor", "TC0", "current_and_conductance", "differential_conductance", "dos", "fermi", "gap",
+    "gap_branches",
     "gap_equation", "grids", "heat_current", "junction_response", "quasiparticle_detector_conductance",
     "solve", "tc", "tunnel_current", "units",
     "ContactCurrents", "KineticSolution", "NonlocalMap", "TunnelContact", "Wire", "bias_for_current",

@@ -43,7 +43,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 try:
     import numpyro
@@ -926,7 +926,7 @@ def run_nuts(model, x, y, *, priors=None, fixed=None, sigma=None, num_warmup: in
     states = [init_kernel(p, int(num_warmup), dense_mass=bool(dense_mass), adapt_mass_matrix=bool(adapt_mass),
                           target_accept_prob=target_accept,
                           max_tree_depth=max_tree_depth, model_args=(setup.x, setup.y, setup.sigma), rng_key=k)
-              for p, k in zip(_first_state(setup, pre, pot_given, us, fd_step), keys)]
+              for p, k in zip(_first_state(setup, pre, pot_given, us, fd_step), keys, strict=False)]
     run = _chain_runner(sample_kernel, int(num_warmup) + int(num_samples))
     data = (setup.x, setup.y, setup.sigma)
     if chain_method == "sequential" or num_chains == 1:
@@ -949,7 +949,7 @@ def run_nuts(model, x, y, *, priors=None, fixed=None, sigma=None, num_warmup: in
         traces = jax.tree.map(np.asarray, traces)
     keep = slice(int(num_warmup), None)
     u = np.asarray(traces[0], float)[:, keep]  # (chains, draws, d)
-    stats = {k: np.asarray(v)[:, keep] for k, v in zip(_STATS, traces[1:])}
+    stats = {k: np.asarray(v)[:, keep] for k, v in zip(_STATS, traces[1:], strict=False)}
     adaptation = {"step_size": np.asarray(last.adapt_state.step_size),
                   "inverse_mass_matrix": np.asarray(last.adapt_state.inverse_mass_matrix),
                   "L": np.asarray(pre.L), "z0": np.asarray(pre.z0)}

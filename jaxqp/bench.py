@@ -61,8 +61,8 @@ def run(quick: bool = False) -> dict:
     for n in ((10**4,) if quick else (10**4, 10**6)):
         E = jnp.linspace(-3, 3, n)
         sc = qp.Superconductor(delta=1.0, gamma=gamma)
-        f = jax.jit(lambda E: qp.solve(sc, E).dos[0])
-        first, warm, N = _timed(lambda: f(E))
+        f = jax.jit(lambda E, sc=sc: qp.solve(sc, E).dos[0])
+        first, warm, N = _timed(lambda f=f, E=E: f(E))
         t0 = time.perf_counter()
         Nn = _numpy_bcs_dos(np.asarray(E), gamma)
         tn = time.perf_counter() - t0

@@ -18,7 +18,7 @@ app = typer.Typer(
 
 def _compilation_cache():
     """The command-line tools keep compiled programs between runs unless ``JAXQP_CACHE=0``."""
-    from ._config import enable_compilation_cache
+    from .internal.config import enable_compilation_cache
 
     enable_compilation_cache()
 
@@ -50,9 +50,9 @@ def demo(
 
 
 def _memory_gib() -> float:
-    from .runner import _available_memory
+    from .runner import available_memory
 
-    return _available_memory() / 2**30
+    return available_memory() / 2**30
 
 
 @app.command()
@@ -62,7 +62,7 @@ def info():
 
     import jaxqp
 
-    from ._config import x64_enabled
+    from .internal.config import x64_enabled
 
     rows = {
         "jaxqp": jaxqp.__version__,
@@ -90,7 +90,8 @@ def fit_config(
 ):
     """Fit a model to measured data as a TOML configuration describes; write report.json, fit.png, fit.nc."""
     _compilation_cache()
-    from .fitconfig import ConfigError, run
+    from .configfile import ConfigError
+    from .fitconfig import run
 
     try:
         res, paths = run(config, out)
@@ -118,7 +119,8 @@ def run_config(
 
     Finished chunks are kept in OUT/chunks: after an interruption the same command resumes.
     """
-    from .runconfig import ConfigError, load
+    from .configfile import ConfigError
+    from .runconfig import load
 
     try:
         cfg = load(config)

@@ -25,40 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: SI base units and their factors
-_BASE = {
-    "V": ("V", 1.0), "A": ("A", 1.0), "S": ("S", 1.0), "Ohm": ("Ohm", 1.0), "ohm": ("Ohm", 1.0),
-    "Ω": ("Ohm", 1.0), "K": ("K", 1.0), "T": ("T", 1.0), "eV": ("eV", 1.0), "W": ("W", 1.0),
-    "m": ("m", 1.0), "s": ("s", 1.0), "Hz": ("Hz", 1.0),
-}
-_PREFIX = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "c": 1e-2,
-           "k": 1e3, "M": 1e6, "G": 1e9, "": 1.0}
-_G0 = 7.748091729e-5  #: conductance quantum 2e^2/h (S)
-#: dimensionless or special units accepted as they are
-_SPECIAL = {"1": ("1", 1.0), "": ("1", 1.0), "2e^2/h": ("S", _G0), "G0": ("S", _G0), "e^2/h": ("S", _G0 / 2)}
-
-
-def parse_unit(unit: str) -> tuple[str, float]:
-    """``"mV" -> ("V", 1e-3)``; ``"uS" -> ("S", 1e-6)``; ``"kOhm" -> ("Ohm", 1e3)``; ``"2e^2/h"`` -> siemens."""
-    u = str(unit).strip()
-    if u in _SPECIAL:
-        return _SPECIAL[u]
-    if u in _BASE:
-        return _BASE[u]
-    for p, f in _PREFIX.items():
-        if p and u.startswith(p) and u[len(p):] in _BASE:
-            base, g = _BASE[u[len(p):]]
-            return base, f * g
-    raise ValueError(f"unknown unit {unit!r}: use SI units with an optional prefix (e.g. V, mV, uV, S, uS, "
-                     "kOhm, K, mK, T, mT, ueV) or 2e^2/h")
-
-
-def to_si(values, unit: str, expect: str | None = None):
-    """Convert values in ``unit`` to SI; with ``expect`` (e.g. ``"V"``), check the dimension."""
-    base, f = parse_unit(unit)
-    if expect is not None and base != expect and not (expect == "1" and base == "1"):
-        raise ValueError(f"a quantity in {unit!r} ({base}) was given where {expect} is expected")
-    return np.asarray(values, float) * f
+from .units import parse_unit, to_si  # noqa: F401  (loaders speak SI units)
 
 
 @dataclasses.dataclass
@@ -116,7 +83,7 @@ class Measurement:
             out[k] = np.asarray(v, float).reshape(shape)
         return out
 
-    def sel(self, **point) -> "Measurement":
+    def sel(self, **point) -> Measurement:
         """One slice at the nearest coordinate value, dropping that axis: ``m.sel(field=1.0)`` is the
         curve at 1 T of a field x bias map (values in SI units)."""
         out = self
@@ -132,7 +99,7 @@ class Measurement:
                                       sigma=None if out.sigma is None else np.take(out.sigma, i, axis=axis))
         return out
 
-    def select(self, **ranges) -> "Measurement":
+    def select(self, **ranges) -> Measurement:
         """Restrict coordinates to ranges in SI units, e.g. ``select(bias=(-1.5e-3, 1.5e-3))``."""
         coords, idx = {}, []
         for k, v in self.coords.items():
@@ -225,7 +192,8 @@ def _grid_long_format(cols: dict, coord_names: list, value_names: list):
     axes = [np.unique(pts[c]) for c in coord_names]
     shape = tuple(len(a) for a in axes)
     n = len(pts[coord_names[0]])
-    flat = np.ravel_multi_index(tuple(np.searchsorted(a, pts[c]) for a, c in zip(axes, coord_names)), shape)
+    index = tuple(np.searchsorted(a, pts[c]) for a, c in zip(axes, coord_names, strict=False))
+    flat = np.ravel_multi_index(index, shape)
     uniq, first, counts = np.unique(flat, return_index=True, return_counts=True)
     if (counts > 1).any():
         i = first[np.argmax(counts > 1)]
@@ -337,7 +305,7 @@ def _load_csv(path, coords, value, sigma, units) -> Measurement:
         if not prev.startswith("#") or len(cand) == ncol:
             labels = cand
     if labels is not None:
-        names, file_units = zip(*(_split_header(s) for s in labels))
+        names, file_units = zip(*(_split_header(s) for s in labels), strict=False)
         if len(names) != ncol:
             raise ValueError(f"{path}: {len(names)} header labels for {ncol} columns")
     else:
@@ -347,7 +315,7 @@ def _load_csv(path, coords, value, sigma, units) -> Measurement:
         names = tuple(given) + tuple(f"col{i}" for i in range(len(given), ncol))
         file_units = (None,) * ncol
     cols = {n: data[:, i] for i, n in enumerate(names)}
-    for n, u in zip(names, file_units):
+    for n, u in zip(names, file_units, strict=False):
         if u is not None:
             units.setdefault(n, u)
     return _from_arrays(cols, coords, value, sigma, units, str(path), long_format=True)
@@ -431,7 +399,7 @@ def _from_arrays(d: dict, coords, value, sigma, units, source, long_format=False
     sig = None if sig_name is None else np.asarray(d[sig_name], float)
     if long_format and len(coords) > 1:
         axes, grids = _grid_long_format(d, coords, [value] + ([sig_name] if sig_name else []))
-        coord_arrays = dict(zip(coords, axes))
+        coord_arrays = dict(zip(coords, axes, strict=False))
         vals = grids[value]
         sig = grids[sig_name] if sig_name else None
     elif long_format:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -48,7 +48,7 @@ class DemoConfig:
     n_energy_nonlocal: int = 2001  #: energies of the kinetic problem
 
     @classmethod
-    def quick(cls) -> "DemoConfig":
+    def quick(cls) -> DemoConfig:
         return cls(n_T=12, n_h=12, n_V=121, n_energy=801, n_h_seebeck=8, chunks=2, n_nonlocal=41,
                    phase_gradients=(0.0, 0.2), n_x=120, n_energy_nonlocal=1201)
 

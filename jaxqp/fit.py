@@ -48,7 +48,8 @@ import dataclasses
 import functools
 import json
 import math
-from typing import Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -58,7 +59,7 @@ import optax
 import optimistix as optx
 from jax.custom_derivatives import SymbolicZero
 
-from . import _validation as val
+from .internal import validation as val
 
 LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 
@@ -88,7 +89,7 @@ class Parameter:
                 "move the start inside the bounds"
             )
 
-    def replace(self, **kw) -> "Parameter":
+    def replace(self, **kw) -> Parameter:
         return dataclasses.replace(self, **kw)
 
 
@@ -584,7 +585,7 @@ def curve_fit(model: Callable, x, y, params: Mapping[str, Parameter | float], *,
     cov, corr, err, singular = _covariance(info, scale)
     values = {k: float(pbest[k]) for k in params}
     stderr = {k: 0.0 for k in params}
-    stderr.update({k: float(e) for k, e in zip(free, err)})
+    stderr.update({k: float(e) for k, e in zip(free, err, strict=False)})
     converged = bool(ok)
     return FitResult(
         values=values, stderr=stderr, free=free, covariance=cov, correlation=corr, chi2=chi2,

@@ -38,10 +38,11 @@ Example (``nis.toml``; paths are relative to the file)::
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
 import numpy as np
+
+from .configfile import ConfigError, check_keys, read_toml  # noqa: F401  (ConfigError re-exported)
 
 _TOP = {"model", "model_options", "corrections", "data", "parameters", "fit", "output"}
 _DATA = {"file", "value", "sigma", "units", "coords", "select"}
@@ -50,41 +51,20 @@ _CORR = {"bias_offset", "series_resistance", "newton_steps"}
 _OUT = {"dir"}
 
 
-class ConfigError(ValueError):
-    """A configuration file that cannot be run; the message says what to change."""
-
-
-def _check_keys(table: dict, allowed: set, where: str):
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-
-
-def read_toml(path) -> dict:
-    """The table of a TOML file, or a :class:`ConfigError` saying why not."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"no configuration file {path}")
-    try:
-        return tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path} is not valid TOML: {e}") from None
-
-
 def load_config(path) -> dict:
     path = Path(path)
     cfg = read_toml(path)
-    _check_keys(cfg, _TOP, str(path))
+    check_keys(cfg, _TOP, str(path))
     if "model" not in cfg:
         from .models import MODELS
 
         raise ConfigError(f"{path}: name the model, e.g. model = \"nis\" (one of {sorted(MODELS)})")
     if "data" not in cfg or "file" not in cfg["data"]:
         raise ConfigError(f"{path}: a [data] table with file = \"...\" is required")
-    _check_keys(cfg["data"], _DATA, "[data]")
-    _check_keys(cfg.get("fit", {}), _FIT, "[fit]")
-    _check_keys(cfg.get("corrections", {}), _CORR, "[corrections]")
-    _check_keys(cfg.get("output", {}), _OUT, "[output]")
+    check_keys(cfg["data"], _DATA, "[data]")
+    check_keys(cfg.get("fit", {}), _FIT, "[fit]")
+    check_keys(cfg.get("corrections", {}), _CORR, "[corrections]")
+    check_keys(cfg.get("output", {}), _OUT, "[output]")
     return cfg
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import __version__
+from .internal.config import VERSION as __version__
 
 #: units of the dimensionless quantities, for dataset attributes
 UNITS = {

@@ -44,9 +44,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
-from . import _validation as val
 from . import distributions
 from .grids import EnergyGrid, check_resolution, smooth
+from .internal import validation as val
 from .materials import NormalMetal
 
 
@@ -259,9 +259,9 @@ def _check_user_grid(grid, left, right, V, TL, TR):
     if any(x is None for x in cs + ws):
         return  # traced parameters: nothing to check here
     shifts = [Vc] * len(cl) + [0.0] * len(cr)
-    c = np.concatenate([np.ravel(np.asarray(ci) + sh) for ci, sh in zip(cs, shifts)])
+    c = np.concatenate([np.ravel(np.asarray(ci) + sh) for ci, sh in zip(cs, shifts, strict=False)])
     w = np.concatenate([np.ravel(np.broadcast_to(wi, np.broadcast_shapes(np.shape(ci), np.shape(sh))))
-                        for ci, wi, sh in zip(cs, ws, shifts)])
+                        for ci, wi, sh in zip(cs, ws, shifts, strict=False)])
     check_resolution(grid, c, w, factor=2.0, what="the energy grid passed to the junction")
 
 

@@ -8,13 +8,15 @@ Delta0, temperatures are k_B T / Delta0 (see :mod:`jaxqp.units`).
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
 
-from . import _validation as val
+from .distributions import fermi
+from .internal import validation as val
+from .spectral.bulk import dos, green_functions, solve
 
 
 def _as_array(x):
@@ -58,7 +60,6 @@ class Electrode(eqx.Module):
                 f"{type(self).__name__} has no temperature: pass it to the call "
                 f"(e.g. T_left=...) or construct {type(self).__name__}(..., temperature=...)."
             )
-        from .distributions import fermi
 
         f = fermi(E, T)
         return jnp.broadcast_to(f, (2,) + f.shape)
@@ -89,9 +90,9 @@ class NormalMetal(Electrode):
     electrode from a ferromagnet elsewhere).
     """
 
-    temperature: Optional[Array] = eqx.field(default=None, converter=_as_array)
+    temperature: Array | None = eqx.field(default=None, converter=_as_array)
     bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    distribution: Optional[Callable] = None
+    distribution: Callable | None = None
     spin_bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
 
     _batch_fields = ("temperature", "bias", "spin_bias")
@@ -110,7 +111,6 @@ class NormalMetal(Electrode):
         T = self.temperature if T is None else T
         if T is None:
             return super().occupation(E, T)  # raises the common message
-        from .distributions import fermi
 
         E = jnp.asarray(E)
         return jnp.stack([fermi(E - self.spin_bias, T), fermi(E + self.spin_bias, T)])
@@ -154,9 +154,9 @@ class Superconductor(Electrode):
     b_so: Array = eqx.field(default=0.0, converter=jnp.asarray)
     b_sf: Array = eqx.field(default=0.0, converter=jnp.asarray)
     gamma: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    temperature: Optional[Array] = eqx.field(default=None, converter=_as_array)
+    temperature: Array | None = eqx.field(default=None, converter=_as_array)
     bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    distribution: Optional[Callable] = None
+    distribution: Callable | None = None
 
     def __check_init__(self):
         val.check_nonnegative("delta", self.delta, hint="the pair potential is |Delta| >= 0")
@@ -178,21 +178,15 @@ class Superconductor(Electrode):
 
     def solve(self, E, **options):
         """Retarded Green's functions at energies ``E``; see :func:`jaxqp.spectral.solve`."""
-        from .spectral.bulk import solve
-
         return solve(self, E, **options)
 
     def dos(self, E) -> Array:
         """Spin-resolved DOS, shape ``(2, *broadcast(E, batch))``: [N_up, N_dn]; see :func:`jaxqp.dos`."""
-        from .spectral.bulk import dos
-
         return dos(self, E)
 
     _batch_fields = ("delta", "h", "zeta", "b_so", "b_sf", "gamma", "temperature", "bias")
 
     def spectral(self, E) -> tuple[Array, Array]:
-        from .spectral.bulk import green_functions
-
         E = jnp.asarray(E)
         _, g, _, ok = green_functions(E + 1j * self.gamma, self.h, self.delta, self.zeta, self.b_so, self.b_sf)
         return jnp.real(g), ok

@@ -35,7 +35,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .data import Measurement, load, parse_unit
+from .devices.nonlocal_wire import (
+    BATH_K,
+    DELTA0_UEV,
+    FIG11,
+    GAMMA_FIT,
+    JUNCTIONS,
+    SPACING_NM,
+    WIRE_LENGTH_NM,
+    XI_NM,
+    charge_imbalance_spectral,
+    pair_distance,
+    r_xi_ohm,
+)
 from .fit import FitResult, Parameter, curve_fit
+from .geometry import TunnelContact, Wire
+from .grids import merged_grid, smooth
+from .junction import current_and_conductance
+from .kinetic.collisions import ElectronElectron
+from .kinetic.inelastic import GapEquation, inelastic_setup, map_core, uniform_grid
+from .kinetic.solve import separable_core
+from .materials import NormalMetal, Superconductor
+from .spectral.bulk import green_functions
 from .units import KB_UEV_PER_K, MUB_UEV_PER_T
 
 
@@ -45,7 +67,6 @@ def _P(start, lower=-math.inf, upper=math.inf, unit="", fixed=False, scale=None)
 
 class FitModel:
     """Base class: see the module docstring."""
-
     name: ClassVar[str] = ""
     coords: ClassVar[tuple] = ()
     output: ClassVar[tuple] = ("y", "")
@@ -66,9 +87,6 @@ class FitModel:
 # --------------------------------------------------------------------------- tunnel junctions
 def _nis_dimensionless(v, delta_over, gamma, T, *, h=0.0, zeta=0.0, b_so=0.0, n_energy=1001, what="G"):
     """Current (units G_T Delta/e) and/or dI/dV (G_T) of N-I-S with a Dynes/spin-split S (S at T = 0)."""
-    from .junction import current_and_conductance
-    from .materials import NormalMetal, Superconductor
-
     N = NormalMetal(temperature=T)
     S = Superconductor(delta=delta_over, h=h, zeta=zeta, b_so=b_so, gamma=gamma, temperature=0.0)
     I, G = current_and_conductance(N, S, v, n_energy=n_energy)
@@ -206,7 +224,6 @@ class Corrected(FitModel):
 def _peak_grid(delta, width, e_max, n):
     """Energy grid clustered at the coherence peaks +-delta; the nodes follow the width smoothly, so
     derivatives are those of the computed integral."""
-    from .grids import smooth
 
     c = jnp.stack(jnp.broadcast_arrays(-delta, delta), -1)
     w = jnp.stack(jnp.broadcast_arrays(width, width), -1)
@@ -234,8 +251,6 @@ class ChargeImbalance(FitModel):
     output: ClassVar[tuple] = ("g_ss", "S")
 
     def parameters(self):
-        from .devices.nonlocal_wire import JUNCTIONS, SPACING_NM, WIRE_LENGTH_NM, XI_NM, r_xi_ohm
-
         return {
             "gamma": _P(1e-3, 0.0, 0.2, ""), "q": _P(0.0, 0.0, math.inf, "1/xi", fixed=True),
             "delta": _P(265.0, 0.0, math.inf, "ueV", fixed=True),
@@ -249,8 +264,6 @@ class ChargeImbalance(FitModel):
         }
 
     def __call__(self, x, gamma, q, delta, T_inj, G_inj, G_det, R_xi, distance, half_length, xi):
-        from .devices.nonlocal_wire import charge_imbalance_spectral
-
         v = jnp.asarray(x["bias"]) * 1e6 / delta
         T = T_inj * KB_UEV_PER_K / delta
         zeta = 0.5 * q**2
@@ -283,16 +296,12 @@ class SupercurrentRelation(FitModel):
     output: ClassVar[tuple] = ("I_s", "A")
 
     def parameters(self):
-        from .devices.nonlocal_wire import BATH_K, GAMMA_FIT
-
         return {"I0": _P(30e-6, 0.0, math.inf, "A"), "gamma": _P(GAMMA_FIT, 0.0, 0.2, "", fixed=True),
                 "T": _P(BATH_K, 0.0, math.inf, "K", fixed=True),
                 "delta": _P(265.0, 0.0, math.inf, "ueV", fixed=True)}
 
     def spectral_integral(self, q, gamma, T):
         """``int dE j_E tanh(E/2T)`` (dimensionless, per unit q/2)."""
-        from .spectral.bulk import green_functions
-
         q = jnp.asarray(q)
         zeta = 0.5 * q**2
         grid = _peak_grid(jnp.ones_like(q), gamma + zeta + 1e-4, self.e_max, self.n_energy)
@@ -309,8 +318,6 @@ class SupercurrentRelation(FitModel):
 # --------------------------------------------------------------------------- non-local maps (kinetic engine)
 def _pair_geometry(pair):
     """Wire length and injector-detector distance (units of xi) of the seed-001 wire."""
-    from .devices.nonlocal_wire import WIRE_LENGTH_NM, XI_NM, pair_distance
-
     return WIRE_LENGTH_NM / XI_NM, pair_distance(pair)
 
 
@@ -350,8 +357,6 @@ class NonlocalConductanceMap(FitModel):
     output: ClassVar[tuple] = ("g_nl", "S")
 
     def parameters(self):
-        from .devices.nonlocal_wire import BATH_K, DELTA0_UEV, GAMMA_FIT, JUNCTIONS, r_xi_ohm
-
         a, b = (JUNCTIONS[j] for j in self.pair)
         return {
             "gamma": _P(GAMMA_FIT, 0.0, 0.2, ""), "b_so": _P(0.02, 0.0, math.inf, ""),
@@ -359,16 +364,14 @@ class NonlocalConductanceMap(FitModel):
             "delta": _P(DELTA0_UEV, 0.0, math.inf, "ueV", fixed=True),
             "q": _P(0.0, 0.0, math.inf, "1/xi", fixed=True),
             "G_inj": _P(a["G"], 0.0, math.inf, "S", fixed=True), "G_det": _P(b["G"], 0.0, math.inf, "S", fixed=True),
-            "T_inj": _P(a["T_K"], 0.0, math.inf, "K", fixed=True), "T_det": _P(b["T_K"], 0.0, math.inf, "K", fixed=True),
+            "T_inj": _P(a["T_K"], 0.0, math.inf, "K", fixed=True),
+            "T_det": _P(b["T_K"], 0.0, math.inf, "K", fixed=True),
             "T_bath": _P(BATH_K, 0.0, math.inf, "K", fixed=True),
             "R_xi": _P(r_xi_ohm(), 0.0, math.inf, "Ohm", fixed=True),
         }
 
     def wire(self, gamma, b_so, h, P_det, delta, q, G_inj, G_det, T_inj, T_det, T_bath, R_xi):
         """The :class:`jaxqp.Wire` (units of ``delta``) at these parameters."""
-        from .kinetic.wire import TunnelContact, Wire
-        from .materials import NormalMetal, Superconductor
-
         L, dist = _pair_geometry(self.pair)
         t = KB_UEV_PER_K / delta
         contacts = (TunnelContact(0.5 * L, G_inj * R_xi, NormalMetal(temperature=T_inj * t), name=self.pair[0]),
@@ -379,8 +382,6 @@ class NonlocalConductanceMap(FitModel):
 
     def grid(self, gamma, h_over_delta, zeta, t_min):
         """Energy grid (traceable): half the nodes at the Zeeman-split coherence peaks and 0."""
-        from .kinetic.wire import merged_grid
-
         c = jnp.stack([jnp.zeros(()), 1.0 - h_over_delta, 1.0 + h_over_delta, -1.0 + h_over_delta,
                        -1.0 - h_over_delta])
         w = jnp.stack([jnp.maximum(t_min, 1e-3)] + 4 * [jnp.maximum(gamma, 2e-4) + zeta])
@@ -392,12 +393,10 @@ class NonlocalConductanceMap(FitModel):
 
     def evaluate(self, x, p: dict, grid):
         """The map on a given energy grid (the quadrature held fixed, e.g. for derivative checks)."""
-        from .kinetic.solve import _separable_core
-
         w = self.wire(**p)
         vi, vd, shape = _map_axes(x)
         scale = 1e6 / p["delta"]
-        parts, ok = _separable_core(w, grid, ((vi * scale).reshape(-1), (vd * scale).reshape(-1)), 0)
+        parts, ok = separable_core(w, grid, ((vi * scale).reshape(-1), (vd * scale).reshape(-1)), 0)
         g = -parts[0][1][0][:, 1].reshape(vi.shape) / p["R_xi"]  # dI_det/dV_inj, I_det from the wire
         return jnp.broadcast_to(jnp.where(ok, g, jnp.nan), shape)
 
@@ -427,8 +426,6 @@ class InelasticNonlocalMap(FitModel):
     output: ClassVar[tuple] = ("g_nl", "S")
 
     def parameters(self):
-        from .devices.nonlocal_wire import BATH_K, DELTA0_UEV, FIG11, JUNCTIONS, r_xi_ohm
-
         a, b = (JUNCTIONS[j] for j in self.pair)
         return {
             "gamma_ee": _P(FIG11["gamma_ee"], 0.0, math.inf, ""),
@@ -436,17 +433,13 @@ class InelasticNonlocalMap(FitModel):
             "gamma": _P(FIG11["gamma"], 0.0, 0.2, "", fixed=True),
             "delta0": _P(DELTA0_UEV, 0.0, math.inf, "ueV", fixed=True),
             "G_det": _P(b["G"], 0.0, math.inf, "S", fixed=True),
-            "T_inj": _P(a["T_K"], 0.0, math.inf, "K", fixed=True), "T_det": _P(b["T_K"], 0.0, math.inf, "K", fixed=True),
+            "T_inj": _P(a["T_K"], 0.0, math.inf, "K", fixed=True),
+            "T_det": _P(b["T_K"], 0.0, math.inf, "K", fixed=True),
             "T_bath": _P(BATH_K, 0.0, math.inf, "K", fixed=True),
             "R_xi": _P(r_xi_ohm(), 0.0, math.inf, "Ohm", fixed=True),
         }
 
     def __call__(self, x, gamma_ee, G_inj, gamma, delta0, G_det, T_inj, T_det, T_bath, R_xi):
-        from .kinetic.collisions import ElectronElectron
-        from .kinetic.inelastic import GapEquation, _map_core, _setup, uniform_grid
-        from .kinetic.wire import TunnelContact, Wire
-        from .materials import NormalMetal, Superconductor
-
         L, dist = _pair_geometry(self.pair)
         t = KB_UEV_PER_K / delta0
         r_half = 0.5 * R_xi  # the half model: double cross-section
@@ -459,8 +452,8 @@ class InelasticNonlocalMap(FitModel):
         grid = uniform_grid(self.cutoff, self.spacing)
         gap = GapEquation(cutoff=self.cutoff)
         coll = (ElectronElectron(gamma_ee),)
-        st = _setup(wire, grid, coll, gap, None, self.subdivision)
-        _, g, _, _, _, _, out = _map_core(wire, coll, gap, (vi * scale).reshape(-1), st, grid,
+        st = inelastic_setup(wire, grid, coll, gap, None, self.subdivision)
+        _, g, _, _, _, _, out = map_core(wire, coll, gap, (vi * scale).reshape(-1), st, grid,
                                           (vd * scale).reshape(-1), 0, 1)
         ok = jnp.all(out.converged, axis=tuple(range(1, out.converged.ndim)))
         g = jnp.where(ok[:, None], g, jnp.nan) / r_half
@@ -487,8 +480,6 @@ def get(name: str, **options) -> FitModel:
 # --------------------------------------------------------------------------- measured data -> fit
 def _convert_parameter(name: str, p, spec, model_name: str):
     """A user's parameter override (a number, or a dict with start/lower/upper/fixed/unit) in the model's unit."""
-    from .data import parse_unit
-
     if isinstance(p, Parameter):
         return p
     if isinstance(p, (int, float)) and not isinstance(p, bool):
@@ -543,7 +534,6 @@ def fit_data(model: FitModel, data, params: dict | None = None, *, coords: dict 
 
     Without ``sigma`` in the data the noise is estimated from the residual scatter.
     """
-    from .data import Measurement, load
 
     m = data if isinstance(data, Measurement) else load(data)
     coords = dict(coords or {})

@@ -7,8 +7,8 @@ accumulation, quasiparticle numbers, current profiles) are methods of
 
 from __future__ import annotations
 
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 
 
 def _check_symmetric(values, name):

@@ -121,7 +121,7 @@ def corner_figure(samples: dict, truths: dict | None = None, *, labels: dict | N
             if i == j:
                 ax.hist(data[i], bins=bins, range=ranges[i], histtype="stepfilled", color="C0", alpha=0.6)
                 q = np.quantile(data[i], [0.05, 0.5, 0.95])
-                for v, ls in zip(q, (":", "-", ":")):
+                for v, ls in zip(q, (":", "-", ":"), strict=False):
                     ax.axvline(v, color="C0", ls=ls, lw=0.8)
                 ax.set_yticks([])
                 ax.set_title(f"{labels.get(names[i], names[i])} = {q[1]:.4g}"
@@ -206,7 +206,7 @@ def plot_symmetry(da, dims, *, x: str | None = None, figsize=None):
     parts = symmetric_parts(da, dims)
     n = len(parts)
     fig, axes = plt.subplots(1, n, figsize=figsize or (4.2 * n, 3.4), constrained_layout=True, squeeze=False)
-    for ax, (k, v) in zip(axes[0], parts.items()):
+    for ax, (k, v) in zip(axes[0], parts.items(), strict=False):
         if v.ndim == 2:
             plot_map(v, ax=ax, x=x, symmetric=True, title=k)
         else:

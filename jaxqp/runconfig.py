@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import hashlib
 import json
 import math
@@ -62,12 +61,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .configfile import ConfigError, check_keys, read_toml, suggest  # one error type for every configuration file
 from .data import parse_unit
 from .units import KB_UEV_PER_K, TC_OVER_DELTA0, Units
-
-
-from .fitconfig import ConfigError, read_toml  # one error type for every configuration file
-
 
 # ------------------------------------------------------------------------------ quantities
 #: dimension -> (SI base unit, reduced unit names accepted, example)
@@ -127,7 +123,8 @@ def parse_quantity(x, dim: str, where: str) -> Quantity:
     if isinstance(x, dict):
         unknown = set(x) - {"value", "unit"}
         if unknown or "value" not in x:
-            raise ConfigError(f"{where}: a quantity table has keys value and unit, e.g. {{ value = 60, unit = \"mK\" }}")
+            raise ConfigError(f"{where}: a quantity table has keys value and unit, "
+                              f"e.g. {{ value = 60, unit = \"mK\" }}")
         num, unit = x["value"], str(x.get("unit", ""))
         if isinstance(num, bool) or not isinstance(num, (int, float)):
             raise ConfigError(f"{where}: value must be a number, got {num!r}")
@@ -250,17 +247,6 @@ MAX_POINTS = 10**9
 MAX_AXIS = 10**7  #: values per axis
 
 
-def _suggest(key, options) -> str:
-    close = difflib.get_close_matches(key, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _check_keys(table: dict, allowed, where: str, errors: list):
-    for k in table:
-        if k not in allowed:
-            errors.append(f"{where}: unknown key {k!r}{_suggest(k, allowed)}; allowed: {sorted(allowed)}")
-
-
 def _section_schema(task: str, section: str, table: dict) -> dict:
     if section == "units":
         return UNITS
@@ -330,7 +316,7 @@ class RunConfig:
                 out[f"{sec}.{k}"] = np.full(index.shape, v, float)
         if self.axes:
             sub = np.unravel_index(index, self.shape)
-            for ax, i in zip(self.axes, sub):
+            for ax, i in zip(self.axes, sub, strict=False):
                 out[ax.key] = ax.reduced[i]
         return out
 
@@ -412,13 +398,61 @@ def load(path) -> RunConfig:
 
 
 def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
-    """Validate a configuration given as a dict (as TOML would give it)."""
+    """Validate a configuration given as a dict (as TOML would give it).
+
+    Every section has its own validator below; each appends what is wrong to one list, so that a
+    file's problems are reported together, stage by stage (task and tables, reference units, the
+    sections with grid, sweep and output, then the checks that need reduced values).
+    """
     raw = copy.deepcopy(raw)
     errors: list[str] = []
-    _check_keys(raw, _TOP, "configuration", errors)
+    task, spec = _task(raw, errors)
+    _raise(errors)
+    delta0, xi_nm = _reference_units(raw, errors)
+    _raise(errors)
+    sections: dict = {}
+    schemas: dict = {}
+    for s in spec["sections"]:
+        if s != "units":
+            sections[s], schemas[s] = _section(task, s, raw.get(s, {}), delta0, xi_nm, errors)
+    if task == "wire" and not errors:
+        _check_wire(sections, errors)
+    inner_name, inner_dim = spec["inner"]
+    inner, n_energy = _grid(raw.get("grid", {}), inner_name, inner_dim, errors)
+    axes = _sweep(raw, sections, schemas, delta0, xi_nm, errors)
+    out_t = raw.get("output", {})
+    fmt, chunk, memory_bytes = _output(out_t, errors)
+    title = raw.get("title", f"jaxqp {task}")
+    _raise(errors)
+
+    # physics checks that need the reduced values -----------------------------------------
+    for d in sections.values():
+        if d["kind"] == "superconductor" and not d["flags"]["self_consistent"] and "delta" not in d["params"]:
+            d["params"]["delta"] = d["params"]["delta0"]
+    inner_red = np.asarray(inner.reduced(inner_dim, delta0, xi_nm), float)
+    if inner_red.size > MAX_POINTS:
+        errors.append(f"grid.{inner_name}: {inner_red.size} points is absurdly many")
+    _check_resolution(task, sections, axes, inner_name, inner_red, errors)
+    _raise(errors)
+    return RunConfig(task=task, raw=raw, base=Path(base), delta0_ueV=float(delta0), xi_nm=xi_nm,
+                     sections=sections, axes=axes, inner_name=inner_name,
+                     inner_si=np.asarray(inner.value, float), inner_unit=inner.unit,
+                     inner_reduced=inner_red, n_energy=int(n_energy),
+                     out_dir=Path(base) / out_t.get("dir", f"{task}-run"), format=fmt, chunk=chunk,
+                     memory_bytes=memory_bytes, title=str(title))
+
+
+def _raise(errors: list) -> None:
+    if errors:
+        raise ConfigError("\n".join(errors))
+
+
+def _task(raw: dict, errors: list):
+    """The task, and its tables present, required and of the right type."""
+    check_keys(raw, _TOP, "configuration", errors)
     task = raw.get("task")
     if task not in TASKS:
-        msg = "name the task" if task is None else f"unknown task {task!r}{_suggest(str(task), TASKS)}"
+        msg = "name the task" if task is None else f"unknown task {task!r}{suggest(str(task), TASKS)}"
         raise ConfigError(f"{msg}: task = one of {sorted(TASKS)}" + ("" if not errors else "\n" + "\n".join(errors)))
     spec = TASKS[task]
     for s in ("material", "left", "right", "barrier", "wire", "injector", "detector"):
@@ -432,12 +466,13 @@ def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
     for s in spec["sections"]:
         if s in raw and not isinstance(raw[s], dict):
             errors.append(f"[{s}] must be a table")
-    if errors:
-        raise ConfigError("\n".join(errors))
+    return task, spec
 
-    # reference units ------------------------------------------------------------------
+
+def _reference_units(raw: dict, errors: list):
+    """[units]: the reference gap Delta0 in ueV (from delta0, Tc or the first superconductor) and xi in nm."""
     units_t = raw.get("units", {})
-    _check_keys(units_t, UNITS, "[units]", errors)
+    check_keys(units_t, UNITS, "[units]", errors)
     q = {}
     for k in ("delta0", "Tc", "xi"):
         if k in units_t:
@@ -475,61 +510,52 @@ def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
             errors.append("give the reference gap: [units] delta0 = \"200 ueV\" (or Tc = \"1.3 K\"), or a "
                           "superconductor's delta0 in eV")
     xi_nm = q["xi"].value * 1e9 if "xi" in q and q["xi"].unit == "m" else None
-    if errors:
-        raise ConfigError("\n".join(errors))
+    return delta0, xi_nm
 
-    # sections -------------------------------------------------------------------------
-    sections: dict = {}
-    schemas: dict = {}
-    for s in spec["sections"]:
-        if s == "units":
+
+def _section(task: str, s: str, t: dict, delta0, xi_nm, errors: list):
+    """One device section (material, electrode, barrier, wire or contact): kind, reduced parameters, flags."""
+    schema = _section_schema(task, s, t)
+    allowed = set(schema) | ({"kind"} if s in ("left", "right") else set()) | (
+        set(SC_FLAGS) if schema is SUPERCONDUCTOR else set())
+    check_keys(t, allowed, f"[{s}]", errors)
+    kind = t.get("kind", "superconductor") if s in ("left", "right") else (
+        s if s in ("barrier", "wire", "injector", "detector") else "superconductor")
+    if s in ("left", "right") and kind not in ("normal", "superconductor"):
+        errors.append(f"{s}.kind = {kind!r}; use \"normal\" or \"superconductor\"")
+    d = {"kind": kind, "params": {}, "flags": {}}
+    for flag, default in SC_FLAGS.items():
+        if schema is SUPERCONDUCTOR:
+            val = t.get(flag, default)
+            if not isinstance(val, bool):
+                errors.append(f"{s}.{flag} must be true or false, got {val!r}")
+            d["flags"][flag] = bool(val)
+    if schema is SUPERCONDUCTOR:
+        if "field" in t and "h" in t:
+            errors.append(f"[{s}]: give field (tesla) or h (energy), not both")
+        if "r_orb" in t and "zeta" in t:
+            errors.append(f"[{s}]: give zeta or r_orb, not both")
+    g = float(t.get("g", 2.0)) if isinstance(t.get("g", 2.0), (int, float)) else 2.0
+    for k, p in schema.items():
+        value = t.get(k, p.default)
+        if value is None:
             continue
-        t = raw.get(s, {})
-        schema = _section_schema(task, s, t)
-        schemas[s] = schema
-        allowed = set(schema) | ({"kind"} if s in ("left", "right") else set()) | (
-            set(SC_FLAGS) if schema is SUPERCONDUCTOR else set())
-        _check_keys(t, allowed, f"[{s}]", errors)
-        kind = t.get("kind", "superconductor") if s in ("left", "right") else (
-            s if s in ("barrier", "wire", "injector", "detector") else "superconductor")
-        if s in ("left", "right") and kind not in ("normal", "superconductor"):
-            errors.append(f"{s}.kind = {kind!r}; use \"normal\" or \"superconductor\"")
-        d = {"kind": kind, "params": {}, "flags": {}}
-        for flag, default in SC_FLAGS.items():
-            if schema is SUPERCONDUCTOR:
-                val = t.get(flag, default)
-                if not isinstance(val, bool):
-                    errors.append(f"{s}.{flag} must be true or false, got {val!r}")
-                d["flags"][flag] = bool(val)
-        if schema is SUPERCONDUCTOR:
-            if "field" in t and "h" in t:
-                errors.append(f"[{s}]: give field (tesla) or h (energy), not both")
-            if "r_orb" in t and "zeta" in t:
-                errors.append(f"[{s}]: give zeta or r_orb, not both")
-        g = float(t.get("g", 2.0)) if isinstance(t.get("g", 2.0), (int, float)) else 2.0
-        for k, p in schema.items():
-            value = t.get(k, p.default)
-            if value is None:
-                continue
-            try:
-                qv = parse_quantity(value, p.dim, f"{s}.{k}")
-                d["params"][k] = qv.reduced(p.dim, delta0, xi_nm, g)
-                if k == "r_orb":
-                    d["params"][k] = qv.reduced("energy", delta0)  # per tesla^2
-                _check_bounds(f"{s}.{k}", p, d["params"][k], errors)
-            except ConfigError as e:
-                errors.append(str(e))
-        if schema is SUPERCONDUCTOR:
-            d["params"].setdefault("delta0", 1.0)
-        sections[s] = d
+        try:
+            qv = parse_quantity(value, p.dim, f"{s}.{k}")
+            d["params"][k] = qv.reduced(p.dim, delta0, xi_nm, g)
+            if k == "r_orb":
+                d["params"][k] = qv.reduced("energy", delta0)  # per tesla^2
+            _check_bounds(f"{s}.{k}", p, d["params"][k], errors)
+        except ConfigError as e:
+            errors.append(str(e))
+    if schema is SUPERCONDUCTOR:
+        d["params"].setdefault("delta0", 1.0)
+    return d, schema
 
-    if task == "wire" and not errors:
-        _check_wire(sections, errors)
 
-    # grid -------------------------------------------------------------------------------
-    grid_t = raw.get("grid", {})
-    inner_name, inner_dim = spec["inner"]
-    _check_keys(grid_t, {inner_name, "n_energy"}, "[grid]", errors)
+def _grid(grid_t: dict, inner_name: str, inner_dim: str, errors: list):
+    """[grid]: the task's inner axis (bias or energy) and the number of energy nodes."""
+    check_keys(grid_t, {inner_name, "n_energy"}, "[grid]", errors)
     inner = None
     if inner_name not in grid_t:
         errors.append(f"[grid] needs {inner_name} = {{ start = ..., stop = ..., num = ... }} "
@@ -542,15 +568,18 @@ def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
         n_energy = 2001
     elif n_energy > 10**6:
         errors.append(f"grid.n_energy = {n_energy} is absurdly large (more than 1e6 nodes per point)")
+    return inner, n_energy
 
-    # sweep -------------------------------------------------------------------------------
+
+def _sweep(raw: dict, sections: dict, schemas: dict, delta0, xi_nm, errors: list) -> list:
+    """[sweep]: the swept parameters (outer axes), reduced and checked against their bounds."""
     axes = []
     sweep_t = _flatten_sweep(raw.get("sweep", {}))
     for key, sp in sweep_t.items():
         sec, _, name = key.partition(".")
         if sec not in sections or name not in schemas.get(sec, {}):
             known = [f"{s}.{k}" for s, sch in schemas.items() for k, p in sch.items() if p.sweepable]
-            errors.append(f"[sweep]: {key!r} is not a parameter of this device{_suggest(key, known)}; "
+            errors.append(f"[sweep]: {key!r} is not a parameter of this device{suggest(key, known)}; "
                           f"sweepable: {known}")
             continue
         p = schemas[sec][name]
@@ -581,10 +610,12 @@ def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
     if len(axes) and int(np.prod([len(a.reduced) for a in axes], dtype=float)) > MAX_POINTS:
         errors.append(f"[sweep]: {np.prod([len(a.reduced) for a in axes], dtype=float):.3g} points is absurdly "
                       f"many (limit {MAX_POINTS:.0e}); sweep fewer values")
+    return axes
 
-    # output ------------------------------------------------------------------------------
-    out_t = raw.get("output", {})
-    _check_keys(out_t, _OUTPUT, "[output]", errors)
+
+def _output(out_t: dict, errors: list):
+    """[output]: format, chunk size and memory budget."""
+    check_keys(out_t, _OUTPUT, "[output]", errors)
     fmt = out_t.get("format", "netcdf")
     if fmt not in ("netcdf", "zarr"):
         errors.append(f"output.format = {fmt!r}; use \"netcdf\" or \"zarr\"")
@@ -604,28 +635,7 @@ def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
     memory_bytes = None
     if memory != "auto":
         memory_bytes = _parse_bytes(memory, errors)
-    title = raw.get("title", f"jaxqp {task}")
-    if errors:
-        raise ConfigError("\n".join(errors))
-
-    # physics checks that need the reduced values -----------------------------------------
-    sc_sections = [s for s, d in sections.items() if d["kind"] == "superconductor"]
-    for s in sc_sections:
-        pr = sections[s]["params"]
-        if not sections[s]["flags"]["self_consistent"] and "delta" not in pr:
-            pr["delta"] = pr["delta0"]
-    inner_red = np.asarray(inner.reduced(inner_dim, delta0, xi_nm), float)
-    if inner_red.size > MAX_POINTS:
-        errors.append(f"grid.{inner_name}: {inner_red.size} points is absurdly many")
-    _check_resolution(task, sections, axes, inner_name, inner_red, errors)
-    if errors:
-        raise ConfigError("\n".join(errors))
-    return RunConfig(task=task, raw=raw, base=Path(base), delta0_ueV=float(delta0), xi_nm=xi_nm,
-                     sections=sections, axes=axes, inner_name=inner_name,
-                     inner_si=np.asarray(inner.value, float), inner_unit=inner.unit,
-                     inner_reduced=inner_red, n_energy=int(n_energy),
-                     out_dir=Path(base) / out_t.get("dir", f"{task}-run"), format=fmt, chunk=chunk,
-                     memory_bytes=memory_bytes, title=str(title))
+    return fmt, chunk, memory_bytes
 
 
 def _check_wire(sections: dict, errors: list):

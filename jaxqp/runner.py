@@ -32,18 +32,19 @@ import shutil
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
+from jax.sharding import Mesh
 
-from . import __version__
-from .runconfig import ConfigError, RunConfig
+from .configfile import ConfigError
+from .internal import sharding
+from .internal.config import VERSION as __version__
+from .runconfig import RunConfig
 from .tasks import STATUS, TASKS
 from .units import Units
 
@@ -55,7 +56,7 @@ class RunLocked(RuntimeError):
 
 
 # ------------------------------------------------------------------------------- planning
-def _available_memory() -> float:
+def available_memory() -> float:
     """Bytes of memory of one local device (GPU: its limit; CPU: available host memory)."""
     dev = jax.local_devices()[0]
     try:
@@ -105,7 +106,7 @@ def plan(cfg: RunConfig, chunk: int | None = None, memory: float | None = None) 
     task = TASKS[cfg.task]
     n_dev = jax.device_count()
     per_point = float(task.bytes_per_point(cfg))
-    budget = memory or cfg.memory_bytes or 0.5 * _available_memory()
+    budget = memory or cfg.memory_bytes or 0.5 * available_memory()
     if per_point > budget:
         raise ConfigError(
             f"one sweep point needs about {per_point / 2**30:.3g} GiB of working memory "
@@ -131,10 +132,6 @@ def plan(cfg: RunConfig, chunk: int | None = None, memory: float | None = None) 
 
 
 # ------------------------------------------------------------------------------- execution
-def _mesh() -> Mesh:
-    return Mesh(np.asarray(jax.devices()), ("points",))
-
-
 _COMPILED: dict = {}
 
 
@@ -156,23 +153,7 @@ def _build(cfg: RunConfig, mesh: Mesh):
     def body(p):
         return fn(p, inner)
 
-    mapped = jax.shard_map(body, mesh=mesh, in_specs=(P("points"),), out_specs=P("points"), check_vma=False)
-    return jax.jit(mapped)
-
-
-def _put(x: np.ndarray, mesh: Mesh):
-    sharding = NamedSharding(mesh, P("points"))
-    if jax.process_count() == 1:
-        return jax.device_put(x, sharding)
-    return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
-
-
-def _gather(out: dict) -> dict:
-    if jax.process_count() == 1:
-        return {k: np.asarray(v) for k, v in out.items()}
-    from jax.experimental import multihost_utils
-
-    return {k: np.asarray(multihost_utils.process_allgather(v, tiled=True)) for k, v in out.items()}
+    return sharding.shard_points(body, mesh)
 
 
 class _Lock:
@@ -291,7 +272,7 @@ def run(cfg: RunConfig, *, out: Path | None = None, overwrite: bool = False, chu
             done = np.asarray(multihost_utils.broadcast_one_to_all(done))
             pl = dataclasses.replace(pl, chunk=int(multihost_utils.broadcast_one_to_all(np.int64(pl.chunk))))
             pl = dataclasses.replace(pl, n_chunks=-(-pl.n_points // pl.chunk))
-        mesh = _mesh()
+        mesh = sharding.points_mesh()
         fn = None
         n_done = int(done.sum())
         if progress:
@@ -307,8 +288,8 @@ def run(cfg: RunConfig, *, out: Path | None = None, overwrite: bool = False, chu
             idx = np.arange(i * pl.chunk, (i + 1) * pl.chunk)
             n_real = int(np.sum(idx < pl.n_points))
             idx = np.minimum(idx, pl.n_points - 1)  # pad with the last point: one shape, one compilation
-            params = {k: _put(v, mesh) for k, v in cfg.point_params(idx).items()}
-            res = _gather(fn(params))
+            params = {k: sharding.put(v, mesh) for k, v in cfg.point_params(idx).items()}
+            res = sharding.gather(fn(params))
             if writer:
                 _atomic_savez(cdir / f"{i:06d}.npz", {k: v[:n_real] for k, v in res.items()})
             computed += 1
@@ -414,7 +395,7 @@ def save(ds: xr.Dataset, out: Path, fmt: str = "netcdf") -> Path:
         path = out / "result.zarr"
         tmp = out / f"result.zarr.{os.getpid()}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        ds.to_zarr(tmp, mode="w")
+        ds.to_zarr(tmp, mode="w", consolidated=False)  # (consolidated metadata is not in Zarr format 3)
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
         return path
@@ -432,7 +413,7 @@ def open_result(path) -> xr.Dataset:
             raise FileNotFoundError(f"no result.nc or result.zarr in {path}")
         path = cands[0]
     if path.suffix == ".zarr":
-        with xr.open_zarr(path) as ds:
+        with xr.open_zarr(path, consolidated=False) as ds:
             return ds.load()
     from .io import load
 
@@ -455,8 +436,14 @@ class ConsoleProgress:
         if self.t0 is None:
             self.t0, self.start_points = now, done
             if self.stream.isatty():
-                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                           TimeElapsedColumn, TimeRemainingColumn)
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                    TimeRemainingColumn,
+                )
 
                 self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                     TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn())

@@ -46,8 +46,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
-from . import _validation as val
-from ._roots import bracketed_newton, first_sign_changes
+from .internal import validation as val
+from .internal.roots import bracketed_newton, first_sign_changes
 from .spectral.bulk import renormalized
 
 EULER_GAMMA = 0.5772156649015329
@@ -150,14 +150,14 @@ def gap_equation(delta, T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, omega
     is the weak-coupling limit; a number applies the Debye cutoff of seed 001
     Appendix B (coupling 1/arcsinh(omega_D)).
     """
-    p, debye = _params(h, zeta, b_so, b_sf, gamma, omega_D)
+    p, debye = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
     return _gap_function_jit(jnp.asarray(delta, float), jnp.asarray(T, float), p, debye)
 
 
 _gap_function_jit = jax.jit(_gap_function, static_argnums=(3,))
 
 
-def _params(h, zeta, b_so, b_sf, gamma, omega_D):
+def gap_params(h, zeta, b_so, b_sf, gamma, omega_D):
     debye = omega_D is not None
     wd = jnp.asarray(jnp.inf if omega_D is None else omega_D, dtype=float)
     f = lambda x: jnp.asarray(x, dtype=float)  # noqa: E731
@@ -296,7 +296,7 @@ def _stable_gap_jvp(debye, primals, tangents):
 
 
 @functools.partial(jax.jit, static_argnums=(2,))
-def _gap_jit(T, p, debye):
+def gap_jit(T, p, debye):
     return _stable_gap(T, p, debye)
 
 
@@ -343,16 +343,17 @@ def gap(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> A
         convergence flags.
     """
     _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
-    p, debye = _params(h, zeta, b_so, b_sf, gamma, omega_D)
-    out = _gap_jit(jnp.asarray(T, float), p, debye)
-    val.raise_if_not_converged(jnp.isfinite(out), "the gap equation", jnp.broadcast_to(jnp.asarray(T, float), out.shape))
+    p, debye = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
+    out = gap_jit(jnp.asarray(T, float), p, debye)
+    val.raise_if_not_converged(jnp.isfinite(out), "the gap equation",
+                               jnp.broadcast_to(jnp.asarray(T, float), out.shape))
     return out
 
 
 def gap_branches(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> GapBranches:
     """Every solution of the gap equation, with stability and free energy; see :class:`GapBranches`."""
     _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
-    p, debye = _params(h, zeta, b_so, b_sf, gamma, omega_D)
+    p, debye = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
     return _branches_jit(jnp.asarray(T, float), p, debye)
 
 
@@ -418,5 +419,5 @@ def tc(h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> Array
     :func:`gap` (stable branch) to locate it.  Differentiable.
     """
     _check(0.0, h, zeta, b_so, b_sf, gamma, omega_D)
-    p, debye = _params(h, zeta, b_so, b_sf, gamma, omega_D)
+    p, debye = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
     return _tc_jit(p, debye)

@@ -18,28 +18,25 @@ be simulated with ``XLA_FLAGS=--xla_force_host_platform_device_count=N``.
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
-from typing import Optional
+from functools import lru_cache
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
+from jax.sharding import Mesh
 
+from .geometry import Wire
 from .grids import EnergyGrid
-from .kinetic.solve import _biases_array, _check_wire, _grid, _responses_core
-from .kinetic.wire import Wire
+from .internal import sharding
+from .kinetic.solve import bias_array, check_wire, energy_grid_or_default, responses_core
 
 
 def bias_mesh(devices=None) -> Mesh:
     """A 1-D mesh named ``"bias"`` over ``devices`` (default: every device of every process)."""
-    devs = np.asarray(jax.devices() if devices is None else devices)
-    return Mesh(devs.reshape(-1), ("bias",))
+    return sharding.points_mesh(devices, "bias")
 
 
-def sharded_contact_currents(wire: Wire, biases, *, grid: Optional[EnergyGrid] = None, n_energy: int = 2001,
-                             derivative: Optional[int] = None, mesh: Optional[Mesh] = None, chunk: int = 64) -> dict:
+def sharded_contact_currents(wire: Wire, biases, *, grid: EnergyGrid | None = None, n_energy: int = 2001,
+                             derivative: int | None = None, mesh: Mesh | None = None, chunk: int = 64) -> dict:
     """Contact currents (and d/dV of one contact's bias) for bias vectors ``(B, n_c)``, sharded over devices.
 
     Returns a dict of arrays with leading axis B: ``charge``, ``spin``, ``heat``
@@ -49,8 +46,8 @@ def sharded_contact_currents(wire: Wire, biases, *, grid: Optional[EnergyGrid] =
     the device count; when it already is one, the results stay sharded over
     the mesh (otherwise removing the padding gathers them on every device).
     """
-    _check_wire(wire)
-    V = _biases_array(wire, biases)
+    check_wire(wire)
+    V = bias_array(wire, biases)
     if V.ndim != 2:
         raise ValueError(f"biases must have shape (B, n_c), got {V.shape}")
     mesh = bias_mesh() if mesh is None else mesh
@@ -58,8 +55,8 @@ def sharded_contact_currents(wire: Wire, biases, *, grid: Optional[EnergyGrid] =
     B = V.shape[0]
     pad = (-B) % n_dev
     Vp = jnp.concatenate([V, jnp.broadcast_to(V[-1:], (pad, V.shape[1]))]) if pad else V
-    grid = _grid(wire, grid, n_energy, float(np.max(np.abs(np.asarray(V)))))
-    Vp = jax.device_put(Vp, NamedSharding(mesh, P("bias", None)))
+    grid = energy_grid_or_default(wire, grid, n_energy, float(np.max(np.abs(np.asarray(V)))))
+    Vp = sharding.put(Vp, mesh)
     out = _sharded_core(mesh, chunk, derivative)(wire, grid, Vp)
     # slicing off padding gathers the rows onto every device; with B a multiple of the device count
     # the result stays sharded
@@ -67,14 +64,12 @@ def sharded_contact_currents(wire: Wire, biases, *, grid: Optional[EnergyGrid] =
 
 
 @lru_cache(maxsize=64)
-def _sharded_core(mesh: Mesh, chunk: int, derivative: Optional[int]):
+def _sharded_core(mesh: Mesh, chunk: int, derivative: int | None):
     """The jitted, shard_mapped core, built once per (mesh, chunk, derivative) so repeat calls reuse it."""
 
-    @jax.jit
-    @partial(jax.shard_map, mesh=mesh, in_specs=(P(), P(), P("bias", None)), out_specs=P("bias"))
     def run(wire_, grid_, v):
-        out = _responses_core(wire_, grid_, v, chunk, None, derivative)
+        out = responses_core(wire_, grid_, v, chunk, None, derivative)
         out["ok"] = jnp.broadcast_to(out["ok"], v.shape[:1])
         return out
 
-    return run
+    return sharding.shard_points(run, mesh, n_replicated=2)

@@ -9,12 +9,19 @@ per configuration and jit-compiled by the runner for one fixed chunk shape.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .geometry import TunnelContact, Wire
+from .grids import merged_grid
+from .junction import evaluate
+from .kinetic.solve import responses_core
+from .materials import NormalMetal, Superconductor
+from .selfconsistency import gap_jit, gap_params
+from .spectral.bulk import green_functions
 from .units import Units
 
 #: status codes of a sweep point
@@ -57,13 +64,12 @@ def _pair_potential(a: dict, self_consistent: bool, delta_fixed):
     The Dynes broadening is a phenomenological broadening of the spectra and does not enter the gap
     equation (as in :mod:`jaxqp.devices.thermospin`); pair breaking belongs in ``zeta`` or ``b_sf``.
     """
-    from .selfconsistency import _gap_jit, _params
 
     if not self_consistent:
         return delta_fixed, jnp.ones(delta_fixed.shape, bool)
     d0 = a["delta0"]
-    prm, debye = _params(a["h"] / d0, a["zeta"] / d0, a["b_so"] / d0, a["b_sf"] / d0, 0.0, None)
-    delta = d0 * _gap_jit(a["T"] / d0, prm, debye)
+    prm, debye = gap_params(a["h"] / d0, a["zeta"] / d0, a["b_so"] / d0, a["b_sf"] / d0, 0.0, None)
+    delta = d0 * gap_jit(a["T"] / d0, prm, debye)
     return delta, jnp.isfinite(delta)
 
 
@@ -76,8 +82,6 @@ def _status(spectral_ok, gap_ok, *values):
 
 # ------------------------------------------------------------------------------------- dos
 def _make_dos(cfg):
-    from .spectral.bulk import green_functions
-
     sc = cfg.sections["material"]["flags"]["self_consistent"]
 
     def fn(p, E):
@@ -109,8 +113,6 @@ DOS = Task(
 
 # -------------------------------------------------------------------------------- junction
 def _electrode(cfg, p, s):
-    from .materials import NormalMetal, Superconductor
-
     col = lambda x: x[:, None]  # noqa: E731
     if cfg.sections[s]["kind"] == "normal":
         return NormalMetal(temperature=col(p[f"{s}.temperature"]), spin_bias=col(p[f"{s}.spin_bias"])), \
@@ -123,8 +125,6 @@ def _electrode(cfg, p, s):
 
 
 def _make_junction(cfg):
-    from .junction import evaluate
-
     n = cfg.n_energy
 
     def fn(p, V):
@@ -172,10 +172,6 @@ JUNCTION = Task(
 
 # ------------------------------------------------------------------------------------ wire
 def _make_wire(cfg):
-    from .kinetic.solve import _responses_core
-    from .kinetic.wire import TunnelContact, Wire, merged_grid
-    from .materials import NormalMetal, Superconductor
-
     w = cfg.sections["wire"]["params"]
     length, n_x = float(w["length"]), int(w.get("n_x", 200))
     sc_flag = cfg.sections["material"]["flags"]["self_consistent"]
@@ -191,7 +187,7 @@ def _make_wire(cfg):
         q = p["wire.phase_gradient"]
         T = a["T"]
         contacts = []
-        for c, x in zip(("injector", "detector"), pos):
+        for c, x in zip(("injector", "detector"), pos, strict=False):
             kappa = p[f"{c}.kappa"] if f"{c}.kappa" in p else p[f"{c}.conductance"] * p["wire.resistance_xi"]
             Tc = p.get(f"{c}.temperature", T)
             contacts.append(TunnelContact(x, kappa, NormalMetal(temperature=Tc, bias=p[f"{c}.bias"]),
@@ -208,7 +204,7 @@ def _make_wire(cfg):
         def one(pp):
             wire, grid, gap_ok = point(pp)
             VV = jnp.stack([V, jnp.broadcast_to(pp["detector.bias"], V.shape)], -1)
-            out = _responses_core(wire, grid, VV, 64, None, 0)
+            out = responses_core(wire, grid, VV, 64, None, 0)
             res = {"g_nl": -out["dcharge"][:, 1], "G_inj": out["dcharge"][:, 0], "I_inj": out["charge"][:, 0],
                    "I_det": -out["charge"][:, 1], "spin_det": -out["spin"][:, 1]}
             return res, out["ok"], gap_ok
@@ -240,7 +236,8 @@ def _wire_window(cfg) -> float:
 WIRE = Task(
     "wire",
     {
-        "g_nl": Output(("V_inj",), "1/R_xi", "non-local conductance dI_det/dV_inj (autodiff)", ("g_nl_S", "S", "wire_G")),
+        "g_nl": Output(("V_inj",), "1/R_xi", "non-local conductance dI_det/dV_inj (autodiff)",
+                       ("g_nl_S", "S", "wire_G")),
         "G_inj": Output(("V_inj",), "1/R_xi", "local conductance dI_inj/dV_inj", ("G_inj_S", "S", "wire_G")),
         "I_inj": Output(("V_inj",), "Delta0/(e R_xi)", "current into the wire at the injector",
                         ("I_inj_A", "A", "wire_I")),

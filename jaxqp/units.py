@@ -13,12 +13,17 @@ k_B = hbar = e = 1, lengths in xi = sqrt(hbar D / Delta0), so that
 
 :class:`Units` converts in both directions for one reference gap (and,
 optionally, diffusion constant).  The public API takes dimensionless numbers.
+
+:func:`parse_unit` and :func:`to_si` read unit strings of measured data and configuration files
+(``"mV"``, ``"uS"``, ``"kOhm"``, ``"2e^2/h"``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+
+import numpy as np
 
 # CODATA 2018 exact / recommended values
 E_CHARGE = 1.602176634e-19  #: C
@@ -145,3 +150,40 @@ def _any_negative(x) -> bool:
         return bool(np.any(np.asarray(x) < 0))
     except Exception:
         return False
+
+
+# ----------------------------------------------------------------- unit strings
+#: SI base units and their factors
+_BASE = {
+    "V": ("V", 1.0), "A": ("A", 1.0), "S": ("S", 1.0), "Ohm": ("Ohm", 1.0), "ohm": ("Ohm", 1.0),
+    "Ω": ("Ohm", 1.0), "K": ("K", 1.0), "T": ("T", 1.0), "eV": ("eV", 1.0), "W": ("W", 1.0),
+    "m": ("m", 1.0), "s": ("s", 1.0), "Hz": ("Hz", 1.0),
+}
+_PREFIX = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "c": 1e-2,
+           "k": 1e3, "M": 1e6, "G": 1e9, "": 1.0}
+_G0 = 7.748091729e-5  #: conductance quantum 2e^2/h (S)
+#: dimensionless or special units accepted as they are
+_SPECIAL = {"1": ("1", 1.0), "": ("1", 1.0), "2e^2/h": ("S", _G0), "G0": ("S", _G0), "e^2/h": ("S", _G0 / 2)}
+
+
+def parse_unit(unit: str) -> tuple[str, float]:
+    """``"mV" -> ("V", 1e-3)``; ``"uS" -> ("S", 1e-6)``; ``"kOhm" -> ("Ohm", 1e3)``; ``"2e^2/h"`` -> siemens."""
+    u = str(unit).strip()
+    if u in _SPECIAL:
+        return _SPECIAL[u]
+    if u in _BASE:
+        return _BASE[u]
+    for p, f in _PREFIX.items():
+        if p and u.startswith(p) and u[len(p):] in _BASE:
+            base, g = _BASE[u[len(p):]]
+            return base, f * g
+    raise ValueError(f"unknown unit {unit!r}: use SI units with an optional prefix (e.g. V, mV, uV, S, uS, "
+                     "kOhm, K, mK, T, mT, ueV) or 2e^2/h")
+
+
+def to_si(values, unit: str, expect: str | None = None):
+    """Convert values in ``unit`` to SI; with ``expect`` (e.g. ``"V"``), check the dimension."""
+    base, f = parse_unit(unit)
+    if expect is not None and base != expect and not (expect == "1" and base == "1"):
+        raise ValueError(f"a quantity in {unit!r} ({base}) was given where {expect} is expected")
+    return np.asarray(values, float) * f

@@ -153,7 +153,7 @@ P_net = np.asarray(to_physical(predict(net, y_te)))
 P_untrained = np.asarray(to_physical(predict(net0, y_te)))
 mae = np.mean(np.abs(P_net - P_true), axis=0)
 mae0 = np.mean(np.abs(P_untrained - P_true), axis=0)
-for i, (n, u) in enumerate(zip(NAMES, UNITS)):
+for i, (n, u) in enumerate(zip(NAMES, UNITS, strict=False)):
     print(f"held-out MAE {n:>5s}: {mae[i]:.4g} {u} (untrained network {mae0[i]:.4g} {u})")
 rec = np.concatenate([np.asarray(sim(jnp.asarray(P_net[i:i + 64]))) for i in range(0, N_TEST, 64)])
 print(f"held-out physics consistency: rms(model(net(y)) - y) = {np.sqrt(np.mean((rec - Y[N_TRAIN:])**2)):.4g} "

@@ -54,7 +54,8 @@ g, Is = nw.supercurrent_map(wire, V, qs, 0.03, n_energy=N_E)
 dec = qp.symmetry_decomposition(g, V, qs)
 fig, ax = plt.subplots(1, 2, figsize=(11, 4))
 for j in np.nonzero(qs >= 0)[0]:
-    ax[0].plot(V, dec["g_ss"][:, j], label=f"q={qs[j]:.1f}, I_s={float(Is[j]) * nw.units().delta0_ueV * 1e-6 / nw.r_xi_ohm() * 1e6:.1f} uA")
+    I_uA = float(Is[j]) * nw.units().delta0_ueV * 1e-6 / nw.r_xi_ohm() * 1e6
+    ax[0].plot(V, dec["g_ss"][:, j], label=f"q={qs[j]:.1f}, I_s={I_uA:.1f} uA")
     ax[1].plot(V, dec["g_a"][:, j], label=f"q={qs[j]:.1f}")
 ax[0].set(xlabel="eV_inj", ylabel="g_ss"); ax[1].set(xlabel="eV_inj", ylabel="g_a (mode mixing)")
 ax[0].legend(); ax[1].legend()

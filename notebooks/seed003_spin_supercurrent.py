@@ -51,12 +51,13 @@ fig.tight_layout()
 
 # %%
 Vs = np.linspace(0.0, 1.1, 5 if FAST else 23)
-sweeps = {lab: ssc.sweep_spin_voltage(dev, Vs, axis, n_energy=N_E) for lab, axis in (("z", (0, 0, 1)), ("x", (1, 0, 0)))}
+sweeps = {lab: ssc.sweep_spin_voltage(dev, Vs, axis, n_energy=N_E)
+          for lab, axis in (("z", (0, 0, 1)), ("x", (1, 0, 0)))}
 fig, ax = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-for a, (lab, sw) in zip(ax, sweeps.items()):
+for a, (lab, sw) in zip(ax, sweeps.items(), strict=False):
     for k, name in enumerate("xyz"):
         a.plot(Vs, 1.5 * sw.spin_current[:, k], "o-", label=f"J_{name}")
-    for v, b, n in zip(Vs, sw.bistable, sw.normal_only):
+    for v, b, n in zip(Vs, sw.bistable, sw.normal_only, strict=False):
         if b or n:
             a.axvspan(v - 0.5 * (Vs[1] - Vs[0]), v + 0.5 * (Vs[1] - Vs[0]), color="0.6" if n else "0.85", lw=0)
     a.set(xlabel="e V_s / Delta0", title=f"spin-{lab} injection")
@@ -64,7 +65,8 @@ for a, (lab, sw) in zip(ax, sweeps.items()):
 ax[0].set_ylabel("L J (GENEUS units)")
 fig.tight_layout()
 fig.savefig(OUT / "seed003_fig2.png", dpi=120)
-print({lab: {"bistable": Vs[sw.bistable].tolist(), "normal_only": Vs[sw.normal_only].tolist()} for lab, sw in sweeps.items()})
+print({lab: {"bistable": Vs[sw.bistable].tolist(), "normal_only": Vs[sw.normal_only].tolist()}
+       for lab, sw in sweeps.items()})
 
 # %% [markdown]
 # Spin-z injection leaves J_z unchanged up to e V_s ~ Delta0/2; spin-x injection adds a J_y linear in
@@ -77,7 +79,7 @@ print({lab: {"bistable": Vs[sw.bistable].tolist(), "normal_only": Vs[sw.normal_o
 # %%
 T = np.linspace(0.01, 0.95, 3 if FAST else 15) * TC0
 fig, ax = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-for a, (lab, axis) in zip(ax, (("z", (0, 0, 1)), ("x", (1, 0, 0)))):
+for a, (lab, axis) in zip(ax, (("z", (0, 0, 1)), ("x", (1, 0, 0))), strict=False):
     sw = ssc.sweep_temperature(dev, T, 0.25, axis, n_energy=N_E)
     for k, name in enumerate("xyz"):
         a.plot(T / TC0, 1.5 * sw.spin_current[:, k], "o-", label=f"J_{name}")

@@ -37,12 +37,12 @@ def test_compilation_cache_switch(tmp_path):
         assert jaxqp.enable_compilation_cache(tmp_path / "never") is None
         assert not (tmp_path / "never").exists()
     code = ("import jax, jaxqp, jax.numpy as jnp; from pathlib import Path;"
-            "d = Path(jax.config.jax_compilation_cache_dir); assert d.parent == Path(%r), d;"
+            "d = Path(jax.config.jax_compilation_cache_dir); assert d.parent == Path({!r}), d;"
             "assert d.name.startswith('jax-' + jax.__version__), d;"
             "assert jaxqp.enable_compilation_cache() == d;"
             "jax.config.update('jax_persistent_cache_min_compile_time_secs', 0);"
             "jax.jit(lambda x: jnp.sin(x) * 2)(jnp.ones(3)).block_until_ready();"
-            "print(len(list(d.iterdir())))") % str(tmp_path / "xla")
+            "print(len(list(d.iterdir())))").format(str(tmp_path / "xla"))
     env = dict(os.environ, JAXQP_CACHE="1", JAXQP_CACHE_DIR=str(tmp_path / "xla"))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -141,7 +141,7 @@ def test_csv_unsorted_rows_are_sorted_consistently(tmp_path):
     bias = np.array([0.3, -0.1, 0.2, -0.4, 0.0, 0.1])
     g = 100 + 10 * bias
     dg = 1 + bias
-    rows = "\n".join(f"{b},{v},{s}" for b, v, s in zip(bias, g, dg))
+    rows = "\n".join(f"{b},{v},{s}" for b, v, s in zip(bias, g, dg, strict=False))
     path = write(tmp_path, "iv.csv", "bias [V], G [S], dG [S]\n" + rows + "\n")
     m = load(path, sigma="dG")
     order = np.argsort(bias)

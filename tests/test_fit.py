@@ -72,7 +72,7 @@ def test_nis_fit_recovers_parameters_and_agrees_with_scipy(rng):
     scale = np.array([1.0, 1.0, 1.0, 1e-6])
 
     def f(_, *q):  # |q|: scipy's unconstrained LM may step through zero
-        return np.asarray(model(x, **dict(zip(keys, np.abs(np.asarray(q)) * scale)))) / TRUE["G_N"]
+        return np.asarray(model(x, **dict(zip(keys, np.abs(np.asarray(q)) * scale, strict=False)))) / TRUE["G_N"]
 
     def scipy_fit(start):
         q, cov = scipy_curve_fit(f, V, G / TRUE["G_N"], p0=start, sigma=np.full(V.shape, sigma / TRUE["G_N"]),

@@ -153,8 +153,6 @@ def test_nonequilibrium_gap_two_branches_of_a_pinned_island():
     for V < Delta two gapped solutions, the equilibrium one, arccosh(w_D/D) = arcsinh(w_D), and the
     lower branch arccosh(w_D/D) - arccosh(V/D) = arcsinh(w_D) (T -> 0)."""
     sc = qp.Superconductor(delta=1.0, gamma=0.002)
-    c = qp.TunnelContact(position=0.5, kappa=5.0, electrode=qp.NormalMetal(bias=0.8, temperature=0.005))
-    isl = qp.Wire(sc, 1.0, (c,), temperature=0.005, ends=("vacuum", "vacuum"), n_x=7)
     grid = inel.uniform_grid(2.0, 0.01)
 
     def delta(V, start):

@@ -75,7 +75,8 @@ def test_conductance_autodiff_matches_finite_differences():
     V = V4 * 0.7
     G = qp.differential_conductance(N, S, V, grid=grid)
     eps = 1e-5
-    fd = (qp.tunnel_current(N, S, V + eps, grid=grid).charge - qp.tunnel_current(N, S, V - eps, grid=grid).charge) / (2 * eps)
+    fd = (qp.tunnel_current(N, S, V + eps, grid=grid).charge
+          - qp.tunnel_current(N, S, V - eps, grid=grid).charge) / (2 * eps)
     np.testing.assert_allclose(np.asarray(G.charge), np.asarray(fd), rtol=1e-6, atol=1e-9)
     # and the default adaptive grids converge to the same conductance
     np.testing.assert_allclose(np.asarray(qp.differential_conductance(N, S, V).charge), np.asarray(G.charge),

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import jaxqp as qp
-from jaxqp.distributions import fermi, modes
 from jaxqp.devices import nonlocal_wire as nw
+from jaxqp.distributions import fermi, modes
+from jaxqp.internal.blocktri import dense_matrix
 from jaxqp.kinetic import coefficients as kc
 from jaxqp.kinetic import wire as kw
 from jaxqp.spectral.bulk import green_functions
@@ -18,7 +19,7 @@ T = 0.05
 
 def _wire(material, *, kappas=(0.5, 0.3), xs=(10.0, 14.0), L=30.0, q=0.0, P=(0.0, 0.0), ends=("reservoir",) * 2):
     contacts = tuple(kw.TunnelContact(x, k, qp.NormalMetal(temperature=T), polarization=p)
-                     for x, k, p in zip(xs, kappas, P))
+                     for x, k, p in zip(xs, kappas, P, strict=False))
     return qp.Wire(material, L, contacts, temperature=T, phase_gradient=q, n_x=NX, ends=ends)
 
 
@@ -80,7 +81,7 @@ def test_mode_conventions_and_seed000_eq2():
     fL, fT, fL3, fT3 = modes(fu, fd, fum, fdm)
     h = kc.sectors_from_occupations(fu, fd, fum, fdm)
     m = kc.to_modes(h)
-    for a, b in zip((fL, fT, fT3, fL3), (m[:, 0], m[:, 1], m[:, 2], m[:, 3])):
+    for a, b in zip((fL, fT, fT3, fL3), (m[:, 0], m[:, 1], m[:, 2], m[:, 3]), strict=False):
         np.testing.assert_allclose(a, b, atol=1e-14)
     np.testing.assert_allclose(kc.occupations_from_sectors(h), jnp.stack([fu, fd]), atol=1e-14)
     Nu, Nd = 1.0 + 0.3 * jnp.tanh(E), 1.0 - 0.2 * E**2 / 4
@@ -108,10 +109,10 @@ def test_block_thomas_equals_dense_solve():
     w = _wire(SC, q=0.15)
     E = jnp.array([-1.3, 0.4, 1.02, 2.2])
     co, _ = kw.wire_coefficients(w, E)
-    A, B, C, _ = kw._assemble(co, w.x, w.ends)
+    A, B, C, _ = kw.assemble(co, w.x, w.ends)
     d = jnp.asarray(np.random.default_rng(1).normal(size=B.shape[:-1] + (3,)))
     h = kw.block_thomas(A, B, C, d)
-    M = kw.dense_matrix(A, B, C)
+    M = dense_matrix(A, B, C)
     ref = jnp.linalg.solve(M, d.reshape(d.shape[0], -1, 3)).reshape(h.shape)
     assert float(jnp.max(jnp.abs(h - ref)) / jnp.max(jnp.abs(ref))) < 1e-10
 
@@ -260,7 +261,7 @@ def test_separable_map_equals_per_bias_solves():
     Vi, Vd = jnp.linspace(-1.6, 1.6, 5), jnp.array([-0.4, 0.1, 0.5])
     m = qp.nonlocal_conductance(w, Vi, Vd, grid=grid)
     VV = jnp.stack(jnp.broadcast_arrays(Vi[:, None], Vd[None, :]), -1).reshape(-1, 2)
-    out = ks._responses_jit(w, grid, VV, 256, None, 0)
+    out = ks.responses_jit(w, grid, VV, 256, None, 0)
     scale = float(jnp.max(jnp.abs(m.g_nl)))
     np.testing.assert_allclose(np.asarray(m.g_nl), -np.asarray(out["dcharge"][:, 1]).reshape(5, 3), atol=1e-12 * scale)
     np.testing.assert_allclose(np.asarray(m.I_inj), np.asarray(out["charge"][:, 0]).reshape(5, 3), atol=1e-14)

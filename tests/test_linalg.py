@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxqp._blocktri import small_solve
+from jaxqp.internal.blocktri import small_solve
 
 
 def test_small_solve_against_numpy_with_pivoting_and_derivatives():
@@ -33,5 +33,5 @@ def test_independent_batched_solves_in_one_program_finish():
     B, D = jax.random.normal(k[2], (n, 4, 2)), jax.random.normal(k[3], (n, 4, 2))
     out = jax.jit(lambda A, B, C, D: (small_solve(A, B), small_solve(C, D), small_solve(A, D), small_solve(C, B)))(
         A, B, C, D)
-    for X, (M, R) in zip(out, ((A, B), (C, D), (A, D), (C, B))):
+    for X, (M, R) in zip(out, ((A, B), (C, D), (A, D), (C, B)), strict=False):
         np.testing.assert_allclose(np.asarray(M @ X), np.asarray(R), atol=1e-10)

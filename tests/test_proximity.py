@@ -49,7 +49,7 @@ def test_analytic_jacobian_equals_coloured_jvp(mat):
     Y = 0.3 * (jax.random.normal(keys[1], (n, k, B)) + 1j * jax.random.normal(keys[2], (n, k, B)))
     a = sw._analytic_blocks(Y, loc, (True, False), 0.1 * jnp.ones(B))
     b = sw._jvp_blocks(Y, loc, (True, False), 0.1 * jnp.ones(B))
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         assert float(jnp.max(jnp.abs(x - y))) <= 1e-12 * float(jnp.max(jnp.abs(y)))
 
 
@@ -121,7 +121,7 @@ def test_thin_normal_layer_on_a_superconductor_mcmillan_limit():
         assert float(jnp.max(jnp.abs(sol.g[:, 2, 0] - gN) / jnp.abs(gN))) < 5e-3  # O(d^2) finite thickness
         # minigap: E_g (sqrt(1 - E_g^2) + Gamma) = Gamma
         from scipy.optimize import brentq
-        gaps.append(brentq(lambda e: e * (np.sqrt(1 - e * e) + G) - G, 1e-6, 0.999))
+        gaps.append(brentq(lambda e, G=G: e * (np.sqrt(1 - e * e) + G) - G, 1e-6, 0.999))
     assert gaps[1] < gaps[0]
     assert abs(gaps[0] - 0.34781) < 1e-4
 
@@ -177,7 +177,7 @@ def test_implicit_derivatives_match_finite_differences():
     h = 1e-5
     fd = ((dos_at_contact(0.3 + h, 1.0) - dos_at_contact(0.3 - h, 1.0)) / (2 * h),
           (dos_at_contact(0.3, 1.0 + h) - dos_at_contact(0.3, 1.0 - h)) / (2 * h))
-    for a, b in zip(g, fd):
+    for a, b in zip(g, fd, strict=False):
         assert abs(float(a) - float(b)) < 1e-6 * max(1.0, abs(float(b)))
 
 

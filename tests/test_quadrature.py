@@ -163,7 +163,7 @@ def test_shared_spectra_equal_per_bias_grids_and_the_closed_form():
               qp.Superconductor(delta=1.0, gamma=2e-3, h=0.25, temperature=0.0)):
         a = qp.current_and_conductance(N, S, V, quadrature="shared", n_energy=2001)
         b = qp.current_and_conductance(N, S, V, quadrature="per_bias", n_energy=2001)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=False):
             np.testing.assert_allclose(x.charge, y.charge, rtol=0, atol=1e-6 * float(jnp.max(jnp.abs(y.charge))))
         ref = _dynes_nis_numpy(np.asarray(V), 1.0, 2e-3, 0.06, float(S.h))
         np.testing.assert_allclose(a[1].charge, ref, atol=2e-5 * ref.max())
@@ -172,7 +172,7 @@ def test_shared_spectra_equal_per_bias_grids_and_the_closed_form():
     ra = qp.junction_response(S, N, -V, polarization=0.3, quadrature="shared", n_energy=4001)
     rb = qp.junction_response(S, N, -V, polarization=0.3, quadrature="per_bias", n_energy=4001)
     for k in ra:
-        for x, y in zip(ra[k], rb[k]):
+        for x, y in zip(ra[k], rb[k], strict=False):
             np.testing.assert_allclose(x, y, rtol=0, atol=1e-6 * float(jnp.max(jnp.abs(y))))
     # a spin-biased normal electrode (one Fermi kernel per spin) on either side
     Nv = qp.NormalMetal(temperature=0.06, spin_bias=0.15)
@@ -180,7 +180,7 @@ def test_shared_spectra_equal_per_bias_grids_and_the_closed_form():
         ra = qp.junction_response(L, R, v, polarization=0.3, quadrature="shared", n_energy=4001)
         rb = qp.junction_response(L, R, v, polarization=0.3, quadrature="per_bias", n_energy=4001)
         for k in ra:
-            for x, y in zip(ra[k], rb[k]):
+            for x, y in zip(ra[k], rb[k], strict=False):
                 np.testing.assert_allclose(x, y, rtol=0, atol=1e-6 * float(jnp.max(jnp.abs(y))))
     # a spin-split NIS map (field x bias): one spectrum per field
     h = jnp.array([[0.0], [0.15], [0.3]])
@@ -266,7 +266,7 @@ def _model_case(model, xs, values):
     if model.name == "supercurrent":
         free = ["I0", "gamma", "T"]
     fixed = {k: v for k, v in values.items() if k not in free}
-    fn = _Checked(lambda p: model(x, **fixed, **dict(zip(free, p))).ravel())
+    fn = _Checked(lambda p: model(x, **fixed, **dict(zip(free, p, strict=False))).ravel())
     return fn, free, values
 
 
@@ -279,7 +279,7 @@ def test_fit_model_derivatives_are_those_of_the_computed_models(u):
     for (fn, free, values), scales in _MODEL_FNS:
         start = [values[k] * (1.0 + 0.5 * u[i % 6]) if values[k] != 0 else 1e-6 * u[i % 6]
                  for i, k in enumerate(free)]
-        sc = [scales.get(k) or abs(s) or 1.0 for k, s in zip(free, start)]
+        sc = [scales.get(k) or abs(s) or 1.0 for k, s in zip(free, start, strict=False)]
         _check_derivatives(fn, start, sc)
 
 
@@ -303,7 +303,7 @@ def test_readme_csv_loads_and_fits_like_scipy(tmp_path):
 
     free = ("delta", "gamma", "T", "G_N")
     x = {"bias": jnp.asarray(m.coords["bias"])}
-    f = jax.jit(lambda v: model(x, **dict(zip(free, v))))
+    f = jax.jit(lambda v: model(x, **dict(zip(free, v, strict=False))))
     v0 = np.array([res.values[k] for k in free]) * np.array([1.02, 0.9, 1.05, 0.98])
     ref = least_squares(lambda v: (np.asarray(f(jnp.asarray(v))) - m.values) / m.sigma, v0, x_scale=np.abs(v0),
                         method="trf", xtol=1e-12, ftol=1e-12, gtol=1e-12)

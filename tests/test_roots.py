@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxqp._roots import bracketed_newton, first_sign_changes, newton_polish
+from jaxqp.internal.roots import bracketed_newton, first_sign_changes, newton_polish
 
 
 def test_bracketed_newton_many_brackets_including_exact_hits():

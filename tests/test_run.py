@@ -196,11 +196,11 @@ def test_non_converged_points_are_recorded_not_dropped(tmp_path, monkeypatch):
     """A point whose solve fails keeps its place with status != 0 (here: the gap equation made to fail)."""
     import jax.numpy as jnp
 
-    import jaxqp.selfconsistency as sc
+    import jaxqp.tasks as tasks
 
-    real = sc._gap_jit
+    real = tasks.gap_jit
     monkeypatch.setattr(runner, "_COMPILED", {})  # build the chunk function afresh, with the failing gap
-    monkeypatch.setattr(sc, "_gap_jit", lambda T, p, debye: jnp.where(p.h > 0.1, jnp.nan, real(T, p, debye)))
+    monkeypatch.setattr(tasks, "gap_jit", lambda T, p, debye: jnp.where(p.h > 0.1, jnp.nan, real(T, p, debye)))
     cfg = _write(tmp_path, "dos", DOS)
     ds, _ = runner.run(runconfig.load(cfg), out=tmp_path / "bad")
     h = ds.field_reduced.values

@@ -10,7 +10,7 @@ SCRIPT = textwrap.dedent("""
     from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
     import jaxqp as qp
     from jaxqp.kinetic.wire import TunnelContact, default_energy_grid
-    from jaxqp.kinetic.solve import _responses_jit
+    from jaxqp.kinetic.solve import responses_jit
     from jaxqp.sweep import sharded_contact_currents
     assert jax.device_count() == 4, jax.devices()
     w = qp.Wire(qp.Superconductor(delta=1.0, gamma=1e-2, h=0.1), 20.0,
@@ -36,7 +36,7 @@ SCRIPT = textwrap.dedent("""
     # 1) the jitted core with the bias batch placed on the mesh: GSPMD partitions the vmapped batch axis.
     # chunk >= B (one chunk) matters: with several chunks the sharded axis becomes the lax.map loop axis
     # and the result comes back replicated (every device computes everything); sweep.py uses shard_map.
-    out = _responses_jit(w, grid, jax.device_put(VV, NamedSharding(mesh, P("bias", None))), 16, None, 0)
+    out = responses_jit(w, grid, jax.device_put(VV, NamedSharding(mesh, P("bias", None))), 16, None, 0)
     check(out["dcharge"], "core")
     # 2) the public helper (shard_map)
     out = sharded_contact_currents(w, VV, grid=grid, derivative=0, mesh=mesh)

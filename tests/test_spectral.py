@@ -106,7 +106,7 @@ def test_spin_orbit_cannot_act_without_field_and_mixes_spins_with_it():
     for b_so in (0.0, 0.05, 0.3, 1.0):
         N = qp.dos(qp.Superconductor(delta=1.0, h=0.3, b_so=b_so, gamma=1e-3), E)
         pol.append(float(jnp.sum(jnp.abs(N[0] - N[1]))))
-    assert all(x > y for x, y in zip(pol, pol[1:])), pol
+    assert all(x > y for x, y in zip(pol, pol[1:], strict=False)), pol
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""General spin structure: Keldysh-Nambu-spin Usadel (Riccati), spin-active interfaces, spin supercurrents (seed 003)."""
+"""General spin structure: Keldysh-Nambu-spin Usadel (Riccati), spin-active interfaces, spin supercurrents
+(seed 003)."""
 
 import jax
 import jax.numpy as jnp
@@ -96,7 +97,7 @@ def test_analytic_jacobian_equals_jvp_and_retarded_normalisation():
     for dirichlet in ((True, False), (False, False)):
         a = S._blocks(Y, loc, dirichlet, 0.01)
         b = S._jvp_blocks(Y, loc, dirichlet, 0.01)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=False):
             np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-12)
     sol = S.solve_spin(sw, jnp.linspace(0.1, 2.0, 7))
     G = np.asarray(sol.retarded())

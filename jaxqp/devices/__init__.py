@@ -1,4 +1,10 @@
-"""Ready-made models of the devices in the seed papers (one module each)."""
+"""Ready-made models of the devices in published experiments and theory papers (one module each).
+
+Paper constants (geometries, fitted parameters, figure axes) live here and nowhere else.
+
+Imports: every physics layer (``internal`` up to ``kinetic``, ``junction`` and ``observables``);
+never the inference or the application layer.
+"""
 
 from . import nonlocal_wire, spin_energy_mode, spin_supercurrent, thermospin
 

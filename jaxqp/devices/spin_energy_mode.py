@@ -23,9 +23,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from ..kinetic.solve import _biases_array, _check_wire, _grid, _responses_jit
+from ..internal import validation as val
+from ..kinetic.solve import bias_array, check_wire, energy_grid_or_default, responses_jit
 from ..kinetic.wire import TunnelContact, Wire
-from .. import _validation as val
 from ..materials import NormalMetal, Superconductor
 from ..units import E_CHARGE, Units
 
@@ -90,14 +90,14 @@ def detector_map(wire: Wire, V_inj, V_det, *, n_energy: int = 2001, chunk: int =
     wire's non-equilibrium distribution and the detector's back-action),
     ``I_inj`` (into the wire), and ``converged``.
     """
-    _check_wire(wire)
+    check_wire(wire)
     Vi = jnp.atleast_1d(jnp.asarray(V_inj, float))
     Vd = jnp.atleast_1d(jnp.asarray(V_det, float))
     VV = jnp.stack(jnp.broadcast_arrays(Vi[:, None], Vd[None, :]), -1)
-    _biases_array(wire, VV)
+    bias_array(wire, VV)
     vmax = float(max(np.max(np.abs(np.asarray(Vi))), np.max(np.abs(np.asarray(Vd)))))
-    grid = _grid(wire, grid, n_energy, vmax)
-    out = _responses_jit(wire, grid, VV.reshape(-1, 2), chunk, None, 1)
+    grid = energy_grid_or_default(wire, grid, n_energy, vmax)
+    out = responses_jit(wire, grid, VV.reshape(-1, 2), chunk, None, 1)
     shp = (Vi.size, Vd.size)
     val.raise_if_not_converged(out["ok"], "the detector map")
     return {

@@ -25,9 +25,8 @@ All energies in Delta0, lengths in xi, resistances in R_xi, spin in units of
 
 from __future__ import annotations
 
-import numpy as np
-
 import jax.numpy as jnp
+import numpy as np
 
 from ..kinetic.solve import contact_currents, solve_kinetic
 from ..kinetic.wire import TunnelContact, Wire
@@ -153,7 +152,10 @@ def injector_fT3(E, spin_bias, T):
 
 
 def normal_state_mu_s(x, kappa, lam, spin_bias):
-    r"""Seed 002 Eq. (20) integrated over energy: ``mu_s(x) = V_s r/(1+r) e^{-|x|/lambda}``, ``r = kappa lambda / 2``."""
+    r"""Seed 002 Eq. (20) integrated over energy.
+
+    ``mu_s(x) = V_s r/(1+r) e^{-|x|/lambda}``, ``r = kappa lambda / 2``.
+    """
     r = 0.5 * kappa * lam
     return spin_bias * r / (1 + r) * np.exp(-np.abs(np.asarray(x)) / lam)
 

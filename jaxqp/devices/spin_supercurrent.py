@@ -23,7 +23,7 @@ inelastic broadening Gamma = 0.01 (the GENEUS default).
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -40,7 +40,7 @@ DEFAULT_GAMMA = 0.01
 
 
 def device(length: float = 1.5, spin_mixing: float = 0.6, magnetizations=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
-           n_x: int = 31, gamma: float = DEFAULT_GAMMA, material: Optional[Superconductor] = None) -> _spin.SpinWire:
+           n_x: int = 31, gamma: float = DEFAULT_GAMMA, material: Superconductor | None = None) -> _spin.SpinWire:
     """The FI/S/FI wire of seed 003 (a :class:`jaxqp.spectral.spin.SpinWire`)."""
     m = Superconductor(delta=1.0, gamma=gamma) if material is None else material
     ends = tuple(_spin.SpinActive(spin_mixing=spin_mixing, magnetization=mv) for mv in magnetizations)
@@ -77,7 +77,9 @@ def solve(dev: _spin.SpinWire, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), temperatu
     """Self-consistent solution and currents at one spin voltage and temperature."""
     dist = _spin.SpinDistribution(temperature, spin_voltage, axis)
     guess = float(np.mean(np.asarray(start))) if start is not None else float(dev.material.delta)
-    g = energy_grid(spin_voltage, temperature, n=n_energy, gamma=dev.material.gamma, gap=guess) if grid is None else grid
+    if grid is None:
+        grid = energy_grid(spin_voltage, temperature, n=n_energy, gamma=dev.material.gamma, gap=guess)
+    g = grid
     if self_consistent:
         if grid is None:
             # the gap may move away from the refinement (a temperature step): retry once with the

@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 from jax import Array, lax
 
-from .. import _validation as val
-from .._roots import bracketed_newton, newton_polish
+from ..internal import validation as val
+from ..internal.roots import bracketed_newton, newton_polish
 from ..junction import SpinCurrents, current_and_conductance, differential_conductance, tunnel_current
 from ..materials import Superconductor
 from ..selfconsistency import TC0, gap
@@ -63,7 +63,10 @@ class ThermospinJunction(eqx.Module):
     def gaps(self) -> tuple[Array, Array]:
         """(Delta_S, Delta_Sm): given, or self-consistent (stable branch)."""
         dS = gap(self.T_S) if self.delta_S is None else jnp.asarray(self.delta_S)
-        dSm = gap(self.T_Sm, h=self.h, zeta=self.zeta_Sm, b_so=self.b_so_Sm) if self.delta_Sm is None else jnp.asarray(self.delta_Sm)
+        if self.delta_Sm is None:
+            dSm = gap(self.T_Sm, h=self.h, zeta=self.zeta_Sm, b_so=self.b_so_Sm)
+        else:
+            dSm = jnp.asarray(self.delta_Sm)
         return dS, dSm
 
     def electrodes(self) -> tuple[Superconductor, Superconductor]:
@@ -74,7 +77,7 @@ class ThermospinJunction(eqx.Module):
                             temperature=self.T_Sm)
         return S, Sm
 
-    def with_gaps(self) -> "ThermospinJunction":
+    def with_gaps(self) -> ThermospinJunction:
         """The same junction with its self-consistent gaps evaluated and stored."""
         dS, dSm = self.gaps()
         return eqx.tree_at(lambda j: (j.delta_S, j.delta_Sm), self, (dS, dSm), is_leaf=lambda x: x is None)

@@ -1,4 +1,17 @@
-"""Kinetic equations: spectral coefficients, 1-D wires with contacts, public verbs."""
+"""Kinetic equations: distribution functions of a 1-D wire out of equilibrium.
+
+- :mod:`~jaxqp.kinetic.coefficients`: kinetic coefficients (diffusion, spectral supercurrent,
+  relaxation and conversion terms) from retarded Green's functions.
+- :mod:`~jaxqp.kinetic.wire`: the discretised equations on a :class:`jaxqp.Wire`, the contacts'
+  response and fluxes.
+- :mod:`~jaxqp.kinetic.solve`: public verbs (distributions, contact currents, local and non-local
+  conductance, supercurrent).
+- :mod:`~jaxqp.kinetic.collisions` and :mod:`~jaxqp.kinetic.inelastic`: collision integrals and the
+  Newton-Krylov solver with a self-consistent gap.
+
+Imports: ``internal``, ``units``, ``distributions``, ``grids``, ``materials``, ``geometry``,
+``spectral`` and ``selfconsistency``; never ``devices``, the inference or the application layer.
+"""
 
 from .coefficients import KineticCoefficients, to_modes, to_sectors
 from .solve import (

@@ -41,13 +41,15 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 # 2x2 Nambu matrices
-_T0 = jnp.eye(2)
-_T3 = jnp.array([[1.0, 0.0], [0.0, -1.0]])
-_A = jnp.array([[0.0, 1.0], [-1.0, 0.0]])  # i tau_2
-_T1 = jnp.array([[0.0, 1.0], [1.0, 0.0]])
+# (numpy constants: importing jaxqp does not start an XLA backend)
+_T0 = np.eye(2)
+_T3 = np.array([[1.0, 0.0], [0.0, -1.0]])
+_A = np.array([[0.0, 1.0], [-1.0, 0.0]])  # i tau_2
+_T1 = np.array([[0.0, 1.0], [1.0, 0.0]])
 _M = (_T0, _T3)  # projectors of the L and T components
 
 # diffusion floor that keeps rows regular where there are no states (Gamma = 0 in the gap)
@@ -203,13 +205,13 @@ def coefficients(g, f, delta, *, dg=None, df=None, phase_gradient=0.0, zeta=0.0,
 # ---------------------------------------------------------------- mode bases
 # sector vector (L+, T+, L-, T-)  <->  modes (f_L, f_T, f_T3, f_L3)
 # L+- = f_L +- f_T3, T+- = f_T +- f_L3
-MODES_TO_SECTORS = jnp.array([
+MODES_TO_SECTORS = np.array([
     [1.0, 0.0, 1.0, 0.0],
     [0.0, 1.0, 0.0, 1.0],
     [1.0, 0.0, -1.0, 0.0],
     [0.0, 1.0, 0.0, -1.0],
 ])
-SECTORS_TO_MODES = jnp.linalg.inv(MODES_TO_SECTORS)
+SECTORS_TO_MODES = np.linalg.inv(MODES_TO_SECTORS)
 MODE_NAMES = ("f_L", "f_T", "f_T3", "f_L3")
 
 

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from .. import _validation as val
+from ..internal import validation as val
 from ..units import TC_OVER_DELTA0
 
 

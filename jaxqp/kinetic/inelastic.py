@@ -32,7 +32,7 @@ and ``jax.grad`` never unroll the iterations.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax
@@ -42,14 +42,15 @@ from jax import Array, lax
 from jax.flatten_util import ravel_pytree
 from jax.scipy.sparse.linalg import gmres
 
-from .. import _validation as val
-from .._blocktri import small_solve
 from ..grids import EnergyGrid
+from ..internal import validation as val
+from ..internal.blocktri import small_solve
 from ..spectral.bulk import green_functions
 from .coefficients import coefficients, to_modes
 from .collisions import PROCESSES, collision_integral
-from .solve import ContactCurrents, KineticSolution, _biases_array, _check_wire, _currents_from_fluxes
-from .wire import Wire, WireResponse, _assemble, contact_drive, equilibrium_sectors
+from .solve import ContactCurrents, KineticSolution, bias_array, check_wire, currents_from_fluxes
+from .wire import Wire, WireResponse, assemble, contact_drive, equilibrium_sectors
+from .wire import contact_drive as _drive
 
 
 # ----------------------------------------------------------------- configuration
@@ -68,7 +69,7 @@ class GapEquation(eqx.Module):
     """
 
     cutoff: float = eqx.field(default=10.0, static=True)
-    coupling: Optional[Array] = None
+    coupling: Array | None = None
     where: str = eqx.field(default="injector", static=True)
     contact: int = eqx.field(default=0, static=True)
     start: Array = eqx.field(default=1.0, converter=jnp.asarray)
@@ -80,7 +81,8 @@ class GapEquation(eqx.Module):
             raise ValueError(f"the Debye cut-off must be positive, got {self.cutoff}")
         if self.coupling is not None:
             val.check_positive("coupling", self.coupling, hint="the BCS coupling lambda is > 0")
-        val.check_positive("start", self.start, hint="start the gap iteration at Delta > 0 (Delta = 0 is always a root)")
+        val.check_positive("start", self.start,
+                           hint="start the gap iteration at Delta > 0 (Delta = 0 is always a root)")
 
     def lam(self):
         return 1.0 / math.asinh(self.cutoff) if self.coupling is None else self.coupling
@@ -134,10 +136,9 @@ def _check_uniform(grid: EnergyGrid) -> np.ndarray:
 # ----------------------------------------------------------------- the discrete system
 class _Params(eqx.Module):
     """Differentiable inputs of the residual (arrays); the static rest is closed over."""
-
     wire: Wire
     collisions: tuple
-    gap: Optional[GapEquation]
+    gap: GapEquation | None
     V: Array
 
 
@@ -170,7 +171,6 @@ def _spectra(wire: Wire, E, delta, sub: int):
 
 class _System(eqx.Module):
     """The linear part ``A h_{i-1} + B h_i + C h_{i+1} = d`` and the spectral data at one Delta."""
-
     A: Array
     B: Array
     C: Array
@@ -188,7 +188,7 @@ def _system(p: _Params, cfg, delta) -> _System:
     wire = p.wire
     E, x, nodes = cfg.E, cfg.x, cfg.nodes
     co, N, M, ok = _spectra(wire, E, delta, cfg.sub)
-    A, B, C, vol = _assemble(co, x, wire.ends)
+    A, B, C, vol = assemble(co, x, wire.ends)
     n = x.shape[0]
     batch = B.shape[:-3]
     B = jnp.broadcast_to(B, batch + (n, 4, 4))
@@ -203,7 +203,7 @@ def _system(p: _Params, cfg, delta) -> _System:
         mask = mask.at[n - 1].set(0.0)
     nd = delta.shape[0]
     Ks, hes = [], []
-    for c, (contact, i) in enumerate(zip(wire.contacts, nodes)):
+    for c, (contact, i) in enumerate(zip(wire.contacts, nodes, strict=False)):
         dos = co.dos[:, i if nd > 1 else 0, :]
         K, he, ok_c = contact_drive(contact, wire, jnp.asarray(E), p.V[c], dos)
         B = B.at[:, i].add(K)
@@ -521,7 +521,7 @@ class _Setup(eqx.Module):
     Et: tuple = eqx.field(static=True)
     xt: tuple = eqx.field(static=True)
     nodes: tuple = eqx.field(static=True)
-    gap_node: Optional[int] = eqx.field(static=True)
+    gap_node: int | None = eqx.field(static=True)
     opts: NewtonOptions = eqx.field(static=True)
     sub: int = eqx.field(static=True)
 
@@ -539,8 +539,8 @@ class _Setup(eqx.Module):
         return np.full(E.size, E[1] - E[0])
 
 
-def _setup(wire, grid, collisions, gap, options, subdivision):
-    _check_wire(wire)
+def inelastic_setup(wire, grid, collisions, gap, options, subdivision):
+    check_wire(wire)
     if wire.spectra != "uniform":
         raise NotImplementedError("collision integrals and the non-equilibrium gap use local bulk spectra; "
                                   "build the Wire with spectra='uniform'")
@@ -584,8 +584,9 @@ def _package(p: _Params, st: _Setup, grid: EnergyGrid, u, ok, res, k) -> Inelast
     wire, V = p.wire, p.V
     h, delta = u
     S = _system(p, st, _delta_of(p, delta))
-    fluxes = jnp.stack([jnp.einsum("eij,ej->ei", K, he - h[:, i]) for K, he, i in zip(S.Ks, S.hes, st.nodes)], 1)
-    charge, spin, heat = _currents_from_fluxes(fluxes, grid)
+    fluxes = jnp.stack([jnp.einsum("eij,ej->ei", K, he - h[:, i])
+                        for K, he, i in zip(S.Ks, S.hes, st.nodes, strict=False)], 1)
+    charge, spin, heat = currents_from_fluxes(fluxes, grid)
     n_x = st.x.shape[0]
     dos = jnp.broadcast_to(jnp.moveaxis(S.N, 0, -1).transpose(1, 0, 2), (st.E.size, n_x, 2))
     conv = (ok > 0.5) & S.ok
@@ -609,9 +610,9 @@ def _core(wire, collisions, gap, V, st: _Setup, grid: EnergyGrid):
 _core_jit = eqx.filter_jit(_core)
 
 
-def solve_inelastic(wire: Wire, collisions: Sequence = (), biases=None, *, grid: Optional[EnergyGrid] = None,
-                    spacing: float = 0.025, e_max: Optional[float] = None, gap: Optional[GapEquation] = None,
-                    options: Optional[NewtonOptions] = None, subdivision: int = 8,
+def solve_inelastic(wire: Wire, collisions: Sequence = (), biases=None, *, grid: EnergyGrid | None = None,
+                    spacing: float = 0.025, e_max: float | None = None, gap: GapEquation | None = None,
+                    options: NewtonOptions | None = None, subdivision: int = 8,
                     throw: bool = True) -> InelasticSolution:
     r"""Solve the kinetic equations of a wire with inelastic collisions and, optionally, a self-consistent gap.
 
@@ -635,9 +636,9 @@ def solve_inelastic(wire: Wire, collisions: Sequence = (), biases=None, *, grid:
     Differentiable (forward and reverse mode) in every array of ``wire``,
     ``collisions``, ``gap`` and ``biases`` by implicit differentiation.
     """
-    V = _biases_array(wire, biases)
+    V = bias_array(wire, biases)
     grid = _default_grid(wire, grid, spacing, e_max, gap, V)
-    st = _setup(wire, grid, tuple(collisions), gap, options, subdivision)
+    st = inelastic_setup(wire, grid, tuple(collisions), gap, options, subdivision)
     sol = _core_jit(wire, tuple(collisions), gap, V, st, grid)
     if throw:
         val.raise_if_not_converged(sol.converged, "the inelastic kinetic solve (Newton-Krylov)")
@@ -659,7 +660,7 @@ def _prepare_batch(wire, collisions, biases, grid, spacing, e_max, gap, options,
         raise ValueError(f"biases must have shape (n_b, {len(wire.contacts)}) (one column per contact), "
                          f"got {Vs.shape}")
     grid = _default_grid(wire, grid, spacing, e_max, gap, Vs)
-    return Vs, grid, _setup(wire, grid, tuple(collisions), gap, options, subdivision)
+    return Vs, grid, inelastic_setup(wire, grid, tuple(collisions), gap, options, subdivision)
 
 
 # ----------------------------------------------------------------- bias sweeps with continuation
@@ -676,8 +677,8 @@ class GapSweep(eqx.Module):
 
     biases: Array
     up: InelasticSolution
-    down: Optional[InelasticSolution]
-    bistable: Optional[Array]
+    down: InelasticSolution | None
+    bistable: Array | None
 
     @property
     def delta(self):
@@ -714,9 +715,9 @@ def _sweep_core(wire, collisions, gap, Vs, st, grid):
 _sweep_jit = eqx.filter_jit(_sweep_core)
 
 
-def gap_sweep(wire: Wire, collisions: Sequence, biases, *, gap: Optional[GapEquation] = None,
-              grid: Optional[EnergyGrid] = None, spacing: float = 0.025, e_max: Optional[float] = None,
-              options: Optional[NewtonOptions] = None, subdivision: int = 8, both_directions: bool = False,
+def gap_sweep(wire: Wire, collisions: Sequence, biases, *, gap: GapEquation | None = None,
+              grid: EnergyGrid | None = None, spacing: float = 0.025, e_max: float | None = None,
+              options: NewtonOptions | None = None, subdivision: int = 8, both_directions: bool = False,
               branch_tol: float = 1e-4) -> GapSweep:
     """Sweep the biases ``(n_b, n_c)`` with continuation (each point starts from the previous solution).
 
@@ -749,7 +750,6 @@ def detector_currents(sol: InelasticSolution, wire: Wire, detector: int, V_det):
     back-action at ``V_det != 0`` is neglected (seed 001 Appendix B).
     Works on one solution (no leading bias axis).
     """
-    from .wire import contact_drive as _drive
 
     E = sol.kinetic.energy.points
     i = sol.kinetic.response.nodes[detector]
@@ -761,7 +761,7 @@ def detector_currents(sol: InelasticSolution, wire: Wire, detector: int, V_det):
         K, he, _ = _drive(c, wire, E, v, dos)
         sN = jnp.einsum("eij,ej->ei", K, he)[:, None, :]
         sS = -jnp.einsum("eij,ej->ei", K, h)[:, None, :]
-        return -_currents_from_fluxes(sN, sol.kinetic.energy)[0][0], -_currents_from_fluxes(sS, sol.kinetic.energy)[0][0]
+        return -currents_from_fluxes(sN, sol.kinetic.energy)[0][0], -currents_from_fluxes(sS, sol.kinetic.energy)[0][0]
 
     return jax.vmap(one)(jnp.atleast_1d(jnp.asarray(V_det, float)))
 
@@ -788,7 +788,7 @@ class NonlocalGapMap(eqx.Module):
     sweep: GapSweep
 
 
-def _map_core(wire, collisions, gap, Vs, st, grid, V_det, injector, detector):
+def map_core(wire, collisions, gap, Vs, st, grid, V_det, injector, detector):
     def f(Vi):
         Vfull = jnp.zeros((Vi.shape[0], len(wire.contacts))).at[:, injector].set(Vi)
         out = _sweep_core(wire, collisions, gap, Vfull, st, grid)
@@ -799,12 +799,12 @@ def _map_core(wire, collisions, gap, Vs, st, grid, V_det, injector, detector):
     return IN + IS, dIN + dIS, dIN, dIS, dl, ddl, out
 
 
-_map_jit = eqx.filter_jit(_map_core, )
+map_jit = eqx.filter_jit(map_core, )
 
 
 def nonlocal_gap_map(wire: Wire, collisions: Sequence, V_inj, V_det, *, gap: GapEquation, injector: int = 0,
-                     detector: int = 1, grid: Optional[EnergyGrid] = None, spacing: float = 0.025,
-                     options: Optional[NewtonOptions] = None, subdivision: int = 8) -> NonlocalGapMap:
+                     detector: int = 1, grid: EnergyGrid | None = None, spacing: float = 0.025,
+                     options: NewtonOptions | None = None, subdivision: int = 8) -> NonlocalGapMap:
     """Self-consistent ``Delta(V_inj)`` with collisions and the non-local conductance map ``g(V_inj, V_det)``.
 
     The injector bias is swept upwards with continuation (other contacts at
@@ -817,8 +817,8 @@ def nonlocal_gap_map(wire: Wire, collisions: Sequence, V_inj, V_det, *, gap: Gap
     if gap.where != "injector":
         raise ValueError("nonlocal_gap_map uses one Delta for the wire: GapEquation(where='injector')")
     grid = _default_grid(wire, grid, spacing, None, gap, Vi)
-    st = _setup(wire, grid, tuple(collisions), gap, options, subdivision)
-    I, g, gN, gS, dl, ddl, out = _map_jit(wire, tuple(collisions), gap, Vi, st, grid, Vd, injector, detector)
+    st = inelastic_setup(wire, grid, tuple(collisions), gap, options, subdivision)
+    I, g, gN, gS, dl, ddl, out = map_jit(wire, tuple(collisions), gap, Vi, st, grid, Vd, injector, detector)
     sweep = GapSweep(biases=jnp.zeros((Vi.shape[0], len(wire.contacts))).at[:, injector].set(Vi), up=out,
                      down=None, bistable=None)
     return NonlocalGapMap(V_inj=Vi, V_det=Vd, delta=dl, d_delta=ddl, converged=out.converged, I_det=I, g_nl=g,

@@ -13,17 +13,15 @@ wire into the detector), as in seed 001, so that charge imbalance gives
 
 from __future__ import annotations
 
-from typing import Optional
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
-from .. import _validation as val
-from .._blocktri import small_solve
 from ..grids import EnergyGrid
+from ..internal import validation as val
+from ..internal.blocktri import small_solve
 from .coefficients import occupations_from_sectors, to_modes
 from .wire import (
     Wire,
@@ -34,25 +32,26 @@ from .wire import (
     default_energy_grid,
     equilibrium_sectors,
     fixed_kernels,
+    wire_coefficients,
     wire_response,
 )
 
 
 # ----------------------------------------------------------------- helpers
-def _check_wire(wire):
+def check_wire(wire):
     if not isinstance(wire, Wire):
         raise TypeError(f"expected a jaxqp.Wire, got {type(wire).__name__}")
     if not wire.contacts:
         raise ValueError("the wire has no contacts: add TunnelContact objects to Wire(contacts=...)")
 
 
-def _grid(wire, grid, n_energy, v_max, temperatures=None):
+def energy_grid_or_default(wire, grid, n_energy, v_max, temperatures=None):
     if grid is not None:
         return grid
     return default_energy_grid(wire, v_max, n_energy, temperatures)
 
 
-def _currents_from_fluxes(s, grid: EnergyGrid):
+def currents_from_fluxes(s, grid: EnergyGrid):
     """Charge, spin (I_up - I_dn) and heat currents into the wire from fluxes s (n_E, n_c, 4)."""
     E = grid.points
 
@@ -122,7 +121,7 @@ def _map_chunks(fn, X, chunk):
     return jax.tree.map(lambda a: a.reshape((nchunk * chunk,) + a.shape[2:])[:B], out)
 
 
-def _biases_array(wire, biases):
+def bias_array(wire, biases):
     nc = len(wire.contacts)
     V = wire.biases if biases is None else jnp.asarray(biases, float)
     if V.shape[-1:] != (nc,):
@@ -251,7 +250,7 @@ def _solve_kinetic_core(wire, grid, V, source):
     resp = wire_response(wire, grid, source=source)
     s, ok_c = _flux_function(wire, resp)(V)
     h = resp.h0 + jnp.einsum("exik,ek->exi", resp.Z, s.reshape(s.shape[0], -1))
-    charge, spin, heat = _currents_from_fluxes(s, grid)
+    charge, spin, heat = currents_from_fluxes(s, grid)
     ok = jnp.all(resp.converged) & jnp.all(ok_c)
     dos = jnp.broadcast_to(resp.coefficients.dos, h.shape[:-1] + (2,))
     cur = ContactCurrents(charge=charge, spin=spin, heat=heat, biases=V, converged=ok)
@@ -262,7 +261,7 @@ def _solve_kinetic_core(wire, grid, V, source):
 _solve_kinetic_jit = eqx.filter_jit(_solve_kinetic_core)
 
 
-def solve_kinetic(wire: Wire, biases=None, *, grid: Optional[EnergyGrid] = None, n_energy: int = 2001,
+def solve_kinetic(wire: Wire, biases=None, *, grid: EnergyGrid | None = None, n_energy: int = 2001,
                   source=None, throw: bool = True) -> KineticSolution:
     r"""Solve the kinetic equations of a wire with tunnel contacts at one set of biases.
 
@@ -279,23 +278,23 @@ def solve_kinetic(wire: Wire, biases=None, *, grid: Optional[EnergyGrid] = None,
         source: optional extra source ``(n_E, n_x, 4)`` (sector basis).
         throw: raise if a spectral solve did not converge (else see ``converged``).
     """
-    _check_wire(wire)
-    V = _biases_array(wire, biases)
-    grid = _grid(wire, grid, n_energy, float(np.max(np.abs(np.asarray(V)))) if V.size else 0.0)
+    check_wire(wire)
+    V = bias_array(wire, biases)
+    grid = energy_grid_or_default(wire, grid, n_energy, float(np.max(np.abs(np.asarray(V)))) if V.size else 0.0)
     sol = _solve_kinetic_jit(wire, grid, V, source)
     if throw:
         val.raise_if_not_converged(sol.converged, "the spectral solve of the wire")
     return sol
 
 
-def _responses_core(wire, grid, Vs, chunk, detector, with_derivative):
+def responses_core(wire, grid, Vs, chunk, detector, with_derivative):
     resp = wire_response(wire, grid)
     flux = _flux_function(wire, resp)
 
     def one(V):
         def cur(V):
             s, ok = flux(V)
-            ch, sp, ht = _currents_from_fluxes(s, grid)
+            ch, sp, ht = currents_from_fluxes(s, grid)
             return (ch, sp, ht), ok
 
         if with_derivative is None:
@@ -310,10 +309,10 @@ def _responses_core(wire, grid, Vs, chunk, detector, with_derivative):
     return out
 
 
-_responses_jit = eqx.filter_jit(_responses_core)
+responses_jit = eqx.filter_jit(responses_core)
 
 
-def _separable_core(wire, grid, axes, derivative):
+def separable_core(wire, grid, axes, derivative):
     """Fixed kernels: the fluxes are linear in the electrode distributions, so every current is a sum
     of one function per contact bias, I_k(V) = sum_c F_kc(V_c).  ``axes`` holds one 1-D array of bias
     values per contact; returns F (n_v, n_c) per contact (charge, spin, heat) and dF/dV_c for
@@ -329,7 +328,7 @@ def _separable_core(wire, grid, axes, derivative):
         def part(v, c=c, contact=contact, Mc=Mc):
             _, he, _ = contact_drive(contact, wire, E, v, resp.dos[..., c, :])
             s = jnp.einsum("eij,ej->ei", Mc, he - h0c[:, 4 * c:4 * c + 4])
-            return _currents_from_fluxes(s.reshape(E.shape + (nc, 4)), grid)
+            return currents_from_fluxes(s.reshape(E.shape + (nc, 4)), grid)
 
         fn = jax.vmap(part)
         v = axes[c]
@@ -341,21 +340,21 @@ def _separable_core(wire, grid, axes, derivative):
     return out, jnp.all(resp.converged)
 
 
-_separable_jit = eqx.filter_jit(_separable_core)
+separable_jit = eqx.filter_jit(separable_core)
 
 
-def contact_currents(wire: Wire, biases, *, grid: Optional[EnergyGrid] = None, n_energy: int = 2001,
+def contact_currents(wire: Wire, biases, *, grid: EnergyGrid | None = None, n_energy: int = 2001,
                      chunk: int = 256, throw: bool = True) -> ContactCurrents:
     """Currents through every contact for a batch of bias vectors ``biases (..., n_c)``.
 
     One wire solve per energy serves all bias points (see :mod:`jaxqp.kinetic.wire`).
     """
-    _check_wire(wire)
-    V = _biases_array(wire, biases)
+    check_wire(wire)
+    V = bias_array(wire, biases)
     batch = V.shape[:-1]
     Vs = V.reshape(-1, V.shape[-1])
-    grid = _grid(wire, grid, n_energy, float(np.max(np.abs(np.asarray(V)))))
-    out = _responses_jit(wire, grid, Vs, chunk, None, None)
+    grid = energy_grid_or_default(wire, grid, n_energy, float(np.max(np.abs(np.asarray(V)))))
+    out = responses_jit(wire, grid, Vs, chunk, None, None)
     if throw:
         val.raise_if_not_converged(out["ok"], "the kinetic contact currents")
     rs = lambda a: a.reshape(batch + a.shape[1:])  # noqa: E731
@@ -384,7 +383,7 @@ class NonlocalMap(eqx.Module):
 
 
 def nonlocal_conductance(wire: Wire, V_inj, V_det=0.0, *, injector: int = 0, detector: int = 1,
-                         grid: Optional[EnergyGrid] = None, n_energy: int = 2001, chunk: int = 256,
+                         grid: EnergyGrid | None = None, n_energy: int = 2001, chunk: int = 256,
                          throw: bool = True) -> NonlocalMap:
     r"""Non-local conductance map ``g_nl(V_inj, V_det) = dI_det / dV_inj`` by forward-mode autodiff.
 
@@ -396,7 +395,7 @@ def nonlocal_conductance(wire: Wire, V_inj, V_det=0.0, *, injector: int = 0, det
         grid, n_energy: energy grid (default adaptive, ``n_energy`` nodes).
         chunk: bias points per vectorised chunk (memory vs speed).
     """
-    _check_wire(wire)
+    check_wire(wire)
     nc = len(wire.contacts)
     for name, i in (("injector", injector), ("detector", detector)):
         if not 0 <= i < nc:
@@ -411,12 +410,12 @@ def nonlocal_conductance(wire: Wire, V_inj, V_det=0.0, *, injector: int = 0, det
     VV = jnp.broadcast_to(base, (Vi.size, Vd.size, nc))
     VV = VV.at[..., injector].set(Vi[:, None]).at[..., detector].set(Vd[None, :])
     vmax = float(max(np.max(np.abs(np.asarray(Vi))), np.max(np.abs(np.asarray(Vd)))))
-    grid = _grid(wire, grid, n_energy, vmax)
+    grid = energy_grid_or_default(wire, grid, n_energy, vmax)
     shp = (Vi.size, Vd.size)
     if fixed_kernels(wire):
         axes = [jnp.atleast_1d(jnp.asarray(b, float)) for b in base]
         axes[injector], axes[detector] = Vi, Vd
-        parts, ok = _separable_jit(wire, grid, tuple(axes), injector)
+        parts, ok = separable_jit(wire, grid, tuple(axes), injector)
         out = {}
         for key, j in (("charge", 0), ("spin", 1)):
             tot = jnp.zeros(shp + (nc,))
@@ -428,7 +427,7 @@ def nonlocal_conductance(wire: Wire, V_inj, V_det=0.0, *, injector: int = 0, det
         out["dcharge"] = jnp.broadcast_to(dq[:, None, :], shp + (nc,)).reshape(-1, nc)
         out["ok"] = jnp.broadcast_to(ok, (Vi.size * Vd.size,))
     else:
-        out = _responses_jit(wire, grid, VV.reshape(-1, nc), chunk, None, injector)
+        out = responses_jit(wire, grid, VV.reshape(-1, nc), chunk, None, injector)
     if throw:
         val.raise_if_not_converged(out["ok"], "the non-local conductance map")
     return NonlocalMap(
@@ -442,22 +441,22 @@ def nonlocal_conductance(wire: Wire, V_inj, V_det=0.0, *, injector: int = 0, det
     )
 
 
-def local_conductance(wire: Wire, contact: int, V, *, grid: Optional[EnergyGrid] = None, n_energy: int = 2001,
+def local_conductance(wire: Wire, contact: int, V, *, grid: EnergyGrid | None = None, n_energy: int = 2001,
                       chunk: int = 256, throw: bool = True):
     """Local ``(I, dI/dV)`` of one contact for biases ``V`` (1-D), other contacts at their electrode bias."""
-    _check_wire(wire)
+    check_wire(wire)
     nc = len(wire.contacts)
     V = jnp.atleast_1d(jnp.asarray(V, float))
     VV = jnp.broadcast_to(wire.biases, (V.size, nc)).at[:, contact].set(V)
-    grid = _grid(wire, grid, n_energy, float(np.max(np.abs(np.asarray(V)))))
-    out = _responses_jit(wire, grid, VV, chunk, None, contact)
+    grid = energy_grid_or_default(wire, grid, n_energy, float(np.max(np.abs(np.asarray(V)))))
+    out = responses_jit(wire, grid, VV, chunk, None, contact)
     if throw:
         val.raise_if_not_converged(out["ok"], "the local conductance")
     return out["charge"][:, contact], out["dcharge"][:, contact]
 
 
 def bias_for_current(wire: Wire, contact: int, current, *, v_max: float = 5.0, n_table: int = 401,
-                     grid: Optional[EnergyGrid] = None, n_energy: int = 2001, newton_steps: int = 4):
+                     grid: EnergyGrid | None = None, n_energy: int = 2001, newton_steps: int = 4):
     """Voltage bias of ``contact`` that drives the charge ``current`` into the wire (current bias -> voltage bias).
 
     Tabulates I(V) on ``[-v_max, v_max]`` (one wire solve serves the whole
@@ -466,7 +465,7 @@ def bias_for_current(wire: Wire, contact: int, current, *, v_max: float = 5.0, n
     """
     current = jnp.asarray(current, float)
     Vt = jnp.linspace(-v_max, v_max, n_table)
-    grid = _grid(wire, grid, n_energy, v_max)
+    grid = energy_grid_or_default(wire, grid, n_energy, v_max)
     I_tab, _ = local_conductance(wire, contact, Vt, grid=grid)
     lo, hi = float(jnp.min(I_tab)), float(jnp.max(I_tab))
     c = np.asarray(current)
@@ -481,15 +480,14 @@ def bias_for_current(wire: Wire, contact: int, current, *, v_max: float = 5.0, n
     return V.reshape(current.shape)
 
 
-def supercurrent(wire: Wire, *, grid: Optional[EnergyGrid] = None, n_energy: int = 2001) -> Array:
+def supercurrent(wire: Wire, *, grid: EnergyGrid | None = None, n_energy: int = 2001) -> Array:
     r"""Equilibrium supercurrent of the uniform wire at its phase gradient, units Delta0/(e R_xi).
 
     ``I_s = (1/4) sum_s int dE (J h_eq)_{T,s} = (q/2) int dE j_E tanh(E/2T)``
     with ``j_E = Im[(i f)^2]`` per sector, seed 001 Eq. (6).
     """
-    from .wire import wire_coefficients
 
-    grid = _grid(wire, grid, n_energy, 0.0)
+    grid = energy_grid_or_default(wire, grid, n_energy, 0.0)
     co, ok = wire_coefficients(wire, grid.points)
     heq = equilibrium_sectors(grid.points, wire.temperature)
     Jh = jnp.einsum("eij,ej->ei", co.J[:, 0], heq)

@@ -25,179 +25,43 @@ therefore cost one wire solve per energy, however many bias points they have.
 
 from __future__ import annotations
 
-import functools
-from typing import Sequence
-
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from .. import _validation as val
-from .._blocktri import block_thomas, dense_matrix, small_solve  # noqa: F401  (dense_matrix re-exported for checks)
 from ..distributions import fermi
-from .. import grids
-from ..grids import EnergyGrid
-from ..materials import Electrode, NormalMetal, Superconductor
+from ..geometry import TunnelContact, Wire, position_grid  # noqa: F401  (kinetic names of the geometry)
+from ..grids import EnergyGrid, merged_grid
+from ..internal.blocktri import block_thomas, small_solve
+from ..materials import NormalMetal, Superconductor
 from ..spectral.bulk import green_functions
+from ..spectral.wire import Options as ProximityOptions
+from ..spectral.wire import solve_proximity
 from .coefficients import KineticCoefficients, coefficients, sectors_from_occupations
-
-_ENDS = ("reservoir", "vacuum")
-
-
-# ----------------------------------------------------------------- geometry
-def position_grid(length: float, points: Sequence[float] = (), n: int = 200, growth: float = 0.1) -> np.ndarray:
-    """Non-uniform nodes on ``[0, length]`` that contain every ``points`` exactly.
-
-    The local spacing grows linearly with the distance d to the nearest point,
-    ``dx(x) = min(h0 + growth * d(x), 3 length / n)`` (geometric grading away
-    from contacts, capped at three times the mean spacing), with
-    ``h0`` chosen so that there are ``n`` nodes in all; each segment between
-    breakpoints gets at least 2 intervals.
-    """
-    return _position_grid(float(length), tuple(float(p) for p in points), int(n), float(growth)).copy()
-
-
-@functools.lru_cache(maxsize=128)
-def _position_grid(length: float, points: tuple, n: int, growth: float) -> np.ndarray:
-    """Cached core of :func:`position_grid`."""
-    length = float(length)
-    if not length > 0:
-        raise ValueError(f"the wire length must be > 0 (in units of xi), got {length}")
-    pts = sorted(set(float(p) for p in points))
-    if pts and (pts[0] < 0 or pts[-1] > length):
-        raise ValueError(f"contact positions must lie in [0, {length}], got {list(points)}")
-    breaks = sorted(set([0.0, length] + pts))
-    n_seg = len(breaks) - 1
-    if n < 3 * n_seg + 1:
-        raise ValueError(f"n_x={n} is too small for {n_seg} segments; use n_x >= {3 * n_seg + 1}")
-    fine = np.unique(np.concatenate([np.linspace(0.0, length, 20001), breaks]))
-    dist = np.min(np.abs(fine[:, None] - np.asarray(pts)[None, :]), axis=1) if pts else np.full(fine.shape, length)
-    g = max(float(growth), 1e-6)
-    h_max = 3.0 * length / n
-
-    def phi(h0):
-        rho = 1.0 / np.minimum(h0 + g * dist, h_max)
-        return np.concatenate([[0.0], np.cumsum(0.5 * (rho[1:] + rho[:-1]) * np.diff(fine))])
-
-    lo, hi = 1e-9 * length, length
-    for _ in range(200):  # bisection in log space for the total node count
-        mid = np.sqrt(lo * hi)
-        if phi(mid)[-1] > n - 1:
-            lo = mid
-        else:
-            hi = mid
-    P = phi(hi)
-    at = np.searchsorted(fine, breaks)
-    dphi = np.diff(P[at])
-    counts = np.maximum(2, np.round(dphi / dphi.sum() * (n - 1)).astype(int))
-    while counts.sum() > n - 1:
-        counts[np.argmax(counts)] -= 1
-    while counts.sum() < n - 1:
-        counts[np.argmax(dphi / counts)] += 1
-    nodes = [0.0]
-    for k in range(n_seg):
-        i0, i1 = at[k], at[k + 1]
-        targets = np.linspace(P[i0], P[i1], counts[k] + 1)[1:]
-        seg = np.interp(targets, P[i0:i1 + 1], fine[i0:i1 + 1])
-        seg[-1] = breaks[k + 1]
-        nodes.extend(seg)
-    return np.asarray(nodes)
-
-
-class TunnelContact(eqx.Module):
-    """A tunnel junction between the wire at ``position`` and an ``electrode``.
-
-    ``kappa = G_T R_xi`` is its normal-state conductance in units of the wire's
-    conductance over one coherence length; ``polarization`` P gives spin-resolved
-    conductances ``G_sigma = G_T (1 + sigma P) / 2`` as in :func:`jaxqp.tunnel_current`.
-    The electrode carries the contact's bias (``electrode.bias``) and temperature
-    (``None``: the wire's bath temperature).
-    """
-
-    position: float = eqx.field(static=True)
-    kappa: Array = eqx.field(converter=jnp.asarray)
-    electrode: Electrode = eqx.field(default_factory=NormalMetal)
-    polarization: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    name: str = eqx.field(default="", static=True)
-
-    def __check_init__(self):
-        val.check_nonnegative("kappa", self.kappa, hint="kappa = G_T R_xi is a conductance ratio, >= 0")
-        val.check_range("polarization", self.polarization, -1.0, 1.0,
-                        hint="the barrier spin polarisation P must lie in [-1, 1]")
-
-
-class Wire(eqx.Module):
-    r"""A quasi-1-D superconducting (or normal, ``delta = 0``) wire.
-
-    Attributes:
-        material: :class:`jaxqp.Superconductor` giving the spectral properties
-            (uniform along the wire: Delta, h, zeta, b_so, b_sf, Gamma).
-        length: length in units of xi (static).
-        contacts: tuple of :class:`TunnelContact`.
-        temperature: bath temperature of the reservoirs (k_B T / Delta0).
-        phase_gradient: ``q = d_x phi`` (supercurrent); it adds ``q^2/2`` to the
-            depairing of the spectral solve and the coupling terms to the
-            kinetic equations.
-        ends: ``("reservoir" | "vacuum", ...)`` for the left and right ends.
-        n_x: number of position nodes (static).
-        growth: grading of the position grid away from contacts (spacing grows
-            by ``growth`` times the distance to the nearest contact).
-        spectra: ``"uniform"`` (bulk spectra everywhere, the contacts do not
-            change them) or ``"inhomogeneous"``: the retarded Usadel equation is
-            solved along the wire with the contacts' electrodes
-            (:func:`jaxqp.solve_proximity`), giving position-dependent kinetic
-            coefficients (seed 002: the tunnel injector renormalises the
-            spectrum around it).  Static.
-    """
-
-    material: Superconductor
-    length: float = eqx.field(static=True)
-    contacts: tuple = ()
-    temperature: Array = eqx.field(default=0.05, converter=jnp.asarray)
-    phase_gradient: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    ends: tuple = eqx.field(default=("reservoir", "reservoir"), static=True)
-    n_x: int = eqx.field(default=200, static=True)
-    growth: float = eqx.field(default=0.1, static=True)
-    spectra: str = eqx.field(default="uniform", static=True)
-
-    def __check_init__(self):
-        if self.spectra not in ("uniform", "inhomogeneous"):
-            raise ValueError(f"spectra must be 'uniform' or 'inhomogeneous', got {self.spectra!r}")
-        if not isinstance(self.material, Superconductor):
-            raise TypeError("Wire.material must be a jaxqp.Superconductor (delta=0 for a normal wire)")
-        val.check_nonnegative("temperature", self.temperature, hint="temperatures are k_B T / Delta0")
-        val.check_finite("phase_gradient", self.phase_gradient)
-        if len(self.ends) != 2 or any(e not in _ENDS for e in self.ends):
-            raise ValueError(f"ends must be two of {_ENDS}, got {self.ends}")
-        for c in self.contacts:
-            if not isinstance(c, TunnelContact):
-                raise TypeError(f"contacts must be TunnelContact objects, got {type(c).__name__}")
-            if not 0.0 <= c.position <= self.length:
-                raise ValueError(f"contact {c.name or ''} at x={c.position} lies outside the wire [0, {self.length}]")
-            at_end = (c.position == 0.0 and self.ends[0] == "reservoir") or (
-                c.position == self.length and self.ends[1] == "reservoir")
-            if at_end:
-                raise ValueError(f"contact at x={c.position} sits on a reservoir; move it inside the wire")
-        pos = [c.position for c in self.contacts]
-        if len(set(pos)) != len(pos):
-            raise ValueError(f"two contacts share a position: {pos}; merge them into one")
-
-    @property
-    def x(self) -> np.ndarray:
-        return position_grid(self.length, [c.position for c in self.contacts], self.n_x, self.growth)
-
-    @property
-    def contact_nodes(self) -> tuple:
-        x = self.x
-        return tuple(int(np.argmin(np.abs(x - c.position))) for c in self.contacts)
-
-    @property
-    def biases(self) -> Array:
-        return jnp.stack([jnp.asarray(c.electrode.bias, float) for c in self.contacts]) if self.contacts else jnp.zeros(0)
 
 
 # ----------------------------------------------------------------- spectra
+def proximity_coefficients(wire: Wire, E, *, options: ProximityOptions | None = None):
+    """Position-dependent kinetic coefficients of a :class:`jaxqp.Wire` from its 1-D retarded solution.
+
+    Returns ``(KineticCoefficients (n_E, n_x, 4, 4), converged (n_E,))``.  The
+    solution is taken to the gauge of real Delta (``f = sqrt(F Ft)``), its
+    derivatives are second-order finite differences on the nodes, and the wire's
+    phase gradient enters the coupling terms as for uniform spectra.
+    """
+    sol = solve_proximity(wire.as_chain(), E, options=options, throw=False)
+    x = sol.x
+    g = jnp.moveaxis(sol.g, -1, 0)  # (2, n_E, n_x)
+    f = jnp.moveaxis(sol.f, -1, 0)
+    dg = jnp.gradient(g, x, axis=-1)
+    df = jnp.gradient(f, x, axis=-1)
+    m = wire.material
+    co = coefficients(g, f, m.delta, dg=dg, df=df, phase_gradient=wire.phase_gradient, zeta=m.zeta, b_so=m.b_so,
+                      b_sf=m.b_sf)
+    return co, sol.converged
+
+
 def wire_coefficients(wire: Wire, E) -> tuple[KineticCoefficients, Array]:
     """Kinetic coefficients at energies ``E`` and a converged flag.
 
@@ -206,8 +70,6 @@ def wire_coefficients(wire: Wire, E) -> tuple[KineticCoefficients, Array]:
     gives ``(n_E, n_x, 4, 4)``.
     """
     if wire.spectra == "inhomogeneous":
-        from ..spectral.wire import proximity_coefficients
-
         return proximity_coefficients(wire, E)
     m = wire.material
     q = wire.phase_gradient
@@ -258,25 +120,8 @@ def default_energy_grid(wire: Wire, v_max=0.0, n: int = 2001, temperatures=None)
     return merged_grid(c, w, e_max, n)
 
 
-def merged_grid(centers, widths, e_max, n: int) -> EnergyGrid:
-    """``n // 2`` nodes clustered at ``centers`` (sinh maps resolving ``widths``) merged with
-    ``n - n // 2`` uniform nodes on ``[-e_max, e_max]``; trapezoidal weights on the merged nodes.
-
-    Traceable: the centres may be traced values (fit parameters).  The nodes are continuous,
-    piecewise smooth functions of them and carry their gradient, so autodiff derivatives of a
-    quadrature on this grid are derivatives of the computed integral.
-    """
-    n_a = n // 2
-    refined = grids._adaptive(jnp.asarray(centers), widths, -e_max, e_max, n_a).points
-    # half the nodes uniform: Fermi edges of biased electrodes sit anywhere in the range
-    pts = jnp.sort(jnp.concatenate([refined, jnp.linspace(-e_max, e_max, n - n_a)]))
-    dE = jnp.diff(pts)
-    wts = 0.5 * (jnp.concatenate([dE, jnp.zeros(1)]) + jnp.concatenate([jnp.zeros(1), dE]))
-    return EnergyGrid(points=pts, weights=wts)
-
-
 # ----------------------------------------------------------------- assembly and solve
-def _assemble(co: KineticCoefficients, x: np.ndarray, ends):
+def assemble(co: KineticCoefficients, x: np.ndarray, ends):
     """Blocks (A, B, C) of shape (..., n_x, 4, 4): A couples node i to i-1, C to i+1."""
     n = x.shape[0]
     dx = jnp.asarray(np.diff(x))
@@ -353,7 +198,7 @@ def wire_response(wire: Wire, grid: EnergyGrid, *, source=None, coefficients_ove
         co, ok = wire_coefficients(wire, E)
     else:
         co, ok = coefficients_override, jnp.ones(E.shape, bool)
-    A, B, C, vol = _assemble(co, x, wire.ends)
+    A, B, C, vol = assemble(co, x, wire.ends)
     nc = len(nodes)
     batch = B.shape[:-3]
     d = jnp.zeros(batch + (n, 4, 4 * nc + 1))

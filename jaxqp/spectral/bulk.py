@@ -53,8 +53,8 @@ import jax.numpy as jnp
 from jax import Array, lax
 from jax.custom_derivatives import SymbolicZero
 
-from .. import _config
-from .. import _validation as val
+from ..internal import config as _config
+from ..internal import validation as val
 
 
 class _Options(NamedTuple):

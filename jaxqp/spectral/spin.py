@@ -64,7 +64,7 @@ shared with :mod:`jaxqp.spectral.wire`.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Tuple, Union
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -72,9 +72,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
-from .. import _validation as val
 from .. import grids
-from .._blocktri import _mm_last as _mm, jacobian_blocks
+from ..internal import validation as val
+from ..internal.blocktri import jacobian_blocks
+from ..internal.blocktri import mm_last as _mm
 from ..materials import Electrode, Superconductor
 from . import wire as _wire
 from .bulk import green_functions
@@ -116,7 +117,7 @@ class SpinActive(eqx.Module):
     magnetization: Array = eqx.field(default=(0.0, 0.0, 1.0), converter=jnp.asarray)
     conductance: Array = eqx.field(default=0.0, converter=jnp.asarray)
     polarization: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    electrode: Optional[Electrode] = None
+    electrode: Electrode | None = None
 
     def __init__(self, spin_mixing=0.0, magnetization=(0.0, 0.0, 1.0), conductance=0.0, polarization=0.0,
                  electrode=None):
@@ -138,7 +139,7 @@ class SpinActive(eqx.Module):
                              "Superconductor, or set conductance=0 for a magnetic insulator")
 
 
-End = Union[str, SpinActive]
+End = str | SpinActive
 
 
 class SpinWire(eqx.Module):
@@ -165,8 +166,8 @@ class SpinWire(eqx.Module):
     material: Superconductor
     length: float = eqx.field(static=True)
     n_x: int = eqx.field(static=True)
-    ends: Tuple[End, End] = ("vacuum", "vacuum")
-    exchange: Optional[Array] = None
+    ends: tuple[End, End] = ("vacuum", "vacuum")
+    exchange: Array | None = None
     exchange_direction: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
     conductance: Array = eqx.field(default=1.0, converter=jnp.asarray)
     phase: Array = eqx.field(default=0.0, converter=jnp.asarray)
@@ -185,7 +186,8 @@ class SpinWire(eqx.Module):
             raise ValueError(f"exchange must have shape (n_x, 3) = ({self.n_x}, 3), got {jnp.shape(self.exchange)}")
         val.check_positive("conductance", self.conductance, hint="sigma is the wire's conductance per length > 0")
         if jnp.ndim(self.phase) not in (0, 1) or (jnp.ndim(self.phase) == 1 and jnp.shape(self.phase)[0] != self.n_x):
-            raise ValueError(f"phase must be a scalar or have shape (n_x,) = ({self.n_x},), got {jnp.shape(self.phase)}")
+            raise ValueError(f"phase must be a scalar or have shape (n_x,) = ({self.n_x},), "
+                             f"got {jnp.shape(self.phase)}")
 
     @property
     def x(self) -> np.ndarray:
@@ -313,7 +315,7 @@ def _residual(Y, loc: _SpinLocal, dirichlet, eta):
     """Projected node equations (n, 8, B) (module docstring)."""
     gam, gamt = _unpack(Y)
     e1, e2 = _project(gam, gamt, _w_blocks(gam, gamt, loc, eta))
-    return _wire._dirichlet_rows(_pack(e1, e2), Y, loc.target, dirichlet)
+    return _wire.dirichlet_rows(_pack(e1, e2), Y, loc.target, dirichlet)
 
 
 def _jvp_blocks(Y, loc, dirichlet, eta):
@@ -369,7 +371,7 @@ def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
     """
     gam, gamt = _unpack(Y)
     W = _w_blocks(gam, gamt, loc, eta)
-    R = _wire._dirichlet_rows(_pack(*_project(gam, gamt, W)), Y, loc.target, dirichlet)
+    R = _wire.dirichlet_rows(_pack(*_project(gam, gamt, W)), Y, loc.target, dirichlet)
     x = lambda a: a[..., None]  # noqa: E731  trailing direction axis
     g_, gt_ = x(gam), x(gamt)
     W11, W12, W21, W22 = (x(w) for w in W)
@@ -397,7 +399,7 @@ def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
     Gr = jnp.concatenate([loc.links, jnp.zeros(1)])
     A = as_block(*proj(*(0.5 * col(Gl) * shift(d, 1) for d in dG)))
     C = as_block(*proj(*(0.5 * col(Gr) * shift(d, -1) for d in dG)))
-    A, Bm, C = _wire._dirichlet_blocks(A, Bm, C, dirichlet)
+    A, Bm, C = _wire.dirichlet_blocks(A, Bm, C, dirichlet)
     return R, A, Bm, C
 
 
@@ -408,7 +410,7 @@ def _scale(loc: _SpinLocal):
     return base[:, None] + ext + loc.mass[:, None] * (1.0 + jnp.abs(loc.z))
 
 
-_MODEL = _wire._Model(_residual, _blocks, _scale)
+_MODEL = _wire.NewtonModel(_residual, _blocks, _scale)
 
 
 # ----------------------------------------------------------------- bulk solutions (guess, reservoirs, electrodes)
@@ -538,7 +540,7 @@ def _solve_core(wire: SpinWire, E, delta_profile, opts: _wire.Options, Y0=None):
     for side, node in ((0, 0), (1, wire.n_x - 1)):
         if dirichlet[side]:
             Y0 = Y0.at[node].set(lax.stop_gradient(loc.target[side]))
-    Y, ok, res, k = _wire._solve(loc, Y0, dirichlet, opts, _MODEL)
+    Y, ok, res, k = _wire.newton_solve(loc, Y0, dirichlet, opts, _MODEL)
     return Y, ok > 0.5, res, k, loc
 
 
@@ -602,7 +604,7 @@ def _solve_jit(wire, E, delta_profile, opts):
                         links=loc.links)
 
 
-def solve_spin(wire: SpinWire, E, *, delta_profile=None, options: Optional[_wire.Options] = None,
+def solve_spin(wire: SpinWire, E, *, delta_profile=None, options: _wire.Options | None = None,
                throw: bool = True) -> SpinSolution:
     r"""Solve the retarded Usadel equation with general spin structure on a :class:`SpinWire`.
 
@@ -623,7 +625,7 @@ def solve_spin(wire: SpinWire, E, *, delta_profile=None, options: Optional[_wire
     """
     if not isinstance(wire, SpinWire):
         raise TypeError(f"expected a jaxqp.spectral.spin.SpinWire, got {type(wire).__name__}")
-    E = _wire._check_energy(E)
+    E = _wire.check_energy(E)
     if delta_profile is not None and jnp.shape(delta_profile) != (wire.n_x,):
         raise ValueError(f"delta_profile must have one value per node, shape ({wire.n_x},), "
                          f"got {jnp.shape(delta_profile)}")
@@ -734,7 +736,7 @@ def observables(sol: SpinSolution, dist: SpinDistribution, weights) -> SpinObser
     left = tuple(b[..., :-1] for b in bR)
     right = tuple(b[..., 1:] for b in bR)
     LR, RL = _block_mm(left, right), _block_mm(right, left)
-    JR = tuple(0.5 * Gl * (a - b) for a, b in zip(LR, RL))
+    JR = tuple(0.5 * Gl * (a - b) for a, b in zip(LR, RL, strict=False))
     JA = _advanced(JR)
     JK = _keldysh(JR, JA, he, hh)
     charge = _trace(JK[0]) - _trace(JK[3])
@@ -746,7 +748,7 @@ def observables(sol: SpinSolution, dist: SpinDistribution, weights) -> SpinObser
                            pair_amplitude=jnp.einsum("e,e...->...", w, pair), spectral_current=j)
 
 
-# ----------------------------------------------------------------- self-consistent Delta(x) with a prescribed distribution
+# ------------------------------------------------------- self-consistent Delta(x) with a prescribed distribution
 def coupling_log(omega_c) -> Array:
     """``1 / (N0 lambda) = arccosh(omega_c)``: the weak-coupling constant for which the bulk BCS gap at
     T = 0 is Delta0 = 1 with the sharp energy cutoff ``omega_c``."""
@@ -860,7 +862,7 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
 
 def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *, start=None, tol: float = 1e-8,
                         max_steps: int = 60, method: str = "anderson", memory: int = 5,
-                        options: Optional[_wire.Options] = None) -> GapSolution:
+                        options: _wire.Options | None = None) -> GapSolution:
     r"""Self-consistent Delta(x) of a :class:`SpinWire` with a prescribed, position-independent distribution.
 
     .. math:: \Delta(x) = \frac{1}{\mathrm{arccosh}\,\omega_c}\int_0^{\omega_c} dE\;
@@ -961,7 +963,7 @@ def _normal_gain(wire, dist, points, weights, opts, iterations):
 
 
 def normal_state_gain(wire: SpinWire, distribution: SpinDistribution, grid, *, iterations: int = 30,
-                      options: Optional[_wire.Options] = None) -> Array:
+                      options: _wire.Options | None = None) -> Array:
     """Largest eigenvalue of the linearised gap map at Delta = 0.
 
     Below 1 the normal state is locally stable (a small Delta decays); above 1

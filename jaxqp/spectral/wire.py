@@ -36,7 +36,7 @@ with 2x2 blocks ``gamma``: only the block size changes.
 
 Algorithm: Newton on the whole position grid for each energy, with the
 block-tridiagonal Jacobian found by ``3 k`` Jacobian-vector products
-(:func:`jaxqp._blocktri.jacobian_blocks`) and solved by block Thomas (O(n_x)),
+(:func:`jaxqp.internal.blocktri.jacobian_blocks`) and solved by block Thomas (O(n_x)),
 ``vmap``-ped over energies.  The retarded branch is selected by continuation in
 the imaginary part of the energy: the iteration starts at ``E + i eta0`` from
 the local bulk solution and lowers ``eta`` geometrically (one Newton step per
@@ -50,7 +50,8 @@ the energy.
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple, Optional
+from collections.abc import Callable
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -58,138 +59,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
-from .. import _config
-from .. import _validation as val
-from .._blocktri import block_thomas_last as block_thomas, jacobian_blocks
+from ..geometry import Chain, Interface, Segment, TunnelContact, Wire, chain_from_wire, position_grid  # noqa: F401
+from ..internal import config as _config
+from ..internal import validation as val
+from ..internal.blocktri import block_thomas_last as block_thomas
+from ..internal.blocktri import jacobian_blocks
 from ..materials import Electrode, Superconductor
 from .bulk import green_functions
-
-_ENDS = ("reservoir", "vacuum")
-
-
-# ----------------------------------------------------------------- structures
-class Segment(eqx.Module):
-    """One uniform piece of a :class:`Chain` (S, N, spin-split S, F).
-
-    Attributes:
-        material: :class:`jaxqp.Superconductor` with the bulk parameters
-            (``delta=0`` for a normal metal; ``h`` is a Zeeman or exchange field).
-        length: in units of xi (static).
-        n_x: number of nodes of the segment, ends included (static).
-        conductance: normal-state conductance per unit length, relative to the
-            reference (``sigma A`` in units of ``1 / R_xi``).
-        diffusion: diffusion constant relative to the reference (``D / D0``).
-        phase: phase of Delta at the segment's left end.
-        phase_gradient: ``d phi / dx`` along the segment.
-        self_consistent: solve Delta(x) on this segment with
-            :func:`self_consistent_gap` (static).  ``material.delta`` is then
-            the zero-temperature bulk gap that fixes the coupling constant.
-    """
-
-    material: Superconductor
-    length: float = eqx.field(static=True)
-    n_x: int = eqx.field(default=41, static=True)
-    conductance: Array = eqx.field(default=1.0, converter=jnp.asarray)
-    diffusion: Array = eqx.field(default=1.0, converter=jnp.asarray)
-    phase: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    phase_gradient: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    self_consistent: bool = eqx.field(default=False, static=True)
-
-    def __check_init__(self):
-        if not isinstance(self.material, Superconductor):
-            raise TypeError("Segment.material must be a jaxqp.Superconductor (delta=0 for a normal metal)")
-        if not self.length > 0:
-            raise ValueError(f"Segment.length must be > 0 (units of xi), got {self.length}")
-        if self.n_x < 3:
-            raise ValueError(f"Segment.n_x must be >= 3, got {self.n_x}")
-        val.check_positive("conductance", self.conductance, hint="sigma A relative to the reference material")
-        val.check_positive("diffusion", self.diffusion, hint="D / D0 of the segment")
-        val.check_finite("phase", self.phase)
-        val.check_finite("phase_gradient", self.phase_gradient)
-
-
-class Interface(eqx.Module):
-    """Interface between consecutive segments: transparent (``conductance=None``) or tunnel.
-
-    ``conductance`` is ``G_B R_xi``: the barrier's normal-state conductance in
-    units of the reference wire's conductance over one xi (Kupriyanov-Lukichev:
-    ``sigma g d_x g = (G_B / 2) [g_left, g_right]``).
-    """
-
-    conductance: Optional[Array] = None
-
-    def __check_init__(self):
-        if self.conductance is not None:
-            val.check_positive("Interface.conductance", self.conductance,
-                               hint="G_B R_xi; use conductance=None for a transparent interface")
-
-
-class Chain(eqx.Module):
-    """Segments joined end to end, with point tunnel contacts and end conditions.
-
-    Attributes:
-        segments: tuple of :class:`Segment`, left to right.
-        interfaces: one :class:`Interface` per junction between segments
-            (default: all transparent).
-        contacts: :class:`jaxqp.TunnelContact` objects at global positions
-            (the delta-function injectors of seed 002); their electrodes'
-            spectra enter the retarded equation.
-        ends: ``("reservoir" | "vacuum", ...)``: bulk solution of the end
-            segment imposed, or zero flux.
-        temperature: used by :func:`self_consistent_gap` and
-            :func:`josephson_current`.
-        growth: grading of the nodes around contacts (see
-            :func:`jaxqp.kinetic.position_grid`).
-    """
-
-    segments: tuple
-    interfaces: tuple = ()
-    contacts: tuple = ()
-    ends: tuple = eqx.field(default=("reservoir", "reservoir"), static=True)
-    temperature: Array = eqx.field(default=0.05, converter=jnp.asarray)
-    growth: float = eqx.field(default=0.1, static=True)
-
-    def __init__(self, segments, interfaces=None, contacts=(), ends=("reservoir", "reservoir"), temperature=0.05,
-                 growth=0.1):
-        self.segments = tuple(segments)
-        if interfaces is None:
-            interfaces = (Interface(),) * (len(self.segments) - 1)
-        self.interfaces = tuple(i if isinstance(i, Interface) else Interface(i) for i in interfaces)
-        self.contacts = tuple(contacts)
-        self.ends = tuple(ends)
-        self.temperature = jnp.asarray(temperature)
-        self.growth = float(growth)
-
-    def __check_init__(self):
-        from ..kinetic.wire import TunnelContact
-
-        if not self.segments:
-            raise ValueError("a Chain needs at least one Segment")
-        for s in self.segments:
-            if not isinstance(s, Segment):
-                raise TypeError(f"Chain.segments must be Segment objects, got {type(s).__name__}")
-        if len(self.interfaces) != len(self.segments) - 1:
-            raise ValueError(f"{len(self.segments)} segments need {len(self.segments) - 1} interfaces, "
-                             f"got {len(self.interfaces)}")
-        if len(self.ends) != 2 or any(e not in _ENDS for e in self.ends):
-            raise ValueError(f"ends must be two of {_ENDS}, got {self.ends}")
-        total = sum(s.length for s in self.segments)
-        for c in self.contacts:
-            if not isinstance(c, TunnelContact):
-                raise TypeError(f"contacts must be TunnelContact objects, got {type(c).__name__}")
-            if not 0.0 <= c.position <= total:
-                raise ValueError(f"contact at x={c.position} lies outside the chain [0, {total}]")
-        val.check_nonnegative("temperature", self.temperature, hint="temperatures are k_B T / Delta0")
-
-    @property
-    def length(self) -> float:
-        return float(sum(s.length for s in self.segments))
-
-
-def chain_from_wire(wire) -> Chain:
-    """The single-segment :class:`Chain` of a kinetic :class:`jaxqp.Wire` (same nodes)."""
-    seg = Segment(wire.material, wire.length, n_x=wire.n_x, phase_gradient=wire.phase_gradient)
-    return Chain((seg,), (), wire.contacts, wire.ends, wire.temperature, wire.growth)
 
 
 # ----------------------------------------------------------------- discretisation
@@ -205,8 +81,6 @@ class Geometry(NamedTuple):
 
 
 def _segment_grid(seg: Segment, x0: float, points, growth: float) -> np.ndarray:
-    from ..kinetic.wire import position_grid
-
     local = [p - x0 for p in points if x0 <= p <= x0 + seg.length]
     return x0 + position_grid(seg.length, local, seg.n_x, growth)
 
@@ -240,7 +114,7 @@ def discretize(chain: Chain) -> Geometry:
         x0 += seg.length
     x = np.asarray(xs)
     contact_nodes = tuple(int(np.argmin(np.abs(x - p))) for p in pts)
-    for p, i in zip(pts, contact_nodes):
+    for p, i in zip(pts, contact_nodes, strict=False):
         if abs(x[i] - p) > 1e-9 * max(1.0, chain.length):
             raise ValueError(f"contact at x={p} is not on a node")  # pragma: no cover - grid keeps contacts
     return Geometry(x=x, links=np.asarray(links), halves=tuple(halves), segment_nodes=tuple(seg_nodes),
@@ -262,7 +136,7 @@ class NodeParams(eqx.Module):
     links: Array  # (n-1,)
 
 
-def node_params(chain: Chain, geo: Geometry, delta_profile: Optional[Array] = None) -> NodeParams:
+def node_params(chain: Chain, geo: Geometry, delta_profile: Array | None = None) -> NodeParams:
     """Assemble the volume-weighted node coefficients (differentiable in every chain parameter).
 
     ``delta_profile`` (n,) replaces ``|Delta|`` on the nodes of self-consistent segments.
@@ -308,7 +182,7 @@ def _mul(a, b):
 
 
 def _comm(a, b):
-    return tuple(x - y for x, y in zip(_mul(a, b), _mul(b, a)))
+    return tuple(x - y for x, y in zip(_mul(a, b), _mul(b, a), strict=False))
 
 
 def _t3_sandwich(a):
@@ -369,14 +243,14 @@ def _sector_terms(Y, loc: _Local, eta):
 def _projected(views, W, loc: _Local, Y, dirichlet):
     """Residual (n, k, B) from the W entries; Dirichlet rows at reservoir ends."""
     out = []
-    for (gam, gamt, _, _), (W11, W12, W21, W22) in zip(views, W):
+    for (gam, gamt, _, _), (W11, W12, W21, W22) in zip(views, W, strict=False):
         d = W11 - W22
         out.append(W12 - gam * d - gam * gam * W21)
         out.append(W21 + gamt * d - gamt * gamt * W12)
-    return _dirichlet_rows(jnp.stack(out, 1), Y, loc.target, dirichlet)
+    return dirichlet_rows(jnp.stack(out, 1), Y, loc.target, dirichlet)
 
 
-def _dirichlet_rows(R, Y, target, dirichlet):
+def dirichlet_rows(R, Y, target, dirichlet):
     """Replace the end-node equations of reservoir ends by ``Y - target``."""
     n = Y.shape[0]
     if dirichlet[0]:
@@ -386,8 +260,8 @@ def _dirichlet_rows(R, Y, target, dirichlet):
     return R
 
 
-def _dirichlet_blocks(A, Bm, C, dirichlet):
-    """Jacobian blocks of :func:`_dirichlet_rows` (identity on reservoir end nodes) and of the open ends."""
+def dirichlet_blocks(A, Bm, C, dirichlet):
+    """Jacobian blocks of :func:`dirichlet_rows` (identity on reservoir end nodes) and of the open ends."""
     n, k, nb = Bm.shape[0], Bm.shape[1], Bm.shape[-1]
     A = A.at[0].set(0)
     C = C.at[n - 1].set(0)
@@ -457,7 +331,7 @@ def _dmatrix(gam, gamt):
 def _analytic_blocks(Y, loc: _Local, dirichlet, eta):
     """Residual and analytic block diagonals (A, B, C), each (n, k, k, B), of its Jacobian.
 
-    Equal to :func:`jaxqp._blocktri.jacobian_blocks` of :func:`_residual`
+    Equal to :func:`jaxqp.internal.blocktri.jacobian_blocks` of :func:`_residual`
     (tested); about three times cheaper.
     """
     p = loc.p
@@ -470,7 +344,7 @@ def _analytic_blocks(Y, loc: _Local, dirichlet, eta):
     Bm = [[zero] * k for _ in range(k)]
     C = [[zero] * k for _ in range(k)]
     own = col(p.own)
-    for s, (gam, gamt, sign, other) in enumerate(views):
+    for s, (gam, gamt, _sign, other) in enumerate(views):
         # explicit dependence on gamma, gamma~ of the node itself
         W = Ws[s]
         dW = W[0] - W[3]
@@ -500,7 +374,7 @@ def _analytic_blocks(Y, loc: _Local, dirichlet, eta):
                 blocks[r1][2 * s + c] = 0.5 * G * (dF_j - 2 * gam * dg_j + gam * gam * dFt_j)
                 blocks[r2][2 * s + c] = 0.5 * G * (-dFt_j + 2 * gamt * dg_j - gamt * gamt * dF_j)
     st = lambda m: jnp.stack([jnp.stack(row, 1) for row in m], 1)  # noqa: E731  (n, k, k, B)
-    A, Bm, C = _dirichlet_blocks(st(A), st(Bm), st(C), dirichlet)
+    A, Bm, C = dirichlet_blocks(st(A), st(Bm), st(C), dirichlet)
     return R, A, Bm, C
 
 
@@ -512,7 +386,7 @@ def _w_entries(loc, s, views, mats, eta, Gl, Gr):
     g = mats[s]
     shift_l = [jnp.concatenate([jnp.zeros_like(c[:1]), c[:-1]], 0) for c in g]
     shift_r = [jnp.concatenate([c[1:], jnp.zeros_like(c[:1])], 0) for c in g]
-    S = [0.5 * (Gl * a + Gr * b + loc.ext[:, s, i]) for i, (a, b) in enumerate(zip(shift_l, shift_r))]
+    S = [0.5 * (Gl * a + Gr * b + loc.ext[:, s, i]) for i, (a, b) in enumerate(zip(shift_l, shift_r, strict=False))]
     sg = loc.sign if sign is None else sign
     eps = col(p.mass) * (loc.z + 1j * eta) + col(p.h) * sg + 1j * col(p.gamma)
     own = col(p.own)
@@ -540,7 +414,7 @@ def _jvp_blocks(Y, loc, dirichlet, eta):
     return jacobian_blocks(lambda y: _residual(y, loc, dirichlet, eta), Y, Y.shape[-1])
 
 
-class _Model(NamedTuple):
+class NewtonModel(NamedTuple):
     """The equations a Newton solve works on: ``residual(Y, loc, dirichlet, eta)`` (n, k, B),
     ``blocks(Y, loc, dirichlet, eta)`` -> (R, A, B, C) of its block-tridiagonal Jacobian, and
     ``scale(loc)`` (n, B), the magnitude of the terms (for the relative residual).
@@ -551,10 +425,10 @@ class _Model(NamedTuple):
     scale: Callable
 
 
-_COLLINEAR = _Model(_residual, _newton_blocks, _scale)
+_COLLINEAR = NewtonModel(_residual, _newton_blocks, _scale)
 
 
-def _solve_primal(loc, Y0, dirichlet, opts: Options, model: _Model):
+def _solve_primal(loc, Y0, dirichlet, opts: Options, model: NewtonModel):
     """Newton with continuation in Im(E).  Returns (Y, converged, relative residual, iterations) per column."""
     rdt = jnp.real(Y0).dtype
     B = Y0.shape[-1]
@@ -588,7 +462,7 @@ def _solve_primal(loc, Y0, dirichlet, opts: Options, model: _Model):
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
-def _solve(loc, Y0, dirichlet, opts, model: _Model):
+def newton_solve(loc, Y0, dirichlet, opts, model: NewtonModel):
     Y, ok, res, k = _solve_primal(loc, Y0, dirichlet, opts, model)
     return Y, ok.astype(jnp.real(Y).dtype), res, k
 
@@ -628,7 +502,7 @@ def _solve_jvp(dirichlet, opts, model, primals, tangents):
     return (Y, okf, res, k), (dY, jnp.zeros_like(okf), jnp.zeros_like(res), zk)
 
 
-_solve.defjvp(_solve_jvp)
+newton_solve.defjvp(_solve_jvp)
 
 
 # ----------------------------------------------------------------- assembly of one batch of energies
@@ -684,7 +558,7 @@ def _solve_energies(z, p: NodeParams, chain: Chain, geo: Geometry, delta_profile
     nE = z.shape[0]
     cdt = jnp.result_type(z, 1j)
     ext = jnp.zeros((n, 2, 4, nE), cdt)
-    for c, i in zip(chain.contacts, geo.contact_nodes):
+    for c, i in zip(chain.contacts, geo.contact_nodes, strict=False):
         g, F, Ft = _electrode_gf(c.electrode, z)
         ext = ext.at[i].add(c.kappa * jnp.stack([g, F, -Ft, -g], 1))
     target = jnp.zeros((2, 2, 2, nE), cdt)
@@ -709,7 +583,7 @@ def _solve_energies(z, p: NodeParams, chain: Chain, geo: Geometry, delta_profile
     for side, node in ((0, 0), (1, n - 1)):
         if geo.dirichlet[side]:
             Y0 = Y0.at[node].set(lax.stop_gradient(loc.target[side]))
-    Y, ok, res, k = _solve(loc, Y0, geo.dirichlet, opts, _COLLINEAR)
+    Y, ok, res, k = newton_solve(loc, Y0, geo.dirichlet, opts, _COLLINEAR)
     Y = _from_layout(Y, coupled, nE)  # (n, 2, 2, n_E)
     if not coupled:
         ok = jnp.minimum(ok[:nE], ok[nE:])
@@ -776,7 +650,7 @@ class ProximitySolution(eqx.Module):
 
 
 # ----------------------------------------------------------------- public verbs
-def _check_energy(E):
+def check_energy(E):
     E = jnp.asarray(E)
     if E.ndim > 1:
         raise ValueError(f"E must be a scalar or 1-D array of energies, got shape {E.shape}")
@@ -818,8 +692,6 @@ def _coupled(chain: Chain) -> bool:
 
 
 def _as_chain(structure) -> Chain:
-    from ..kinetic.wire import Wire
-
     if isinstance(structure, Chain):
         return structure
     if isinstance(structure, Wire):
@@ -829,7 +701,7 @@ def _as_chain(structure) -> Chain:
     raise TypeError(f"expected a jaxqp.Chain, Segment or Wire, got {type(structure).__name__}")
 
 
-def solve_proximity(structure, E, *, delta_profile=None, options: Optional[Options] = None,
+def solve_proximity(structure, E, *, delta_profile=None, options: Options | None = None,
                     throw: bool = True) -> ProximitySolution:
     r"""Solve the retarded Usadel equation along a chain of wires (or a kinetic :class:`jaxqp.Wire`).
 
@@ -853,7 +725,7 @@ def solve_proximity(structure, E, *, delta_profile=None, options: Optional[Optio
         ``(n_E, n_x, 2)``, positions ``x``, and per-energy ``converged``.
     """
     chain = _as_chain(structure)
-    E = _check_energy(E)
+    E = check_energy(E)
     key = _geometry_key(chain)
     geo = _GEOMETRIES[key]
     if delta_profile is not None and jnp.shape(delta_profile) != geo.x.shape:
@@ -867,7 +739,7 @@ def solve_proximity(structure, E, *, delta_profile=None, options: Optional[Optio
 
 
 # ----------------------------------------------------------------- equilibrium currents and self-consistency
-def matsubara_frequencies(T, omega_max: float = 40.0, n: Optional[int] = None) -> np.ndarray:
+def matsubara_frequencies(T, omega_max: float = 40.0, n: int | None = None) -> np.ndarray:
     """Positive fermionic Matsubara frequencies ``pi T (2 m + 1)`` up to ``omega_max`` (or ``n`` of them)."""
     T = float(T)
     if not T > 0:
@@ -891,8 +763,8 @@ class JosephsonCurrent(eqx.Module):
     converged: Array
 
 
-def josephson_current(structure, *, temperature=None, omega_max: float = 40.0, n_matsubara: Optional[int] = None,
-                      delta_profile=None, options: Optional[Options] = None) -> JosephsonCurrent:
+def josephson_current(structure, *, temperature=None, omega_max: float = 40.0, n_matsubara: int | None = None,
+                      delta_profile=None, options: Options | None = None) -> JosephsonCurrent:
     r"""Equilibrium supercurrent by a Matsubara sum.
 
     .. math:: I = \frac{1}{8}\int dE\,\tanh\frac{E}{2T}\,\mathrm{Re}\,j(E)
@@ -924,8 +796,8 @@ class GapProfile(eqx.Module):
     steps: Array
 
 
-def self_consistent_gap(structure, *, temperature=None, omega_max: float = 30.0, n_matsubara: Optional[int] = None,
-                        rtol: float = 1e-6, max_steps: int = 300, options: Optional[Options] = None,
+def self_consistent_gap(structure, *, temperature=None, omega_max: float = 30.0, n_matsubara: int | None = None,
+                        rtol: float = 1e-6, max_steps: int = 300, options: Options | None = None,
                         throw: bool = True) -> GapProfile:
     r"""Equilibrium Delta(x) on the self-consistent segments of a chain (weak coupling).
 
@@ -986,31 +858,3 @@ def self_consistent_gap(structure, *, temperature=None, omega_max: float = 30.0,
     if throw:
         val.raise_if_not_converged(ok, "the self-consistent Delta(x) iteration")
     return GapProfile(x=jnp.asarray(geo.x), delta=sol.value, converged=ok, steps=sol.stats["num_steps"])
-
-
-# ----------------------------------------------------------------- hand-off to the kinetic engine
-def proximity_coefficients(wire, E, *, options: Optional[Options] = None):
-    """Position-dependent kinetic coefficients of a :class:`jaxqp.Wire` from its 1-D retarded solution.
-
-    Returns ``(KineticCoefficients (n_E, n_x, 4, 4), converged (n_E,))``.  The
-    solution is taken to the gauge of real Delta (``f = sqrt(F Ft)``), its
-    derivatives are second-order finite differences on the nodes, and the wire's
-    phase gradient enters the coupling terms as for uniform spectra.
-    """
-    from ..kinetic.coefficients import coefficients
-
-    chain = chain_from_wire(wire)
-    E = jnp.atleast_1d(jnp.asarray(E))
-    key = _geometry_key(chain)
-    geo = _GEOMETRIES[key]
-    opts = default_options() if options is None else options
-    sol = _solve_jit(chain, E, None, key, _coupled(chain), opts)
-    x = jnp.asarray(geo.x)
-    g = jnp.moveaxis(sol.g, -1, 0)  # (2, n_E, n_x)
-    f = jnp.moveaxis(sol.f, -1, 0)
-    dg = jnp.gradient(g, x, axis=-1)
-    df = jnp.gradient(f, x, axis=-1)
-    m = wire.material
-    co = coefficients(g, f, m.delta, dg=dg, df=df, phase_gradient=wire.phase_gradient, zeta=m.zeta, b_so=m.b_so,
-                      b_sf=m.b_sf)
-    return co, sol.converged

@@ -94,7 +94,7 @@ def dense_matrix(A, B, C):
     return M
 
 
-def _mm_last(a, b):
+def mm_last(a, b):
     """Matrix product of blocks stored batch-last: (k, j, ...) x (j, m, ...) -> (k, m, ...)."""
     return sum(a[:, j][:, None] * b[j][None] for j in range(a.shape[1]))
 
@@ -133,8 +133,8 @@ def block_thomas_last(A, B, C, d):
     def fwd(carry, blk):
         G_prev, y_prev = carry
         a, b, c, rhs = blk
-        m = b - _mm_last(a, G_prev)
-        sol = _small_solve_last(m, jnp.concatenate([c, rhs - _mm_last(a, y_prev)], axis=1))
+        m = b - mm_last(a, G_prev)
+        sol = _small_solve_last(m, jnp.concatenate([c, rhs - mm_last(a, y_prev)], axis=1))
         G, y = sol[:, :k], sol[:, k:]
         return (G, y), (G, y)
 
@@ -145,7 +145,7 @@ def block_thomas_last(A, B, C, d):
 
     def bwd(h_next, blk):
         Gi, yi = blk
-        h = yi - _mm_last(Gi, h_next)
+        h = yi - mm_last(Gi, h_next)
         return h, h
 
     _, h = lax.scan(bwd, jnp.zeros_like(y[-1]), (G, y), reverse=True)

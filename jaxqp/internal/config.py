@@ -22,6 +22,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+VERSION = "0.1.0"
+
 if os.environ.get("JAXQP_X64", "1").strip().lower() not in ("0", "false", "no", "off"):
     jax.config.update("jax_enable_x64", True)
 

@@ -8,9 +8,8 @@ tracing, which is where every public verb of jaxqp calls these helpers.
 
 from __future__ import annotations
 
-import numpy as np
-
 import jax
+import numpy as np
 
 
 def concrete(x):

@@ -1,0 +1,313 @@
+"""1-D device geometry shared by every solver: wires, chains of segments, interfaces and contacts.
+
+- :class:`Wire`: one uniform superconducting or normal wire with point tunnel contacts and two
+  ends (reservoir or vacuum); the kinetic solvers' structure, and a one-segment :class:`Chain`
+  (:meth:`Wire.as_chain`).
+- :class:`Chain`: :class:`Segment` objects joined by :class:`Interface` objects (transparent or
+  tunnel), with point :class:`TunnelContact` objects and end conditions; the structure of the
+  1-D retarded (proximity) solver.
+- :func:`position_grid`: the non-uniform position nodes, graded around contacts.
+
+Lengths are in units of the coherence length xi, conductances in units of 1 / R_xi (the wire's
+normal-state resistance over one xi).
+
+Imports: ``materials`` and ``internal`` only.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from .internal import validation as val
+from .materials import Electrode, NormalMetal, Superconductor
+
+_ENDS = ("reservoir", "vacuum")
+
+
+# ----------------------------------------------------------------- position nodes
+def position_grid(length: float, points: Sequence[float] = (), n: int = 200, growth: float = 0.1) -> np.ndarray:
+    """Non-uniform nodes on ``[0, length]`` that contain every ``points`` exactly.
+
+    The local spacing grows linearly with the distance d to the nearest point,
+    ``dx(x) = min(h0 + growth * d(x), 3 length / n)`` (geometric grading away
+    from contacts, capped at three times the mean spacing), with
+    ``h0`` chosen so that there are ``n`` nodes in all; each segment between
+    breakpoints gets at least 2 intervals.
+    """
+    return _position_grid(float(length), tuple(float(p) for p in points), int(n), float(growth)).copy()
+
+
+@functools.lru_cache(maxsize=128)
+def _position_grid(length: float, points: tuple, n: int, growth: float) -> np.ndarray:
+    """Cached core of :func:`position_grid`."""
+    length = float(length)
+    if not length > 0:
+        raise ValueError(f"the wire length must be > 0 (in units of xi), got {length}")
+    pts = sorted(set(float(p) for p in points))
+    if pts and (pts[0] < 0 or pts[-1] > length):
+        raise ValueError(f"contact positions must lie in [0, {length}], got {list(points)}")
+    breaks = sorted(set([0.0, length] + pts))
+    n_seg = len(breaks) - 1
+    if n < 3 * n_seg + 1:
+        raise ValueError(f"n_x={n} is too small for {n_seg} segments; use n_x >= {3 * n_seg + 1}")
+    fine = np.unique(np.concatenate([np.linspace(0.0, length, 20001), breaks]))
+    dist = np.min(np.abs(fine[:, None] - np.asarray(pts)[None, :]), axis=1) if pts else np.full(fine.shape, length)
+    g = max(float(growth), 1e-6)
+    h_max = 3.0 * length / n
+
+    def phi(h0):
+        rho = 1.0 / np.minimum(h0 + g * dist, h_max)
+        return np.concatenate([[0.0], np.cumsum(0.5 * (rho[1:] + rho[:-1]) * np.diff(fine))])
+
+    lo, hi = 1e-9 * length, length
+    for _ in range(200):  # bisection in log space for the total node count
+        mid = np.sqrt(lo * hi)
+        if phi(mid)[-1] > n - 1:
+            lo = mid
+        else:
+            hi = mid
+    P = phi(hi)
+    at = np.searchsorted(fine, breaks)
+    dphi = np.diff(P[at])
+    counts = np.maximum(2, np.round(dphi / dphi.sum() * (n - 1)).astype(int))
+    while counts.sum() > n - 1:
+        counts[np.argmax(counts)] -= 1
+    while counts.sum() < n - 1:
+        counts[np.argmax(dphi / counts)] += 1
+    nodes = [0.0]
+    for k in range(n_seg):
+        i0, i1 = at[k], at[k + 1]
+        targets = np.linspace(P[i0], P[i1], counts[k] + 1)[1:]
+        seg = np.interp(targets, P[i0:i1 + 1], fine[i0:i1 + 1])
+        seg[-1] = breaks[k + 1]
+        nodes.extend(seg)
+    return np.asarray(nodes)
+
+
+class TunnelContact(eqx.Module):
+    """A tunnel junction between the wire at ``position`` and an ``electrode``.
+
+    ``kappa = G_T R_xi`` is its normal-state conductance in units of the wire's
+    conductance over one coherence length; ``polarization`` P gives spin-resolved
+    conductances ``G_sigma = G_T (1 + sigma P) / 2`` as in :func:`jaxqp.tunnel_current`.
+    The electrode carries the contact's bias (``electrode.bias``) and temperature
+    (``None``: the wire's bath temperature).
+    """
+
+    position: float = eqx.field(static=True)
+    kappa: Array = eqx.field(converter=jnp.asarray)
+    electrode: Electrode = eqx.field(default_factory=NormalMetal)
+    polarization: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    name: str = eqx.field(default="", static=True)
+
+    def __check_init__(self):
+        val.check_nonnegative("kappa", self.kappa, hint="kappa = G_T R_xi is a conductance ratio, >= 0")
+        val.check_range("polarization", self.polarization, -1.0, 1.0,
+                        hint="the barrier spin polarisation P must lie in [-1, 1]")
+
+
+class Wire(eqx.Module):
+    r"""A quasi-1-D superconducting (or normal, ``delta = 0``) wire.
+
+    Attributes:
+        material: :class:`jaxqp.Superconductor` giving the spectral properties
+            (uniform along the wire: Delta, h, zeta, b_so, b_sf, Gamma).
+        length: length in units of xi (static).
+        contacts: tuple of :class:`TunnelContact`.
+        temperature: bath temperature of the reservoirs (k_B T / Delta0).
+        phase_gradient: ``q = d_x phi`` (supercurrent); it adds ``q^2/2`` to the
+            depairing of the spectral solve and the coupling terms to the
+            kinetic equations.
+        ends: ``("reservoir" | "vacuum", ...)`` for the left and right ends.
+        n_x: number of position nodes (static).
+        growth: grading of the position grid away from contacts (spacing grows
+            by ``growth`` times the distance to the nearest contact).
+        spectra: ``"uniform"`` (bulk spectra everywhere, the contacts do not
+            change them) or ``"inhomogeneous"``: the retarded Usadel equation is
+            solved along the wire with the contacts' electrodes
+            (:func:`jaxqp.solve_proximity`), giving position-dependent kinetic
+            coefficients (seed 002: the tunnel injector renormalises the
+            spectrum around it).  Static.
+    """
+
+    material: Superconductor
+    length: float = eqx.field(static=True)
+    contacts: tuple = ()
+    temperature: Array = eqx.field(default=0.05, converter=jnp.asarray)
+    phase_gradient: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    ends: tuple = eqx.field(default=("reservoir", "reservoir"), static=True)
+    n_x: int = eqx.field(default=200, static=True)
+    growth: float = eqx.field(default=0.1, static=True)
+    spectra: str = eqx.field(default="uniform", static=True)
+
+    def __check_init__(self):
+        if self.spectra not in ("uniform", "inhomogeneous"):
+            raise ValueError(f"spectra must be 'uniform' or 'inhomogeneous', got {self.spectra!r}")
+        if not isinstance(self.material, Superconductor):
+            raise TypeError("Wire.material must be a jaxqp.Superconductor (delta=0 for a normal wire)")
+        val.check_nonnegative("temperature", self.temperature, hint="temperatures are k_B T / Delta0")
+        val.check_finite("phase_gradient", self.phase_gradient)
+        if len(self.ends) != 2 or any(e not in _ENDS for e in self.ends):
+            raise ValueError(f"ends must be two of {_ENDS}, got {self.ends}")
+        for c in self.contacts:
+            if not isinstance(c, TunnelContact):
+                raise TypeError(f"contacts must be TunnelContact objects, got {type(c).__name__}")
+            if not 0.0 <= c.position <= self.length:
+                raise ValueError(f"contact {c.name or ''} at x={c.position} lies outside the wire [0, {self.length}]")
+            at_end = (c.position == 0.0 and self.ends[0] == "reservoir") or (
+                c.position == self.length and self.ends[1] == "reservoir")
+            if at_end:
+                raise ValueError(f"contact at x={c.position} sits on a reservoir; move it inside the wire")
+        pos = [c.position for c in self.contacts]
+        if len(set(pos)) != len(pos):
+            raise ValueError(f"two contacts share a position: {pos}; merge them into one")
+
+    @property
+    def x(self) -> np.ndarray:
+        return position_grid(self.length, [c.position for c in self.contacts], self.n_x, self.growth)
+
+    @property
+    def contact_nodes(self) -> tuple:
+        x = self.x
+        return tuple(int(np.argmin(np.abs(x - c.position))) for c in self.contacts)
+
+    def as_chain(self) -> Chain:
+        """The same wire as a one-segment :class:`Chain` (same nodes)."""
+        return chain_from_wire(self)
+
+    @property
+    def biases(self) -> Array:
+        if not self.contacts:
+            return jnp.zeros(0)
+        return jnp.stack([jnp.asarray(c.electrode.bias, float) for c in self.contacts])
+
+
+
+# ----------------------------------------------------------------- chains of segments
+# ----------------------------------------------------------------- structures
+class Segment(eqx.Module):
+    """One uniform piece of a :class:`Chain` (S, N, spin-split S, F).
+
+    Attributes:
+        material: :class:`jaxqp.Superconductor` with the bulk parameters
+            (``delta=0`` for a normal metal; ``h`` is a Zeeman or exchange field).
+        length: in units of xi (static).
+        n_x: number of nodes of the segment, ends included (static).
+        conductance: normal-state conductance per unit length, relative to the
+            reference (``sigma A`` in units of ``1 / R_xi``).
+        diffusion: diffusion constant relative to the reference (``D / D0``).
+        phase: phase of Delta at the segment's left end.
+        phase_gradient: ``d phi / dx`` along the segment.
+        self_consistent: solve Delta(x) on this segment with
+            :func:`self_consistent_gap` (static).  ``material.delta`` is then
+            the zero-temperature bulk gap that fixes the coupling constant.
+    """
+
+    material: Superconductor
+    length: float = eqx.field(static=True)
+    n_x: int = eqx.field(default=41, static=True)
+    conductance: Array = eqx.field(default=1.0, converter=jnp.asarray)
+    diffusion: Array = eqx.field(default=1.0, converter=jnp.asarray)
+    phase: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    phase_gradient: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    self_consistent: bool = eqx.field(default=False, static=True)
+
+    def __check_init__(self):
+        if not isinstance(self.material, Superconductor):
+            raise TypeError("Segment.material must be a jaxqp.Superconductor (delta=0 for a normal metal)")
+        if not self.length > 0:
+            raise ValueError(f"Segment.length must be > 0 (units of xi), got {self.length}")
+        if self.n_x < 3:
+            raise ValueError(f"Segment.n_x must be >= 3, got {self.n_x}")
+        val.check_positive("conductance", self.conductance, hint="sigma A relative to the reference material")
+        val.check_positive("diffusion", self.diffusion, hint="D / D0 of the segment")
+        val.check_finite("phase", self.phase)
+        val.check_finite("phase_gradient", self.phase_gradient)
+
+
+class Interface(eqx.Module):
+    """Interface between consecutive segments: transparent (``conductance=None``) or tunnel.
+
+    ``conductance`` is ``G_B R_xi``: the barrier's normal-state conductance in
+    units of the reference wire's conductance over one xi (Kupriyanov-Lukichev:
+    ``sigma g d_x g = (G_B / 2) [g_left, g_right]``).
+    """
+
+    conductance: Array | None = None
+
+    def __check_init__(self):
+        if self.conductance is not None:
+            val.check_positive("Interface.conductance", self.conductance,
+                               hint="G_B R_xi; use conductance=None for a transparent interface")
+
+
+class Chain(eqx.Module):
+    """Segments joined end to end, with point tunnel contacts and end conditions.
+
+    Attributes:
+        segments: tuple of :class:`Segment`, left to right.
+        interfaces: one :class:`Interface` per junction between segments
+            (default: all transparent).
+        contacts: :class:`jaxqp.TunnelContact` objects at global positions
+            (the delta-function injectors of seed 002); their electrodes'
+            spectra enter the retarded equation.
+        ends: ``("reservoir" | "vacuum", ...)``: bulk solution of the end
+            segment imposed, or zero flux.
+        temperature: used by :func:`self_consistent_gap` and
+            :func:`josephson_current`.
+        growth: grading of the nodes around contacts (see
+            :func:`position_grid`).
+    """
+
+    segments: tuple
+    interfaces: tuple = ()
+    contacts: tuple = ()
+    ends: tuple = eqx.field(default=("reservoir", "reservoir"), static=True)
+    temperature: Array = eqx.field(default=0.05, converter=jnp.asarray)
+    growth: float = eqx.field(default=0.1, static=True)
+
+    def __init__(self, segments, interfaces=None, contacts=(), ends=("reservoir", "reservoir"), temperature=0.05,
+                 growth=0.1):
+        self.segments = tuple(segments)
+        if interfaces is None:
+            interfaces = (Interface(),) * (len(self.segments) - 1)
+        self.interfaces = tuple(i if isinstance(i, Interface) else Interface(i) for i in interfaces)
+        self.contacts = tuple(contacts)
+        self.ends = tuple(ends)
+        self.temperature = jnp.asarray(temperature)
+        self.growth = float(growth)
+
+    def __check_init__(self):
+        if not self.segments:
+            raise ValueError("a Chain needs at least one Segment")
+        for s in self.segments:
+            if not isinstance(s, Segment):
+                raise TypeError(f"Chain.segments must be Segment objects, got {type(s).__name__}")
+        if len(self.interfaces) != len(self.segments) - 1:
+            raise ValueError(f"{len(self.segments)} segments need {len(self.segments) - 1} interfaces, "
+                             f"got {len(self.interfaces)}")
+        if len(self.ends) != 2 or any(e not in _ENDS for e in self.ends):
+            raise ValueError(f"ends must be two of {_ENDS}, got {self.ends}")
+        total = sum(s.length for s in self.segments)
+        for c in self.contacts:
+            if not isinstance(c, TunnelContact):
+                raise TypeError(f"contacts must be TunnelContact objects, got {type(c).__name__}")
+            if not 0.0 <= c.position <= total:
+                raise ValueError(f"contact at x={c.position} lies outside the chain [0, {total}]")
+        val.check_nonnegative("temperature", self.temperature, hint="temperatures are k_B T / Delta0")
+
+    @property
+    def length(self) -> float:
+        return float(sum(s.length for s in self.segments))
+
+
+def chain_from_wire(wire: Wire) -> Chain:
+    """The single-segment :class:`Chain` of a uniform :class:`Wire` (same nodes)."""
+    seg = Segment(wire.material, wire.length, n_x=wire.n_x, phase_gradient=wire.phase_gradient)
+    return Chain((seg,), (), wire.contacts, wire.ends, wire.temperature, wire.growth)
