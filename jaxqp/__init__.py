@@ -1,7 +1,7 @@
 """jaxqp: differentiable quasiclassical (Usadel-Keldysh) solvers on JAX.
 
 Units: energies in Delta0 (zero-temperature BCS gap), k_B = hbar = e = 1,
-temperatures k_B T / Delta0 (Tc = e^gamma/pi = 0.567), see :mod:`jaxqp.units`.
+temperatures k_B T / Delta0 (Tc = e^gamma/pi = 0.567), see `jaxqp.units`.
 float64 is enabled on import (set ``JAXQP_X64=0`` before importing to opt out).
 ``jaxqp.enable_compilation_cache()`` (or ``JAXQP_CACHE=1``) keeps compiled programs between processes.
 """

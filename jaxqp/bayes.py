@@ -1,18 +1,18 @@
 r"""Bayesian inference for jaxqp models: priors, log posteriors and NUTS sampling (numpyro).
 
 The optional extra ``bayes`` (``pip install 'jaxqp[bayes]'``) turns any
-:class:`jaxqp.models.FitModel` (or a plain ``model(x, **params)`` JAX function
-with a dictionary of :class:`jaxqp.fit.Parameter`) into a probabilistic model:
+`jaxqp.models.FitModel` (or a plain ``model(x, **params)`` JAX function
+with a dictionary of `jaxqp.fit.Parameter`) into a probabilistic model:
 
 - **likelihood**: independent Gaussian noise,
-  :math:`y_i \sim \mathcal N(m(x_i; \theta), \sigma_i)`, with known standard
+  $y_i \sim \mathcal N(m(x_i; \theta), \sigma_i)$, with known standard
   deviations ``sigma`` (scalar or an array broadcasting against ``y``, in the
-  units of ``y``) or an unknown common noise level :math:`\sigma` sampled from
-  ``noise_prior`` (default :math:`\mathrm{HalfNormal}(\mathrm{std}(y))`);
-- **priors** on the free parameters in physical units (:func:`default_priors`
-  derives them from the bounds of the :class:`~jaxqp.fit.Parameter`; any
+  units of ``y``) or an unknown common noise level $\sigma$ sampled from
+  ``noise_prior`` (default $\mathrm{HalfNormal}(\mathrm{std}(y))$);
+- **priors** on the free parameters in physical units (`default_priors`
+  derives them from the bounds of the `Parameter`; any
   ``numpyro.distributions`` object overrides them by name);
-- **sampling** (:func:`run_nuts`) with NUTS in whitened coordinates: the
+- **sampling** (`run_nuts`) with NUTS in whitened coordinates: the
   parameters are mapped to the real line (softplus for a half line, logit for an
   interval) and the result is centred and decorrelated by the Laplace
   approximation at the start, so that the sampler sees a nearly standard normal
@@ -20,19 +20,19 @@ with a dictionary of :class:`jaxqp.fit.Parameter`) into a probabilistic model:
 - **gradients**: Hamiltonian Monte Carlo is efficient only with (close to) the
   derivative of the density it evaluates.  Where jaxqp places adaptive energy
   nodes without gradient (``stop_gradient``), a model's autodiff derivative misses
-  the motion of the nodes; :func:`check_gradients` measures the difference, and
-  :func:`run_nuts` (``gradient="auto"``) then differentiates the model by forward
+  the motion of the nodes; `check_gradients` measures the difference, and
+  `run_nuts` (``gradient="auto"``) then differentiates the model by forward
   differences along the Laplace directions instead.
 
-Recommended use: a Levenberg-Marquardt fit (:func:`jaxqp.fit.curve_fit`) first,
-then :func:`run_nuts` started at its optimum (``init=fit_result``).  For nearly
+Recommended use: a Levenberg-Marquardt fit (`jaxqp.fit.curve_fit`) first,
+then `run_nuts` started at its optimum (``init=fit_result``).  For nearly
 Gaussian problems the posterior standard deviations reproduce the fit's standard
 errors; where they differ (parameters near a bound, strong non-linearity,
 degeneracies), the posterior is the one to trust.
 
-:func:`log_density` exposes the same log posterior as a pure JAX function of
+`log_density` exposes the same log posterior as a pure JAX function of
 an unconstrained position, for any other JAX sampler (blackjax, a hand-written
-Metropolis loop in ``jax.lax.scan``, variational inference); :func:`numpyro_model`
+Metropolis loop in ``jax.lax.scan``, variational inference); `numpyro_model`
 gives the numpyro model itself (prior and posterior predictive checks).
 
 Everything runs in float64 (jaxqp enables it on import).
@@ -74,7 +74,7 @@ _FD_STEP = 1e-3  #: the sampler's forward-difference step, in approximate poster
 _CHECK_STEP = 1e-4  #: forward-difference step of the autodiff check, in approximate posterior standard deviations
 _CHECK_POINTS = 8  #: points of the autodiff check: the start and draws from the Laplace approximation
 #: ``gradient="auto"`` keeps autodiff when it agrees with finite differences to this (posterior standard
-#: deviations per unit residual, :func:`check_gradients`).  A conservative choice: NUTS with an NIS
+#: deviations per unit residual, `check_gradients`).  A conservative choice: NUTS with an NIS
 #: conductance on 201 energies (error 0.6-1) needs 70-250 gradients a draw with autodiff and ~10
 #: with finite differences; on 301-601 energies (error 0.3-0.8) autodiff still works (4-10).
 _GRAD_TOL = 0.5
@@ -98,7 +98,7 @@ def _scale_of(p: Parameter) -> float:
 
 
 def prior_for(p: Parameter, *, log_sd: float = 1.0, width: float = 10.0):
-    """The default prior of one :class:`~jaxqp.fit.Parameter` (the rule of :func:`default_priors`)."""
+    """The default prior of one `Parameter` (the rule of `default_priors`)."""
     lo, hi, v = float(p.lower), float(p.upper), float(p.value)
     if math.isfinite(lo) and math.isfinite(hi):
         return dist.Uniform(lo, hi)
@@ -119,21 +119,21 @@ def prior_for(p: Parameter, *, log_sd: float = 1.0, width: float = 10.0):
 def default_priors(model_or_params, *, log_sd: float = 1.0, width: float = 10.0) -> dict:
     r"""Weakly informative priors for the free parameters, from their bounds and start values.
 
-    The rule, for a parameter with start value :math:`v`:
+    The rule, for a parameter with start value $v$:
 
-    - two finite bounds :math:`(a, b)`: :math:`\mathrm{Uniform}(a, b)`;
-    - a lower bound :math:`a` only (positive quantities: gaps, temperatures,
-      conductances): :math:`a + \mathrm{LogNormal}(\ln(v - a), s)` with
+    - two finite bounds $(a, b)$: $\mathrm{Uniform}(a, b)$;
+    - a lower bound $a$ only (positive quantities: gaps, temperatures,
+      conductances): $a + \mathrm{LogNormal}(\ln(v - a), s)$ with
       ``s = log_sd`` (default 1: the start value is the median, and the prior
-      spans a factor :math:`e^{\pm 2} \approx 7` at 95 %);
-    - an upper bound :math:`b` only: :math:`b - \mathrm{LogNormal}(\ln(b - v), s)`;
-    - no bound: :math:`\mathcal N(v, w\,c)` with ``w = width`` (default 10) and
-      :math:`c` the parameter's ``scale``, else :math:`|v|`, else 1.
+      spans a factor $e^{\pm 2} \approx 7$ at 95 %);
+    - an upper bound $b$ only: $b - \mathrm{LogNormal}(\ln(b - v), s)$;
+    - no bound: $\mathcal N(v, w\,c)$ with ``w = width`` (default 10) and
+      $c$ the parameter's ``scale``, else $|v|$, else 1.
 
     Args:
-        model_or_params: a :class:`jaxqp.models.FitModel` (its ``parameters()``) or a
-            dict name -> :class:`~jaxqp.fit.Parameter` (e.g. from
-            :func:`jaxqp.models.parameters_for`).
+        model_or_params: a `jaxqp.models.FitModel` (its ``parameters()``) or a
+            dict name -> `Parameter` (e.g. from
+            `jaxqp.models.parameters_for`).
 
     Returns:
         dict name -> ``numpyro.distributions.Distribution`` for the parameters that
@@ -266,19 +266,19 @@ def numpyro_model(model, x, y=None, *, priors=None, fixed=None, sigma=None, nois
     r"""A numpyro model of the data: priors on the free parameters, Gaussian likelihood.
 
     Args:
-        model: a :class:`jaxqp.models.FitModel`, or a pure JAX function ``model(x, **params)``
+        model: a `jaxqp.models.FitModel`, or a pure JAX function ``model(x, **params)``
             together with ``params``.
         x: the data coordinates (for a FitModel a dict in SI units, e.g. ``{"bias": V}``).
         y: the measured values (the model's output shape); ``None`` for prior predictive only.
-        priors: name -> ``numpyro.distributions`` prior, overriding :func:`default_priors`;
+        priors: name -> ``numpyro.distributions`` prior, overriding `default_priors`;
             a parameter that is fixed by default becomes free when it is given a prior.
         fixed: name -> value: parameters held at that value (others that are ``fixed`` in
-            their :class:`~jaxqp.fit.Parameter` are held at its start value).
+            their `Parameter` are held at its start value).
         sigma: standard deviations of ``y`` (scalar or array, units of ``y``); ``None``:
             a common noise level ``"sigma"`` is sampled from ``noise_prior``
             (default ``HalfNormal(std(y))``).
         record_model: also record the prediction as the deterministic site ``"model"``.
-        params: name -> :class:`~jaxqp.fit.Parameter` (default ``model.parameters()``).
+        params: name -> `Parameter` (default ``model.parameters()``).
 
     Returns:
         ``fn(y=y)``: a numpyro model; ``fn()`` conditions on the data, ``fn(y=None)``
@@ -350,10 +350,10 @@ def _init_strategy(init, setup: _Setup):
 def _sampler_transform(prior, value: float, sd: float):
     r"""Bijection from the real line onto the prior's support used by the sampler.
 
-    A half line :math:`\theta > a` is mapped by :math:`\theta = a + c\,\mathrm{softplus}(z)`
-    with :math:`c` the approximate posterior standard deviation (at most :math:`v - a`): linear,
+    A half line $\theta > a$ is mapped by $\theta = a + c\,\mathrm{softplus}(z)$
+    with $c$ the approximate posterior standard deviation (at most $v - a$): linear,
     so that a Gaussian posterior stays Gaussian, more than a few standard deviations from the
-    bound, and exponential (like :math:`\log`) close to it.  The plain log map turns the straight
+    bound, and exponential (like $\log$) close to it.  The plain log map turns the straight
     ridge of two correlated parameters into a curved one whenever a posterior reaches towards its
     bound (a Dynes Gamma of 1 +- 0.3 ueV correlated with T), which NUTS explores poorly.  Other
     supports use numpyro's ``biject_to`` (logit for an interval, identity for the real line).
@@ -419,7 +419,7 @@ def _preconditioner(setup: _Setup, values: dict, *, check: bool = False):
     1. Jacobian of the model in physical units by forward differences (steps 1e-4 of each
        parameter's distance to its nearest bound, or of its scale), Gauss-Newton information
        ``F`` and standard deviations;
-    2. the maps ``tr`` (:func:`_sampler_transform`), the start ``z0`` and
+    2. the maps ``tr`` (`_sampler_transform`), the start ``z0`` and
        ``L = chol((D F D + H)^-1)``, ``D = dtheta/dz``, ``H`` the curvature of the log prior of ``z``
        (Jacobian term included; negative curvature dropped);
     3. two refinements of the free block with the Jacobian along the columns of ``L`` by central
@@ -427,7 +427,7 @@ def _preconditioner(setup: _Setup, values: dict, *, check: bool = False):
        the small kinks an adaptive quadrature leaves): ``L <- L chol((J_u^T W J_u + L^T H L)^-1)``;
 
     Only model evaluations are used (one compiled batch of ``2 n_free + 1`` points).  With
-    ``check``, also returns the autodiff error of :func:`check_gradients`.
+    ``check``, also returns the autodiff error of `check_gradients`.
     """
     sites = _sampled(setup)
     names, free = tuple(sites), tuple(setup.priors)
@@ -578,16 +578,16 @@ def check_gradients(model, x, y=None, *, sigma=None, priors=None, fixed=None, no
                     init=None) -> float:
     r"""How far the model's derivative rules are from the derivative of the computed function.
 
-    Along each column :math:`\ell_k` of the Laplace factor (one approximate posterior standard
-    deviation, see :func:`run_nuts`) the model's forward-mode derivative :math:`J_{ad}\ell_k` is
+    Along each column $\ell_k$ of the Laplace factor (one approximate posterior standard
+    deviation, see `run_nuts`) the model's forward-mode derivative $J_{ad}\ell_k$ is
     compared with the forward difference
-    :math:`d_k = [m(z + h\ell_k) - m(z)]/h` (:math:`h = 10^{-4}`), in units of the noise:
-    :math:`\max_k \lVert J_{ad}\ell_k - d_k\rVert_\sigma / \max(1, \lVert d_k\rVert_\sigma)`,
+    $d_k = [m(z + h\ell_k) - m(z)]/h$ ($h = 10^{-4}$), in units of the noise:
+    $\max_k \lVert J_{ad}\ell_k - d_k\rVert_\sigma / \max(1, \lVert d_k\rVert_\sigma)$,
     the error of the log-likelihood gradient in whitened coordinates for unit residuals,
     averaged over the start and 7 points drawn from the Laplace approximation (it varies from
     point to point where an adaptive quadrature leaves small kinks).  An
     error near 1 spoils Hamiltonian Monte Carlo (its energy error grows along the trajectory
-    however small the step); above 0.5 :func:`run_nuts` with ``gradient="auto"`` uses
+    however small the step); above 0.5 `run_nuts` with ``gradient="auto"`` uses
     finite-difference gradients.  Models whose derivative ignores part of their parameter
     dependence (adaptive quadrature nodes placed with ``stop_gradient``, loosely converged
     iterations) show up here; an exact model gives ~1e-4 (the finite-difference error).
@@ -603,25 +603,26 @@ def log_density(model, x, y, *, sigma, priors=None, fixed=None, noise_prior=None
                 gradient: str = "autodiff", seed: int = 0):
     r"""The log posterior as a pure JAX function of an unconstrained position, for any JAX sampler.
 
-    Each sampled site :math:`\theta_k` (the free parameters, and ``"sigma"`` when
-    ``sigma=None``) is written :math:`\theta_k = T_k(z_k)` with :math:`T_k` the bijection
+    Each sampled site $\theta_k$ (the free parameters, and ``"sigma"`` when
+    ``sigma=None``) is written $\theta_k = T_k(z_k)$ with $T_k$ the bijection
     from the real line onto the support of its prior (``transforms[k]``, numpyro's
     ``biject_to``: logit for an interval, log for a half line, identity otherwise), and
 
-    .. math::
-        \log p(z \mid y) = \sum_i \log \mathcal N(y_i; m(x_i; \theta), \sigma_i)
-        + \sum_k \left[\log \pi_k(T_k(z_k)) + \log |T_k'(z_k)|\right],
+    $$
+    \log p(z \mid y) = \sum_i \log \mathcal N(y_i; m(x_i; \theta), \sigma_i)
+    + \sum_k \left[\log \pi_k(T_k(z_k)) + \log |T_k'(z_k)|\right],
+    $$
 
     minus numpyro's potential energy, with every normalisation constant kept (the log of
     prior times likelihood, without the evidence).
 
     Args:
         sigma: standard deviations of ``y``, or ``None`` to sample a noise level (``noise_prior``).
-        priors, fixed, noise_prior, params: as in :func:`numpyro_model`.
+        priors, fixed, noise_prior, params: as in `numpyro_model`.
         init: where ``init_position`` lies (default: the start values; a FitResult or dict).
         gradient: ``"autodiff"`` (the model's own derivative rules) or ``"fd"`` (forward
             differences of the model along the Laplace directions at ``init``, see
-            :func:`check_gradients`); the value of ``logp_fn`` is the same.
+            `check_gradients`); the value of ``logp_fn`` is the same.
 
     Returns:
         ``(logp_fn, init_position, transforms)``: ``logp_fn(z)`` takes a dict name ->
@@ -676,7 +677,7 @@ class Posterior:
       per draw ``(chains, draws)``; ``deterministic``: ``"model"`` (the prediction,
       ``(chains, draws, *y.shape)``) when asked for;
     - ``gradient``: the derivative rule the sampler used (``"autodiff"`` or ``"fd"``) and
-      ``gradient_error`` the measured disagreement of autodiff (:func:`check_gradients`),
+      ``gradient_error`` the measured disagreement of autodiff (`check_gradients`),
       when it was checked;
     - ``adaptation``: the adapted ``step_size`` and ``inverse_mass_matrix`` (whitened
       coordinates) and the Laplace factor ``L`` and centre ``z0`` of those coordinates.
@@ -766,7 +767,7 @@ class Posterior:
         return ds
 
     def plot(self, truths: dict | None = None):
-        """Corner plot of the draws (:func:`jaxqp.plot.corner_figure`); returns the figure."""
+        """Corner plot of the draws (`jaxqp.plot.corner_figure`); returns the figure."""
         from .plot import corner_figure
 
         return corner_figure(self.samples, truths)
@@ -855,12 +856,12 @@ def run_nuts(model, x, y, *, priors=None, fixed=None, sigma=None, num_warmup: in
 
     Args:
         model, x, y, priors, fixed, sigma, noise_prior, params, record_model: as in
-            :func:`numpyro_model` (``sigma`` in the units of ``y``; ``None`` samples a noise level).
+            `numpyro_model` (``sigma`` in the units of ``y``; ``None`` samples a noise level).
         num_warmup, num_samples, num_chains: warm-up (step size and mass matrix adaptation)
             and kept draws per chain.
         seed: random seed.
         init: where the chains start: ``None`` (the parameters' start values), a
-            :class:`jaxqp.fit.FitResult` (its best-fit values: the recommended use, an LM fit
+            `jaxqp.fit.FitResult` (its best-fit values: the recommended use, an LM fit
             first and NUTS from its optimum), a dict of values, or a numpyro init strategy.
             Several chains start at independent normal draws of spread ``init_spread`` (in
             Laplace standard deviations) around it.
@@ -871,7 +872,7 @@ def run_nuts(model, x, y, *, priors=None, fixed=None, sigma=None, num_warmup: in
         gradient: ``"autodiff"`` (the model's derivative rules, one reverse pass), ``"fd"``
             (forward differences of the model along the columns of ``L``: ``n_free + 1``
             evaluations in one batch per gradient, the derivative of the computed function) or
-            ``"auto"``: autodiff when :func:`check_gradients` finds it within 0.5 posterior
+            ``"auto"``: autodiff when `check_gradients` finds it within 0.5 posterior
             standard deviations per unit residual of finite differences, else ``"fd"``.  The
             sampler is exact with either (the acceptance uses the density itself; any
             position-dependent force keeps the leapfrog map volume-preserving and reversible):
@@ -885,7 +886,7 @@ def run_nuts(model, x, y, *, priors=None, fixed=None, sigma=None, num_warmup: in
         progress_bar: print the time each chain took (sequential chains).
 
     Returns:
-        :class:`Posterior`.
+        `Posterior`.
 
     Raises:
         ValueError: unknown names in ``priors``/``fixed`` (the message lists the valid ones),

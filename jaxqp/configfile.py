@@ -24,7 +24,7 @@ def check_keys(table: dict, allowed, where: str, errors: list | None = None) -> 
     """Name every key of ``table`` that is not in ``allowed``, with the nearest valid one.
 
     The messages are appended to ``errors`` when given (to report every problem of a file at
-    once); otherwise the first raises :class:`ConfigError`.
+    once); otherwise the first raises `ConfigError`.
     """
     for k in table:
         if k not in allowed:
@@ -35,7 +35,7 @@ def check_keys(table: dict, allowed, where: str, errors: list | None = None) -> 
 
 
 def read_toml(path) -> dict:
-    """The table of a TOML file, or a :class:`ConfigError` saying why not."""
+    """The table of a TOML file, or a `ConfigError` saying why not."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"no configuration file {path}")

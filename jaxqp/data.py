@@ -1,6 +1,6 @@
 r"""Measured data in: curves and maps from CSV, NumPy, HDF5/netCDF or xarray, with physical units.
 
-:func:`load` returns a :class:`Measurement`: the coordinate arrays and the
+`load` returns a `Measurement`: the coordinate arrays and the
 measured values (and their standard deviations, when given) converted to SI
 units (V, A, S, Ohm, K, T, eV), plus the units they came in.  Units are read
 from the file where it carries them (a CSV header ``bias [mV], G [uS]``, the
@@ -10,7 +10,7 @@ a quantity without a unit is an error, never a guess.
 
 Curves have one coordinate; maps have two (e.g. ``field`` x ``bias``), stored
 as a 2-D array on a grid (netCDF/xarray/npz) or as long-format CSV columns
-(one row per point: ``field [T], bias [V], G [S]``), which :func:`load`
+(one row per point: ``field [T], bias [V], G [S]``), which `load`
 re-grids when the points form a complete grid.
 """
 

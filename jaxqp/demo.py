@@ -1,7 +1,7 @@
 """The main job: seed 004 (thermospin effect in S-I-Sm junctions), figures 2 and 3,
 and the non-local conductance of the seed 001 wire.
 
-``jaxqp demo`` runs :func:`run`: self-consistent gaps, current-voltage
+``jaxqp demo`` runs `run`: self-consistent gaps, current-voltage
 characteristics, the zero-bias conductance map G0(T_S, h), the Seebeck
 voltage |V_S|(h), G_max and the spin current at the inner matching peak over
 (T_S, h), writes everything to one netCDF file with labelled axes and units,

@@ -73,8 +73,10 @@ def _horner(coef, t):
 def fermi_sums(order: int, E, B, u, T) -> Array:
     r"""Sums of weights against a shifted Fermi function or its derivatives, for many shifts at once.
 
-    .. math:: S_{c s k r} = \sum_j B_{c s j r}\, f^{(d)}\!\left(\frac{E_{c j} - u_{c s k}}{T_c}\right),
-       \qquad f(x) = \frac{1}{e^{x} + 1},
+    $$
+    S_{c s k r} = \sum_j B_{c s j r}\, f^{(d)}\!\left(\frac{E_{c j} - u_{c s k}}{T_c}\right),
+    \qquad f(x) = \frac{1}{e^{x} + 1},
+    $$
 
     with ``d = order``: the bias sweep of a tunnel current, where ``E`` are the quadrature nodes of one
     electrode's spectrum, ``B`` its weighted spectral densities (``r`` right-hand sides) and ``u`` the

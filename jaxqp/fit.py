@@ -1,25 +1,25 @@
 r"""Fitting jaxqp models to measured curves and maps, with uncertainties.
 
-One entry point, :func:`curve_fit`, fits any pure JAX function
+One entry point, `curve_fit`, fits any pure JAX function
 ``model(x, **params) -> array`` (a curve, a map, several stacked observables)
 to data ``y`` with standard deviations ``sigma``:
 
-- **Least squares** (default): :math:`\chi^2 = \sum_i r_i^2`,
-  :math:`r_i = (m(x_i; p) - y_i)/\sigma_i`, minimised by a trust-region Gauss-Newton method
+- **Least squares** (default): $\chi^2 = \sum_i r_i^2$,
+  $r_i = (m(x_i; p) - y_i)/\sigma_i$, minimised by a trust-region Gauss-Newton method
   (``optimistix.Dogleg`` by default, or ``optimistix.LevenbergMarquardt``) with exact Jacobians from autodiff
   (forward mode through the jaxqp solvers, which differentiate their own
   iterations implicitly).
 - **Robust losses** (``loss="soft_l1" | "huber" | "cauchy" | "arctan"``, scale
   ``f_scale``), as in ``scipy.optimize.least_squares``: the cost
-  :math:`\tfrac12 f^2 \sum_i \rho(r_i^2/f^2)` is minimised by the same LM on the
-  rescaled residuals :math:`\tilde r_i = r_i\sqrt{\rho(z_i)/z_i}`, whose squares
+  $\tfrac12 f^2 \sum_i \rho(r_i^2/f^2)$ is minimised by the same LM on the
+  rescaled residuals $\tilde r_i = r_i\sqrt{\rho(z_i)/z_i}$, whose squares
   sum to the cost exactly.
 - **Any scalar objective** (``loss=callable(model_values, y, sigma) -> scalar``,
   a negative log-likelihood, e.g. Poisson counts) or large problems:
   ``method="optax"`` (Adam by default, any ``optax`` optimiser), stopped when
   the objective stalls.
 
-Parameters are :class:`Parameter` objects: start value, bounds, fixed/free,
+Parameters are `Parameter` objects: start value, bounds, fixed/free,
 unit.  Bounded parameters are mapped to unconstrained coordinates (two bounds:
 logistic; one bound: exponential (positivity); none: affine, scaled by the
 start), so the optimiser never leaves the physical domain.  ``n_starts``
@@ -27,19 +27,19 @@ random starts inside the bounds (plus any explicit ``starts``) run as one
 vectorised program; the lowest cost wins and all costs are reported.
 
 At the optimum the covariance of the *physical* free parameters is
-:math:`C = (J^T J)^{-1}` (Jacobian of the residuals) or the inverse Hessian of
+$C = (J^T J)^{-1}$ (Jacobian of the residuals) or the inverse Hessian of
 the cost (``covariance="hessian"``), multiplied by the reduced chi-square
 unless ``absolute_sigma`` (then ``sigma`` are true standard deviations, as in
 ``scipy.optimize.curve_fit``).  With a callable loss the cost is taken as a
-negative log-likelihood and :math:`C` is its inverse Hessian.
+negative log-likelihood and $C$ is its inverse Hessian.
 
-:func:`fit_many` fits the same model to a batch of data sets (the curves of a
+`fit_many` fits the same model to a batch of data sets (the curves of a
 map, repeated measurements, noise draws) in one vectorised call.
 
 Physical models with units (NIS, spin-split NIS in a field, charge imbalance,
 supercurrent relation, inelastic non-local maps) and the bias-offset and
-series-resistance corrections are in :mod:`jaxqp.models`; loading measured
-data with units is in :mod:`jaxqp.data`.  Computations run in float64.
+series-resistance corrections are in `jaxqp.models`; loading measured
+data with units is in `jaxqp.data`.  Computations run in float64.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class Parameter:
 
 
 def as_parameter(p) -> Parameter:
-    """``p`` itself if it is a :class:`Parameter`, else a free, unbounded one starting at ``float(p)``."""
+    """``p`` itself if it is a `Parameter`, else a free, unbounded one starting at ``float(p)``."""
     return p if isinstance(p, Parameter) else Parameter(float(p))
 
 
@@ -219,7 +219,7 @@ _COMPILED: dict = {}
 
 
 class _Bounds(NamedTuple):
-    """What the compiled program needs of a :class:`Parameter`: its transform, not its start value."""
+    """What the compiled program needs of a `Parameter`: its transform, not its start value."""
 
     lower: float
     upper: float
@@ -516,7 +516,7 @@ def curve_fit(model: Callable, x, y, params: Mapping[str, Parameter | float], *,
         model: pure JAX function of the data coordinates (any pytree) and keyword parameters;
             it may return a curve, a map or any array of ``y``'s shape.
         x, y: data coordinates and values.
-        params: name -> :class:`Parameter` (or a plain start value).
+        params: name -> `Parameter` (or a plain start value).
         sigma: standard deviations of ``y`` (scalar or array); default: unknown (the
             root-mean-square of ``y`` is used as a scale, and the covariance is
             scaled by the reduced chi-square).
@@ -681,7 +681,7 @@ _MOVED = {"nis_conductance": "jaxqp.models", "fit_nis_conductance": "jaxqp.model
 
 
 def __getattr__(name):
-    """Names that moved to :mod:`jaxqp.models` (the fit layer does not depend on the models) keep
+    """Names that moved to `jaxqp.models` (the fit layer does not depend on the models) keep
     working for now, with a DeprecationWarning that gives the new spelling."""
     if name in _MOVED:
         import importlib

@@ -1,12 +1,12 @@
 """1-D device geometry shared by every solver: wires, chains of segments, interfaces and contacts.
 
-- :class:`Wire`: one uniform superconducting or normal wire with point tunnel contacts and two
-  ends (reservoir or vacuum); the kinetic solvers' structure, and a one-segment :class:`Chain`
-  (:meth:`Wire.as_chain`).
-- :class:`Chain`: :class:`Segment` objects joined by :class:`Interface` objects (transparent or
-  tunnel), with point :class:`TunnelContact` objects and end conditions; the structure of the
+- `Wire`: one uniform superconducting or normal wire with point tunnel contacts and two
+  ends (reservoir or vacuum); the kinetic solvers' structure, and a one-segment `Chain`
+  (`Wire.as_chain`).
+- `Chain`: `Segment` objects joined by `Interface` objects (transparent or
+  tunnel), with point `TunnelContact` objects and end conditions; the structure of the
   1-D retarded (proximity) solver.
-- :func:`position_grid`: the non-uniform position nodes, graded around contacts.
+- `position_grid`: the non-uniform position nodes, graded around contacts.
 
 Lengths are in units of the coherence length xi, conductances in units of 1 / R_xi (the wire's
 normal-state resistance over one xi).
@@ -45,7 +45,7 @@ def position_grid(length: float, points: Sequence[float] = (), n: int = 200, gro
 
 @functools.lru_cache(maxsize=128)
 def _position_grid(length: float, points: tuple, n: int, growth: float) -> np.ndarray:
-    """Cached core of :func:`position_grid`."""
+    """Cached core of `position_grid`."""
     length = float(length)
     if not length > 0:
         raise ValueError(f"the wire length must be > 0 (in units of xi), got {length}")
@@ -95,7 +95,7 @@ class TunnelContact(eqx.Module):
 
     ``kappa = G_T R_xi`` is its normal-state conductance in units of the wire's
     conductance over one coherence length; ``polarization`` P gives spin-resolved
-    conductances ``G_sigma = G_T (1 + sigma P) / 2`` as in :func:`jaxqp.tunnel_current`.
+    conductances ``G_sigma = G_T (1 + sigma P) / 2`` as in `jaxqp.tunnel_current`.
     The electrode carries the contact's bias (``electrode.bias``) and temperature
     (``None``: the wire's bath temperature).
     """
@@ -116,10 +116,10 @@ class Wire(eqx.Module):
     r"""A quasi-1-D superconducting (or normal, ``delta = 0``) wire.
 
     Attributes:
-        material: :class:`jaxqp.Superconductor` giving the spectral properties
+        material: `jaxqp.Superconductor` giving the spectral properties
             (uniform along the wire: Delta, h, zeta, b_so, b_sf, Gamma).
         length: length in units of xi (static).
-        contacts: tuple of :class:`TunnelContact`.
+        contacts: tuple of `TunnelContact`.
         temperature: bath temperature of the reservoirs (k_B T / Delta0).
         phase_gradient: ``q = d_x phi`` (supercurrent); it adds ``q^2/2`` to the
             depairing of the spectral solve and the coupling terms to the
@@ -131,7 +131,7 @@ class Wire(eqx.Module):
         spectra: ``"uniform"`` (bulk spectra everywhere, the contacts do not
             change them) or ``"inhomogeneous"``: the retarded Usadel equation is
             solved along the wire with the contacts' electrodes
-            (:func:`jaxqp.solve_proximity`), giving position-dependent kinetic
+            (`jaxqp.solve_proximity`), giving position-dependent kinetic
             coefficients (seed 002: the tunnel injector renormalises the
             spectrum around it).  Static.
     """
@@ -178,7 +178,7 @@ class Wire(eqx.Module):
         return tuple(int(np.argmin(np.abs(x - c.position))) for c in self.contacts)
 
     def as_chain(self) -> Chain:
-        """The same wire as a one-segment :class:`Chain` (same nodes)."""
+        """The same wire as a one-segment `Chain` (same nodes)."""
         return chain_from_wire(self)
 
     @property
@@ -192,10 +192,10 @@ class Wire(eqx.Module):
 # ----------------------------------------------------------------- chains of segments
 # ----------------------------------------------------------------- structures
 class Segment(eqx.Module):
-    """One uniform piece of a :class:`Chain` (S, N, spin-split S, F).
+    """One uniform piece of a `Chain` (S, N, spin-split S, F).
 
     Attributes:
-        material: :class:`jaxqp.Superconductor` with the bulk parameters
+        material: `jaxqp.Superconductor` with the bulk parameters
             (``delta=0`` for a normal metal; ``h`` is a Zeeman or exchange field).
         length: in units of xi (static).
         n_x: number of nodes of the segment, ends included (static).
@@ -205,7 +205,7 @@ class Segment(eqx.Module):
         phase: phase of Delta at the segment's left end.
         phase_gradient: ``d phi / dx`` along the segment.
         self_consistent: solve Delta(x) on this segment with
-            :func:`self_consistent_gap` (static).  ``material.delta`` is then
+            `self_consistent_gap` (static).  ``material.delta`` is then
             the zero-temperature bulk gap that fixes the coupling constant.
     """
 
@@ -251,18 +251,18 @@ class Chain(eqx.Module):
     """Segments joined end to end, with point tunnel contacts and end conditions.
 
     Attributes:
-        segments: tuple of :class:`Segment`, left to right.
-        interfaces: one :class:`Interface` per junction between segments
+        segments: tuple of `Segment`, left to right.
+        interfaces: one `Interface` per junction between segments
             (default: all transparent).
-        contacts: :class:`jaxqp.TunnelContact` objects at global positions
+        contacts: `jaxqp.TunnelContact` objects at global positions
             (the delta-function injectors of seed 002); their electrodes'
             spectra enter the retarded equation.
         ends: ``("reservoir" | "vacuum", ...)``: bulk solution of the end
             segment imposed, or zero flux.
-        temperature: used by :func:`self_consistent_gap` and
-            :func:`josephson_current`.
+        temperature: used by `self_consistent_gap` and
+            `josephson_current`.
         growth: grading of the nodes around contacts (see
-            :func:`position_grid`).
+            `position_grid`).
     """
 
     segments: tuple
@@ -308,6 +308,6 @@ class Chain(eqx.Module):
 
 
 def chain_from_wire(wire: Wire) -> Chain:
-    """The single-segment :class:`Chain` of a uniform :class:`Wire` (same nodes)."""
+    """The single-segment `Chain` of a uniform `Wire` (same nodes)."""
     seg = Segment(wire.material, wire.length, n_x=wire.n_x, phase_gradient=wire.phase_gradient)
     return Chain((seg,), (), wire.contacts, wire.ends, wire.temperature, wire.growth)

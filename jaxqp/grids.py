@@ -2,17 +2,19 @@ r"""Energy grids with quadrature weights, dense at sharp spectral features.
 
 The adaptive grid places nodes uniformly in the variable
 
-.. math:: \Phi(E) = \sum_k \operatorname{arcsinh}\frac{E - c_k}{w_k}\quad\text{(piecewise)},
+$$
+\Phi(E) = \sum_k \operatorname{arcsinh}\frac{E - c_k}{w_k}\quad\text{(piecewise)},
+$$
 
-so that the spacing near a feature at :math:`c_k` of width :math:`w_k` is
-:math:`\Delta\Phi\,\sqrt{w_k^2 + (E-c_k)^2}`: a coherence peak broadened by
+so that the spacing near a feature at $c_k$ of width $w_k$ is
+$\Delta\Phi\,\sqrt{w_k^2 + (E-c_k)^2}$: a coherence peak broadened by
 Gamma is sampled with a fixed number of nodes per Gamma, a Fermi step of
 width T with a fixed number per T, whatever their positions.  Between two
-consecutive features the map is :math:`E = c + w\sinh(\Phi - \Phi_c)` from each
-side, joined where the two node densities are equal, so :math:`E(\Phi)` is
+consecutive features the map is $E = c + w\sinh(\Phi - \Phi_c)$ from each
+side, joined where the two node densities are equal, so $E(\Phi)$ is
 continuously differentiable.  Integrals use the trapezoidal rule in
-:math:`\Phi` (weights :math:`\Delta\Phi\,dE/d\Phi`), accurate to
-:math:`O(\Delta\Phi^2)` for integrands smooth on the scale of the widths.
+$\Phi$ (weights $\Delta\Phi\,dE/d\Phi$), accurate to
+$O(\Delta\Phi^2)$ for integrands smooth on the scale of the widths.
 
 Grids are built inside ``jit`` from traced feature positions (e.g. a
 self-consistent gap), with a static number of nodes, so a map over
@@ -144,7 +146,7 @@ def adaptive(centers, widths, e_min, e_max, n: int = 2001) -> EnergyGrid:
         n: number of nodes (static).
 
     Returns:
-        :class:`EnergyGrid` with ``points``/``weights`` of shape ``(..., n)``.
+        `EnergyGrid` with ``points``/``weights`` of shape ``(..., n)``.
     """
     if n < 3:
         raise ValueError(f"an adaptive grid needs n >= 3 nodes, got n={n}")
@@ -248,13 +250,15 @@ def smooth(centers, widths, e_min, e_max, n: int, *, fraction: float = 0.5) -> E
 
     The nodes are equispaced in
 
-    .. math:: \Phi(E) = A\,(E - E_{\min}) + B\sum_k \operatorname{arcsinh}\frac{E - c_k}{w_k},
+    $$
+    \Phi(E) = A\,(E - E_{\min}) + B\sum_k \operatorname{arcsinh}\frac{E - c_k}{w_k},
+    $$
 
     a uniform background (``1 - fraction`` of the nodes, spacing
     ``(e_max - e_min)/((1 - fraction)(n - 1))``, which resolves Fermi edges anywhere in the range)
     plus ``fraction`` of the nodes clustered at every feature ``c_k`` with a spacing proportional to
     ``sqrt(w_k^2 + (E - c_k)^2)``.  The weights are the trapezoidal rule in Phi,
-    :math:`\Delta\Phi / \Phi'(E_i)`.  The map is analytic in the nodes' parameters, so a quadrature on
+    $\Delta\Phi / \Phi'(E_i)$.  The map is analytic in the nodes' parameters, so a quadrature on
     this grid is a smooth function of the features and its autodiff derivative is the derivative of
     the computed integral: the nodes are found without gradient (Phi tabulated at points that follow
     the node density, inverted by interpolation, refined by Newton's method), and one more Newton

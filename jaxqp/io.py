@@ -54,6 +54,6 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
 
 
 def load(path: str | os.PathLike) -> xr.Dataset:
-    """Open a dataset written by :func:`save` (loaded into memory)."""
+    """Open a dataset written by `save` (loaded into memory)."""
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         return ds.load()

@@ -3,9 +3,10 @@ r"""Tunnel currents between two electrodes: charge, spin, heat, conductances.
 Spin-resolved current from the left electrode (bias V) to the right one, in
 units of G_T Delta0 / e (docs/theory.md section 6, seed 004 Eq. 2):
 
-.. math::
-    I_\sigma = \frac{1 + \sigma P}{2}\int dE\, N_{L\sigma}(E - V)\, N_{R\sigma}(E)\,
-    [f_{L\sigma}(E - V) - f_{R\sigma}(E)],
+$$
+I_\sigma = \frac{1 + \sigma P}{2}\int dE\, N_{L\sigma}(E - V)\, N_{R\sigma}(E)\,
+[f_{L\sigma}(E - V) - f_{R\sigma}(E)],
+$$
 
 with P the spin polarisation of the barrier (0 by default).  Heat leaving the
 left electrode (units G_T Delta0^2 / e^2) weights the integrand by the energy
@@ -19,14 +20,14 @@ against each other.  Two quadrature paths (docs/theory.md, "Energy quadrature"):
 - **Shared spectra** (one electrode a normal metal in equilibrium, the bias
   varying along axes where nothing else does): the superconductor's spectrum
   is solved once per parameter set on one grid for all biases
-  (:func:`jaxqp.grids.smooth`: refined at its coherence peaks, uniform enough
+  (`jaxqp.grids.smooth`: refined at its coherence peaks, uniform enough
   in between for the Fermi edge of the normal electrode at any bias), and the
   currents at every bias are one dense product with the normal electrode's
   occupations.  This is the path of NIS curves, spin-split NIS maps and fits.
 - **Per-bias grids** (both electrodes superconducting, custom distributions,
   or a bias that changes together with the parameters): the coherence peaks
   of the left electrode move with the bias, so each point gets its own grid
-  refined at both electrodes' peaks and Fermi edges (:func:`jaxqp.grids.smooth`).
+  refined at both electrodes' peaks and Fermi edges (`jaxqp.grids.smooth`).
 
 In both the nodes are functions of the parameters (no ``stop_gradient``), so
 autodiff derivatives are derivatives of the computed currents.  Batches are
@@ -273,7 +274,7 @@ def shared_layout(left, right, V, T_left, T_right, polarization, shape) -> tuple
     """Where one spectrum can serve many biases: ``(bias_axes, left_is_normal, spin_split)``, or None
     (``spin_split``: the normal electrode's spin bias may be nonzero).
 
-    The shared path needs exactly one electrode to be a :class:`jaxqp.NormalMetal` with a flat DOS,
+    The shared path needs exactly one electrode to be a `jaxqp.NormalMetal` with a flat DOS,
     both in equilibrium (no custom ``distribution``), and a bias that varies along axes where no
     other input does (``V`` a curve, or the bias axis of a map).  Otherwise the per-bias path runs.
     """
@@ -306,7 +307,7 @@ def background_spacing(lo, hi, n: int):
 
 def _window(edge_min, edge_max, T_nm, T_sc, spin_bias):
     """Energy window of the shared grid (superconductor frame): the bias extent on the lattice of
-    :func:`_lattice` (locally constant in the biases) plus a thermal margin smooth in T and V_s."""
+    `_lattice` (locally constant in the biases) plus a thermal margin smooth in T and V_s."""
     xp = jnp if isinstance(edge_min, jax.Array) else np
     margin = _THERMAL_WINDOW * xp.maximum(T_nm, T_sc) + xp.sqrt(spin_bias**2 + 1e-4)  # smooth in V_s
     lo, hi = _lattice(xp.minimum(edge_min, 0.0), xp.maximum(edge_max, 0.0))
@@ -482,13 +483,13 @@ def _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_si
 
 _DOC_ARGS = """
     Args:
-        left, right: electrodes (:class:`jaxqp.NormalMetal`,
-            :class:`jaxqp.Superconductor`); their fields may be arrays.
+        left, right: electrodes (`jaxqp.NormalMetal`,
+            `jaxqp.Superconductor`); their fields may be arrays.
         V: bias of ``left`` relative to ``right`` in units of Delta0/e; default
             ``left.bias - right.bias``.
         T_left, T_right: k_B T / Delta0; default the electrodes' ``temperature``.
         polarization: spin polarisation P of the barrier, G_sigma = G_T (1 + sigma P)/2.
-        grid: optional :class:`jaxqp.grids.EnergyGrid` (right-electrode frame),
+        grid: optional `jaxqp.grids.EnergyGrid` (right-electrode frame),
             checked against the broadening; default an adaptive grid per point.
         n_energy: nodes of the default adaptive grid.
         chunk_size: batch points computed at once (default: automatic).
@@ -505,9 +506,10 @@ def tunnel_current(left, right, V=None, T_left=None, T_right=None, *, polarizati
                    quadrature: str = "auto") -> SpinCurrents:
     r"""Spin-resolved tunnel current ``(I_up, I_dn)`` from ``left`` to ``right``.
 
-    .. math::
-        I_\sigma = \frac{1+\sigma P}{2}\int dE\, N_{L\sigma}(E-V) N_{R\sigma}(E)
-        [f_{L\sigma}(E-V) - f_{R\sigma}(E)]
+    $$
+    I_\sigma = \frac{1+\sigma P}{2}\int dE\, N_{L\sigma}(E-V) N_{R\sigma}(E)
+    [f_{L\sigma}(E-V) - f_{R\sigma}(E)]
+    $$
 
     in units of G_T Delta0/e.  ``.charge`` and ``.spin`` give I_up +- I_dn.
     """
@@ -521,9 +523,10 @@ def heat_current(left, right, V=None, T_left=None, T_right=None, *, polarization
                  quadrature: str = "auto") -> SpinCurrents:
     r"""Spin-resolved heat current leaving ``left``, units G_T Delta0^2/e^2.
 
-    .. math::
-        \dot Q_{L\sigma} = \frac{1+\sigma P}{2}\int dE\,(E-V)\,N_{L\sigma}(E-V) N_{R\sigma}(E)
-        [f_{L\sigma}(E-V) - f_{R\sigma}(E)]
+    $$
+    \dot Q_{L\sigma} = \frac{1+\sigma P}{2}\int dE\,(E-V)\,N_{L\sigma}(E-V) N_{R\sigma}(E)
+    [f_{L\sigma}(E-V) - f_{R\sigma}(E)]
+    $$
 
     The heat entering ``right`` is ``Q_L + V * I`` (Joule heat).
     """
@@ -556,7 +559,7 @@ def junction_response(left, right, V=None, T_left=None, T_right=None, *, polariz
                       chunk_size: int | None = None, quadrature: str = "auto") -> dict:
     """Currents, heat currents and their V-derivatives in one pass.
 
-    Returns a dict of :class:`SpinCurrents`: ``current``, ``heat``,
+    Returns a dict of `SpinCurrents`: ``current``, ``heat``,
     ``conductance`` (dI/dV), ``heat_conductance`` (dQ_L/dV).
     """
     out = _run(left, right, V, T_left, T_right, polarization, grid, n_energy, chunk_size, ("I", "Q", "G", "GQ"),
@@ -604,13 +607,14 @@ def quasiparticle_detector_conductance(sample, detector, V, T_sample=None, *, n_
     For k_B T_det << Delta_det and |V| < Delta + Delta_det the detector
     conductance counts the quasiparticles of the sample,
 
-    .. math::
-        G_\sigma(V) = \frac{1}{2}\int dE\, \partial_V N_{{\rm det},\sigma}(E - V)\,
-        N_\sigma(E)\,[\theta(-E) - f_\sigma(E)],
+    $$
+    G_\sigma(V) = \frac{1}{2}\int dE\, \partial_V N_{{\rm det},\sigma}(E - V)\,
+    N_\sigma(E)\,[\theta(-E) - f_\sigma(E)],
+    $$
 
     (electron-like quasiparticles f at E > 0, hole-like 1 - f at E < 0), with
     the detector biased by V relative to the sample, units of G_T.  It is the
-    T_det -> 0 limit of :func:`differential_conductance` (detector as ``left``)
+    T_det -> 0 limit of `differential_conductance` (detector as ``left``)
     below the sum-gap threshold |V| < Delta + Delta_det; above it use the full
     expression.
     """

@@ -3,7 +3,7 @@
 All numeric fields are differentiable leaves and may be arrays: they broadcast
 against each other and against the energy grid, so a batch of superconductors
 (a field sweep, a temperature sweep) is one object.  Energies are in units of
-Delta0, temperatures are k_B T / Delta0 (see :mod:`jaxqp.units`).
+Delta0, temperatures are k_B T / Delta0 (see `jaxqp.units`).
 """
 
 from __future__ import annotations
@@ -126,13 +126,14 @@ class Superconductor(Electrode):
 
     The retarded Green's function solves the Maki-Fulde equation (see
     ``docs/theory.md``), written for the renormalised energies
-    :math:`v_\sigma = \Delta u_\sigma`:
+    $v_\sigma = \Delta u_\sigma$:
 
-    .. math::
-        v_\sigma = E + \sigma h + i\Gamma + \zeta \frac{v_\sigma}{s_\sigma}
-        + b_{so}\frac{v_{-\sigma}-v_\sigma}{s_{-\sigma}}
-        + b_{sf}\Big[\frac{v_{-\sigma}+v_\sigma}{s_{-\sigma}} + \frac{v_\sigma}{s_\sigma}\Big],
-        \qquad s_\sigma = \sqrt{\Delta^2 - v_\sigma^2}.
+    $$
+    v_\sigma = E + \sigma h + i\Gamma + \zeta \frac{v_\sigma}{s_\sigma}
+    + b_{so}\frac{v_{-\sigma}-v_\sigma}{s_{-\sigma}}
+    + b_{sf}\Big[\frac{v_{-\sigma}+v_\sigma}{s_{-\sigma}} + \frac{v_\sigma}{s_\sigma}\Big],
+    \qquad s_\sigma = \sqrt{\Delta^2 - v_\sigma^2}.
+    $$
 
     Parameters (all in units of Delta0, all differentiable, all may be arrays):
 
@@ -177,11 +178,11 @@ class Superconductor(Electrode):
         return tuple(jnp.broadcast_shapes(*shapes))
 
     def solve(self, E, **options):
-        """Retarded Green's functions at energies ``E``; see :func:`jaxqp.spectral.solve`."""
+        """Retarded Green's functions at energies ``E``; see `jaxqp.spectral.solve`."""
         return solve(self, E, **options)
 
     def dos(self, E) -> Array:
-        """Spin-resolved DOS, shape ``(2, *broadcast(E, batch))``: [N_up, N_dn]; see :func:`jaxqp.dos`."""
+        """Spin-resolved DOS, shape ``(2, *broadcast(E, batch))``: [N_up, N_dn]; see `jaxqp.dos`."""
         return dos(self, E)
 
     _batch_fields = ("delta", "h", "zeta", "b_so", "b_sf", "gamma", "temperature", "bias")

@@ -5,7 +5,7 @@ Every model is a frozen (hashable) dataclass with
 - ``coords``: the data coordinates it needs, with their SI units
   (e.g. ``(("bias", "V"),)`` or ``(("field", "T"), ("bias", "V"))``);
 - ``output``: the measured quantity and its SI unit (e.g. ``("dI/dV", "S")``);
-- ``parameters()``: default :class:`jaxqp.fit.Parameter` objects (start, bounds,
+- ``parameters()``: default `jaxqp.fit.Parameter` objects (start, bounds,
   unit), which a user overrides by name;
 - ``__call__(x, **params)``: a pure JAX function of ``x`` (a dict of coordinate
   arrays that broadcast against each other: a curve, scattered points, or a
@@ -16,12 +16,12 @@ Internally every model works in the dimensionless units of jaxqp (energies in
 the gap, temperatures k_B T / Delta) and converts at its boundary, so the fitted
 values come out in micro-electronvolts, kelvin, siemens, tesla, ampere.
 
-:class:`Corrected` adds the corrections real data need: a bias offset
+`Corrected` adds the corrections real data need: a bias offset
 ``V_offset`` and a series (lead) resistance ``R_series`` between the measured
 bias and the junction, ``V_meas - V_offset = V_j + R_series I(V_j)``, so that
 ``G_meas = G/(1 + R_series G)`` at the junction bias that solves it.
 
-The registry :data:`MODELS` names the models for configuration files
+The registry `MODELS` names the models for configuration files
 (``jaxqp fit CONFIG``).
 """
 
@@ -331,8 +331,8 @@ def _map_axes(x):
 class NonlocalConductanceMap(FitModel):
     r"""Non-local conductance map ``g_nl(V_inj, V_det) = dI_det/dV_inj`` (S) of the seed-001 wire.
 
-    The elastic kinetic equations of :mod:`jaxqp.kinetic` on the wire of
-    :func:`jaxqp.devices.nonlocal_wire.device` (injector in the middle,
+    The elastic kinetic equations of `jaxqp.kinetic` on the wire of
+    `jaxqp.devices.nonlocal_wire.device` (injector in the middle,
     detector of ``pair`` 300 nm x index distance away, reservoirs at the ends),
     with Zeeman splitting ``h``, spin-orbit relaxation ``b_so``, Dynes
     ``gamma``, depairing by a phase gradient ``q`` and a spin-polarised detector
@@ -341,7 +341,7 @@ class NonlocalConductanceMap(FitModel):
     ``gamma``, ``b_so``, ``h`` (ueV), ``P_det``.
 
     With normal-metal contacts the currents are sums of one function per
-    contact bias (:func:`jaxqp.nonlocal_conductance`, separable fast path):
+    contact bias (`jaxqp.nonlocal_conductance`, separable fast path):
     the detector bias does not enter ``g_nl`` (a map costs one curve), and a
     fit of an ``n x m`` map costs ``n`` injector evaluations per model call.
     Coordinates ``bias_inj``, ``bias_det`` (V); the injector axis may be any
@@ -371,7 +371,7 @@ class NonlocalConductanceMap(FitModel):
         }
 
     def wire(self, gamma, b_so, h, P_det, delta, q, G_inj, G_det, T_inj, T_det, T_bath, R_xi):
-        """The :class:`jaxqp.Wire` (units of ``delta``) at these parameters."""
+        """The `jaxqp.Wire` (units of ``delta``) at these parameters."""
         L, dist = _pair_geometry(self.pair)
         t = KB_UEV_PER_K / delta
         contacts = (TunnelContact(0.5 * L, G_inj * R_xi, NormalMetal(temperature=T_inj * t), name=self.pair[0]),
@@ -406,9 +406,9 @@ class InelasticNonlocalMap(FitModel):
     r"""Non-local conductance ``g_nl(V_inj, V_det)`` (S) with electron-electron scattering and the
     self-consistent, non-equilibrium gap (seed 001 Appendix B, Figs. 11-12).
 
-    The half wire of :func:`jaxqp.devices.nonlocal_wire.half_wire` (injector on
+    The half wire of `jaxqp.devices.nonlocal_wire.half_wire` (injector on
     the symmetry plane, both conductances halved: ``kappa = G R_xi / 2``), solved
-    by :func:`jaxqp.nonlocal_gap_map`: the injector bias is swept upwards with
+    by `jaxqp.nonlocal_gap_map`: the injector bias is swept upwards with
     continuation and ``g_nl`` is the exact derivative along the branch.  Free by
     default: the electron-electron rate ``gamma_ee = hbar/(Delta0 tau_ee)`` and the
     injector conductance ``G_inj`` (S; ``kappa_inj = G_inj R_xi / 2``).  Energies
@@ -522,15 +522,15 @@ def parameters_for(model: FitModel, overrides: dict | None = None) -> dict:
 
 
 def fit_data(model: FitModel, data, params: dict | None = None, *, coords: dict | None = None, **kwargs):
-    """Fit ``model`` to a :class:`jaxqp.data.Measurement` (or anything :func:`jaxqp.data.load` reads).
+    """Fit ``model`` to a `jaxqp.data.Measurement` (or anything `jaxqp.data.load` reads).
 
     Args:
-        model: a :class:`FitModel` (e.g. ``NISConductance()``, ``Corrected(SpinSplitNIS())``).
+        model: a `FitModel` (e.g. ``NISConductance()``, ``Corrected(SpinSplitNIS())``).
         data: the measurement; its coordinates are in SI units.
-        params: overrides of the model's parameters (name -> start, :class:`jaxqp.fit.Parameter`
+        params: overrides of the model's parameters (name -> start, `jaxqp.fit.Parameter`
             or a table ``{"start", "lower", "upper", "fixed", "unit"}``).
         coords: model coordinate -> data coordinate name, where they differ.
-        kwargs: passed to :func:`jaxqp.fit.curve_fit` (``method``, ``loss``, ``n_starts``, ...).
+        kwargs: passed to `jaxqp.fit.curve_fit` (``method``, ``loss``, ``n_starts``, ...).
 
     Without ``sigma`` in the data the noise is estimated from the residual scatter.
     """
@@ -587,7 +587,7 @@ def fit_nis_conductance(V_volt, G_siemens, *, delta_ueV: float = 250.0, gamma_ue
         bias_offset, series_resistance: also fit ``V_offset`` (V) and ``R_series`` (Ohm).
 
     Returns:
-        :class:`FitResult` with ``values`` in physical units: ``delta`` (ueV),
+        `FitResult` with ``values`` in physical units: ``delta`` (ueV),
         ``gamma`` (ueV), ``T`` (K), ``G_N`` (S).
     """
     V = np.asarray(V_volt, float)

@@ -2,7 +2,7 @@
 
 Per-position observables of a kinetic solution (charge imbalance, spin
 accumulation, quasiparticle numbers, current profiles) are methods of
-:class:`jaxqp.KineticSolution`; contact currents are in :class:`jaxqp.ContactCurrents`.
+`jaxqp.KineticSolution`; contact currents are in `jaxqp.ContactCurrents`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ def _check_symmetric(values, name):
 def symmetry_decomposition(g, V_inj, I_s=None, *, inj_axis: int = 0, is_axis: int = -1) -> dict:
     r"""Decompose a non-local conductance by bias and supercurrent reversal (seed 001 Eqs. 16-19).
 
-    .. math::
-        g_a = \tfrac12[g(I_s) - g(-I_s)],\quad g_s = \tfrac12[g(I_s) + g(-I_s)],\\
-        g_{sa} = \tfrac12[g_s(V) - g_s(-V)],\quad g_{ss} = \tfrac12[g_s(V) + g_s(-V)].
+    $$
+    g_a = \tfrac12[g(I_s) - g(-I_s)],\quad g_s = \tfrac12[g(I_s) + g(-I_s)],\\
+    g_{sa} = \tfrac12[g_s(V) - g_s(-V)],\quad g_{ss} = \tfrac12[g_s(V) + g_s(-V)].
+    $$
 
     Args:
         g: array with an injector-bias axis ``inj_axis`` (grid ``V_inj``) and,

@@ -202,7 +202,7 @@ def plot_map(da, *, ax=None, x: str | None = None, symmetric: bool | None = None
 
 
 def plot_symmetry(da, dims, *, x: str | None = None, figsize=None):
-    """The parity parts of a map (see :func:`symmetric_parts`) side by side, each with a symmetric colour scale."""
+    """The parity parts of a map (see `symmetric_parts`) side by side, each with a symmetric colour scale."""
     parts = symmetric_parts(da, dims)
     n = len(parts)
     fig, axes = plt.subplots(1, n, figsize=figsize or (4.2 * n, 3.4), constrained_layout=True, squeeze=False)
@@ -241,7 +241,7 @@ def plot_dos(ds, *, ax=None, spin: bool = True, max_curves: int = 8, **sel):
 
 
 def plot_distribution(solution, *, mode: str = "fT", ax=None, e_max: float | None = None):
-    """Map of one distribution mode (fL, fT, fT3, fL3) of a :class:`jaxqp.KineticSolution` over (E, x),
+    """Map of one distribution mode (fL, fT, fT3, fL3) of a `jaxqp.KineticSolution` over (E, x),
     with a symmetric colour scale."""
     import xarray as xr
 

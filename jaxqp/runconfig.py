@@ -46,7 +46,7 @@ Quantities are strings ``"<number> <unit>"`` in SI units with a prefix
 the reference critical temperature, ``xi`` for lengths), or a table
 ``{ value = 60, unit = "mK" }``.  A number without a unit is accepted only
 where the parameter is dimensionless.  Every problem is reported at once, with
-the key it concerns and what to write instead (:class:`ConfigError`).
+the key it concerns and what to write instead (`ConfigError`).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class Quantity:
 
 
 def parse_quantity(x, dim: str, where: str) -> Quantity:
-    """A config value (``"100 mK"``, ``{value, unit}``, or a number if dimensionless) -> :class:`Quantity`."""
+    """A config value (``"100 mK"``, ``{value, unit}``, or a number if dimensionless) -> `Quantity`."""
     base, reduced, example = DIMENSIONS[dim]
     if isinstance(x, dict):
         unknown = set(x) - {"value", "unit"}
@@ -392,7 +392,7 @@ def _check_bounds(where: str, p: Param, v, errors: list, hint: str = ""):
 
 
 def load(path) -> RunConfig:
-    """Read and validate a configuration file; raise :class:`ConfigError` listing every problem."""
+    """Read and validate a configuration file; raise `ConfigError` listing every problem."""
     path = Path(path)
     return from_dict(read_toml(path), path.parent)
 

@@ -1,14 +1,14 @@
 """Sweeps that never lose work: ``jaxqp run CONFIG``.
 
-The outer grid of a configuration (:mod:`jaxqp.runconfig`) is flattened and cut
+The outer grid of a configuration (`jaxqp.runconfig`) is flattened and cut
 into chunks of a fixed number of points, sized to the device memory (or as
 the configuration says).  Each chunk is one call of the task's jit-compiled
 function (compiled once: the last chunk is padded to the same shape), sharded
-over the local devices with :func:`jax.shard_map`, and written to
+over the local devices with `jax.shard_map`, and written to
 ``<out>/chunks/NNNNNN.npz`` (atomically: a temporary file, then a rename) as
 soon as it finishes.  A sweep that is killed resumes, with the same command,
 from the chunks on disk; the final dataset is identical to an uninterrupted
-run.  Every point carries a ``status`` (:data:`jaxqp.tasks.STATUS`):
+run.  Every point carries a ``status`` (`jaxqp.tasks.STATUS`):
 non-converged points are kept and labelled, never dropped.
 
 One run at a time writes into a folder: a second one is refused while the
@@ -16,7 +16,7 @@ first holds ``<out>/.lock``.  A finished folder holding a different
 configuration is refused too (``overwrite=True`` starts afresh).
 
 Many hosts: start one process per host with ``jax.distributed.initialize()``
-before calling :func:`run` (same configuration everywhere).  The chunk's
+before calling `run` (same configuration everywhere).  The chunk's
 points are then sharded over the devices of all hosts, every process
 computes its share, the results are gathered to every process, and process
 0 alone writes the files.
@@ -102,7 +102,7 @@ def _out_size(cfg: RunConfig) -> int:
 
 
 def plan(cfg: RunConfig, chunk: int | None = None, memory: float | None = None) -> Plan:
-    """Chunking of a sweep; raises :class:`ConfigError` if it cannot fit in memory or on disk."""
+    """Chunking of a sweep; raises `ConfigError` if it cannot fit in memory or on disk."""
     task = TASKS[cfg.task]
     n_dev = jax.device_count()
     per_point = float(task.bytes_per_point(cfg))

@@ -2,16 +2,19 @@ r"""Self-consistent pair potential in equilibrium: gap equation, branches, Tc.
 
 Gap equation (docs/theory.md section 3), Matsubara form, Delta0 = 1:
 
-.. math::
-    \mathcal G(\Delta, T) = 2\pi T\sum_{n\ge 0}\Big[\mathrm{Re}\,\frac{F_\uparrow + F_\downarrow}{2\Delta}
-      - \frac{1}{\sqrt{\omega_n^2+1}}\Big] + C(T) = 0,\qquad \omega_n = \pi T(2n+1),
+$$
+\mathcal G(\Delta, T) = 2\pi T\sum_{n\ge 0}\Big[\mathrm{Re}\,\frac{F_\uparrow + F_\downarrow}{2\Delta}
+- \frac{1}{\sqrt{\omega_n^2+1}}\Big] + C(T) = 0,\qquad \omega_n = \pi T(2n+1),
+$$
 
-with :math:`F_\sigma/\Delta = 1/\sqrt{\Delta^2 - v_\sigma^2}` the anomalous
-function of :mod:`jaxqp.spectral.bulk` at the imaginary energy
-:math:`E = i\omega_n` (it stays finite as Delta -> 0, which gives the
+with $F_\sigma/\Delta = 1/\sqrt{\Delta^2 - v_\sigma^2}$ the anomalous
+function of `jaxqp.spectral.bulk` at the imaginary energy
+$E = i\omega_n$ (it stays finite as Delta -> 0, which gives the
 linearised equation), and
 
-.. math:: C(T) = -2\int_0^\infty \frac{dt}{e^{\cosh t / T} + 1}
+$$
+C(T) = -2\int_0^\infty \frac{dt}{e^{\cosh t / T} + 1}
+$$
 
 the finite-temperature remainder of the BCS reference sum (C(0) = 0).  This
 is the weak-coupling limit omega_D -> infinity with the coupling fixed by
@@ -19,15 +22,15 @@ Delta(T = 0) = 1 in the BCS case.  With a Debye cutoff (coupling
 lambda = 1/arcsinh(omega_D), again Delta(0) = 1 in BCS) the Matsubara sum stops
 at omega_D; the part above omega_D is subtracted as an integral, which keeps
 the equation smooth in T:
-:math:`\mathcal G_D = \mathcal G - \int_{\omega_D}^\infty d\omega\,[\dots]`.
+$\mathcal G_D = \mathcal G - \int_{\omega_D}^\infty d\omega\,[\dots]$.
 
 Numerics: the first 128 Matsubara terms exactly, the rest as an integral
 (midpoint rule, error O((2 pi T)^2 s'/24), below 1e-6 here), on a mapped
 Gauss-Legendre grid that also covers T = 0.
 
 Branches: the free energy relative to the normal state is
-:math:`\Omega(\Delta)-\Omega_N = -2 N_0 \int_0^\Delta \Delta' \mathcal G(\Delta') d\Delta'`
-(the gap equation is :math:`\partial_\Delta\Omega = 0`).  All roots of the gap
+$\Omega(\Delta)-\Omega_N = -2 N_0 \int_0^\Delta \Delta' \mathcal G(\Delta') d\Delta'$
+(the gap equation is $\partial_\Delta\Omega = 0$).  All roots of the gap
 equation on (0, 1.02] are found by a scan and refined by safeguarded
 Newton; the thermodynamically stable state is the one of lowest free energy,
 the normal state included (Chandrasekhar-Clogston transition at
@@ -144,7 +147,7 @@ def _gap_function(delta, T, p: _Params, debye: bool):
 
 
 def gap_equation(delta, T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, omega_D=None) -> Array:
-    r"""Value of the gap equation :math:`\mathcal G(\Delta, T)`; zero at a self-consistent Delta.
+    r"""Value of the gap equation $\mathcal G(\Delta, T)$; zero at a self-consistent Delta.
 
     Positive where the normal state (Delta -> 0) is unstable.  ``omega_D=None``
     is the weak-coupling limit; a number applies the Debye cutoff of seed 001
@@ -326,7 +329,9 @@ def _check(T, h, zeta, b_so, b_sf, gamma, omega_D):
 def gap(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> Array:
     r"""Self-consistent, thermodynamically stable pair potential Delta(T) / Delta0.
 
-    .. math:: \mathcal G(\Delta, T; h, \zeta, b_{so}, b_{sf}, \Gamma) = 0
+    $$
+    \mathcal G(\Delta, T; h, \zeta, b_{so}, b_{sf}, \Gamma) = 0
+    $$
 
     Args:
         T: k_B T / Delta0, >= 0 (T = 0 allowed), any shape.
@@ -339,7 +344,7 @@ def gap(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> A
     Returns:
         Delta with the broadcast shape; 0 where the normal state is stable.
         Differentiable in every argument by implicit differentiation.  Use
-        :func:`gap_branches` for all solutions, their free energies and
+        `gap_branches` for all solutions, their free energies and
         convergence flags.
     """
     _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
@@ -351,7 +356,7 @@ def gap(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> A
 
 
 def gap_branches(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> GapBranches:
-    """Every solution of the gap equation, with stability and free energy; see :class:`GapBranches`."""
+    """Every solution of the gap equation, with stability and free energy; see `GapBranches`."""
     _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
     p, debye = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
     return _branches_jit(jnp.asarray(T, float), p, debye)
@@ -412,11 +417,11 @@ def _tc_jit(p, debye):
 def tc(h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> Array:
     r"""Critical temperature k_B Tc / Delta0 of the second-order transition.
 
-    The highest T at which the linearised gap equation :math:`\mathcal G(0, T) = 0`
+    The highest T at which the linearised gap equation $\mathcal G(0, T) = 0$
     holds (0 if superconductivity never nucleates continuously).  Weak
     coupling, h = 0: Tc = e^gamma/pi = 0.5669.  Where the transition is first
     order (large h at low T), the thermodynamic transition lies elsewhere: use
-    :func:`gap` (stable branch) to locate it.  Differentiable.
+    `gap` (stable branch) to locate it.  Differentiable.
     """
     _check(0.0, h, zeta, b_so, b_sf, gamma, omega_D)
     p, debye = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)

@@ -2,13 +2,13 @@
 
 The contact currents of a wire at a batch of bias vectors are independent
 given the wire's response, so the bias batch is split over a 1-D
-:class:`jax.sharding.Mesh` with :func:`jax.shard_map`: every device solves the
+`jax.sharding.Mesh` with `jax.shard_map`: every device solves the
 wire once (the O(n_E n_x) part, repeated per device, which keeps the program
 free of communication) and its share of the bias points.
 
 Multi-host use: start every process with ``jax.distributed.initialize()``
 (coordinator address, number of processes and process id from the cluster
-environment, e.g. SLURM), then call :func:`sharded_contact_currents` on every
+environment, e.g. SLURM), then call `sharded_contact_currents` on every
 process with the same arguments: ``jax.devices()`` then lists the devices of
 all hosts, the mesh spans them, and the result is a global array whose rows
 live on the devices that computed them (``jax.experimental.multihost_utils.
@@ -41,8 +41,8 @@ def sharded_contact_currents(wire: Wire, biases, *, grid: EnergyGrid | None = No
 
     Returns a dict of arrays with leading axis B: ``charge``, ``spin``, ``heat``
     (``(B, n_c)``), with ``derivative`` also ``dcharge``, ``dspin``, and ``ok``;
-    the same numbers as :func:`jaxqp.contact_currents`, computed on every
-    device of ``mesh`` (default :func:`bias_mesh`).  B is padded to a multiple of
+    the same numbers as `jaxqp.contact_currents`, computed on every
+    device of ``mesh`` (default `bias_mesh`).  B is padded to a multiple of
     the device count; when it already is one, the results stay sharded over
     the mesh (otherwise removing the padding gathers them on every device).
     """

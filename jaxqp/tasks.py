@@ -2,7 +2,7 @@
 
 A task turns the reduced parameters of a chunk of sweep points (a dict
 ``"section.param" -> (C,)`` array) into output arrays ``(C, n_inner, ...)``
-and a status code per point (:data:`STATUS`).  The functions are built once
+and a status code per point (`STATUS`).  The functions are built once
 per configuration and jit-compiled by the runner for one fixed chunk shape.
 """
 
@@ -62,7 +62,7 @@ def _pair_potential(a: dict, self_consistent: bool, delta_fixed):
     """Delta of a chunk: self-consistent (the gap equation in units of the material's own delta0) or fixed.
 
     The Dynes broadening is a phenomenological broadening of the spectra and does not enter the gap
-    equation (as in :mod:`jaxqp.devices.thermospin`); pair breaking belongs in ``zeta`` or ``b_sf``.
+    equation (as in `jaxqp.devices.thermospin`); pair breaking belongs in ``zeta`` or ``b_sf``.
     """
 
     if not self_consistent:

@@ -11,10 +11,10 @@ k_B = hbar = e = 1, lengths in xi = sqrt(hbar D / Delta0), so that
   units of G_T Delta0 / e, heat currents G_T Delta0^2 / e^2;
 - times in hbar / Delta0.
 
-:class:`Units` converts in both directions for one reference gap (and,
+`Units` converts in both directions for one reference gap (and,
 optionally, diffusion constant).  The public API takes dimensionless numbers.
 
-:func:`parse_unit` and :func:`to_si` read unit strings of measured data and configuration files
+`parse_unit` and `to_si` read unit strings of measured data and configuration files
 (``"mV"``, ``"uS"``, ``"kOhm"``, ``"2e^2/h"``).
 """
 

@@ -139,3 +139,18 @@ def test_ruff_is_clean():
     out = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "jaxqp", "tests", "benchmarks",
                           "notebooks", "docs"], cwd=root, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_docstrings_are_markdown():
+    """One docstring style that mkdocstrings renders: Google sections, Markdown, math in $...$ / $$...$$."""
+    import re
+
+    rst = re.compile(r":(?:func|class|mod|meth|attr|data|obj|exc|math):`|^\s*\.\. (?:math|note|warning)::", re.M)
+    bad = []
+    for mod, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node, clean=False) or ""
+                if rst.search(doc):
+                    bad.append(f"{mod}.{getattr(node, 'name', '')}")
+    assert not bad, "reStructuredText in docstrings: " + ", ".join(bad)

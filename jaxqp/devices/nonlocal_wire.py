@@ -4,12 +4,12 @@ Ryan, Beckmann and Chandrasekhar: an 11 um Al wire (xi = 65 nm, R = 1.45 kOhm)
 with three NIS junctions A, B, C spaced by 300 nm, the injector at the centre,
 equilibrium reservoirs at the ends.  Table 1 gives the junction parameters.
 
-- :func:`device` builds the :class:`jaxqp.Wire` for a junction pair.
-- :func:`charge_imbalance_spectral` / :func:`charge_imbalance_gnl` are the
+- `device` builds the `jaxqp.Wire` for a junction pair.
+- `charge_imbalance_spectral` / `charge_imbalance_gnl` are the
   analytic solution of Appendix B, Eq. (21), and its convolution with the
   Fermi derivative; the numerical engine must reproduce them for a long
   uniform wire (tested).
-- :func:`supercurrent_map` gives ``g_nl(V_inj, q)`` for a set of phase
+- `supercurrent_map` gives ``g_nl(V_inj, q)`` for a set of phase
   gradients (Figs. 10 and 13), with the supercurrent ``I_s(q)``.
 """
 
@@ -78,8 +78,10 @@ def device(pair=("A", "B"), *, gamma: float = GAMMA_FIT, phase_gradient=0.0, h=0
 def charge_imbalance_spectral(E, distance, kappa_inj, *, delta=1.0, gamma=GAMMA_FIT, zeta=0.0, half_length=None):
     r"""Spectral non-local conductance, seed 001 Eq. (21), per unit detector conductance.
 
-    .. math:: g(\epsilon) = \frac{\kappa N}{\kappa N + \mathcal D_T/\lambda_T}\, N\, e^{-|x|/\lambda_T},
-              \qquad \lambda_T = \sqrt{\mathcal D_T/\mathcal R_T},\ \kappa = \kappa_{inj}/2 .
+    $$
+    g(\epsilon) = \frac{\kappa N}{\kappa N + \mathcal D_T/\lambda_T}\, N\, e^{-|x|/\lambda_T},
+    \qquad \lambda_T = \sqrt{\mathcal D_T/\mathcal R_T},\ \kappa = \kappa_{inj}/2 .
+    $$
 
     With ``half_length`` (distance from the injector to the reservoirs) the
     finite-wire form is used: ``D_T/lambda -> D_T coth(l/lambda)/lambda`` and

@@ -6,16 +6,16 @@ spin-mixed by Pt so that their DOS is not Zeeman split) 300 nm away, at 90 mK.
 An in-plane field B splits the wire's DOS by E_Z = mu_B B and depairs it,
 zeta = R_orb B^2 with R_orb = 6.5 ueV/T^2.
 
-- :func:`device` builds the :class:`jaxqp.Wire`.
-- :func:`detector_map` computes the detector current and ``G_det = dI_det/dV_det``
+- `device` builds the `jaxqp.Wire`.
+- `detector_map` computes the detector current and ``G_det = dI_det/dV_det``
   (autodiff) over ``(V_inj, V_det)``, with the injector current for the
   current-bias axis (Figs. 3d and 4a).
-- :func:`peak_voltages` gives P1-P4 at ``eV_det = +-|Delta - Delta_det -+ E_Z|``.
-- :func:`odd_part` is the odd-in-V_det component (the charge imbalance, Fig. 5).
+- `peak_voltages` gives P1-P4 at ``eV_det = +-|Delta - Delta_det -+ E_Z|``.
+- `odd_part` is the odd-in-V_det component (the charge imbalance, Fig. 5).
 
 The wire's normal-state resistance per coherence length is not stated in the
 paper; it is estimated from D and the Al density of states for a film of the
-stated thickness and an assumed width (``width_nm``), see :func:`r_xi_ohm`.
+stated thickness and an assumed width (``width_nm``), see `r_xi_ohm`.
 """
 
 from __future__ import annotations

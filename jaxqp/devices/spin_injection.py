@@ -4,7 +4,7 @@ Geometry (seed 002 Fig. 1a): a quasi-1-D superconducting wire with spin-orbit
 relaxation (``b_so``; normal-state spin length ``lambda = 1/(2 sqrt(b_so))`` in
 units of xi) and a point tunnel injector of strength ``kappa = G_T R_xi`` in its
 middle, connected to a normal electrode with spin voltage ``V_s``
-(:class:`jaxqp.NormalMetal` ``spin_bias``).  Fig. 1b / Appendix C: a
+(`jaxqp.NormalMetal` ``spin_bias``).  Fig. 1b / Appendix C: a
 ferromagnetic injector and detector (barrier polarisation P) on the same wire.
 
 Two levels of description:
@@ -20,7 +20,7 @@ Two levels of description:
 
 All energies in Delta0, lengths in xi, resistances in R_xi, spin in units of
 ``nu_F Delta0`` (``mu_s``, the spin accumulation of
-:meth:`jaxqp.KineticSolution.spin_accumulation`).
+`jaxqp.KineticSolution.spin_accumulation`).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def nonlocal_resistance(wire_parallel: Wire, wire_antiparallel: Wire, *, n_energ
     r"""Non-local spin-valve resistance ``R_nl = (V_P - V_AP) / (2 I)`` in units of R_xi (seed 002 Eq. 89).
 
     Linear response: the 2x2 conductance matrix of (injector, detector) is found
-    by symmetric finite differences of :func:`jaxqp.contact_currents` (biases
+    by symmetric finite differences of `jaxqp.contact_currents` (biases
     ``+-dv``, default ``T / 20``), and the floating detector's voltage from
     ``I_det = 0`` per unit injector current.
     """
@@ -94,7 +94,7 @@ def nonlocal_resistance(wire_parallel: Wire, wire_antiparallel: Wire, *, n_energ
 
 # ----------------------------------------------------------------- closed forms (Appendix B, our units)
 def bulk_gf(E, delta=1.0, gamma=0.0):
-    """Retarded Dynes-BCS ``(g, f)`` as NumPy arrays (:func:`jaxqp.spectral.green_functions`)."""
+    """Retarded Dynes-BCS ``(g, f)`` as NumPy arrays (`jaxqp.spectral.green_functions`)."""
     _, g, f, _ = green_functions(jnp.asarray(E, float) + 1j * gamma, 0.0, delta)
     return np.asarray(g[0]), np.asarray(f[0])
 
@@ -112,7 +112,9 @@ def contact_spectrum(E, kappa, delta=1.0, gamma=0.0, *, gamma_floor=1e-12, steps
     from the contact to infinity, with the jump ``theta'(0+) = (kappa/2) sinh(theta_0)``,
     gives exactly (``d0 = theta_0 - theta_b``, ``k = sqrt(2 s)``, ``s = sqrt(Delta^2 - z^2)``)
 
-    .. math:: \tfrac{\kappa}{4}\sinh(\theta_b + d_0) + k\,\sinh(d_0/2) = 0,
+    $$
+    \tfrac{\kappa}{4}\sinh(\theta_b + d_0) + k\,\sinh(d_0/2) = 0,
+    $$
 
     whose square is the paper's quartic (Eq. 38).  Solved by Newton,
     continued in kappa from the linear solution ``d0 = -kappa f_b / (2k)``.
@@ -164,7 +166,7 @@ def interpolation_spectral_spin(x, E, kappa, lam, spin_bias, T, delta=1.0, gamma
     r"""Interpolation formula (seed 002 Eqs. 39-44) in our units: ``s(E, x)``, shape (n_E, n_x).
 
     Spectral coefficients ``N = N0 e^{-a|x|}``, ``D_T3 = M0 e^{-2a|x|}`` with the
-    contact values (:func:`contact_spectrum`) and ``a = Re sqrt(2 sqrt(Delta^2 - z^2))``
+    contact values (`contact_spectrum`) and ``a = Re sqrt(2 sqrt(Delta^2 - z^2))``
     below the gap, 0 above; then ``f_T3 = f_T3^N r~/(1+r~) e^{-q|x|}``,
     ``q = sqrt(a^2 + lambda^-2) - a``, ``r~ = kappa N0 / (2 M0 q)`` and
     ``s = -N0 e^{-a|x|} f_T3``: the spin decays on ``1/sqrt(a^2 + lambda^-2)``.

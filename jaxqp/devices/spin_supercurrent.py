@@ -13,7 +13,7 @@ with a locally stable normal state; both are reported.
 
 Units: energies in Delta0, lengths in xi, temperatures in Delta0/k_B (the
 seed quotes T/Tc: multiply by ``TC0``).  Currents are
-:class:`jaxqp.spectral.spin.SpinObservables` currents (positive-energy
+`jaxqp.spectral.spin.SpinObservables` currents (positive-energy
 integral of ``Re Tr[Omega (g dg/dx)^K]/8``, per unit conductance; GENEUS,
 which differentiates in x/L, reports L times these values).  Defaults follow
 the seed: L = 1.5 xi, G_phi/G_N = 0.6, m1 = x, m2 = y, T = 0.01 Tc, and an
@@ -41,7 +41,7 @@ DEFAULT_GAMMA = 0.01
 
 def device(length: float = 1.5, spin_mixing: float = 0.6, magnetizations=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
            n_x: int = 31, gamma: float = DEFAULT_GAMMA, material: Superconductor | None = None) -> _spin.SpinWire:
-    """The FI/S/FI wire of seed 003 (a :class:`jaxqp.spectral.spin.SpinWire`)."""
+    """The FI/S/FI wire of seed 003 (a `jaxqp.spectral.spin.SpinWire`)."""
     m = Superconductor(delta=1.0, gamma=gamma) if material is None else material
     ends = tuple(_spin.SpinActive(spin_mixing=spin_mixing, magnetization=mv) for mv in magnetizations)
     return _spin.SpinWire(m, float(length), int(n_x), ends=ends)
@@ -52,7 +52,7 @@ def energy_grid(spin_voltage=0.0, temperature=DEFAULT_T, *, n: int = 400, omega_
     """Positive-energy grid on [0, omega_c] refined at E = 1 and at the expected gap edge ``gap`` (width
     ``gamma``) and at the distribution's step E = |V_s| (width T).  Pass the material's Dynes ``gamma``
     and the current estimate of Delta: a gap edge sharper than the refinement is mis-integrated
-    (``solve`` and the sweeps do this; :func:`jaxqp.spectral.spin.self_consistent_gap` checks it)."""
+    (``solve`` and the sweeps do this; `jaxqp.spectral.spin.self_consistent_gap` checks it)."""
     centers = jnp.stack([jnp.asarray(1.0), jnp.asarray(gap, float), jnp.abs(jnp.asarray(spin_voltage, float))])
     w = jnp.maximum(jnp.asarray(gamma, float), 1e-3)
     widths = jnp.stack([w, w, jnp.maximum(jnp.asarray(temperature, float), 1e-3)])

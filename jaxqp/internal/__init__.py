@@ -3,14 +3,14 @@
 Stable enough to build on, but not part of the documented user API, and free to change between
 minor versions.
 
-- :mod:`~jaxqp.internal.config`: float64 switch, tolerances of the active precision, the
+- `config`: float64 switch, tolerances of the active precision, the
   persistent compilation cache.
-- :mod:`~jaxqp.internal.validation`: checks of user input that raise clear errors (outside
+- `validation`: checks of user input that raise clear errors (outside
   ``jit``) and that stay silent on traced values.
-- :mod:`~jaxqp.internal.blocktri`: block-tridiagonal algebra (assembly, block Thomas, small
+- `blocktri`: block-tridiagonal algebra (assembly, block Thomas, small
   batched solves).
-- :mod:`~jaxqp.internal.roots`: bracketed scalar Newton solves with implicit derivatives.
-- :mod:`~jaxqp.internal.sharding`: the one way points are spread over devices and hosts
+- `roots`: bracketed scalar Newton solves with implicit derivatives.
+- `sharding`: the one way points are spread over devices and hosts
   (mesh, ``shard_map``, placement and gathering).
 
 Imports: JAX, equinox, numpy and other modules of this package only; nothing else of jaxqp.

@@ -3,13 +3,13 @@
 A system ``A_i y_{i-1} + B_i y_i + C_i y_{i+1} = d_i`` (i = 0 .. n-1) with
 ``k x k`` blocks is solved by the block Thomas algorithm: one forward sweep and
 one backward sweep, each a ``lax.scan`` over the nodes, O(n k^3) per system and
-batched.  Two layouts: :func:`block_thomas` (batch first, one pivoted
-elimination per block, cheap to compile) and :func:`block_thomas_last` (batch last, block algebra
+batched.  Two layouts: `block_thomas` (batch first, one pivoted
+elimination per block, cheap to compile) and `block_thomas_last` (batch last, block algebra
 unrolled so that it vectorises over the contiguous batch: several times faster
 per solve on CPU, slower to compile; for Newton loops).  Real and complex
 blocks both work.
 
-:func:`jacobian_blocks` extracts the three block diagonals of the Jacobian of a
+`jacobian_blocks` extracts the three block diagonals of the Jacobian of a
 residual whose node ``i`` depends only on nodes ``i-1, i, i+1``, with ``3 k``
 Jacobian-vector products (three colours of nodes times ``k`` components); the
 spectral solver uses it as the reference for its analytic Jacobian.
@@ -51,9 +51,9 @@ def small_solve(M, R):
 def block_thomas(A, B, C, d):
     """Solve the block-tridiagonal system; blocks (..., n, k, k), right-hand side (..., n, k, m).
 
-    Batch-first layout with one :func:`small_solve` per block: quick to compile,
+    Batch-first layout with one `small_solve` per block: quick to compile,
     used by the kinetic engine (real 4x4 blocks, a few solves per call).  The spectral
-    Newton loop, which solves many times per call, uses :func:`block_thomas_last`.
+    Newton loop, which solves many times per call, uses `block_thomas_last`.
     ``A[..., 0]`` and ``C[..., n-1]`` are ignored.
     """
     dtype = jnp.result_type(A, B, C, d)
@@ -122,7 +122,7 @@ def _small_solve_last(M, R):
 
 
 def block_thomas_last(A, B, C, d):
-    """:func:`block_thomas` for the batch-last layout: blocks (n, k, k, ...), right-hand side (n, k, m, ...).
+    """`block_thomas` for the batch-last layout: blocks (n, k, k, ...), right-hand side (n, k, m, ...).
 
     With the batch (e.g. energy) axis contiguous and last, the small block
     algebra vectorises; on CPU this is several times faster than batched LAPACK

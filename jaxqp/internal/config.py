@@ -1,6 +1,6 @@
 """Numerical precision and tolerances.
 
-jaxqp works in float64 by default: importing :mod:`jaxqp` switches on
+jaxqp works in float64 by default: importing `jaxqp` switches on
 ``jax_enable_x64``.  Set the environment variable ``JAXQP_X64=0`` *before* the
 first import to leave JAX's precision alone (float32 unless you enable x64
 yourself).  All tolerances below follow the active precision, so the same code

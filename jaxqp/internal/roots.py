@@ -6,7 +6,7 @@ bracket, bisection otherwise, the bracket shrinking on every step.  It needs
 ``f_and_df(x) -> (f, df/dx)`` (typically from ``jax.jvp``).  Loop control is
 a ``lax.while_loop`` with a relative step tolerance and an iteration cap; the
 result carries a converged flag per bracket.  Differentiate through the
-root with :func:`newton_polish` (one differentiable Newton step at the
+root with `newton_polish` (one differentiable Newton step at the
 converged root gives exactly the implicit-function-theorem derivative).
 """
 

@@ -1,9 +1,9 @@
 """One way to spread independent points (biases, sweep points) over devices and hosts.
 
-Both the bias sweeps of :mod:`jaxqp.sweep` and the chunked runs of :mod:`jaxqp.runner` use these:
-a 1-D :class:`jax.sharding.Mesh` over every device of every process, :func:`jax.shard_map` over its
-one axis, inputs placed with :func:`put` (each process contributes its own rows when there are
-several) and results brought back with :func:`gather`.  On several hosts call
+Both the bias sweeps of `jaxqp.sweep` and the chunked runs of `jaxqp.runner` use these:
+a 1-D `jax.sharding.Mesh` over every device of every process, `jax.shard_map` over its
+one axis, inputs placed with `put` (each process contributes its own rows when there are
+several) and results brought back with `gather`.  On several hosts call
 ``jax.distributed.initialize()`` first; nothing else changes.
 """
 

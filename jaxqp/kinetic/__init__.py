@@ -1,12 +1,12 @@
 """Kinetic equations: distribution functions of a 1-D wire out of equilibrium.
 
-- :mod:`~jaxqp.kinetic.coefficients`: kinetic coefficients (diffusion, spectral supercurrent,
+- `coefficients`: kinetic coefficients (diffusion, spectral supercurrent,
   relaxation and conversion terms) from retarded Green's functions.
-- :mod:`~jaxqp.kinetic.wire`: the discretised equations on a :class:`jaxqp.Wire`, the contacts'
+- `wire`: the discretised equations on a `jaxqp.Wire`, the contacts'
   response and fluxes.
-- :mod:`~jaxqp.kinetic.solve`: public verbs (distributions, contact currents, local and non-local
+- `solve`: public verbs (distributions, contact currents, local and non-local
   conductance, supercurrent).
-- :mod:`~jaxqp.kinetic.collisions` and :mod:`~jaxqp.kinetic.inelastic`: collision integrals and the
+- `collisions` and `inelastic`: collision integrals and the
   Newton-Krylov solver with a self-consistent gap.
 
 Imports: ``internal``, ``units``, ``distributions``, ``grids``, ``materials``, ``geometry``,

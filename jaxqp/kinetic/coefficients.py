@@ -5,20 +5,26 @@ Nambu-spin problem splits into two spin *sectors* ``s = +1, -1``: sector ``s``
 holds electrons of spin ``s`` and holes of spin ``-s``.  In each sector the
 retarded function is a 2x2 Nambu matrix
 
-.. math:: \check g^R_s = g_s \tau_3 + f_s\, i\tau_2,\qquad g_s^2 - f_s^2 = 1,
+$$
+\check g^R_s = g_s \tau_3 + f_s\, i\tau_2,\qquad g_s^2 - f_s^2 = 1,
+$$
 
 with ``g_s = cosh(theta_s)``, ``f_s = sinh(theta_s)`` as returned by the bulk
 solver (``N_s = Re g_s``), and ``g^A = -tau_3 (g^R)^dagger tau_3``.  The
 distribution matrix of the sector is ``h_s = f_{L,s} + f_{T,s} tau_3`` with
 
-.. math:: f_{L,s} = f_L + s f_{T3},\qquad f_{T,s} = f_T + s f_{L3}
+$$
+f_{L,s} = f_L + s f_{T3},\qquad f_{T,s} = f_T + s f_{L3}
+$$
 
 (see ``docs/theory.md`` section 10).  The Keldysh Usadel equation,
 ``d_x (g d_x g)^K = [Lambda, g]^K`` with ``Lambda = -i Delta i tau_2 + Sigma``,
 projected on ``M = tau_0`` (L) and ``M = tau_3`` (T) with ``(1/4) Tr`` gives,
 for the sector vector ``(f_{L,+}, f_{T,+}, f_{L,-}, f_{T,-})``,
 
-.. math:: j = \mathcal D\, \partial_x h + \mathcal J\, h,\qquad \partial_x j = \mathcal R\, h ,
+$$
+j = \mathcal D\, \partial_x h + \mathcal J\, h,\qquad \partial_x j = \mathcal R\, h ,
+$$
 
 with (all evaluated here by exact 2x2 matrix algebra, not by hand-expanded
 formulas):
@@ -33,7 +39,7 @@ formulas):
   which couple the two sectors.
 
 The self-energies are those that reproduce the retarded equation solved by
-:mod:`jaxqp.spectral.bulk` (checked in the tests).  Dynes broadening enters the
+`jaxqp.spectral.bulk` (checked in the tests).  Dynes broadening enters the
 spectral functions only, as in seed 001 Appendix B.
 """
 
@@ -194,7 +200,7 @@ def _block4(b):
 
 def coefficients(g, f, delta, *, dg=None, df=None, phase_gradient=0.0, zeta=0.0, b_so=0.0, b_sf=0.0,
                  floor: float = DIFFUSION_FLOOR) -> KineticCoefficients:
-    """:func:`sector_coefficients` packed as :class:`KineticCoefficients`, with the diffusion floor."""
+    """`sector_coefficients` packed as `KineticCoefficients`, with the diffusion floor."""
     D, J, R = sector_coefficients(g, f, delta, dg=dg, df=df, phase_gradient=phase_gradient, zeta=zeta,
                                   b_so=b_so, b_sf=b_sf)
     D = D + floor * jnp.eye(4)

@@ -3,15 +3,15 @@ r"""Inelastic collision integrals for the energy mode ``f_L`` of a superconducto
 Three processes, each an equinox Module whose ``rate`` is a dimensionless
 relaxation rate ``gamma = hbar / (Delta0 tau)``:
 
-- :class:`ElectronElectron`: the electron-electron collision integral with the
+- `ElectronElectron`: the electron-electron collision integral with the
   coherence factors of the superconducting state (the form of seed 001, from
   Bobkova and Bobkov, PRB 93, 024513 (2016), Eq. (16)).  It conserves energy
   and particle number, and it contains pair breaking: a quasiparticle at
   ``E >= 3 Delta`` can give ``2 Delta`` to the condensate.
-- :class:`ElectronPhonon`: relaxation to a phonon bath at ``temperature`` with
+- `ElectronPhonon`: relaxation to a phonon bath at ``temperature`` with
   ``alpha^2 F(omega) ~ |omega|^power`` (``power = 2``: three-dimensional
   Debye phonons, normal-state heat flow ``~ T_e^5 - T_ph^5``).
-- :class:`RelaxationTime`: ``I = gamma N (f_L - tanh(E / 2T))``, the cheap option.
+- `RelaxationTime`: ``I = gamma N (f_L - tanh(E / 2T))``, the cheap option.
 
 Normalisation: ``rate`` is the relaxation rate of a quasiparticle at the Fermi
 level of the *normal* state at ``T = T_c`` (``T_c = e^gamma_E / pi`` in units of
@@ -165,12 +165,12 @@ def collision_integral(process, E, N, M, f, *, temperature=0.0, with_diagonal: b
     r"""The collision integral ``I_L(E)`` of ``process`` on the uniform grid ``E``.
 
     Args:
-        process: :class:`ElectronElectron`, :class:`ElectronPhonon` or :class:`RelaxationTime`.
+        process: `ElectronElectron`, `ElectronPhonon` or `RelaxationTime`.
         E: uniform energy grid ``(n_E,)`` (a NumPy array: its spacing is read concretely).
         N, M: ``(n_s, ..., n_E)``: density of states ``Re g_s`` and anomalous spectral
             function ``Re f_s`` per spin sector (``n_s = 1`` or ``2``).
         f: ``(n_s, ..., n_E)``: ``f_{L,s}`` per sector.
-        temperature: bath temperature of :class:`RelaxationTime` when it has none.
+        temperature: bath temperature of `RelaxationTime` when it has none.
         with_diagonal: also return ``d I_i / d f_i`` (out-scattering rate), used to precondition Newton.
 
     Returns ``I`` with the shape of ``f`` (and the diagonal).  The partner of an

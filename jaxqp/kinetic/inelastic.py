@@ -2,16 +2,20 @@ r"""Energy-coupled kinetic equations: inelastic collisions and a non-equilibrium
 
 With a collision integral the kinetic equation of a wire,
 
-.. math:: \partial_x(\mathcal D\partial_x h + \mathcal J h) = \mathcal R h + I[h]
-          - \sum_c \delta(x - x_c) K_c (h_{e,c} - h),
+$$
+\partial_x(\mathcal D\partial_x h + \mathcal J h) = \mathcal R h + I[h]
+- \sum_c \delta(x - x_c) K_c (h_{e,c} - h),
+$$
 
 couples all energies at each position (``I`` acts on the energy modes
-``f_{L,s}``, see :mod:`jaxqp.kinetic.collisions`).  Optionally the pair
+``f_{L,s}``, see `jaxqp.kinetic.collisions`).  Optionally the pair
 potential is unknown too, fixed by the non-equilibrium gap equation (seed 001
 Eq. (8))
 
-.. math:: \Delta = \frac{\lambda}{2}\int_{-\omega_D}^{\omega_D} dE\,
-          \tfrac12\textstyle\sum_s \mathrm{Re} f_s(E;\Delta)\, f_{L,s}(E, x_0),
+$$
+\Delta = \frac{\lambda}{2}\int_{-\omega_D}^{\omega_D} dE\,
+\tfrac12\textstyle\sum_s \mathrm{Re} f_s(E;\Delta)\, f_{L,s}(E, x_0),
+$$
 
 either with one ``Delta`` for the whole wire evaluated at the injector
 (``where="injector"``, seed 001 Appendix B) or with a local ``Delta(x)`` at
@@ -493,7 +497,7 @@ class InelasticSolution(eqx.Module):
     """Solution of the energy-coupled kinetic problem at one set of biases.
 
     Attributes:
-        kinetic: a :class:`jaxqp.KineticSolution` (modes, sectors, dos, fluxes,
+        kinetic: a `jaxqp.KineticSolution` (modes, sectors, dos, fluxes,
             currents and every observable method of the elastic solution).
         delta: the pair potential: ``(1,)`` (uniform), ``(n_x,)`` (profile).
         converged: Newton converged (update below ``tol``, residual below ``res_tol``).
@@ -617,19 +621,19 @@ def solve_inelastic(wire: Wire, collisions: Sequence = (), biases=None, *, grid:
     r"""Solve the kinetic equations of a wire with inelastic collisions and, optionally, a self-consistent gap.
 
     Args:
-        wire: the :class:`jaxqp.Wire` (spectra ``"uniform"``); with ``gap`` its
+        wire: the `jaxqp.Wire` (spectra ``"uniform"``); with ``gap`` its
             ``material.delta`` is replaced by the self-consistent one.
-        collisions: processes from :mod:`jaxqp.kinetic.collisions`
-            (:class:`ElectronElectron`, :class:`ElectronPhonon`, :class:`RelaxationTime`);
-            empty: the elastic problem (same answer as :func:`jaxqp.solve_kinetic`).
+        collisions: processes from `jaxqp.kinetic.collisions`
+            (`ElectronElectron`, `ElectronPhonon`, `RelaxationTime`);
+            empty: the elastic problem (same answer as `jaxqp.solve_kinetic`).
         biases: contact biases ``(n_c,)`` (default: the electrodes' own).
-        grid: a uniform :class:`jaxqp.EnergyGrid`; default ``uniform_grid(e_max, spacing)``
+        grid: a uniform `jaxqp.EnergyGrid`; default ``uniform_grid(e_max, spacing)``
             with ``e_max`` = the gap cut-off, or ``max|V| + 2 + 30 T``.
-        gap: a :class:`GapEquation` for the non-equilibrium self-consistent ``Delta``.
-        options: :class:`NewtonOptions`.
+        gap: a `GapEquation` for the non-equilibrium self-consistent ``Delta``.
+        options: `NewtonOptions`.
         subdivision: midpoints per energy cell for the cell averages of the
             spectral functions (finite volumes in energy; 1 = point sampling,
-            the discretisation of :func:`jaxqp.solve_kinetic`).  Keep
+            the discretisation of `jaxqp.solve_kinetic`).  Keep
             ``spacing / subdivision`` below the Dynes Gamma.
         throw: raise if Newton did not converge (else read ``converged``).
 
@@ -665,11 +669,11 @@ def _prepare_batch(wire, collisions, biases, grid, spacing, e_max, gap, options,
 
 # ----------------------------------------------------------------- bias sweeps with continuation
 class GapSweep(eqx.Module):
-    """A bias sweep of the non-equilibrium problem with continuation (:func:`gap_sweep`).
+    """A bias sweep of the non-equilibrium problem with continuation (`gap_sweep`).
 
     Attributes:
         biases: ``(n_b, n_c)``.
-        up: :class:`InelasticSolution` with a leading bias axis, sweeping up
+        up: `InelasticSolution` with a leading bias axis, sweeping up
             from the first bias point (started at ``gap.start``).
         down: the same sweeping back down from the last point (``None`` unless requested).
         bistable: ``(n_b,)`` both sweeps converged to different Delta (hysteresis).

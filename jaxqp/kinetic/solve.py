@@ -5,7 +5,7 @@ resistance over one coherence length; multiply by ``R_xi`` / divide by a
 contact's ``kappa`` to get ``G_T Delta0 / e`` units), conductances in ``1/R_xi``,
 heat in ``Delta0^2 / (e^2 R_xi)``.  A contact current is positive when charge
 flows from the electrode into the wire (the convention of
-:func:`jaxqp.tunnel_current` with the electrode on the left).  The detector
+`jaxqp.tunnel_current` with the electrode on the left).  The detector
 current of a non-local measurement is reported the other way round (from the
 wire into the detector), as in seed 001, so that charge imbalance gives
 ``g_nl > 0``.
@@ -135,13 +135,13 @@ class KineticSolution(eqx.Module):
     """Distributions along the wire at one set of contact biases.
 
     Attributes:
-        energy: the :class:`jaxqp.EnergyGrid`.
+        energy: the `jaxqp.EnergyGrid`.
         x: position nodes (n_x,), units of xi.
         modes: ``(n_E, n_x, 4)``: f_L, f_T, f_T3, f_L3.
         sectors: ``(n_E, n_x, 4)``: f_{L+}, f_{T+}, f_{L-}, f_{T-}.
         dos: ``(n_E, n_x, 2)``: N_up, N_dn of the wire.
         fluxes: ``(n_E, n_c, 4)``: spectral fluxes injected at each contact (sector basis).
-        currents: :class:`ContactCurrents` (charge, spin, heat per contact).
+        currents: `ContactCurrents` (charge, spin, heat per contact).
         converged: spectral solves converged at every energy.
     """
 
@@ -265,16 +265,18 @@ def solve_kinetic(wire: Wire, biases=None, *, grid: EnergyGrid | None = None, n_
                   source=None, throw: bool = True) -> KineticSolution:
     r"""Solve the kinetic equations of a wire with tunnel contacts at one set of biases.
 
-    .. math:: \partial_x(\mathcal D\partial_x h + \mathcal J h) = \mathcal R h
-              - \sum_c \delta(x-x_c) K_c (h_{e,c} - h)
+    $$
+    \partial_x(\mathcal D\partial_x h + \mathcal J h) = \mathcal R h
+    - \sum_c \delta(x-x_c) K_c (h_{e,c} - h)
+    $$
 
     for every energy of the grid (elastic: no iteration), with equilibrium
     reservoirs at the wire's temperature.
 
     Args:
-        wire: the :class:`Wire` (material, contacts, temperature, ends).
+        wire: the `Wire` (material, contacts, temperature, ends).
         biases: contact biases ``(n_c,)``; default: the electrodes' own biases.
-        grid: energy grid (default: :func:`default_energy_grid` with ``n_energy`` nodes).
+        grid: energy grid (default: `default_energy_grid` with ``n_energy`` nodes).
         source: optional extra source ``(n_E, n_x, 4)`` (sector basis).
         throw: raise if a spectral solve did not converge (else see ``converged``).
     """
@@ -347,7 +349,7 @@ def contact_currents(wire: Wire, biases, *, grid: EnergyGrid | None = None, n_en
                      chunk: int = 256, throw: bool = True) -> ContactCurrents:
     """Currents through every contact for a batch of bias vectors ``biases (..., n_c)``.
 
-    One wire solve per energy serves all bias points (see :mod:`jaxqp.kinetic.wire`).
+    One wire solve per energy serves all bias points (see `jaxqp.kinetic.wire`).
     """
     check_wire(wire)
     V = bias_array(wire, biases)
@@ -363,7 +365,7 @@ def contact_currents(wire: Wire, biases, *, grid: EnergyGrid | None = None, n_en
 
 
 class NonlocalMap(eqx.Module):
-    """Result of :func:`nonlocal_conductance` on the grid ``V_inj x V_det``.
+    """Result of `nonlocal_conductance` on the grid ``V_inj x V_det``.
 
     ``g_nl = dI_det/dV_inj`` with I_det the current from the wire into the
     detector (1/R_xi units); ``G_inj = dI_inj/dV_inj`` the local conductance;

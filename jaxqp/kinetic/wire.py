@@ -3,9 +3,11 @@ r"""Discretised kinetic equations on a 1-D wire with tunnel contacts and reservo
 For each energy the sector distribution ``h(x) = (f_{L+}, f_{T+}, f_{L-}, f_{T-})``
 solves
 
-.. math:: \partial_x\big(\mathcal D \partial_x h + \mathcal J h\big) = \mathcal R h
-          - \sum_c \delta(x - x_c)\, s_c + \mathcal S(x),
-          \qquad s_c = K_c\,(h_{e,c} - h(x_c)),
+$$
+\partial_x\big(\mathcal D \partial_x h + \mathcal J h\big) = \mathcal R h
+- \sum_c \delta(x - x_c)\, s_c + \mathcal S(x),
+\qquad s_c = K_c\,(h_{e,c} - h(x_c)),
+$$
 
 with equilibrium reservoirs (Dirichlet) or vacuum ends (zero current), point
 tunnel contacts injecting the flux ``s_c`` and an optional extra source
@@ -43,7 +45,7 @@ from .coefficients import KineticCoefficients, coefficients, sectors_from_occupa
 
 # ----------------------------------------------------------------- spectra
 def proximity_coefficients(wire: Wire, E, *, options: ProximityOptions | None = None):
-    """Position-dependent kinetic coefficients of a :class:`jaxqp.Wire` from its 1-D retarded solution.
+    """Position-dependent kinetic coefficients of a `jaxqp.Wire` from its 1-D retarded solution.
 
     Returns ``(KineticCoefficients (n_E, n_x, 4, 4), converged (n_E,))``.  The
     solution is taken to the gauge of real Delta (``f = sqrt(F Ft)``), its
@@ -83,7 +85,7 @@ def default_energy_grid(wire: Wire, v_max=0.0, n: int = 2001, temperatures=None)
     """An energy grid for kinetic problems, covering ``|E| <= v_max + margins``.
 
     Half of the ``n`` nodes cluster at the coherence peaks of the wire and of
-    superconducting electrodes (sinh maps, :func:`jaxqp.grids.adaptive`), half
+    superconducting electrodes (sinh maps, `jaxqp.grids.adaptive`), half
     are uniform so that the Fermi edges of electrodes at any bias are resolved;
     the weights are the trapezoidal rule on the merged nodes.  For biases up
     to ``v_max`` the uniform spacing is about ``2 (v_max + 2) / n``: keep it
@@ -188,7 +190,7 @@ def wire_response(wire: Wire, grid: EnergyGrid, *, source=None, coefficients_ove
     distributed source term of the kinetic equation (e.g. a collision integral
     evaluated at the previous iterate) and is included in ``h0``.
     ``coefficients_override`` lets position-dependent spectral data (a
-    :class:`KineticCoefficients` with ``n_x`` nodes) replace the uniform ones.
+    `KineticCoefficients` with ``n_x`` nodes) replace the uniform ones.
     """
     E = grid.points
     x = wire.x

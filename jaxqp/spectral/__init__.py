@@ -1,10 +1,10 @@
 """Spectral (retarded) equations.
 
-- :mod:`~jaxqp.spectral.bulk`: homogeneous Usadel solution (spin-split, depairing, spin-orbit and
+- `bulk`: homogeneous Usadel solution (spin-split, depairing, spin-orbit and
   spin-flip scattering) from raw parameters; the kernel every other solver starts from.
-- :mod:`~jaxqp.spectral.wire`: 1-D retarded solutions on a chain of segments (proximity effect,
+- `wire`: 1-D retarded solutions on a chain of segments (proximity effect,
   Josephson current, self-consistent Delta(x)).
-- :mod:`~jaxqp.spectral.spin`: the full spin structure (non-collinear exchange fields,
+- `spin`: the full spin structure (non-collinear exchange fields,
   spin-active interfaces, spin-triplet correlations).
 
 Imports: ``internal``, ``units``, ``distributions``, ``grids``, ``materials`` and ``geometry``

@@ -1,34 +1,36 @@
 r"""Homogeneous (0-D) spin-split superconductor: retarded Green's functions.
 
 Equation (Maki-Fulde form, docs/theory.md section 2).  In terms of the
-renormalised energies :math:`v_\sigma = \Delta u_\sigma` (with the usual
-variable :math:`u_\sigma = \coth\theta_\sigma`) and
-:math:`s_\sigma = \sqrt{\Delta^2 - v_\sigma^2}`,
+renormalised energies $v_\sigma = \Delta u_\sigma$ (with the usual
+variable $u_\sigma = \coth\theta_\sigma$) and
+$s_\sigma = \sqrt{\Delta^2 - v_\sigma^2}$,
 
-.. math::
-    R_\sigma(v) = v_\sigma - \epsilon_\sigma - \zeta\,\frac{v_\sigma}{s_\sigma}
-      - b_{so}\,\frac{v_{-\sigma} - v_\sigma}{s_{-\sigma}}
-      - b_{sf}\Big[\frac{v_{-\sigma} + v_\sigma}{s_{-\sigma}} + \frac{v_\sigma}{s_\sigma}\Big] = 0,
-    \qquad \epsilon_\sigma = E + \sigma h + i\Gamma .
+$$
+R_\sigma(v) = v_\sigma - \epsilon_\sigma - \zeta\,\frac{v_\sigma}{s_\sigma}
+- b_{so}\,\frac{v_{-\sigma} - v_\sigma}{s_{-\sigma}}
+- b_{sf}\Big[\frac{v_{-\sigma} + v_\sigma}{s_{-\sigma}} + \frac{v_\sigma}{s_\sigma}\Big] = 0,
+\qquad \epsilon_\sigma = E + \sigma h + i\Gamma .
+$$
 
 The retarded branch of the square root is the one with
-:math:`\mathrm{Re}\,g_\sigma \ge 0`, where
+$\mathrm{Re}\,g_\sigma \ge 0$, where
 
-.. math::
-    g_\sigma = \cosh\theta_\sigma = -i\,v_\sigma/s_\sigma, \qquad
-    f_\sigma = \sinh\theta_\sigma = -i\,\Delta/s_\sigma, \qquad
-    N_\sigma = \mathrm{Re}\,g_\sigma .
+$$
+g_\sigma = \cosh\theta_\sigma = -i\,v_\sigma/s_\sigma, \qquad
+f_\sigma = \sinh\theta_\sigma = -i\,\Delta/s_\sigma, \qquad
+N_\sigma = \mathrm{Re}\,g_\sigma .
+$$
 
-Writing the equation for :math:`v` rather than :math:`u` keeps it regular at
+Writing the equation for $v$ rather than $u$ keeps it regular at
 Delta = 0 (normal state: g = 1, f = 0) and makes the linearised gap equation
 the same code at Delta = 0.
 
 Algorithm.  Newton's method with the analytic 2 x 2 complex Jacobian, on all
 energies at once (array code, so ``vmap``/``jit`` and any batch shape work).
 The retarded branch is kept by continuation in the imaginary part of the
-energy: the solve starts at :math:`E + i\eta_0`, where the large-energy
-asymptote :math:`v_\sigma \approx \epsilon_\sigma + i(\zeta + 3 b_{sf})` is
-accurate, and lowers :math:`\eta` geometrically (one Newton step per stage)
+energy: the solve starts at $E + i\eta_0$, where the large-energy
+asymptote $v_\sigma \approx \epsilon_\sigma + i(\zeta + 3 b_{sf})$ is
+accurate, and lowers $\eta$ geometrically (one Newton step per stage)
 to the physical value, then iterates to convergence.  The whole path stays in
 the upper half plane of energy, where the retarded function is analytic and
 has a positive spectral weight, so no branch cut is crossed.  Elements that
@@ -365,7 +367,7 @@ def green_functions(z, h, delta, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Opti
     Returns ``(v, g, f, converged)`` with spin as the leading axis of v, g, f and
     ``converged`` (bool) per energy, plus the relative residual per energy if
     ``with_residual``.  Pure and differentiable; no input checks (use
-    :func:`solve` for those).
+    `solve` for those).
     """
     opts = _default_options() if options is None else options
     z, args = _as_params(z, h, delta, zeta, b_so, b_sf)
@@ -398,20 +400,21 @@ def _solve_jit(sc, E, options):
 def solve(sc, E, *, rtol: float | None = None, maxiter: int | None = None) -> SpectralSolution:
     r"""Solve the homogeneous spin-split Usadel (Maki-Fulde) equation.
 
-    .. math::
-        v_\sigma = E + \sigma h + i\Gamma + \zeta \frac{v_\sigma}{s_\sigma}
-        + b_{so}\frac{v_{-\sigma}-v_\sigma}{s_{-\sigma}}
-        + b_{sf}\Big[\frac{v_{-\sigma}+v_\sigma}{s_{-\sigma}} + \frac{v_\sigma}{s_\sigma}\Big]
+    $$
+    v_\sigma = E + \sigma h + i\Gamma + \zeta \frac{v_\sigma}{s_\sigma}
+    + b_{so}\frac{v_{-\sigma}-v_\sigma}{s_{-\sigma}}
+    + b_{sf}\Big[\frac{v_{-\sigma}+v_\sigma}{s_{-\sigma}} + \frac{v_\sigma}{s_\sigma}\Big]
+    $$
 
     Args:
-        sc: a :class:`jaxqp.Superconductor` (fields may be arrays; they broadcast
+        sc: a `jaxqp.Superconductor` (fields may be arrays; they broadcast
             with ``E``).
         E: real energies in units of Delta0, any shape ``(...)``.
         rtol: relative step tolerance of Newton (default 1e-12 in float64).
         maxiter: iteration cap of the first pass (default 60).
 
     Returns:
-        :class:`SpectralSolution` with fields of shape ``(2, *batch)``,
+        `SpectralSolution` with fields of shape ``(2, *batch)``,
         ``batch = broadcast(E.shape, sc.batch_shape())``, and per-energy
         ``converged`` and ``residual``.
     """
@@ -432,7 +435,7 @@ def dos(sc, E) -> Array:
 
     Normalised to 1 per spin in the normal state; N_up(E) = N_BCS(E + h).
     Raises if the solver did not converge at some energy (outside of ``jit``);
-    :func:`solve` returns per-energy flags instead.
+    `solve` returns per-energy flags instead.
     """
     s = solve(sc, E)
     val.raise_if_not_converged(s.converged, "the spectral solve", s.energy)

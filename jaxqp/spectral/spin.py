@@ -6,18 +6,20 @@ basis ``(psi_up, psi_dn, psi_dn^+, -psi_up^+)`` the retarded function is the
 spin rotations act as ``sigma`` on both Nambu blocks.  In units of Delta0 and
 xi (``D = 1``),
 
-.. math:: \partial_x(\sigma\, g\partial_x g) = \sigma [\Lambda, g],\qquad
-   \Lambda = -i (E + i\Gamma)\tau_3 - i\tau_3\,\mathbf h\cdot\boldsymbol\sigma - i\hat\Delta
-     + \tfrac{\zeta}{2}\tau_3 g\tau_3
-     + \tfrac{b_{so}}{2}\sum_k \sigma_k g \sigma_k
-     + \tfrac{b_{sf}}{2}\sum_k \sigma_k\tau_3 g\tau_3\sigma_k ,
+$$
+\partial_x(\sigma\, g\partial_x g) = \sigma [\Lambda, g],\qquad
+\Lambda = -i (E + i\Gamma)\tau_3 - i\tau_3\,\mathbf h\cdot\boldsymbol\sigma - i\hat\Delta
++ \tfrac{\zeta}{2}\tau_3 g\tau_3
++ \tfrac{b_{so}}{2}\sum_k \sigma_k g \sigma_k
++ \tfrac{b_{sf}}{2}\sum_k \sigma_k\tau_3 g\tau_3\sigma_k ,
+$$
 
 ``Delta-hat = [[0, Delta e^{i phi}], [-Delta e^{-i phi}, 0]]`` (spin singlet:
 proportional to the unit matrix in spin space in this basis) and ``h(x)`` an
 exchange field of any direction, varying along the wire.  For ``h`` along z the
 matrix is block diagonal in the spin sectors ``s = +1`` (components 1, 3) and
 ``s = -1`` (2, 4), and each sector is the equation of
-:mod:`jaxqp.spectral.wire` with ``E + s h`` (tested).
+`jaxqp.spectral.wire` with ``E + s h`` (tested).
 
 Boundary conditions, at either end, are a matrix current into the wire:
 
@@ -26,10 +28,12 @@ Boundary conditions, at either end, are a matrix current into the wire:
   ``G_T`` and polarisation ``P`` towards an electrode ``g_e`` (``g_e = 0`` for
   an insulator), to first order in the transmissions,
 
-  .. math:: \pm L\, g\partial_x g = \frac{G_T}{2 G_N}\,[S(g_e), g]
-            - \frac{i G_\phi}{2 G_N}\,[\tau_3\,\mathbf m\cdot\boldsymbol\sigma, g],\qquad
-            S(g_e) = g_e + \frac{P}{1+\sqrt{1-P^2}}\{M, g_e\}
-                   + \frac{1-\sqrt{1-P^2}}{1+\sqrt{1-P^2}} M g_e M,
+  $$
+  \pm L\, g\partial_x g = \frac{G_T}{2 G_N}\,[S(g_e), g]
+  - \frac{i G_\phi}{2 G_N}\,[\tau_3\,\mathbf m\cdot\boldsymbol\sigma, g],\qquad
+  S(g_e) = g_e + \frac{P}{1+\sqrt{1-P^2}}\{M, g_e\}
+  + \frac{1-\sqrt{1-P^2}}{1+\sqrt{1-P^2}} M g_e M,
+  $$
 
   ``M = tau_3 m.sigma``, ``G_N = sigma / L`` the normal-state conductance of
   the wire, ``+`` at the left end (x = 0) and ``-`` at the right (the form of
@@ -38,7 +42,7 @@ Boundary conditions, at either end, are a matrix current into the wire:
 * a reservoir: the bulk solution of the end material (Dirichlet);
 * vacuum: zero current.
 
-Discretisation: finite volumes, exactly as :mod:`jaxqp.spectral.wire`: the
+Discretisation: finite volumes, exactly as `jaxqp.spectral.wire`: the
 flux through a link is ``G_ij [g_i, g_j] / 2``, a boundary matrix current
 enters the end node, and the node equation is the single commutator
 ``[g_i, W_i] = 0`` with ``W_i = sum_j G_ij g_j / 2 + S_i / 2 + V_i sigma Lambda_i``.
@@ -52,14 +56,16 @@ left eigenvectors ``[1, gamma]``, ``[gamma~, 1]`` and right eigenvectors
 ``[gamma; -1]``, ``[1; -gamma~]`` of ``g`` (eigenvalues +1, -1), the node equation
 is equivalent to the two 2x2 equations
 
-.. math:: W_{12} - W_{11}\gamma + \gamma W_{22} - \gamma W_{21}\gamma = 0,\qquad
-          W_{21} + \tilde\gamma W_{11} - W_{22}\tilde\gamma - \tilde\gamma W_{12}\tilde\gamma = 0,
+$$
+W_{12} - W_{11}\gamma + \gamma W_{22} - \gamma W_{21}\gamma = 0,\qquad
+W_{21} + \tilde\gamma W_{11} - W_{22}\tilde\gamma - \tilde\gamma W_{12}\tilde\gamma = 0,
+$$
 
 eight complex unknowns per node.  Algorithm: Newton on the whole position grid
 for each energy with the block-tridiagonal Jacobian (8x8 blocks, by coloured
 Jacobian-vector products), block Thomas, continuation in Im(E) from the local
 bulk solution, per-energy converged flag; implicit differentiation - all
-shared with :mod:`jaxqp.spectral.wire`.
+shared with `jaxqp.spectral.wire`.
 """
 
 from __future__ import annotations
@@ -97,7 +103,7 @@ def _unit(v, what):
 
 
 class SpinActive(eqx.Module):
-    """Boundary condition at one end of a :class:`SpinWire`: spin-active interface.
+    """Boundary condition at one end of a `SpinWire`: spin-active interface.
 
     Attributes:
         spin_mixing: ``G_phi / G_N``, the spin-dependent interfacial phase shifts
@@ -108,7 +114,7 @@ class SpinActive(eqx.Module):
         conductance: ``G_T / G_N`` tunnel conductance to ``electrode`` (0 for a
             magnetic insulator; differentiable).
         polarization: spin polarisation ``P`` of the tunnel conductance, ``|P| < 1``.
-        electrode: :class:`jaxqp.Superconductor` or :class:`jaxqp.NormalMetal`
+        electrode: `jaxqp.Superconductor` or `jaxqp.NormalMetal`
             behind the barrier (its exchange field points along
             ``magnetization``), or ``None`` for an insulator.
     """
@@ -146,13 +152,13 @@ class SpinWire(eqx.Module):
     """A uniform superconducting (or normal, ``delta=0``) wire with general spin structure.
 
     Attributes:
-        material: :class:`jaxqp.Superconductor` with the bulk parameters
+        material: `jaxqp.Superconductor` with the bulk parameters
             (``delta``, ``gamma``, ``zeta``, ``b_so``, ``b_sf``; its ``h`` is the
             magnitude of an exchange field along ``exchange_direction``).
         length: in units of xi (static).
         n_x: number of nodes, ends included (static).
         ends: ``(left, right)``, each ``"vacuum"``, ``"reservoir"`` or a
-            :class:`SpinActive` interface.
+            `SpinActive` interface.
         exchange: optional exchange field per node, shape ``(n_x, 3)`` (units
             Delta0), replacing ``material.h * exchange_direction``: any
             direction, varying along the wire.
@@ -246,7 +252,7 @@ def to_matrix(b):
 
 # ----------------------------------------------------------------- residual
 class _SpinLocal(eqx.Module):
-    """Node coefficients (volume weighted, batch = energies last) for :func:`_residual`."""
+    """Node coefficients (volume weighted, batch = energies last) for `_residual`."""
 
     mass: Array  # (n,) V sigma
     hvec: Array  # (3, n) V sigma h + boundary G_phi m / 2
@@ -319,7 +325,7 @@ def _residual(Y, loc: _SpinLocal, dirichlet, eta):
 
 
 def _jvp_blocks(Y, loc, dirichlet, eta):
-    """Jacobian blocks by coloured Jacobian-vector products (reference for :func:`_blocks`)."""
+    """Jacobian blocks by coloured Jacobian-vector products (reference for `_blocks`)."""
     return jacobian_blocks(lambda y: _residual(y, loc, dirichlet, eta), Y, Y.shape[-1], vectorize=True)
 
 
@@ -365,7 +371,7 @@ def _unit_dg(gam, gamt):
 def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
     """Residual and analytic block diagonals (A, B, C), each (n, 8, 8, B), of its Jacobian.
 
-    Equal to :func:`_jvp_blocks` (tested) and several times cheaper: the
+    Equal to `_jvp_blocks` (tested) and several times cheaper: the
     derivative of ``g`` along the 8 unit directions is formed once per node and
     the projection is linear in ``W``.
     """
@@ -546,7 +552,7 @@ def _solve_core(wire: SpinWire, E, delta_profile, opts: _wire.Options, Y0=None):
 
 # ----------------------------------------------------------------- results
 class SpinSolution(eqx.Module):
-    """Retarded functions of a :class:`SpinWire` on its nodes.
+    """Retarded functions of a `SpinWire` on its nodes.
 
     ``gamma``, ``gamma_t``: Riccati matrices ``(n_E, n_x, 2, 2)``; ``energy``
     ``(n_E,)``; ``x`` ``(n_x,)``; ``converged``, ``residual``, ``iterations``
@@ -606,22 +612,24 @@ def _solve_jit(wire, E, delta_profile, opts):
 
 def solve_spin(wire: SpinWire, E, *, delta_profile=None, options: _wire.Options | None = None,
                throw: bool = True) -> SpinSolution:
-    r"""Solve the retarded Usadel equation with general spin structure on a :class:`SpinWire`.
+    r"""Solve the retarded Usadel equation with general spin structure on a `SpinWire`.
 
-    .. math:: \partial_x(\sigma g\partial_x g) = \sigma[\Lambda, g]
+    $$
+    \partial_x(\sigma g\partial_x g) = \sigma[\Lambda, g]
+    $$
 
     (module docstring and docs/theory.md section 14).
 
     Args:
-        wire: :class:`SpinWire` (material, length, nodes, ends, exchange field).
+        wire: `SpinWire` (material, length, nodes, ends, exchange field).
         E: real energies ``(n_E,)`` (the material's Dynes ``gamma`` broadens them).
         delta_profile: ``(n_x,)`` |Delta| on the nodes (e.g. from
-            :func:`jaxqp.devices.spin_supercurrent.self_consistent`).
-        options: Newton options (:class:`jaxqp.spectral.wire.Options`).
+            `jaxqp.devices.spin_supercurrent.self_consistent`).
+        options: Newton options (`jaxqp.spectral.wire.Options`).
         throw: raise if an energy did not converge (outside ``jit``).
 
     Returns:
-        :class:`SpinSolution`.
+        `SpinSolution`.
     """
     if not isinstance(wire, SpinWire):
         raise TypeError(f"expected a jaxqp.spectral.spin.SpinWire, got {type(wire).__name__}")
@@ -699,13 +707,15 @@ def _trace_sigma(x, k):
 
 
 class SpinObservables(eqx.Module):
-    r"""Energy-integrated observables of a :class:`SpinSolution` with a prescribed distribution.
+    r"""Energy-integrated observables of a `SpinSolution` with a prescribed distribution.
 
     Currents (on the links, ``(n_x - 1, 4)``: charge, spin x, y, z):
 
-    .. math:: J_a = \int_0^{E_{max}} dE\; \frac{1}{8}\,\mathrm{Re\,Tr}\,[\Omega_a\, \check J^K(E)],\qquad
-        \check J^K = \check J^R h - h \check J^A,\quad \check J^R = \tfrac{G_{i,i+1}}{2}[g_i, g_{i+1}]
-        \approx \sigma g\partial_x g,
+    $$
+    J_a = \int_0^{E_{max}} dE\; \frac{1}{8}\,\mathrm{Re\,Tr}\,[\Omega_a\, \check J^K(E)],\qquad
+    \check J^K = \check J^R h - h \check J^A,\quad \check J^R = \tfrac{G_{i,i+1}}{2}[g_i, g_{i+1}]
+    \approx \sigma g\partial_x g,
+    $$
 
     ``Omega = (tau_3, sigma_x, sigma_y, sigma_z)``.  Spin accumulation per node
     ``(n_x, 3)``: ``int dE Re Tr[tau_3 sigma_k g^K] / 8`` (equal to
@@ -724,7 +734,7 @@ class SpinObservables(eqx.Module):
 
 
 def observables(sol: SpinSolution, dist: SpinDistribution, weights) -> SpinObservables:
-    """Currents, spin accumulation and pair amplitude (:class:`SpinObservables`) on the grid ``weights``."""
+    """Currents, spin accumulation and pair amplitude (`SpinObservables`) on the grid ``weights``."""
     w = jnp.asarray(weights)
     bR = sol.blocks()  # each (2, 2, E, x)
     bA = _advanced(bR)
@@ -863,10 +873,12 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
 def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *, start=None, tol: float = 1e-8,
                         max_steps: int = 60, method: str = "anderson", memory: int = 5,
                         options: _wire.Options | None = None) -> GapSolution:
-    r"""Self-consistent Delta(x) of a :class:`SpinWire` with a prescribed, position-independent distribution.
+    r"""Self-consistent Delta(x) of a `SpinWire` with a prescribed, position-independent distribution.
 
-    .. math:: \Delta(x) = \frac{1}{\mathrm{arccosh}\,\omega_c}\int_0^{\omega_c} dE\;
-              \tfrac18\,\mathrm{Re}\,[\mathrm{Tr}\,F^K - \overline{\mathrm{Tr}\,\tilde F^K}](E, x),
+    $$
+    \Delta(x) = \frac{1}{\mathrm{arccosh}\,\omega_c}\int_0^{\omega_c} dE\;
+    \tfrac18\,\mathrm{Re}\,[\mathrm{Tr}\,F^K - \overline{\mathrm{Tr}\,\tilde F^K}](E, x),
+    $$
 
     ``omega_c`` the last grid energy (the cutoff; the coupling makes the bulk
     BCS gap at T = 0 equal to 1).  With ``h = h0 + h_s.sigma`` the right side
@@ -884,9 +896,9 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
     linear solves (the spectral solve's inside the root's).
 
     Args:
-        wire: :class:`SpinWire`; its ``material.delta`` is the start if ``start`` is None.
-        distribution: :class:`SpinDistribution`.
-        grid: :class:`jaxqp.grids.EnergyGrid` on ``[0, omega_c]`` (positive energies).
+        wire: `SpinWire`; its ``material.delta`` is the start if ``start`` is None.
+        distribution: `SpinDistribution`.
+        grid: `jaxqp.grids.EnergyGrid` on ``[0, omega_c]`` (positive energies).
         start: initial Delta on the nodes ``(n_x,)``.
         tol: on ``max |F(Delta) - Delta|`` and on the Newton step.
         max_steps: iteration cap.
@@ -894,7 +906,7 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
         memory: Anderson history length.
 
     Returns:
-        :class:`GapSolution` (``converged`` False if the cap was hit: never a silent result).
+        `GapSolution` (``converged`` False if the cap was hit: never a silent result).
     """
     if not isinstance(wire, SpinWire):
         raise TypeError(f"expected a SpinWire, got {type(wire).__name__}")

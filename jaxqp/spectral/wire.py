@@ -5,12 +5,14 @@ spin ``s``, holes of spin ``-s``) the retarded function is the 2x2 Nambu matrix
 ``g = [[g, F], [-Ft, -g]]`` with ``g^2 - F Ft = 1``, and, in units of Delta0
 and xi,
 
-.. math:: \partial_x(\sigma\, g \partial_x g) = \frac{\sigma}{D}\,[\Lambda_s, g],\qquad
-   \Lambda_s = -i\epsilon_s \tau_3 - i\hat\Delta
-     + \tfrac{\zeta + b_{sf}}{2}\tau_3 g_s \tau_3 + b_{so}\, g_{-s} + b_{sf}\,\tau_3 g_{-s}\tau_3,
+$$
+\partial_x(\sigma\, g \partial_x g) = \frac{\sigma}{D}\,[\Lambda_s, g],\qquad
+\Lambda_s = -i\epsilon_s \tau_3 - i\hat\Delta
++ \tfrac{\zeta + b_{sf}}{2}\tau_3 g_s \tau_3 + b_{so}\, g_{-s} + b_{sf}\,\tau_3 g_{-s}\tau_3,
+$$
 
 ``epsilon_s = E + s h + i Gamma``, ``Delta-hat = [[0, Delta e^{i phi}], [-Delta e^{-i phi}, 0]]``
-(the same equation as :mod:`jaxqp.spectral.bulk`, which is its uniform solution).
+(the same equation as `jaxqp.spectral.bulk`, which is its uniform solution).
 ``sigma`` and ``D`` are the segment's conductance per length and diffusion
 constant relative to the reference material.
 
@@ -20,8 +22,10 @@ are joined by links of conductance ``G_ij`` (``sigma / dx`` inside a segment,
 is ``G_ij [g_i, g_j] / 2``; a point tunnel contact of conductance ``kappa`` to an
 electrode adds ``kappa [g_i, g_e] / 2``.  The node equation is
 
-.. math:: M_i = \sum_j \tfrac{G_{ij}}{2}[g_i, g_j] + \tfrac{\kappa_i}{2}[g_i, g_e]
-              - V_i \tfrac{\sigma}{D}[\Lambda_i, g_i] = 0
+$$
+M_i = \sum_j \tfrac{G_{ij}}{2}[g_i, g_j] + \tfrac{\kappa_i}{2}[g_i, g_e]
+- V_i \tfrac{\sigma}{D}[\Lambda_i, g_i] = 0
+$$
 
 with ``V_i`` the node volume (a node shared by two segments at a transparent
 interface collects both half cells).  Reservoir ends fix the node to the bulk
@@ -36,7 +40,7 @@ with 2x2 blocks ``gamma``: only the block size changes.
 
 Algorithm: Newton on the whole position grid for each energy, with the
 block-tridiagonal Jacobian found by ``3 k`` Jacobian-vector products
-(:func:`jaxqp.internal.blocktri.jacobian_blocks`) and solved by block Thomas (O(n_x)),
+(`jaxqp.internal.blocktri.jacobian_blocks`) and solved by block Thomas (O(n_x)),
 ``vmap``-ped over energies.  The retarded branch is selected by continuation in
 the imaginary part of the energy: the iteration starts at ``E + i eta0`` from
 the local bulk solution and lowers ``eta`` geometrically (one Newton step per
@@ -201,7 +205,7 @@ def _matrix(gam, gamt):
 
 
 def riccati_from_gf(g, F, Ft):
-    """Inverse of :func:`riccati_to_gf`: ``gamma = F / (1 + g)``."""
+    """Inverse of `riccati_to_gf`: ``gamma = F / (1 + g)``."""
     return F / (1.0 + g), Ft / (1.0 + g)
 
 
@@ -261,7 +265,7 @@ def dirichlet_rows(R, Y, target, dirichlet):
 
 
 def dirichlet_blocks(A, Bm, C, dirichlet):
-    """Jacobian blocks of :func:`dirichlet_rows` (identity on reservoir end nodes) and of the open ends."""
+    """Jacobian blocks of `dirichlet_rows` (identity on reservoir end nodes) and of the open ends."""
     n, k, nb = Bm.shape[0], Bm.shape[1], Bm.shape[-1]
     A = A.at[0].set(0)
     C = C.at[n - 1].set(0)
@@ -331,7 +335,7 @@ def _dmatrix(gam, gamt):
 def _analytic_blocks(Y, loc: _Local, dirichlet, eta):
     """Residual and analytic block diagonals (A, B, C), each (n, k, k, B), of its Jacobian.
 
-    Equal to :func:`jaxqp.internal.blocktri.jacobian_blocks` of :func:`_residual`
+    Equal to `jaxqp.internal.blocktri.jacobian_blocks` of `_residual`
     (tested); about three times cheaper.
     """
     p = loc.p
@@ -379,7 +383,7 @@ def _analytic_blocks(Y, loc: _Local, dirichlet, eta):
 
 
 def _w_entries(loc, s, views, mats, eta, Gl, Gr):
-    """(W11, W12, W21, W22) of sector view s (see :func:`_residual`)."""
+    """(W11, W12, W21, W22) of sector view s (see `_residual`)."""
     p = loc.p
     col = lambda a: a[:, None]  # noqa: E731
     gam, gamt, sign, other = views[s]
@@ -547,7 +551,7 @@ def _to_layout(X, coupled):
 
 
 def _from_layout(Y, coupled, n_E):
-    """Inverse of :func:`_to_layout` for the unknowns: (..., 2 sectors, 2, n_E)."""
+    """Inverse of `_to_layout` for the unknowns: (..., 2 sectors, 2, n_E)."""
     if coupled:
         return Y.reshape(Y.shape[:-2] + (2, 2, n_E))
     return jnp.stack([Y[..., :n_E], Y[..., n_E:]], -3)
@@ -641,7 +645,7 @@ class ProximitySolution(eqx.Module):
         r"""``j(E) = sum_s Tr tau_3 G_l [g_i, g_{i+1}] / 2`` on every link (n_E, n_x - 1), complex.
 
         The equilibrium charge current is ``I = (1/8) int dE tanh(E/2T) Re j(E)``
-        (units Delta0 / (e R_xi)); at Matsubara energies see :func:`josephson_current`.
+        (units Delta0 / (e R_xi)); at Matsubara energies see `josephson_current`.
         """
         g, F, Ft = self._parts()
         m = (g, F, -Ft, -g)
@@ -703,25 +707,27 @@ def _as_chain(structure) -> Chain:
 
 def solve_proximity(structure, E, *, delta_profile=None, options: Options | None = None,
                     throw: bool = True) -> ProximitySolution:
-    r"""Solve the retarded Usadel equation along a chain of wires (or a kinetic :class:`jaxqp.Wire`).
+    r"""Solve the retarded Usadel equation along a chain of wires (or a kinetic `jaxqp.Wire`).
 
-    .. math:: \partial_x(\sigma g\partial_x g) = \tfrac{\sigma}{D}[\Lambda_s, g]
+    $$
+    \partial_x(\sigma g\partial_x g) = \tfrac{\sigma}{D}[\Lambda_s, g]
+    $$
 
     with Kupriyanov-Lukichev tunnel interfaces, transparent interfaces, point
     tunnel contacts, reservoir and vacuum ends (module docstring and
     docs/theory.md section 11).
 
     Args:
-        structure: :class:`Chain`, :class:`Segment` or :class:`jaxqp.Wire`.
+        structure: `Chain`, `Segment` or `jaxqp.Wire`.
         E: energies, shape ``(n_E,)`` (real: retarded functions; complex: e.g.
             Matsubara ``i omega``).
         delta_profile: ``(n_x,)`` |Delta| on the nodes of self-consistent
-            segments (from :func:`self_consistent_gap`).
-        options: :class:`Options` (tolerances, iteration cap, continuation).
+            segments (from `self_consistent_gap`).
+        options: `Options` (tolerances, iteration cap, continuation).
         throw: raise if any energy did not converge (outside ``jit``).
 
     Returns:
-        :class:`ProximitySolution` with ``g, F, Ft, f, dos`` of shape
+        `ProximitySolution` with ``g, F, Ft, f, dos`` of shape
         ``(n_E, n_x, 2)``, positions ``x``, and per-energy ``converged``.
     """
     chain = _as_chain(structure)
@@ -767,9 +773,11 @@ def josephson_current(structure, *, temperature=None, omega_max: float = 40.0, n
                       delta_profile=None, options: Options | None = None) -> JosephsonCurrent:
     r"""Equilibrium supercurrent by a Matsubara sum.
 
-    .. math:: I = \frac{1}{8}\int dE\,\tanh\frac{E}{2T}\,\mathrm{Re}\,j(E)
-              = \frac{\pi T}{2}\sum_{\omega_n > 0} \mathrm{Re}\,[\,i\, j(i\omega_n)],
-       \qquad j = \sum_s \mathrm{Tr}\,\tau_3\,\tfrac{G_l}{2}[g_i, g_{i+1}],
+    $$
+    I = \frac{1}{8}\int dE\,\tanh\frac{E}{2T}\,\mathrm{Re}\,j(E)
+    = \frac{\pi T}{2}\sum_{\omega_n > 0} \mathrm{Re}\,[\,i\, j(i\omega_n)],
+    \qquad j = \sum_s \mathrm{Tr}\,\tau_3\,\tfrac{G_l}{2}[g_i, g_{i+1}],
+    $$
 
     (the contour of the real-energy integral closed in the upper half plane);
     the sum runs to ``omega_max`` and the tail is added assuming ``j ~ 1/omega^2``.
@@ -804,11 +812,13 @@ def self_consistent_gap(structure, *, temperature=None, omega_max: float = 30.0,
     On every node of a self-consistent segment with bulk zero-temperature gap
     ``Delta_s`` (``material.delta``, so that ``T_c = Delta_s e^gamma / pi``),
 
-    .. math:: \Delta(x) \ln\frac{T_c}{T} = 2\pi T \sum_{\omega_n>0}
-              \Big[\frac{\Delta(x)}{\omega_n} - \mathrm{Re}\,\overline{F}(i\omega_n, x)\Big],
+    $$
+    \Delta(x) \ln\frac{T_c}{T} = 2\pi T \sum_{\omega_n>0}
+    \Big[\frac{\Delta(x)}{\omega_n} - \mathrm{Re}\,\overline{F}(i\omega_n, x)\Big],
+    $$
 
     with ``F-bar`` the pair amplitude ``i F e^{-i phi}`` averaged over the two
-    spin sectors (the gap equation of :func:`jaxqp.gap`, here with the 1-D
+    spin sectors (the gap equation of `jaxqp.gap`, here with the 1-D
     solution).  Solved by fixed-point iteration
     ``Delta <- 2 pi T sum F / (2 pi T sum 1/omega_n - ln(T_c/T))`` (plus the
     ``Delta^3 / (4 omega_max^2)`` tail of the sum) with
