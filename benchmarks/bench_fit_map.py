@@ -1,13 +1,13 @@
 """A full Levenberg-Marquardt fit of a 101 x 101 non-local conductance map with 4 free parameters.
 
-Model: :class:`jaxqp.models.NonlocalConductanceMap`, the seed-001 wire (junction pair A-B, injector
+Model: :class:`jaxqp.inference.models.NonlocalConductanceMap`, the seed-001 wire (junction pair A-B, injector
 in the middle, detector 300 nm away, reservoirs at the ends) with Zeeman splitting h, spin-orbit
 relaxation b_so, Dynes gamma and a spin-polarised detector barrier P_det: g_nl(V_inj, V_det) in
 siemens on a 101 x 101 bias map (|V| <= 700 uV), n_energy = 801, n_x = 120, float64.  Synthetic data:
 the model at known parameters plus 1 % Gaussian noise (of max |g_nl|).
 
-- jaxqp: `jaxqp.fit.curve_fit` (optimistix Levenberg-Marquardt, and Gauss-Newton; exact Jacobians by forward-mode
-  autodiff through the kinetic solver), from a start 20-50 % off (farther starts can end in a
+- jaxqp: `jaxqp.inference.fit.curve_fit` (optimistix Levenberg-Marquardt, and Gauss-Newton; exact
+  Jacobians by forward-mode autodiff through the kinetic solver), from a start 20-50 % off (farther starts can end in a
   side minimum near h = 97 ueV: use n_starts there); cold (incl. compilation) and warm.
 - scipy: `scipy.optimize.least_squares` (trust-region reflective with the same bounds, x_scale at
   the start values) with 2-point finite-difference Jacobians, on the same jitted jaxqp forward model,
@@ -27,7 +27,7 @@ import numpy as np
 from _common import write
 from scipy.optimize import least_squares
 
-from jaxqp import fit, models
+from jaxqp.inference import fit, models
 
 TRUTH = dict(gamma=2.0e-3, b_so=0.03, h=25.0, P_det=0.15)
 START = dict(gamma=1.5e-3, b_so=0.02, h=20.0, P_det=0.1)

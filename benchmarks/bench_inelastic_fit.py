@@ -1,5 +1,5 @@
 """Fit of the electron-electron rate and the injector conductance to a non-local map with the
-self-consistent, non-equilibrium gap (seed 001 Figs. 11-12; :class:`jaxqp.models.InelasticNonlocalMap`).
+self-consistent, non-equilibrium gap (seed 001 Figs. 11-12; :class:`jaxqp.inference.models.InelasticNonlocalMap`).
 
 Synthetic data: g_nl(V_inj, V_det) of the seed-001 half wire (pair A-B) at known gamma_ee and G_inj
 plus 1 % noise (of max |g_nl|), on V_inj = 0 .. 3.6 Delta0 (continuation sweep) x V_det = +-0.6 Delta0.
@@ -22,7 +22,7 @@ import numpy as np
 from _common import write
 from scipy.optimize import least_squares
 
-from jaxqp import fit, models
+from jaxqp.inference import fit, models
 
 TRUTH = dict(gamma_ee=5e-3, G_inj=24.6e-6)
 START = dict(gamma_ee=2e-3, G_inj=18e-6)

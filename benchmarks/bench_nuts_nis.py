@@ -2,9 +2,9 @@
 
 Data: an NIS conductance curve from the independent numpy generator of ``bench_fit_nis.py``
 (Dynes-BCS DOS, thermal smearing; delta = 220 ueV, gamma = 1.5 ueV, T = 0.15 K, G_N = 20 uS), 201
-biases, 1 % Gaussian noise.  Model ``jaxqp.models.NISConductance()`` (1,001 energies), 4 free
+biases, 1 % Gaussian noise.  Model ``jaxqp.inference.models.NISConductance()`` (1,001 energies), 4 free
 parameters, the model's default priors; a least-squares fit first, then
-``jaxqp.bayes.run_nuts(..., init=fit)`` with the default gradient rule (``"auto"``), one chain.
+``jaxqp.inference.bayes.run_nuts(..., init=fit)`` with the default gradient rule (``"auto"``), one chain.
 
 Measured: the wall time of a second, warm ``run_nuts`` call (new seed; compilation excluded), the
 effective sample size (numpyro's ``n_eff``, smallest over the parameters) and their ratio, plus
@@ -40,7 +40,11 @@ def measure(n_bias: int, num_warmup: int, num_samples: int) -> dict:
     import jax.numpy as jnp
 
     import jaxqp
-    from jaxqp import bayes, fit, models
+
+    try:
+        from jaxqp.inference import bayes, fit, models
+    except ImportError:  # a baseline revision from before the inference package
+        from jaxqp import bayes, fit, models
 
     V = np.linspace(-600.0, 600.0, n_bias)  # uV
     sd = 0.01 * TRUTH["G_N"]

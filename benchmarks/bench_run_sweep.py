@@ -2,7 +2,7 @@
 
 An NIS junction swept over field and temperature (a G(B, T, V) map):
 
-- ``jaxqp run`` through :mod:`jaxqp.runner` (chunks on disk, sharded function, assembly);
+- ``jaxqp run`` through :mod:`jaxqp.app.runner` (chunks on disk, sharded function, assembly);
 - the same numbers from one vectorised ``qp.junction_response`` call (no chunks, no files);
 - resume: the time to finish after half of the chunk files are deleted;
 - the straightforward NumPy way: a loop over sweep points with a vectorised trapezoid integral per
@@ -24,7 +24,7 @@ import numpy as np
 from _common import write
 
 import jaxqp as qp
-from jaxqp import runconfig, runner
+from jaxqp.app import runconfig, runner
 
 KB_UEV = 86.17333262
 MUB_UEV = 57.883818060

@@ -34,7 +34,7 @@ PARAMS = "<!-- run-parameters -->"
 
 def run_parameters() -> str:
     """Tables of the parameters of every section of a ``jaxqp run`` configuration, from the schema."""
-    from jaxqp import runconfig as rc
+    from jaxqp.app import runconfig as rc
 
     out = []
     for title, schema in (("superconductor: `[material]`, or `[left]`/`[right]` with kind = \"superconductor\"",

@@ -13,6 +13,7 @@ from . import geometry, grids, units
 from .distributions import fermi
 from .geometry import Chain, Interface, Segment, TunnelContact, Wire
 from .grids import EnergyGrid
+from .internal import moved as _moved
 from .internal.config import VERSION, enable_compilation_cache
 from .junction import (
     SpinCurrents,
@@ -61,6 +62,8 @@ from .spectral.wire import (
 )
 
 __version__ = VERSION
+
+_moved.install()  # the old module paths (jaxqp.fit, jaxqp.cli, ...) keep working, with a DeprecationWarning
 
 __all__ = [
     "enable_compilation_cache", "geometry",

@@ -10,8 +10,8 @@
 # %% [markdown]
 # # Bayesian posteriors for an NIS junction and the charge-imbalance lifetime
 #
-# `jaxqp.bayes` (optional extra: `pip install 'jaxqp[bayes]'`, numpyro) turns the fit models
-# of `jaxqp.models` into probabilistic models: priors from the parameter bounds, a Gaussian
+# `jaxqp.inference.bayes` (optional extra: `pip install 'jaxqp[bayes]'`, numpyro) turns the fit models
+# of `jaxqp.inference.models` into probabilistic models: priors from the parameter bounds, a Gaussian
 # likelihood, and NUTS in whitened coordinates. The recommended workflow is a
 # Levenberg-Marquardt fit first, then NUTS started at its optimum.
 #
@@ -21,7 +21,7 @@
 #    grid does to it.
 # 3. Seed 001 charge imbalance: the posterior of the lifetime parameter Gamma.
 # 4. The same log posterior in a hand-written random-walk Metropolis loop (`jax.lax.scan`):
-#    any JAX sampler can use `jaxqp.bayes.log_density`.
+#    any JAX sampler can use `jaxqp.inference.bayes.log_density`.
 #
 # Figures go to `$JAXQP_NOTEBOOK_OUT` (default `notebook-output/`). About a minute on a laptop CPU.
 # `JAXQP_FAST=1` (CI) draws fewer samples on coarser energy grids.
@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from jaxqp import bayes, fit, models
+from jaxqp.inference import bayes, fit, models
 from jaxqp.plot import save_figure
 
 FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)

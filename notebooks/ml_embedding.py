@@ -21,7 +21,7 @@
 #   training step*, so the gradient flows through the junction integrals into the weights.
 #
 # The trained network is then an amortised initial guess: one forward pass per curve,
-# refined by a least-squares fit with `jaxqp.fit.curve_fit`.
+# refined by a least-squares fit with `jaxqp.inference.fit.curve_fit`.
 #
 # Figures are written to `notebook-output/` (created in the working directory).
 # `JAXQP_FAST=1` (CI) trains a smaller network for fewer steps on fewer curves.
@@ -39,8 +39,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import optax
 
-from jaxqp.fit import curve_fit
-from jaxqp.models import NISConductance, parameters_for
+from jaxqp.inference.fit import curve_fit
+from jaxqp.inference.models import NISConductance, parameters_for
 
 FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
 OUT = Path("notebook-output")

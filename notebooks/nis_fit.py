@@ -20,7 +20,8 @@ import os
 import jax.numpy as jnp
 import numpy as np
 
-from jaxqp import models, units
+from jaxqp import units
+from jaxqp.inference import models
 
 FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
 N_V, N_E = (121, 501) if FAST else (241, 1001)

@@ -10,13 +10,13 @@
 # %% [markdown]
 # # Worked inferences of seeds 000 and 001 on synthetic data with known truth
 #
-# Each section simulates a measurement with `jaxqp.models`, adds white noise, writes it to a
+# Each section simulates a measurement with `jaxqp.inference.models`, adds white noise, writes it to a
 # file with units the way a data-acquisition script would, reads it back with
-# `jaxqp.data.load` and fits it with `jaxqp.models.fit_data`. Every fitted value is compared
+# `jaxqp.inference.data.load` and fits it with `jaxqp.inference.models.fit_data`. Every fitted value is compared
 # with the truth it was simulated from, in units of its reported standard error (the "pull").
 #
 # 1. Seed 001, Table 1: an N-I-S conductance curve measured through a bias offset and a series
-#    resistance, fitted from Python and from a TOML configuration (`jaxqp.fitconfig.run`).
+#    resistance, fitted from Python and from a TOML configuration (`jaxqp.app.fitconfig.run`).
 # 2. Seed 000, Fig. 2a: the spin-split injector conductance vs bias and in-plane field.
 # 3. Seed 001, Fig. 10: the lifetime Gamma from the charge-imbalance signal, the phase gradient
 #    q at each supercurrent, and I_0 from the supercurrent relation, Eq. (6).
@@ -37,7 +37,8 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from jaxqp import data, fitconfig, models
+from jaxqp.app import fitconfig
+from jaxqp.inference import data, models
 from jaxqp.plot import save_figure
 
 FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
@@ -124,7 +125,7 @@ elapsed("NIS")
 # %% [markdown]
 # ### The same fit from a configuration file
 #
-# `jaxqp fit nis.toml` (or `jaxqp.fitconfig.run`) runs a fit described in TOML: model,
+# `jaxqp fit nis.toml` (or `jaxqp.app.fitconfig.run`) runs a fit described in TOML: model,
 # corrections, data file (relative to the configuration file), parameter starts with units
 # and fit options. It writes `report.json`, `fit.png` and `fit.nc` (data, model and residuals).
 # The corrected model takes its default 30 Newton steps here, so one start is run (the four

@@ -9,17 +9,16 @@ PKG = Path(__file__).resolve().parents[1] / "jaxqp"
 # lowest first; a module may import its own layer (without cycles) and the layers below
 LAYERS = [
     ("jaxqp.internal",),
-    ("jaxqp.units", "jaxqp.distributions", "jaxqp.grids", "jaxqp.configfile"),
+    ("jaxqp.units", "jaxqp.distributions", "jaxqp.grids"),
     ("jaxqp.spectral.bulk",),
     ("jaxqp.materials",),
     ("jaxqp.geometry",),
     ("jaxqp.spectral", "jaxqp.selfconsistency"),
     ("jaxqp.junction", "jaxqp.observables", "jaxqp.kinetic"),
     ("jaxqp.devices",),
-    ("jaxqp.io", "jaxqp.plot", "jaxqp.data"),
-    ("jaxqp.fit", "jaxqp.models", "jaxqp.bayes"),
-    ("jaxqp.sweep", "jaxqp.tasks", "jaxqp.fitconfig", "jaxqp.runconfig", "jaxqp.runner", "jaxqp.demo",
-     "jaxqp.bench", "jaxqp.cli"),
+    ("jaxqp.io", "jaxqp.plot"),
+    ("jaxqp.inference",),
+    ("jaxqp.app",),
 ]
 
 
@@ -154,3 +153,23 @@ def test_docstrings_are_markdown():
                 if rst.search(doc):
                     bad.append(f"{mod}.{getattr(node, 'name', '')}")
     assert not bad, "reStructuredText in docstrings: " + ", ".join(bad)
+
+
+def test_old_module_paths_still_import_with_a_deprecation_warning():
+    """Modules that moved into ``inference`` and ``app`` keep their old names (the same module object)."""
+    import importlib
+    import sys
+    import warnings
+
+    import jaxqp
+    from jaxqp.internal.moved import MOVED_MODULES
+
+    for old, new in MOVED_MODULES.items():
+        sys.modules.pop(old, None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            module = importlib.import_module(old)
+        assert module is importlib.import_module(new)
+        assert module.__spec__.name == new and module.__name__ == new
+        assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in caught), old
+        assert getattr(jaxqp, old.rsplit(".", 1)[1]) is module

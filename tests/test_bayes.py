@@ -1,4 +1,4 @@
-"""Bayesian inference (jaxqp.bayes, numpyro): default priors, the log posterior against a
+"""Bayesian inference (jaxqp.inference.bayes, numpyro): default priors, the log posterior against a
 hand-written density, NUTS against an exact Gaussian posterior and against the Levenberg-Marquardt
 covariance of an NIS fit, the charge-imbalance lifetime, and input checks."""
 
@@ -13,7 +13,7 @@ numpyro = pytest.importorskip("numpyro")
 import numpyro.distributions as dist  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from jaxqp import bayes, fit, models  # noqa: E402
+from jaxqp.inference import bayes, fit, models  # noqa: E402
 
 # 301 energies: at 201 the quadrature error (0.6 sigma per point at 1 % noise) already leaves
 # spurious local minima in chi2; at 301 it is 0.15 sigma

@@ -12,8 +12,9 @@ import numpy as np
 from typer.testing import CliRunner
 
 import jaxqp
-from jaxqp import TC0, io, models
-from jaxqp.cli import app
+from jaxqp import TC0, io
+from jaxqp.app.cli import app
+from jaxqp.inference import models
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

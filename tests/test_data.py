@@ -1,4 +1,4 @@
-"""Loading measured curves and maps with units (jaxqp.data): units, CSV, NumPy, netCDF/xarray, Measurement."""
+"""Loading measured curves and maps with units (jaxqp.inference.data): units, CSV, NumPy, netCDF/xarray, Measurement."""
 
 import dataclasses
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from jaxqp.data import Measurement, load, parse_unit, to_si
+from jaxqp.inference.data import Measurement, load, parse_unit, to_si
 
 G0 = 7.748091729e-5
 

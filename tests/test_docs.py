@@ -41,7 +41,7 @@ def test_notebooks_are_jupytext_with_a_small_version():
 def test_every_run_configuration_in_the_docs_validates():
     import tomllib
 
-    from jaxqp import runconfig
+    from jaxqp.app import runconfig
 
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
     n = 0

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy.optimize import curve_fit as scipy_curve_fit
 
-from jaxqp import fit, models, units
+from jaxqp import units
+from jaxqp.inference import fit, models
 
 TRUE = dict(delta=265.0, gamma=0.8, T=0.06, G_N=28e-6)  # seed 001 Table 1-like values
 V = np.linspace(-600e-6, 600e-6, 161)
@@ -93,7 +94,7 @@ def test_nis_fit_recovers_parameters_and_agrees_with_scipy(rng):
 
 
 def test_moved_nis_shortcuts_still_answer_with_a_deprecation_warning():
-    with pytest.warns(DeprecationWarning, match="jaxqp.models.nis_conductance"):
+    with pytest.warns(DeprecationWarning, match="jaxqp.inference.models.nis_conductance"):
         f = fit.nis_conductance
     assert f is models.nis_conductance
     with pytest.raises(AttributeError, match="no attribute 'not_there'"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import least_squares, minimize
 
-from jaxqp import fit, models
+from jaxqp.inference import fit, models
 from jaxqp.spectral.bulk import green_functions
 
 NIS = models.NISConductance(n_energy=401)

@@ -19,7 +19,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxqp.models import NISConductance
+from jaxqp.inference.models import NISConductance
 
 G_N = 25e-6  # S, fixed
 MODEL = NISConductance(n_energy=201)

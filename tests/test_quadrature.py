@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jaxqp as qp
-from jaxqp import data, grids, models
+from jaxqp import grids
+from jaxqp.inference import data, models
 
 DRAWS = settings(max_examples=8, deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -124,7 +125,7 @@ def test_one_pass_jacobian_is_the_jacobian_in_every_argument():
     """The least-squares residual that carries its materialised Jacobian: jvp in the parameters
     and in the data (differentiating a fit with respect to its data) equal those of the plain
     residual."""
-    from jaxqp.fit import _one_pass_jacobian
+    from jaxqp.inference.fit import _one_pass_jacobian
 
     def res(theta, args):
         x, y = args

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 import jaxqp as qp
-from jaxqp import runconfig, runner
-from jaxqp.cli import app
-from jaxqp.runconfig import ConfigError
+from jaxqp.app import runconfig, runner
+from jaxqp.app.cli import app
+from jaxqp.app.runconfig import ConfigError
 
 cli = CliRunner()
 

@@ -12,8 +12,8 @@ import xarray as xr
 from typer.testing import CliRunner
 
 import jaxqp as qp
-from jaxqp import runconfig, runner
-from jaxqp.cli import app
+from jaxqp.app import runconfig, runner
+from jaxqp.app.cli import app
 
 KB_UEV = 86.17333262  # ueV / K
 MUB_UEV = 57.883818060  # ueV / T
@@ -154,7 +154,7 @@ def test_killed_sweep_resumes_to_the_identical_dataset(tmp_path):
     runs; the same command then resumes and the result equals an uninterrupted run exactly."""
     cfg = _write(tmp_path, "sweep", _SWEEP)
     env = dict(os.environ)  # the compilation cache as the test session has it (off unless JAXQP_TEST_CACHE)
-    cmd = [sys.executable, "-m", "jaxqp.cli", "run", str(cfg), "--out", str(tmp_path / "killed")]
+    cmd = [sys.executable, "-m", "jaxqp.app.cli", "run", str(cfg), "--out", str(tmp_path / "killed")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     chunks = tmp_path / "killed" / "chunks"
     t0 = time.time()
@@ -196,7 +196,7 @@ def test_non_converged_points_are_recorded_not_dropped(tmp_path, monkeypatch):
     """A point whose solve fails keeps its place with status != 0 (here: the gap equation made to fail)."""
     import jax.numpy as jnp
 
-    import jaxqp.tasks as tasks
+    import jaxqp.app.tasks as tasks
 
     real = tasks.gap_jit
     monkeypatch.setattr(runner, "_COMPILED", {})  # build the chunk function afresh, with the failing gap
@@ -215,7 +215,7 @@ MULTIHOST = textwrap.dedent("""
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     pid, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     jax.distributed.initialize(coordinator_address=f"localhost:{port}", num_processes=2, process_id=pid)
-    from jaxqp import runconfig, runner
+    from jaxqp.app import runconfig, runner
     assert jax.process_count() == 2 and jax.device_count() == 2
     cfg = runconfig.load(sys.argv[4])
     ds, path = runner.run(cfg, out=out)

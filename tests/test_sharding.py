@@ -11,7 +11,7 @@ SCRIPT = textwrap.dedent("""
     import jaxqp as qp
     from jaxqp.kinetic.wire import TunnelContact, default_energy_grid
     from jaxqp.kinetic.solve import responses_jit
-    from jaxqp.sweep import sharded_contact_currents
+    from jaxqp.app.sweep import sharded_contact_currents
     assert jax.device_count() == 4, jax.devices()
     w = qp.Wire(qp.Superconductor(delta=1.0, gamma=1e-2, h=0.1), 20.0,
                 (TunnelContact(8.0, 0.3, qp.NormalMetal(temperature=0.08)),

@@ -1,6 +1,6 @@
 """One way to spread independent points (biases, sweep points) over devices and hosts.
 
-Both the bias sweeps of `jaxqp.sweep` and the chunked runs of `jaxqp.runner` use these:
+Both the bias sweeps of `jaxqp.app.sweep` and the chunked runs of `jaxqp.app.runner` use these:
 a 1-D `jax.sharding.Mesh` over every device of every process, `jax.shard_map` over its
 one axis, inputs placed with `put` (each process contributes its own rows when there are
 several) and results brought back with `gather`.  On several hosts call

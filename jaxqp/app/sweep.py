@@ -24,10 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from .geometry import Wire
-from .grids import EnergyGrid
-from .internal import sharding
-from .kinetic.solve import bias_array, check_wire, energy_grid_or_default, responses_core
+from ..geometry import Wire
+from ..grids import EnergyGrid
+from ..internal import sharding
+from ..kinetic.solve import bias_array, check_wire, energy_grid_or_default, responses_core
 
 
 def bias_mesh(devices=None) -> Mesh:

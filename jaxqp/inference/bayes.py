@@ -1,8 +1,8 @@
 r"""Bayesian inference for jaxqp models: priors, log posteriors and NUTS sampling (numpyro).
 
 The optional extra ``bayes`` (``pip install 'jaxqp[bayes]'``) turns any
-`jaxqp.models.FitModel` (or a plain ``model(x, **params)`` JAX function
-with a dictionary of `jaxqp.fit.Parameter`) into a probabilistic model:
+`jaxqp.inference.models.FitModel` (or a plain ``model(x, **params)`` JAX function
+with a dictionary of `jaxqp.inference.fit.Parameter`) into a probabilistic model:
 
 - **likelihood**: independent Gaussian noise,
   $y_i \sim \mathcal N(m(x_i; \theta), \sigma_i)$, with known standard
@@ -24,7 +24,7 @@ with a dictionary of `jaxqp.fit.Parameter`) into a probabilistic model:
   `run_nuts` (``gradient="auto"``) then differentiates the model by forward
   differences along the Laplace directions instead.
 
-Recommended use: a Levenberg-Marquardt fit (`jaxqp.fit.curve_fit`) first,
+Recommended use: a Levenberg-Marquardt fit (`jaxqp.inference.fit.curve_fit`) first,
 then `run_nuts` started at its optimum (``init=fit_result``).  For nearly
 Gaussian problems the posterior standard deviations reproduce the fit's standard
 errors; where they differ (parameters near a bound, strong non-linearity,
@@ -51,7 +51,7 @@ try:
     from numpyro.distributions import constraints
     from numpyro.distributions.transforms import AffineTransform, ComposeTransform, SoftplusTransform, biject_to
 except ImportError as _err:  # pragma: no cover - depends on the environment
-    raise ImportError("jaxqp.bayes needs numpyro: pip install 'jaxqp[bayes]'") from _err
+    raise ImportError("jaxqp.inference.bayes needs numpyro: pip install 'jaxqp[bayes]'") from _err
 
 import jax
 import jax.numpy as jnp
@@ -87,7 +87,8 @@ def _parameters_of(model_or_params) -> dict[str, Parameter]:
     elif isinstance(model_or_params, Mapping):
         params = model_or_params
     else:
-        raise TypeError("give a jaxqp.models.FitModel or a dict name -> jaxqp.fit.Parameter (or start value)")
+        raise TypeError("give a jaxqp.inference.models.FitModel or a dict name -> jaxqp.inference.fit.Parameter "
+                        "(or start value)")
     return {k: as_parameter(v) for k, v in params.items()}
 
 
@@ -131,9 +132,9 @@ def default_priors(model_or_params, *, log_sd: float = 1.0, width: float = 10.0)
       $c$ the parameter's ``scale``, else $|v|$, else 1.
 
     Args:
-        model_or_params: a `jaxqp.models.FitModel` (its ``parameters()``) or a
+        model_or_params: a `jaxqp.inference.models.FitModel` (its ``parameters()``) or a
             dict name -> `Parameter` (e.g. from
-            `jaxqp.models.parameters_for`).
+            `jaxqp.inference.models.parameters_for`).
 
     Returns:
         dict name -> ``numpyro.distributions.Distribution`` for the parameters that
@@ -161,7 +162,8 @@ class _Setup:
 def _setup(model, x, y, *, params=None, priors=None, fixed=None, sigma=None, noise_prior=None) -> _Setup:
     if params is None:
         if not (hasattr(model, "parameters") and callable(model.parameters)):
-            raise TypeError("a plain model function needs params= (dict name -> jaxqp.fit.Parameter or start)")
+            raise TypeError("a plain model function needs params= "
+                            "(dict name -> jaxqp.inference.fit.Parameter or start)")
         params = model.parameters()
     params = {k: as_parameter(v) for k, v in params.items()}
     names = tuple(params)
@@ -266,7 +268,7 @@ def numpyro_model(model, x, y=None, *, priors=None, fixed=None, sigma=None, nois
     r"""A numpyro model of the data: priors on the free parameters, Gaussian likelihood.
 
     Args:
-        model: a `jaxqp.models.FitModel`, or a pure JAX function ``model(x, **params)``
+        model: a `jaxqp.inference.models.FitModel`, or a pure JAX function ``model(x, **params)``
             together with ``params``.
         x: the data coordinates (for a FitModel a dict in SI units, e.g. ``{"bias": V}``).
         y: the measured values (the model's output shape); ``None`` for prior predictive only.
@@ -768,7 +770,7 @@ class Posterior:
 
     def plot(self, truths: dict | None = None):
         """Corner plot of the draws (`jaxqp.plot.corner_figure`); returns the figure."""
-        from .plot import corner_figure
+        from ..plot import corner_figure
 
         return corner_figure(self.samples, truths)
 
@@ -861,7 +863,7 @@ def run_nuts(model, x, y, *, priors=None, fixed=None, sigma=None, num_warmup: in
             and kept draws per chain.
         seed: random seed.
         init: where the chains start: ``None`` (the parameters' start values), a
-            `jaxqp.fit.FitResult` (its best-fit values: the recommended use, an LM fit
+            `jaxqp.inference.fit.FitResult` (its best-fit values: the recommended use, an LM fit
             first and NUTS from its optimum), a dict of values, or a numpyro init strategy.
             Several chains start at independent normal draws of spread ``init_spread`` (in
             Laplace standard deviations) around it.

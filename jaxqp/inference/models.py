@@ -5,7 +5,7 @@ Every model is a frozen (hashable) dataclass with
 - ``coords``: the data coordinates it needs, with their SI units
   (e.g. ``(("bias", "V"),)`` or ``(("field", "T"), ("bias", "V"))``);
 - ``output``: the measured quantity and its SI unit (e.g. ``("dI/dV", "S")``);
-- ``parameters()``: default `jaxqp.fit.Parameter` objects (start, bounds,
+- ``parameters()``: default `jaxqp.inference.fit.Parameter` objects (start, bounds,
   unit), which a user overrides by name;
 - ``__call__(x, **params)``: a pure JAX function of ``x`` (a dict of coordinate
   arrays that broadcast against each other: a curve, scattered points, or a
@@ -35,8 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .data import Measurement, load, parse_unit
-from .devices.nonlocal_wire import (
+from ..devices.nonlocal_wire import (
     BATH_K,
     DELTA0_UEV,
     FIG11,
@@ -49,16 +48,17 @@ from .devices.nonlocal_wire import (
     pair_distance,
     r_xi_ohm,
 )
+from ..geometry import TunnelContact, Wire
+from ..grids import merged_grid, smooth
+from ..junction import current_and_conductance
+from ..kinetic.collisions import ElectronElectron
+from ..kinetic.inelastic import GapEquation, inelastic_setup, map_core, uniform_grid
+from ..kinetic.solve import separable_core
+from ..materials import NormalMetal, Superconductor
+from ..spectral.bulk import green_functions
+from ..units import KB_UEV_PER_K, MUB_UEV_PER_T
+from .data import Measurement, load, parse_unit
 from .fit import FitResult, Parameter, curve_fit
-from .geometry import TunnelContact, Wire
-from .grids import merged_grid, smooth
-from .junction import current_and_conductance
-from .kinetic.collisions import ElectronElectron
-from .kinetic.inelastic import GapEquation, inelastic_setup, map_core, uniform_grid
-from .kinetic.solve import separable_core
-from .materials import NormalMetal, Superconductor
-from .spectral.bulk import green_functions
-from .units import KB_UEV_PER_K, MUB_UEV_PER_T
 
 
 def _P(start, lower=-math.inf, upper=math.inf, unit="", fixed=False, scale=None):
@@ -522,15 +522,15 @@ def parameters_for(model: FitModel, overrides: dict | None = None) -> dict:
 
 
 def fit_data(model: FitModel, data, params: dict | None = None, *, coords: dict | None = None, **kwargs):
-    """Fit ``model`` to a `jaxqp.data.Measurement` (or anything `jaxqp.data.load` reads).
+    """Fit ``model`` to a `jaxqp.inference.data.Measurement` (or anything `jaxqp.inference.data.load` reads).
 
     Args:
         model: a `FitModel` (e.g. ``NISConductance()``, ``Corrected(SpinSplitNIS())``).
         data: the measurement; its coordinates are in SI units.
-        params: overrides of the model's parameters (name -> start, `jaxqp.fit.Parameter`
+        params: overrides of the model's parameters (name -> start, `jaxqp.inference.fit.Parameter`
             or a table ``{"start", "lower", "upper", "fixed", "unit"}``).
         coords: model coordinate -> data coordinate name, where they differ.
-        kwargs: passed to `jaxqp.fit.curve_fit` (``method``, ``loss``, ``n_starts``, ...).
+        kwargs: passed to `jaxqp.inference.fit.curve_fit` (``method``, ``loss``, ``n_starts``, ...).
 
     Without ``sigma`` in the data the noise is estimated from the residual scatter.
     """

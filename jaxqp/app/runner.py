@@ -1,6 +1,6 @@
 """Sweeps that never lose work: ``jaxqp run CONFIG``.
 
-The outer grid of a configuration (`jaxqp.runconfig`) is flattened and cut
+The outer grid of a configuration (`jaxqp.app.runconfig`) is flattened and cut
 into chunks of a fixed number of points, sized to the device memory (or as
 the configuration says).  Each chunk is one call of the task's jit-compiled
 function (compiled once: the last chunk is padded to the same shape), sharded
@@ -8,7 +8,7 @@ over the local devices with `jax.shard_map`, and written to
 ``<out>/chunks/NNNNNN.npz`` (atomically: a temporary file, then a rename) as
 soon as it finishes.  A sweep that is killed resumes, with the same command,
 from the chunks on disk; the final dataset is identical to an uninterrupted
-run.  Every point carries a ``status`` (`jaxqp.tasks.STATUS`):
+run.  Every point carries a ``status`` (`jaxqp.app.tasks.STATUS`):
 non-converged points are kept and labelled, never dropped.
 
 One run at a time writes into a folder: a second one is refused while the
@@ -41,12 +41,12 @@ import numpy as np
 import xarray as xr
 from jax.sharding import Mesh
 
+from ..internal import sharding
+from ..internal.config import VERSION as __version__
+from ..units import Units
 from .configfile import ConfigError
-from .internal import sharding
-from .internal.config import VERSION as __version__
 from .runconfig import RunConfig
 from .tasks import STATUS, TASKS
-from .units import Units
 
 _MANIFEST = "manifest.json"
 
@@ -399,7 +399,7 @@ def save(ds: xr.Dataset, out: Path, fmt: str = "netcdf") -> Path:
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
         return path
-    from .io import save as save_nc
+    from ..io import save as save_nc
 
     return save_nc(ds, out / "result.nc")
 
@@ -415,7 +415,7 @@ def open_result(path) -> xr.Dataset:
     if path.suffix == ".zarr":
         with xr.open_zarr(path, consolidated=False) as ds:
             return ds.load()
-    from .io import load
+    from ..io import load
 
     return load(path)
 

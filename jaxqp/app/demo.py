@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io as jio
-from .devices import thermospin as ts
-from .selfconsistency import TC0, gap
+from .. import io as jio
+from ..devices import thermospin as ts
+from ..selfconsistency import TC0, gap
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,10 +154,10 @@ def run_nonlocal(out: Path, cfg: DemoConfig, say) -> dict[str, Path]:
     """Seed 001: g_nl(V_inj, V_det) of junctions A -> B, and g_ss(V_inj) for several phase gradients."""
     import matplotlib.pyplot as plt
 
-    from .devices import nonlocal_wire as nw
-    from .kinetic import nonlocal_conductance
-    from .observables import symmetry_decomposition
-    from .plot import save_figure
+    from ..devices import nonlocal_wire as nw
+    from ..kinetic import nonlocal_conductance
+    from ..observables import symmetry_decomposition
+    from ..plot import save_figure
 
     say("seed 001: non-local conductance map", 0.85)
     t0 = time.perf_counter()
@@ -215,7 +215,7 @@ def figures(ds, out: Path) -> dict[str, Path]:
     """Seed 004 Figs. 2 and 3 from the demo dataset."""
     import matplotlib.pyplot as plt
 
-    from .plot import map_panel, save_figure
+    from ..plot import map_panel, save_figure
 
     tc = TC0
     paths = {}

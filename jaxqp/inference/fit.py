@@ -38,8 +38,8 @@ map, repeated measurements, noise draws) in one vectorised call.
 
 Physical models with units (NIS, spin-split NIS in a field, charge imbalance,
 supercurrent relation, inelastic non-local maps) and the bias-offset and
-series-resistance corrections are in `jaxqp.models`; loading measured
-data with units is in `jaxqp.data`.  Computations run in float64.
+series-resistance corrections are in `jaxqp.inference.models`; loading measured
+data with units is in `jaxqp.inference.data`.  Computations run in float64.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ import optax
 import optimistix as optx
 from jax.custom_derivatives import SymbolicZero
 
-from .internal import validation as val
+from ..internal import validation as val
 
 LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 
@@ -473,7 +473,7 @@ class FitResult:
         ``x``; a map with more than 8 rows is drawn as three colour panels (data, model,
         residuals) on ``coords = (row_values, col_values)``.
         """
-        from .plot import fit_figure, fit_map_figure
+        from ..plot import fit_figure, fit_map_figure
 
         if np.ndim(self.model_values) == 2 and np.shape(self.model_values)[0] > 8:
             return fit_map_figure(self, y, coords=coords, xlabel=xlabel, ylabel=ylabel)
@@ -677,16 +677,16 @@ def fit_many(model: Callable, x, Y, params: Mapping[str, Parameter | float], *, 
 
 
 # --------------------------------------------------------------------------- moved names
-_MOVED = {"nis_conductance": "jaxqp.models", "fit_nis_conductance": "jaxqp.models"}
+_MOVED = {"nis_conductance": "jaxqp.inference.models", "fit_nis_conductance": "jaxqp.inference.models"}
 
 
 def __getattr__(name):
-    """Names that moved to `jaxqp.models` (the fit layer does not depend on the models) keep
+    """Names that moved to `jaxqp.inference.models` (the fit layer does not depend on the models) keep
     working for now, with a DeprecationWarning that gives the new spelling."""
     if name in _MOVED:
         import importlib
         import warnings
 
-        warnings.warn(f"jaxqp.fit.{name} moved to {_MOVED[name]}.{name}", DeprecationWarning, stacklevel=2)
+        warnings.warn(f"jaxqp.inference.fit.{name} moved to {_MOVED[name]}.{name}", DeprecationWarning, stacklevel=2)
         return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

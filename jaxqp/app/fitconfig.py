@@ -25,7 +25,7 @@ Example (``nis.toml``; paths are relative to the file)::
     T = 0.1
     G_N = { start = 30e-6, fixed = true }
 
-    [fit]                              # options of jaxqp.fit.curve_fit
+    [fit]                              # options of jaxqp.inference.fit.curve_fit
     method = "dogleg"                  # dogleg | lm | gauss_newton | optax
     loss = "linear"                    # linear | soft_l1 | huber | cauchy | arctan
     n_starts = 4
@@ -56,7 +56,7 @@ def load_config(path) -> dict:
     cfg = read_toml(path)
     check_keys(cfg, _TOP, str(path))
     if "model" not in cfg:
-        from .models import MODELS
+        from ..inference.models import MODELS
 
         raise ConfigError(f"{path}: name the model, e.g. model = \"nis\" (one of {sorted(MODELS)})")
     if "data" not in cfg or "file" not in cfg["data"]:
@@ -70,8 +70,8 @@ def load_config(path) -> dict:
 
 def build(cfg: dict, base: Path):
     """(model, measurement, parameter overrides, coordinate map, fit options) from a checked config."""
-    from . import data as data_mod
-    from . import models
+    from ..inference import data as data_mod
+    from ..inference import models
 
     try:
         model = models.get(cfg["model"], **cfg.get("model_options", {}))
@@ -93,8 +93,9 @@ def build(cfg: dict, base: Path):
 
 def run(path, out: Path | None = None) -> tuple:
     """Run the fit of a configuration file; write ``report.json``, ``fit.png`` and ``fit.nc``."""
-    from . import io, models
-    from .plot import save_figure
+    from .. import io
+    from ..inference import models
+    from ..plot import save_figure
 
     path = Path(path)
     cfg = load_config(path)

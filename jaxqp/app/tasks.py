@@ -15,14 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .geometry import TunnelContact, Wire
-from .grids import merged_grid
-from .junction import evaluate
-from .kinetic.solve import responses_core
-from .materials import NormalMetal, Superconductor
-from .selfconsistency import gap_jit, gap_params
-from .spectral.bulk import green_functions
-from .units import Units
+from ..geometry import TunnelContact, Wire
+from ..grids import merged_grid
+from ..junction import evaluate
+from ..kinetic.solve import responses_core
+from ..materials import NormalMetal, Superconductor
+from ..selfconsistency import gap_jit, gap_params
+from ..spectral.bulk import green_functions
+from ..units import Units
 
 #: status codes of a sweep point
 STATUS = {0: "ok", 1: "spectral_not_converged", 2: "gap_not_converged", 3: "non_finite"}

@@ -18,7 +18,7 @@ app = typer.Typer(
 
 def _compilation_cache():
     """The command-line tools keep compiled programs between runs unless ``JAXQP_CACHE=0``."""
-    from .internal.config import enable_compilation_cache
+    from ..internal.config import enable_compilation_cache
 
     enable_compilation_cache()
 
@@ -62,7 +62,7 @@ def info():
 
     import jaxqp
 
-    from .internal.config import x64_enabled
+    from ..internal.config import x64_enabled
 
     rows = {
         "jaxqp": jaxqp.__version__,
@@ -85,7 +85,7 @@ def info():
 @app.command("fit")
 def fit_config(
     config: Path = typer.Argument(..., help="TOML file: model, data file, free parameters and starts "
-                                  "(see `python -c 'import jaxqp.fitconfig as c; print(c.__doc__)'`)"),
+                                  "(see `python -c 'import jaxqp.app.fitconfig as c; print(c.__doc__)'`)"),
     out: Path = typer.Option(None, "--out", "-o", help="output folder (default: [output] dir of the config)"),
 ):
     """Fit a model to measured data as a TOML configuration describes; write report.json, fit.png, fit.nc."""
@@ -109,7 +109,7 @@ def fit_config(
 @app.command("run")
 def run_config(
     config: Path = typer.Argument(..., help="TOML file: task, device in physical units, grid, sweep, output "
-                                  "(see `python -c 'import jaxqp.runconfig as c; print(c.__doc__)'`)"),
+                                  "(see `python -c 'import jaxqp.app.runconfig as c; print(c.__doc__)'`)"),
     out: Path = typer.Option(None, "--out", "-o", help="output folder (default: [output] dir of the config)"),
     check: bool = typer.Option(False, "--check", help="validate the configuration and print the plan; compute nothing"),
     overwrite: bool = typer.Option(False, "--overwrite", help="discard results of an earlier run in the folder"),

@@ -61,9 +61,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..inference.data import parse_unit
+from ..units import KB_UEV_PER_K, TC_OVER_DELTA0, Units
 from .configfile import ConfigError, check_keys, read_toml, suggest  # one error type for every configuration file
-from .data import parse_unit
-from .units import KB_UEV_PER_K, TC_OVER_DELTA0, Units
 
 # ------------------------------------------------------------------------------ quantities
 #: dimension -> (SI base unit, reduced unit names accepted, example)

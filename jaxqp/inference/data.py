@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .units import parse_unit, to_si  # noqa: F401  (loaders speak SI units)
+from ..units import parse_unit, to_si  # noqa: F401  (loaders speak SI units)
 
 
 @dataclasses.dataclass

@@ -1,0 +1,50 @@
+"""Old import paths of modules that moved, kept working with a DeprecationWarning that names the new one."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+
+#: old module name -> new module name
+MOVED_MODULES = {
+    **{f"jaxqp.{m}": f"jaxqp.inference.{m}" for m in ("fit", "models", "bayes", "data")},
+    **{f"jaxqp.{m}": f"jaxqp.app.{m}" for m in ("cli", "runconfig", "fitconfig", "tasks", "runner", "sweep",
+                                                "demo", "bench")},
+}
+
+
+def _caller_stacklevel() -> int:
+    """The stack level of the first frame outside the import machinery and this module."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and (frame.f_code.co_filename.startswith("<frozen importlib")
+                                 or frame.f_code.co_filename == __file__):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+class MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Resolves an old module name to the module at its new home (the same module object)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name in MOVED_MODULES:
+            return importlib.util.spec_from_loader(name, self)
+        return None
+
+    def create_module(self, spec):
+        new = MOVED_MODULES[spec.name]
+        warnings.warn(f"{spec.name} is now {new}: import it from there", DeprecationWarning,
+                      stacklevel=_caller_stacklevel())
+        module = importlib.import_module(new)
+        self._spec = module.__spec__
+        return module
+
+    def exec_module(self, module):
+        module.__spec__ = self._spec  # the import system set the old name's spec; keep the real one
+
+
+def install() -> None:
+    if not any(isinstance(f, MovedModuleFinder) for f in sys.meta_path):
+        sys.meta_path.append(MovedModuleFinder())
