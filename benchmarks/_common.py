@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import platform
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,3 +57,19 @@ def write(name: str, payload: dict) -> Path:
     path.write_text(json.dumps(payload, indent=2, default=float))
     print(f"wrote {path}")
     return path
+
+
+@contextlib.contextmanager
+def worktree(rev: str):
+    """A ``git worktree`` of revision ``rev`` (removed afterwards): the same benchmark, run against an
+    earlier revision on the same machine in the same run."""
+    here = Path(__file__).resolve().parent
+    root = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, text=True,
+                               check=True).stdout.strip())
+    wt = Path(tempfile.mkdtemp()) / "baseline"
+    subprocess.run(["git", "worktree", "add", "--detach", str(wt), rev], cwd=root, check=True, capture_output=True)
+    try:
+        yield wt
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(wt)], cwd=root, capture_output=True)
+

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -96,18 +95,14 @@ def measure(verbs, cwd: Path | None = None, pythonpath: str | None = None) -> di
 
 
 def baseline(rev: str, verbs) -> dict:
-    root = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=HERE, capture_output=True, text=True,
-                               check=True).stdout.strip())
-    wt = Path(tempfile.mkdtemp()) / "baseline"
-    subprocess.run(["git", "worktree", "add", "--detach", str(wt), rev], cwd=root, check=True, capture_output=True)
-    try:
+    from _common import worktree
+
+    with worktree(rev) as wt:
         rows = measure(verbs, cwd=wt, pythonpath=str(wt))
         for r in rows.values():
             if "jaxqp_file" in r:
                 assert Path(r["jaxqp_file"]).resolve().is_relative_to(wt.resolve()), r["jaxqp_file"]
         return rows
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(wt)], cwd=root, capture_output=True)
 
 
 def main() -> None:

@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -68,11 +67,9 @@ def measure(n_bias: int, num_warmup: int, num_samples: int) -> dict:
 
 
 def baseline(rev: str, args) -> dict:
-    root = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=HERE, capture_output=True, text=True,
-                               check=True).stdout.strip())
-    wt = Path(tempfile.mkdtemp()) / "baseline"
-    subprocess.run(["git", "worktree", "add", "--detach", str(wt), rev], cwd=root, check=True, capture_output=True)
-    try:
+    from _common import worktree
+
+    with worktree(rev) as wt:
         env = dict(os.environ, PYTHONPATH=str(wt))
         cmd = [sys.executable, str(Path(__file__).resolve()), "--measure-only", "--n-bias", str(args.n_bias),
                "--warmup", str(args.warmup), "--samples", str(args.samples)]
@@ -81,8 +78,6 @@ def baseline(rev: str, args) -> dict:
         assert Path(res["jaxqp_file"]).resolve().is_relative_to(wt.resolve()), res["jaxqp_file"]
         res["revision"] = rev
         return res
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(wt)], cwd=root, capture_output=True)
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ from .kinetic.inelastic import (
 from .materials import Electrode, NormalMetal, Superconductor
 from .observables import symmetry_decomposition
 from .selfconsistency import TC0, GapBranches, gap, gap_branches, gap_equation, tc
-from .spectral import SpectralSolution, dos, solve
+from .spectral import SpectralParams, SpectralSolution, dos, solve
 from .spectral.spin import SpinActive, SpinDistribution, SpinSolution, SpinWire, solve_spin
 from .spectral.wire import (
     GapProfile,
@@ -67,7 +67,7 @@ _moved.install()  # the old module paths (jaxqp.fit, jaxqp.cli, ...) keep workin
 
 __all__ = [
     "enable_compilation_cache", "geometry",
-    "EnergyGrid", "Electrode", "GapBranches", "NormalMetal", "SpectralSolution", "SpinCurrents",
+    "EnergyGrid", "Electrode", "SpectralParams", "GapBranches", "NormalMetal", "SpectralSolution", "SpinCurrents",
     "Superconductor", "TC0", "current_and_conductance", "differential_conductance", "dos", "fermi", "gap",
     "gap_branches",
     "gap_equation", "grids", "heat_current", "junction_response", "quasiparticle_detector_conductance",

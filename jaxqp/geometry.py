@@ -23,6 +23,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jax.typing import ArrayLike
 
 from .internal import validation as val
 from .materials import Electrode, NormalMetal, Superconductor
@@ -101,9 +102,9 @@ class TunnelContact(eqx.Module):
     """
 
     position: float = eqx.field(static=True)
-    kappa: Array = eqx.field(converter=jnp.asarray)
+    kappa: ArrayLike = eqx.field(converter=jnp.asarray)
     electrode: Electrode = eqx.field(default_factory=NormalMetal)
-    polarization: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    polarization: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     name: str = eqx.field(default="", static=True)
 
     def __check_init__(self):
@@ -139,8 +140,8 @@ class Wire(eqx.Module):
     material: Superconductor
     length: float = eqx.field(static=True)
     contacts: tuple = ()
-    temperature: Array = eqx.field(default=0.05, converter=jnp.asarray)
-    phase_gradient: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    temperature: ArrayLike = eqx.field(default=0.05, converter=jnp.asarray)
+    phase_gradient: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     ends: tuple = eqx.field(default=("reservoir", "reservoir"), static=True)
     n_x: int = eqx.field(default=200, static=True)
     growth: float = eqx.field(default=0.1, static=True)
@@ -212,10 +213,10 @@ class Segment(eqx.Module):
     material: Superconductor
     length: float = eqx.field(static=True)
     n_x: int = eqx.field(default=41, static=True)
-    conductance: Array = eqx.field(default=1.0, converter=jnp.asarray)
-    diffusion: Array = eqx.field(default=1.0, converter=jnp.asarray)
-    phase: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    phase_gradient: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    conductance: ArrayLike = eqx.field(default=1.0, converter=jnp.asarray)
+    diffusion: ArrayLike = eqx.field(default=1.0, converter=jnp.asarray)
+    phase: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    phase_gradient: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     self_consistent: bool = eqx.field(default=False, static=True)
 
     def __check_init__(self):
@@ -269,7 +270,7 @@ class Chain(eqx.Module):
     interfaces: tuple = ()
     contacts: tuple = ()
     ends: tuple = eqx.field(default=("reservoir", "reservoir"), static=True)
-    temperature: Array = eqx.field(default=0.05, converter=jnp.asarray)
+    temperature: ArrayLike = eqx.field(default=0.05, converter=jnp.asarray)
     growth: float = eqx.field(default=0.1, static=True)
 
     def __init__(self, segments, interfaces=None, contacts=(), ends=("reservoir", "reservoir"), temperature=0.05,

@@ -9,14 +9,16 @@ Delta0, temperatures are k_B T / Delta0 (see `jaxqp.units`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
 from jax import Array
+from jax.typing import ArrayLike
 
 from .distributions import fermi
 from .internal import validation as val
-from .spectral.bulk import dos, green_functions, solve
+from .spectral.bulk import SpectralParams, dos, green_functions, solve
 
 
 def _as_array(x):
@@ -36,8 +38,13 @@ class Electrode(eqx.Module):
     material parameters, so that positional arguments follow the physics.
     """
 
+    # every electrode has these three fields (declared by the subclasses, last)
+    temperature: eqx.AbstractVar[ArrayLike | None]
+    bias: eqx.AbstractVar[ArrayLike]
+    distribution: eqx.AbstractVar[Callable | None]
+
     # fields that may carry a batch of values (broadcast and flattened by sweeps)
-    _batch_fields = ("temperature", "bias")
+    _batch_fields: ClassVar[tuple[str, ...]] = ("temperature", "bias")
 
     def dos(self, E) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -90,12 +97,12 @@ class NormalMetal(Electrode):
     electrode from a ferromagnet elsewhere).
     """
 
-    temperature: Array | None = eqx.field(default=None, converter=_as_array)
-    bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    temperature: ArrayLike | None = eqx.field(default=None, converter=_as_array)
+    bias: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     distribution: Callable | None = None
-    spin_bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    spin_bias: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
 
-    _batch_fields = ("temperature", "bias", "spin_bias")
+    _batch_fields: ClassVar[tuple[str, ...]] = ("temperature", "bias", "spin_bias")
 
     def __check_init__(self):
         self._check_common()
@@ -149,14 +156,14 @@ class Superconductor(Electrode):
     - ``gamma``: Dynes broadening.
     """
 
-    delta: Array = eqx.field(default=1.0, converter=jnp.asarray)
-    h: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    zeta: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    b_so: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    b_sf: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    gamma: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    temperature: Array | None = eqx.field(default=None, converter=_as_array)
-    bias: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    delta: ArrayLike = eqx.field(default=1.0, converter=jnp.asarray)
+    h: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    zeta: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    b_so: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    b_sf: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    gamma: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    temperature: ArrayLike | None = eqx.field(default=None, converter=_as_array)
+    bias: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     distribution: Callable | None = None
 
     def __check_init__(self):
@@ -185,12 +192,18 @@ class Superconductor(Electrode):
         """Spin-resolved DOS, shape ``(2, *broadcast(E, batch))``: [N_up, N_dn]; see `jaxqp.dos`."""
         return dos(self, E)
 
-    _batch_fields = ("delta", "h", "zeta", "b_so", "b_sf", "gamma", "temperature", "bias")
+    _batch_fields: ClassVar[tuple[str, ...]] = ("delta", "h", "zeta", "b_so", "b_sf", "gamma", "temperature",
+                                                 "bias")
 
     def spectral(self, E) -> tuple[Array, Array]:
         E = jnp.asarray(E)
-        _, g, _, ok = green_functions(E + 1j * self.gamma, self.h, self.delta, self.zeta, self.b_so, self.b_sf)
+        _, g, _, ok = green_functions(E + 1j * self.gamma, self.spectral_params())
         return jnp.real(g), ok
+
+    def spectral_params(self, **replace) -> SpectralParams:
+        """The parameters of the homogeneous retarded equation (h, delta, zeta, b_so, b_sf), with
+        ``replace`` overriding some (e.g. ``zeta=m.zeta + q**2 / 2`` for a supercurrent)."""
+        return SpectralParams(self.h, self.delta, self.zeta, self.b_so, self.b_sf)._replace(**replace)
 
     def singular_points(self):
         # spin sigma has its coherence peaks at E = -sigma h +- Delta

@@ -140,10 +140,9 @@ def _gap_function(delta, T, p: _Params, debye: bool):
         om, w = _tail_nodes(wd, jnp.maximum(scale, wd))
         omega.append(om)
         weight.append(-w)
-    omega = jnp.concatenate(omega, axis=-1)
-    weight = jnp.concatenate(weight, axis=-1)
+    nodes, weights = jnp.concatenate(omega, axis=-1), jnp.concatenate(weight, axis=-1)
     pb = jax.tree.map(lambda x: x[..., None], p)
-    return jnp.sum(weight * _summand(omega, delta[..., None], pb), axis=-1) + _thermal_remainder(T)
+    return jnp.sum(weights * _summand(nodes, delta[..., None], pb), axis=-1) + _thermal_remainder(T)
 
 
 def gap_equation(delta, T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, omega_D=None) -> Array:

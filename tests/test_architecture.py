@@ -173,3 +173,21 @@ def test_old_module_paths_still_import_with_a_deprecation_warning():
         assert module.__spec__.name == new and module.__name__ == new
         assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in caught), old
         assert getattr(jaxqp, old.rsplit(".", 1)[1]) is module
+
+
+def test_public_api_type_checks(tmp_path):
+    """mypy (configured in pyproject.toml) finds nothing in the library below the application layer;
+    in particular the constructors accept plain numbers where their fields convert to arrays."""
+    import subprocess
+    import sys
+
+    targets = sorted(str(p.relative_to(PKG.parent)) for p in PKG.iterdir()
+                     if (p.suffix == ".py" or (p / "__init__.py").exists()) and p.name != "app")
+    probe = tmp_path / "user_code.py"
+    probe.write_text("import jaxqp as qp\n"
+                     "sc = qp.Superconductor(delta=1.0, h=0.2, gamma=1e-3)\n"
+                     "w = qp.Wire(sc, 10.0, (qp.TunnelContact(5.0, 0.1, qp.NormalMetal(temperature=0.05)),),"
+                     " temperature=0.05)\n")
+    out = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", str(tmp_path / "cache"),
+                          *targets, str(probe)], cwd=PKG.parent, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr

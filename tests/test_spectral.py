@@ -229,3 +229,19 @@ def test_float32_mode_runs_and_agrees():
     n32 = np.array(eval(out.stdout.strip()))
     n64 = np.asarray(qp.dos(qp.Superconductor(delta=1.0, h=0.2, zeta=0.1, gamma=1e-3), jnp.linspace(-2, 2, 41)))
     np.testing.assert_allclose(n32, n64, atol=2e-4)
+
+
+def test_spectral_params_are_the_positional_parameters():
+    """green_functions(z, SpectralParams) equals the five positional numbers; a material's view
+    carries its own parameters, with replacements."""
+    from jaxqp.spectral import green_functions
+
+    sc = qp.Superconductor(delta=0.9, h=0.3, zeta=0.02, b_so=0.05, b_sf=0.01, gamma=1e-3)
+    z = jnp.linspace(-2, 2, 9) + 1e-3j
+    a = green_functions(z, sc.spectral_params(zeta=0.07))
+    b = green_functions(z, 0.3, 0.9, 0.07, 0.05, 0.01)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    assert sc.spectral_params() == qp.SpectralParams(sc.h, sc.delta, sc.zeta, sc.b_so, sc.b_sf)
+    with pytest.raises(TypeError, match="not both"):
+        green_functions(z, sc.spectral_params(), 1.0)

@@ -75,9 +75,9 @@ def device(field_T: float = 1.0, *, gamma: float = 1e-3, detector_conductance_S:
 
 def peak_voltages(wire: Wire) -> np.ndarray:
     """Detector biases of P1..P4: -|D - Dd + E_Z|, -|D - Dd - E_Z|, +|D - Dd - E_Z|, +|D - Dd + E_Z|."""
-    d = float(wire.material.delta)
-    dd = float(wire.contacts[1].electrode.delta)
-    ez = float(wire.material.h)
+    d = float(np.asarray(wire.material.delta))
+    dd = float(np.asarray(wire.contacts[1].electrode.delta))
+    ez = float(np.asarray(wire.material.h))
     a, b = abs(d - dd + ez), abs(d - dd - ez)
     return np.array([-a, -b, b, a])
 

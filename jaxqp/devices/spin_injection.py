@@ -70,7 +70,7 @@ def spin_accumulation(wire: Wire, *, n_energy: int = 2001, grid=None):
     return sol.x, sol.spin_accumulation(), sol
 
 
-def nonlocal_resistance(wire_parallel: Wire, wire_antiparallel: Wire, *, n_energy: int = 2001, dv: float = None):
+def nonlocal_resistance(wire_parallel: Wire, wire_antiparallel: Wire, *, n_energy: int = 2001, dv: float | None = None):
     r"""Non-local spin-valve resistance ``R_nl = (V_P - V_AP) / (2 I)`` in units of R_xi (seed 002 Eq. 89).
 
     Linear response: the 2x2 conductance matrix of (injector, detector) is found

@@ -29,6 +29,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jax.typing import ArrayLike
 
 from .. import grids
 from ..materials import Superconductor
@@ -43,12 +44,12 @@ def device(length: float = 1.5, spin_mixing: float = 0.6, magnetizations=((1.0, 
            n_x: int = 31, gamma: float = DEFAULT_GAMMA, material: Superconductor | None = None) -> _spin.SpinWire:
     """The FI/S/FI wire of seed 003 (a `jaxqp.spectral.spin.SpinWire`)."""
     m = Superconductor(delta=1.0, gamma=gamma) if material is None else material
-    ends = tuple(_spin.SpinActive(spin_mixing=spin_mixing, magnetization=mv) for mv in magnetizations)
-    return _spin.SpinWire(m, float(length), int(n_x), ends=ends)
+    left, right = (_spin.SpinActive(spin_mixing=spin_mixing, magnetization=mv) for mv in magnetizations)
+    return _spin.SpinWire(m, float(length), int(n_x), ends=(left, right))
 
 
 def energy_grid(spin_voltage=0.0, temperature=DEFAULT_T, *, n: int = 400, omega_c: float = 30.0,
-                gamma: float = DEFAULT_GAMMA, gap=1.0) -> grids.EnergyGrid:
+                gamma: ArrayLike = DEFAULT_GAMMA, gap=1.0) -> grids.EnergyGrid:
     """Positive-energy grid on [0, omega_c] refined at E = 1 and at the expected gap edge ``gap`` (width
     ``gamma``) and at the distribution's step E = |V_s| (width T).  Pass the material's Dynes ``gamma``
     and the current estimate of Delta: a gap edge sharper than the refinement is mis-integrated
@@ -69,17 +70,16 @@ class SpinSupercurrentResult(eqx.Module):
     spin_current: Array
     spin_accumulation: Array
     converged: Array
-    gap: _spin.GapSolution
+    gap: _spin.GapSolution | None
 
 
 def solve(dev: _spin.SpinWire, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), temperature=DEFAULT_T, *,
           n_energy: int = 400, start=None, self_consistent: bool = True, grid=None) -> SpinSupercurrentResult:
     """Self-consistent solution and currents at one spin voltage and temperature."""
     dist = _spin.SpinDistribution(temperature, spin_voltage, axis)
-    guess = float(np.mean(np.asarray(start))) if start is not None else float(dev.material.delta)
-    if grid is None:
-        grid = energy_grid(spin_voltage, temperature, n=n_energy, gamma=dev.material.gamma, gap=guess)
-    g = grid
+    guess = float(np.mean(np.asarray(start if start is not None else dev.material.delta)))
+    gamma = dev.material.gamma
+    g = energy_grid(spin_voltage, temperature, n=n_energy, gamma=gamma, gap=guess) if grid is None else grid
     if self_consistent:
         if grid is None:
             # the gap may move away from the refinement (a temperature step): retry once with the
@@ -89,7 +89,7 @@ def solve(dev: _spin.SpinWire, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), temperatu
                 gs = _spin.self_consistent_gap(dev, dist, g, start=start)
             d = np.asarray(gs.delta)
             if not bool(gs.converged) and np.any(d > 1e-3):
-                g = energy_grid(spin_voltage, temperature, n=n_energy, gamma=dev.material.gamma,
+                g = energy_grid(spin_voltage, temperature, n=n_energy, gamma=gamma,
                                 gap=float(np.mean(d[d > 1e-3])))
                 gs = _spin.self_consistent_gap(dev, dist, g, start=gs.delta)
         else:
@@ -101,7 +101,7 @@ def solve(dev: _spin.SpinWire, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), temperatu
         gs = None
         ok = jnp.all(sol.converged)
     ob = _spin.observables(sol, dist, g.weights)
-    delta = gs.delta if gs is not None else d
+    delta = gs.delta if gs is not None else jnp.asarray(d)
     return SpinSupercurrentResult(x=sol.x, delta=delta, current=ob.current, spin_current=jnp.mean(ob.current[:, 1:], 0),
                                   spin_accumulation=ob.spin_accumulation, converged=ok, gap=gs)
 

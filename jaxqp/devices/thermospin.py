@@ -28,6 +28,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import Array, lax
+from jax.typing import ArrayLike
 
 from ..internal import validation as val
 from ..internal.roots import bracketed_newton, newton_polish
@@ -45,12 +46,12 @@ class ThermospinJunction(eqx.Module):
     ``delta_S``/``delta_Sm`` override the self-consistent gaps when given.
     """
 
-    h: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    T_S: Array = eqx.field(default=0.7 * TC0, converter=jnp.asarray)
-    T_Sm: Array = eqx.field(default=DEFAULT_T_SM, converter=jnp.asarray)
-    gamma: Array = eqx.field(default=DEFAULT_GAMMA, converter=jnp.asarray)
-    zeta_Sm: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    b_so_Sm: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    h: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    T_S: ArrayLike = eqx.field(default=0.7 * TC0, converter=jnp.asarray)
+    T_Sm: ArrayLike = eqx.field(default=DEFAULT_T_SM, converter=jnp.asarray)
+    gamma: ArrayLike = eqx.field(default=DEFAULT_GAMMA, converter=jnp.asarray)
+    zeta_Sm: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    b_so_Sm: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     delta_S: Array | None = None
     delta_Sm: Array | None = None
 

@@ -253,9 +253,11 @@ def load(source, *, coords: list[str] | None = None, value: str | None = None, s
         return _from_arrays(dict(source), coords, value, sigma, units, "dict")
     try:
         import xarray as xr
+
+        is_xarray = isinstance(source, (xr.DataArray, xr.Dataset))
     except ImportError:  # pragma: no cover
-        xr = None
-    if xr is not None and isinstance(source, (xr.DataArray, xr.Dataset)):
+        is_xarray = False
+    if is_xarray:
         return _load_xarray(source, coords, value, sigma, units, "xarray")
     raise TypeError(f"cannot load data from {type(source).__name__}")
 
@@ -443,4 +445,4 @@ def _load_xarray(obj, coords, value, sigma, units, source) -> Measurement:
         if "units" in arr.attrs:
             units.setdefault(k, arr.attrs["units"])
     coord_arrays = {k: np.asarray(da[k].values, float) for k in dims}
-    return _finish(coord_arrays, da.values, sig, value, units, source, sigma)
+    return _finish(coord_arrays, da.values, sig, str(value), units, source, sigma)

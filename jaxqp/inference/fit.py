@@ -480,7 +480,8 @@ class FitResult:
         return fit_figure(self, x, y, xlabel=xlabel, ylabel=ylabel, labels=labels)
 
 
-def _prepare(model, y, params, sigma, loss, covariance, method):
+def _prepare(model, y, params, sigma, loss, covariance, method) -> tuple[dict[str, Parameter], jax.Array, jax.Array,
+                                                                    tuple]:
     params = {k: as_parameter(v) for k, v in params.items()}
     y = jnp.asarray(y, float)
     val.check_finite("y", y, hint="remove NaN/inf data points (or mask them with a large sigma) before fitting")

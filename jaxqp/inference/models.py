@@ -174,16 +174,16 @@ class Corrected(FitModel):
     newton_steps: int = 12  #: Newton steps for V_j (each gains a factor >~ 30 on these junctions)
 
     @property
-    def name(self):  # type: ignore[override]
+    def name(self):
         extra = [s for s, on in (("offset", self.bias_offset), ("series", self.series_resistance)) if on]
         return self.base.name + ("+" + "+".join(extra) if extra else "")
 
     @property
-    def coords(self):  # type: ignore[override]
+    def coords(self):
         return self.base.coords
 
     @property
-    def output(self):  # type: ignore[override]
+    def output(self):
         return self.base.output
 
     def __post_init__(self):
@@ -596,7 +596,7 @@ def fit_nis_conductance(V_volt, G_siemens, *, delta_ueV: float = 250.0, gamma_ue
         raise ValueError(f"V and G must have the same shape, got {V.shape} and {G.shape}")
     if G_N_siemens is None:
         G_N_siemens = float(np.mean(G[np.argsort(np.abs(V))[-max(3, V.size // 20):]]))
-    model = NISConductance(n_energy=n_energy)
+    model: FitModel = NISConductance(n_energy=n_energy)
     if bias_offset or series_resistance:
         model = Corrected(model, bias_offset=bias_offset, series_resistance=series_resistance)
     params = model.parameters()

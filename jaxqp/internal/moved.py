@@ -6,6 +6,7 @@ import importlib
 import importlib.abc
 import importlib.util
 import sys
+import types
 import warnings
 
 #: old module name -> new module name
@@ -18,7 +19,8 @@ MOVED_MODULES = {
 
 def _caller_stacklevel() -> int:
     """The stack level of the first frame outside the import machinery and this module."""
-    level, frame = 1, sys._getframe(1)
+    level = 1
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None and (frame.f_code.co_filename.startswith("<frozen importlib")
                                  or frame.f_code.co_filename == __file__):
         frame, level = frame.f_back, level + 1

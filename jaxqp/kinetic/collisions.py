@@ -37,6 +37,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jax.typing import ArrayLike
 
 from ..internal import validation as val
 from ..units import TC_OVER_DELTA0
@@ -62,7 +63,7 @@ class ElectronElectron(eqx.Module):
     ``rate`` = ``gamma_ee = hbar / (Delta0 tau_ee)`` (seed 001: ``2e-4``).
     """
 
-    rate: Array = eqx.field(converter=jnp.asarray)
+    rate: ArrayLike = eqx.field(converter=jnp.asarray)
     power: float = eqx.field(default=0.0, static=True)
 
     def __check_init__(self):
@@ -88,8 +89,8 @@ class ElectronElectron(eqx.Module):
 class ElectronPhonon(eqx.Module):
     r"""Electron-phonon relaxation to a bath at ``temperature``, ``alpha^2 F ~ |omega|^power`` (power >= 1)."""
 
-    rate: Array = eqx.field(converter=jnp.asarray)
-    temperature: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    rate: ArrayLike = eqx.field(converter=jnp.asarray)
+    temperature: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     power: float = eqx.field(default=2.0, static=True)
 
     def __check_init__(self):
@@ -107,7 +108,7 @@ class ElectronPhonon(eqx.Module):
 class RelaxationTime(eqx.Module):
     """``I_L = rate * N (f_L - tanh(E / 2 T))``; ``temperature=None``: the wire's bath temperature."""
 
-    rate: Array = eqx.field(converter=jnp.asarray)
+    rate: ArrayLike = eqx.field(converter=jnp.asarray)
     temperature: Array | None = None
 
     def __check_init__(self):
@@ -124,7 +125,7 @@ def _fft_size(n: int) -> int:
     return 1 << int(math.ceil(math.log2(2 * n - 1)))
 
 
-def _omega_circular(n: int, L: int, spacing: float) -> np.ndarray:
+def _omega_circular(n: int, L: int, spacing: float) -> tuple[np.ndarray, np.ndarray]:
     """omega_k = k dE stored at circular index k mod L (zero where |k| >= n)."""
     k = np.arange(L)
     k = np.where(k < n, k, k - L)

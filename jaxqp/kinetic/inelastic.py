@@ -45,12 +45,13 @@ import numpy as np
 from jax import Array, lax
 from jax.flatten_util import ravel_pytree
 from jax.scipy.sparse.linalg import gmres
+from jax.typing import ArrayLike
 
 from ..grids import EnergyGrid
 from ..internal import validation as val
 from ..internal.blocktri import small_solve
 from ..spectral.bulk import green_functions
-from .coefficients import coefficients, to_modes
+from .coefficients import KineticCoefficients, coefficients, to_modes
 from .collisions import PROCESSES, collision_integral
 from .solve import ContactCurrents, KineticSolution, bias_array, check_wire, currents_from_fluxes
 from .wire import Wire, WireResponse, assemble, contact_drive, equilibrium_sectors
@@ -76,7 +77,7 @@ class GapEquation(eqx.Module):
     coupling: Array | None = None
     where: str = eqx.field(default="injector", static=True)
     contact: int = eqx.field(default=0, static=True)
-    start: Array = eqx.field(default=1.0, converter=jnp.asarray)
+    start: ArrayLike = eqx.field(default=1.0, converter=jnp.asarray)
 
     def __check_init__(self):
         if self.where not in ("injector", "profile"):
@@ -123,7 +124,7 @@ def uniform_grid(e_max: float, spacing: float) -> EnergyGrid:
 
 def _cell_grid(E: np.ndarray) -> EnergyGrid:
     d = float(E[1] - E[0])
-    return EnergyGrid(points=np.asarray(E, float), weights=np.full(E.shape, d))
+    return EnergyGrid(points=jnp.asarray(E, float), weights=jnp.full(E.shape, d))
 
 
 def _check_uniform(grid: EnergyGrid) -> np.ndarray:
@@ -164,7 +165,7 @@ def _spectra(wire: Wire, E, delta, sub: int):
     t = (np.arange(sub) + 0.5) / sub - 0.5
     Ef = (E[:, None] + d * t[None, :]).ravel()
     z = jnp.asarray(Ef)[:, None] + 1j * m.gamma
-    _, g, f, ok = green_functions(z, m.h, delta[None, :], m.zeta + 0.5 * q**2, m.b_so, m.b_sf)
+    _, g, f, ok = green_functions(z, m.spectral_params(delta=delta[None, :], zeta=m.zeta + 0.5 * q**2))
     co = coefficients(g, f, delta[None, :], phase_gradient=q, zeta=m.zeta, b_so=m.b_so, b_sf=m.b_sf)
     avg = lambda a, ax: jnp.mean(a.reshape(a.shape[:ax] + (n, sub) + a.shape[ax + 1:]), axis=ax + 1)  # noqa: E731
     co = jax.tree.map(lambda a: avg(a, 0), co)
@@ -184,7 +185,7 @@ class _System(eqx.Module):
     M: Array
     Ks: tuple  # contact kernels (n_E, 4, 4)
     hes: tuple  # electrode distributions (n_E, 4)
-    co: object
+    co: KineticCoefficients
     ok: Array
 
 
@@ -245,6 +246,7 @@ def _collisions(p: _Params, S: _System, E, h, with_diagonal=False):
 def _gap_map(p: _Params, cfg, S, h):
     """Right-hand side of the gap equation at the gap nodes, (n_d,)."""
     gap = p.gap
+    assert gap is not None  # called only with a gap equation
     if cfg.gap_node is None:  # profile: all nodes
         fl = jnp.stack([h[..., 0].T, h[..., 2].T])  # (2, n_x, n_E)
     else:
@@ -600,7 +602,7 @@ def _package(p: _Params, st: _Setup, grid: EnergyGrid, u, ok, res, k) -> Inelast
                         S=jnp.zeros(st.E.shape + (0, 0)), h0c=h[:, idx], dos=dos[:, idx], coefficients=S.co,
                         volume=S.mask, converged=S.ok, nodes=st.nodes, ends=wire.ends)
     kin = KineticSolution(energy=grid, x=jnp.asarray(st.x), modes=to_modes(h), sectors=h, dos=dos, fluxes=fluxes,
-                          currents=cur, converged=conv, temperature=wire.temperature, response=resp)
+                          currents=cur, converged=conv, temperature=jnp.asarray(wire.temperature), response=resp)
     return InelasticSolution(kinetic=kin, delta=_delta_of(p, delta), converged=conv, residual=res, iterations=k,
                              spectral=(S.N, S.M))
 

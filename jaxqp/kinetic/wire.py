@@ -76,7 +76,7 @@ def wire_coefficients(wire: Wire, E) -> tuple[KineticCoefficients, Array]:
     m = wire.material
     q = wire.phase_gradient
     E = jnp.asarray(E)
-    _, g, f, ok = green_functions(E + 1j * m.gamma, m.h, m.delta, m.zeta + 0.5 * q**2, m.b_so, m.b_sf)
+    _, g, f, ok = green_functions(E + 1j * m.gamma, m.spectral_params(zeta=m.zeta + 0.5 * q**2))
     co = coefficients(g[..., None], f[..., None], m.delta, phase_gradient=q, zeta=m.zeta, b_so=m.b_so, b_sf=m.b_sf)
     return co, ok
 

@@ -12,6 +12,6 @@ Imports: ``internal``, ``units``, ``distributions``, ``grids``, ``materials`` an
 ``__init__`` imports ``bulk`` only.
 """
 
-from .bulk import SpectralSolution, dos, green_functions, solve
+from .bulk import SpectralParams, SpectralSolution, dos, green_functions, solve
 
-__all__ = ["SpectralSolution", "dos", "green_functions", "solve"]
+__all__ = ["SpectralParams", "SpectralSolution", "dos", "green_functions", "solve"]

@@ -59,6 +59,21 @@ from ..internal import config as _config
 from ..internal import validation as val
 
 
+class SpectralParams(NamedTuple):
+    """The parameters of the homogeneous retarded equation, in units of Delta0.
+
+    ``h`` spin splitting (Zeeman or exchange), ``delta`` pair potential, ``zeta`` orbital
+    depairing, ``b_so`` / ``b_sf`` spin-orbit and spin-flip rates.  Each may be an array (they
+    broadcast with the energies).  A material's view: `jaxqp.Superconductor.spectral_params`.
+    """
+
+    h: object = 0.0
+    delta: object = 1.0
+    zeta: object = 0.0
+    b_so: object = 0.0
+    b_sf: object = 0.0
+
+
 class _Options(NamedTuple):
     rtol: float
     maxiter: int
@@ -354,21 +369,36 @@ def renormalized(z, h, delta, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Options
 
     ``1/s`` is F/Delta, finite at Delta = 0 (the linearised gap equation uses it).
     """
+    if isinstance(h, SpectralParams):
+        if delta is not None:
+            raise TypeError("give the parameters as one SpectralParams or as h, delta, zeta, b_so, b_sf, not both")
+        h, delta, zeta, b_so, b_sf = h
+    elif delta is None:
+        raise TypeError("green_functions needs delta (or a SpectralParams)")
     opts = _default_options() if options is None else options
     z, args = _as_params(z, h, delta, zeta, b_so, b_sf)
     v, a, c, ok = _core(z, *args, opts)
     return jnp.stack(v), jnp.stack(a), jnp.stack(c), lax.stop_gradient(ok) > 0.5
 
 
-def green_functions(z, h, delta, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Options | None = None,
+def green_functions(z, h, delta=None, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Options | None = None,
                     with_residual: bool = False):
     """Core: solve at complex energies ``z = E + i Gamma`` (Matsubara: ``z = i omega``).
+
+    The parameters are a `SpectralParams` (``green_functions(z, sc.spectral_params())``) or the
+    five numbers ``h, delta, zeta, b_so, b_sf`` in that order.
 
     Returns ``(v, g, f, converged)`` with spin as the leading axis of v, g, f and
     ``converged`` (bool) per energy, plus the relative residual per energy if
     ``with_residual``.  Pure and differentiable; no input checks (use
     `solve` for those).
     """
+    if isinstance(h, SpectralParams):
+        if delta is not None:
+            raise TypeError("give the parameters as one SpectralParams or as h, delta, zeta, b_so, b_sf, not both")
+        h, delta, zeta, b_so, b_sf = h
+    elif delta is None:
+        raise TypeError("green_functions needs delta (or a SpectralParams)")
     opts = _default_options() if options is None else options
     z, args = _as_params(z, h, delta, zeta, b_so, b_sf)
     v, a, c, ok = _core(z, *args, opts)
@@ -389,8 +419,7 @@ def green_functions(z, h, delta, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Opti
 def _solve_jit(sc, E, options):
     E = jnp.asarray(E)
     z = E + 1j * sc.gamma
-    v, g, f, ok, res = green_functions(z, sc.h, sc.delta, sc.zeta, sc.b_so, sc.b_sf, options=options,
-                                       with_residual=True)
+    v, g, f, ok, res = green_functions(z, sc.spectral_params(), options=options, with_residual=True)
     conv = ok & jnp.all(jnp.isfinite(g), axis=0) & jnp.all(jnp.isfinite(f), axis=0)
     return SpectralSolution(
         energy=jnp.broadcast_to(E, v.shape[1:]), v=v, g=g, f=f, converged=conv, residual=res

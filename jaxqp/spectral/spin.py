@@ -77,6 +77,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
+from jax.typing import ArrayLike
 
 from .. import grids
 from ..internal import validation as val
@@ -119,10 +120,10 @@ class SpinActive(eqx.Module):
             ``magnetization``), or ``None`` for an insulator.
     """
 
-    spin_mixing: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    magnetization: Array = eqx.field(default=(0.0, 0.0, 1.0), converter=jnp.asarray)
-    conductance: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    polarization: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    spin_mixing: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    magnetization: ArrayLike = eqx.field(default=(0.0, 0.0, 1.0), converter=jnp.asarray)
+    conductance: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    polarization: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     electrode: Electrode | None = None
 
     def __init__(self, spin_mixing=0.0, magnetization=(0.0, 0.0, 1.0), conductance=0.0, polarization=0.0,
@@ -175,8 +176,8 @@ class SpinWire(eqx.Module):
     ends: tuple[End, End] = ("vacuum", "vacuum")
     exchange: Array | None = None
     exchange_direction: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
-    conductance: Array = eqx.field(default=1.0, converter=jnp.asarray)
-    phase: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    conductance: ArrayLike = eqx.field(default=1.0, converter=jnp.asarray)
+    phase: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
 
     def __check_init__(self):
         if not (isinstance(self.length, (int, float)) and self.length > 0):
@@ -490,7 +491,7 @@ def _node_data(wire: SpinWire, delta_profile):
         if isinstance(e, SpinActive):
             hb = hb.at[:, node].add(0.5 * GN * e.spin_mixing * jnp.asarray(e.magnetization))
     d = wire.material.delta * jnp.ones(n) if delta_profile is None else jnp.asarray(delta_profile)
-    return _Nodes(mass=mass, h=h, hb=hb, delta=d, phase=wire.phase * jnp.ones(n))
+    return _Nodes(mass=mass, h=h, hb=hb, delta=jnp.asarray(d), phase=jnp.asarray(wire.phase * jnp.ones(n)))
 
 
 def _local(wire: SpinWire, z, delta_profile):
@@ -656,10 +657,10 @@ class SpinDistribution(eqx.Module):
     ``h_s = [tanh((E+V_s)/2T) - tanh((E-V_s)/2T)]/2``.
     """
 
-    temperature: Array = eqx.field(converter=jnp.asarray)
-    spin_voltage: Array = eqx.field(default=0.0, converter=jnp.asarray)
-    axis: Array = eqx.field(default=(0.0, 0.0, 1.0), converter=jnp.asarray)
-    voltage: Array = eqx.field(default=0.0, converter=jnp.asarray)
+    temperature: ArrayLike = eqx.field(converter=jnp.asarray)
+    spin_voltage: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    axis: ArrayLike = eqx.field(default=(0.0, 0.0, 1.0), converter=jnp.asarray)
+    voltage: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
 
     def __init__(self, temperature, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), voltage=0.0):
         self.temperature = jnp.asarray(temperature)

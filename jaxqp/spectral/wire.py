@@ -92,7 +92,10 @@ def _segment_grid(seg: Segment, x0: float, points, growth: float) -> np.ndarray:
 def discretize(chain: Chain) -> Geometry:
     """Node positions, link conductances and half-cell volumes of a chain."""
     pts = [float(c.position) for c in chain.contacts]
-    xs, links, halves, seg_nodes = [], [], [], []
+    xs: list = []
+    links: list = []
+    halves: list = []
+    seg_nodes: list = []
     x0 = 0.0
     n = 0
     for k, seg in enumerate(chain.segments):
@@ -513,7 +516,7 @@ newton_solve.defjvp(_solve_jvp)
 def _electrode_gf(el: Electrode, z):
     """Sector ``(g, F, Ft)`` each (2, n_E) of a contact electrode (real gauge, phase 0)."""
     if isinstance(el, Superconductor):
-        _, g, f, _ = green_functions(z + 1j * el.gamma, el.h, el.delta, el.zeta, el.b_so, el.b_sf)
+        _, g, f, _ = green_functions(z + 1j * el.gamma, el.spectral_params())
         return g, f, f
     one = jnp.ones((2,) + z.shape, jnp.result_type(z, 1j))
     return one, 0 * one, 0 * one
@@ -522,8 +525,8 @@ def _electrode_gf(el: Electrode, z):
 def _bulk_riccati(z, seg: Segment, delta, phi):
     """Riccati amplitudes (2 sectors, 2, n_E) of the bulk of a segment's material."""
     m = seg.material
-    _, g, f, _ = green_functions(z + 1j * m.gamma, m.h, delta, m.zeta + 0.5 * seg.phase_gradient ** 2, m.b_so,
-                                 m.b_sf)
+    _, g, f, _ = green_functions(z + 1j * m.gamma,
+                                 m.spectral_params(delta=delta, zeta=m.zeta + 0.5 * seg.phase_gradient ** 2))
     gam, gamt = riccati_from_gf(g, f * jnp.exp(1j * phi), f * jnp.exp(-1j * phi))
     return jnp.stack([gam, gamt], 1)
 
@@ -862,9 +865,9 @@ def self_consistent_gap(structure, *, temperature=None, omega_max: float = 30.0,
         return jnp.where(mask_j, jnp.maximum(new, 0.0), 0.0)
 
     start = jnp.where(mask_j, jnp.maximum(tc * np.pi / np.exp(np.euler_gamma), 1e-3), 0.0)
-    sol = optx.fixed_point(update, optx.FixedPointIteration(rtol=rtol, atol=1e-9), start, max_steps=max_steps,
-                           throw=False)
-    ok = sol.result == optx.RESULTS.successful
+    solver: optx.AbstractFixedPointSolver = optx.FixedPointIteration(rtol=rtol, atol=1e-9)
+    fp: optx.Solution = optx.fixed_point(update, solver, start, max_steps=max_steps, throw=False)
+    ok = jnp.asarray(fp.result == optx.RESULTS.successful)
     if throw:
         val.raise_if_not_converged(ok, "the self-consistent Delta(x) iteration")
-    return GapProfile(x=jnp.asarray(geo.x), delta=sol.value, converged=ok, steps=sol.stats["num_steps"])
+    return GapProfile(x=jnp.asarray(geo.x), delta=fp.value, converged=ok, steps=fp.stats["num_steps"])
