@@ -9,7 +9,7 @@ Delta0, temperatures are k_B T / Delta0 (see `jaxqp.units`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -38,10 +38,10 @@ class Electrode(eqx.Module):
     material parameters, so that positional arguments follow the physics.
     """
 
-    # every electrode has these three fields (declared by the subclasses, last)
-    temperature: eqx.AbstractVar[ArrayLike | None]
-    bias: eqx.AbstractVar[ArrayLike]
-    distribution: eqx.AbstractVar[Callable | None]
+    if TYPE_CHECKING:  # every electrode has these fields; the subclasses declare them last, after the physics
+        temperature: ArrayLike | None
+        bias: ArrayLike
+        distribution: Callable | None
 
     # fields that may carry a batch of values (broadcast and flattened by sweeps)
     _batch_fields: ClassVar[tuple[str, ...]] = ("temperature", "bias")

@@ -60,7 +60,7 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
     """
     if os.environ.get("JAXQP_CACHE", "").strip().lower() in _OFF:
         return None
-    current = jax.config.read("jax_compilation_cache_dir")
+    current = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
     if current:
         return Path(current)
     base = Path(path or os.environ.get("JAXQP_CACHE_DIR") or Path.home() / ".cache" / "jaxqp" / "xla")

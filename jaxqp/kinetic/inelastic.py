@@ -124,7 +124,8 @@ def uniform_grid(e_max: float, spacing: float) -> EnergyGrid:
 
 def _cell_grid(E: np.ndarray) -> EnergyGrid:
     d = float(E[1] - E[0])
-    return EnergyGrid(points=jnp.asarray(E, float), weights=jnp.full(E.shape, d))
+    # NumPy on purpose: the uniform grid stays concrete inside jit (the collision kernels need its spacing)
+    return EnergyGrid(points=np.asarray(E, float), weights=np.full(E.shape, d))  # type: ignore[arg-type]
 
 
 def _check_uniform(grid: EnergyGrid) -> np.ndarray:
