@@ -363,20 +363,25 @@ def _as_params(z, h, delta, zeta, b_so, b_sf):
     return z, tuple(jnp.asarray(x, dtype=rdt) for x in (h, delta, zeta, b_so, b_sf))
 
 
-def renormalized(z, h, delta, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Options | None = None):
+def _parameters(h, delta, zeta, b_so, b_sf) -> tuple:
+    """``(h, delta, zeta, b_so, b_sf)`` from a `SpectralParams` or the five numbers."""
+    if isinstance(h, SpectralParams):
+        if delta is not None:
+            raise TypeError("give the parameters as one SpectralParams or as h, delta, zeta, b_so, b_sf, not both")
+        return tuple(h)
+    if delta is None:
+        raise TypeError("the spectral solve needs delta (or a SpectralParams)")
+    return h, delta, zeta, b_so, b_sf
+
+
+def renormalized(z, h, delta=None, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Options | None = None):
     """Core variables ``(v, v/s, 1/s, converged)``: the first three (2, ...), with
     s = sqrt(Delta^2 - v^2) retarded, and a converged flag (...) per energy.
 
     ``1/s`` is F/Delta, finite at Delta = 0 (the linearised gap equation uses it).
     """
-    if isinstance(h, SpectralParams):
-        if delta is not None:
-            raise TypeError("give the parameters as one SpectralParams or as h, delta, zeta, b_so, b_sf, not both")
-        h, delta, zeta, b_so, b_sf = h
-    elif delta is None:
-        raise TypeError("green_functions needs delta (or a SpectralParams)")
     opts = _default_options() if options is None else options
-    z, args = _as_params(z, h, delta, zeta, b_so, b_sf)
+    z, args = _as_params(z, *_parameters(h, delta, zeta, b_so, b_sf))
     v, a, c, ok = _core(z, *args, opts)
     return jnp.stack(v), jnp.stack(a), jnp.stack(c), lax.stop_gradient(ok) > 0.5
 
@@ -393,14 +398,8 @@ def green_functions(z, h, delta=None, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: 
     ``with_residual``.  Pure and differentiable; no input checks (use
     `solve` for those).
     """
-    if isinstance(h, SpectralParams):
-        if delta is not None:
-            raise TypeError("give the parameters as one SpectralParams or as h, delta, zeta, b_so, b_sf, not both")
-        h, delta, zeta, b_so, b_sf = h
-    elif delta is None:
-        raise TypeError("green_functions needs delta (or a SpectralParams)")
     opts = _default_options() if options is None else options
-    z, args = _as_params(z, h, delta, zeta, b_so, b_sf)
+    z, args = _as_params(z, *_parameters(h, delta, zeta, b_so, b_sf))
     v, a, c, ok = _core(z, *args, opts)
     v = jnp.stack(v)
     g = -1j * jnp.stack(a)
