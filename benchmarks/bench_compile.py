@@ -72,8 +72,8 @@ print(json.dumps({{"import_s": t_import, "first_call_s": first, "warm_call_s": w
 
 
 def measure(verbs, cwd: Path | None = None, pythonpath: str | None = None) -> dict:
-    env = dict(os.environ, JAXQP_CACHE="0", JAX_COMPILATION_CACHE_DIR="")
-    env.pop("JAX_COMPILATION_CACHE_DIR")
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    env["JAXQP_CACHE"] = "0"
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     rows = {}

@@ -67,6 +67,7 @@ def _P(start, lower=-math.inf, upper=math.inf, unit="", fixed=False, scale=None)
 
 class FitModel:
     """Base class: see the module docstring."""
+
     name: ClassVar[str] = ""
     coords: ClassVar[tuple] = ()
     output: ClassVar[tuple] = ("y", "")

@@ -35,16 +35,20 @@ class MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return importlib.util.spec_from_loader(name, self)
         return None
 
+    def __init__(self):
+        self._specs: dict = {}  # new module name -> its own spec
+
     def create_module(self, spec):
         new = MOVED_MODULES[spec.name]
         warnings.warn(f"{spec.name} is now {new}: import it from there", DeprecationWarning,
                       stacklevel=_caller_stacklevel())
         module = importlib.import_module(new)
-        self._spec = module.__spec__
+        self._specs.setdefault(new, module.__spec__)
         return module
 
     def exec_module(self, module):
-        module.__spec__ = self._spec  # the import system set the old name's spec; keep the real one
+        # the import system set the old name's spec on the module; give it back its own
+        module.__spec__ = self._specs[module.__name__]
 
 
 def install() -> None:

@@ -55,7 +55,6 @@ from .coefficients import KineticCoefficients, coefficients, to_modes
 from .collisions import PROCESSES, collision_integral
 from .solve import ContactCurrents, KineticSolution, bias_array, check_wire, currents_from_fluxes
 from .wire import Wire, WireResponse, assemble, contact_drive, equilibrium_sectors
-from .wire import contact_drive as _drive
 
 
 # ----------------------------------------------------------------- configuration
@@ -142,6 +141,7 @@ def _check_uniform(grid: EnergyGrid) -> np.ndarray:
 # ----------------------------------------------------------------- the discrete system
 class _Params(eqx.Module):
     """Differentiable inputs of the residual (arrays); the static rest is closed over."""
+
     wire: Wire
     collisions: tuple
     gap: GapEquation | None
@@ -177,6 +177,7 @@ def _spectra(wire: Wire, E, delta, sub: int):
 
 class _System(eqx.Module):
     """The linear part ``A h_{i-1} + B h_i + C h_{i+1} = d`` and the spectral data at one Delta."""
+
     A: Array
     B: Array
     C: Array
@@ -765,7 +766,7 @@ def detector_currents(sol: InelasticSolution, wire: Wire, detector: int, V_det):
     h = sol.kinetic.sectors[:, i, :]
 
     def one(v):
-        K, he, _ = _drive(c, wire, E, v, dos)
+        K, he, _ = contact_drive(c, wire, E, v, dos)
         sN = jnp.einsum("eij,ej->ei", K, he)[:, None, :]
         sS = -jnp.einsum("eij,ej->ei", K, h)[:, None, :]
         return -currents_from_fluxes(sN, sol.kinetic.energy)[0][0], -currents_from_fluxes(sS, sol.kinetic.energy)[0][0]
