@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
+from .internal import engine
 from .internal import validation as val
 from .internal.roots import bracketed_newton, first_sign_changes
 from .spectral.bulk import renormalized
@@ -272,29 +273,29 @@ def _branches(T, p: _Params, debye: bool, all_free_energies: bool = True) -> Gap
     )
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _finite_cutoff(p):
+    """``p`` with no tangent through an infinite Debye cutoff (the weak-coupling limit)."""
+    return p._replace(omega_D=jnp.where(jnp.isfinite(p.omega_D), p.omega_D, lax.stop_gradient(p.omega_D)))
+
+
+def _scalar_root(primal, residual, inputs):
+    """A root per element with implicit derivatives (the shared engine, elementwise Jacobian)."""
+
+    def linearise(x, q):
+        return engine.diagonal_system(jax.jvp(lambda y: residual(y, q), (x,), (jnp.ones_like(x),))[1])
+
+    return engine.implicit_solve(lambda q, _: (primal(q), None), residual, linearise, inputs, None)[0]
+
+
 def _stable_gap(T, p, debye):
-    return lax.stop_gradient(_branches(T, p, debye, all_free_energies=False).stable)
+    """The stable branch; implicit derivative ``-dG/dp / dG/dDelta`` on the superconducting branch, 0 off it."""
 
+    def residual(d, q):
+        T_, p_ = q
+        sc = d > 0
+        return jnp.where(sc, _gap_function(jnp.where(sc, d, 0.5), T_, _finite_cutoff(p_), debye), d)
 
-@_stable_gap.defjvp
-def _stable_gap_jvp(debye, primals, tangents):
-    T, p = primals
-    dT, dp = tangents
-    d = _stable_gap(T, p, debye)
-    sc = d > 0
-    d_safe = jnp.where(sc, d, 0.5)
-
-    def G(d_, T_, p_):
-        return _gap_function(d_, T_, p_, debye)
-
-    dG_dd = jax.jvp(lambda x: G(x, T, p), (d_safe,), (jnp.ones_like(d_safe),))[1]
-    dp = jax.tree.map(lambda t, x: jnp.zeros_like(x) if t is None else t, dp, p)
-    # omega_D = inf in the weak-coupling limit: no tangent through it
-    dp = dp._replace(omega_D=jnp.where(jnp.isfinite(p.omega_D), dp.omega_D, 0.0))
-    dG_dp = jax.jvp(lambda t, q: G(d_safe, t, q), (T, p), (dT, dp))[1]
-    dd = jnp.where(sc, -dG_dp / dG_dd, 0.0)
-    return d, dd
+    return _scalar_root(lambda q: _branches(q[0], q[1], debye, all_free_energies=False).stable, residual, (T, p))
 
 
 @functools.partial(jax.jit, static_argnums=(2,))
@@ -391,21 +392,14 @@ def _tc_core(p: _Params, debye: bool, n_scan: int = 48):
     return tc
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _tc(p, debye):
-    return lax.stop_gradient(_tc_core(p, debye))
+    """Tc with the implicit derivative ``-dG/dp / dG/dT`` of the linearised gap equation (0 where Tc is 0 or inf)."""
 
+    def residual(t, q):
+        ok = jnp.isfinite(t) & (t > 0)
+        return jnp.where(ok, _gap_function(jnp.zeros(()), jnp.where(ok, t, 0.3), _finite_cutoff(q), debye), t)
 
-@_tc.defjvp
-def _tc_jvp(debye, primals, tangents):
-    (p,), (dp,) = primals, tangents
-    tc = _tc(p, debye)
-    ok = jnp.isfinite(tc) & (tc > 0)
-    t = jnp.where(ok, tc, 0.3)
-    dp = dp._replace(omega_D=jnp.where(jnp.isfinite(p.omega_D), dp.omega_D, 0.0))
-    dG_dT = jax.jvp(lambda x: _gap_function(jnp.zeros(()), x, p, debye), (t,), (jnp.ones_like(t),))[1]
-    dG_dp = jax.jvp(lambda q: _gap_function(jnp.zeros(()), t, q, debye), (p,), (dp,))[1]
-    return tc, jnp.where(ok, -dG_dp / dG_dT, 0.0)
+    return _scalar_root(lambda q: _tc_core(q, debye), residual, p)
 
 
 @functools.partial(jax.jit, static_argnums=(1,))

@@ -61,6 +61,20 @@ def test_uniform_segment_reproduces_the_bulk_solution():
     _, g, f, _ = green_functions(E + 2e-3j, 0.25, 0.9, 0.04, 0.05, 0.01)
     assert float(jnp.max(jnp.abs(sol.g - jnp.moveaxis(g, 0, -1)[:, None, :]))) < 1e-8
     assert float(jnp.max(jnp.abs(sol.f - jnp.moveaxis(f, 0, -1)[:, None, :]))) < 1e-8
+    assert np.all(np.asarray(sol.result) == 0)
+
+
+def test_a_capped_solve_says_why_it_stopped():
+    """Two Newton steps cannot converge: every energy carries the 'iteration cap' code, and the error says so."""
+    mat = qp.Superconductor(delta=0.9, gamma=2e-3, h=0.25, zeta=0.04)
+    chain = qp.Chain((qp.Segment(mat, 3.0, n_x=9),), ends=("vacuum", "vacuum"))
+    E = jnp.array([-1.5, 0.1, 0.95])
+    opts = sw.default_options()._replace(maxiter=2)
+    sol = qp.solve_proximity(chain, E, options=opts, throw=False)
+    assert not np.any(np.asarray(sol.converged))
+    assert np.all(np.asarray(sol.result) == 1)  # RESULTS.max_steps_reached
+    with pytest.raises(RuntimeError, match="3 hit the iteration cap"):
+        qp.solve_proximity(chain, E, options=opts)
 
 
 # ----------------------------------------------------------------- Josephson junctions

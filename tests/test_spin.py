@@ -147,7 +147,7 @@ def test_normal_state_spin_accumulation_equals_spin_voltage():
 def test_self_consistent_gap_bulk_limits_and_implicit_gradient():
     """Bulk (no interfaces): Delta(T) equals the weak-coupling gap; a spin voltage below Delta0 leaves the
     T -> 0 gap unchanged (seed 003, bistable regime); dDelta/dT by implicit differentiation equals finite
-    differences (forward mode)."""
+    differences, in forward and in reverse mode."""
     bulk = ssc.device(n_x=3, spin_mixing=0.0, gamma=1e-3)
     g = grids.adaptive(jnp.array([float(qp.gap(0.3)), 1.0]), jnp.array([2e-3, 2e-3]), 0.0, 30.0, 160)
     r = S.self_consistent_gap(bulk, S.SpinDistribution(0.3, 0.0), g)
@@ -162,6 +162,7 @@ def test_self_consistent_gap_bulk_limits_and_implicit_gradient():
     dT = jax.jacfwd(mean_gap)(0.3)
     fd = (mean_gap(0.3 + 1e-4) - mean_gap(0.3 - 1e-4)) / 2e-4
     np.testing.assert_allclose(float(dT), float(fd), rtol=1e-4)
+    np.testing.assert_allclose(float(jax.grad(mean_gap)(0.3)), float(dT), rtol=1e-8)
 
 
 def test_seed003_equilibrium_matches_geneus():

@@ -544,13 +544,21 @@ def _section(task: str, s: str, t: dict, delta0, xi_nm, errors: list):
             qv = parse_quantity(value, p.dim, f"{s}.{k}")
             d["params"][k] = qv.reduced(p.dim, delta0, xi_nm, g)
             if k == "r_orb":
-                d["params"][k] = qv.reduced("energy", delta0)  # per tesla^2
+                d["params"][k] = orbital_per_h2(qv.reduced("energy", delta0), delta0, g)
             _check_bounds(f"{s}.{k}", p, d["params"][k], errors)
         except ConfigError as e:
             errors.append(str(e))
     if schema is SUPERCONDUCTOR:
         d["params"].setdefault("delta0", 1.0)
     return d, schema
+
+
+def orbital_per_h2(r_orb, delta0_ueV, g):
+    """Orbital depairing per tesla squared (reduced) -> per (h / Delta0)^2, so that ``zeta = r_orb h^2``.
+
+    The field is converted to the spin splitting once, here; the tasks then work in reduced units only.
+    """
+    return r_orb / Units(delta0_ueV, g=g).zeeman(1.0) ** 2
 
 
 def _grid(grid_t: dict, inner_name: str, inner_dim: str, errors: list):
@@ -597,6 +605,8 @@ def _sweep(raw: dict, sections: dict, schemas: dict, delta0, xi_nm, errors: list
         g = float(raw.get(sec, {}).get("g", 2.0))
         try:
             red = np.asarray(vals.reduced(p.dim, delta0, xi_nm, g), float)
+            if name == "r_orb":
+                red = orbital_per_h2(red, delta0, g)
         except ConfigError as e:
             errors.append(str(e))
             continue

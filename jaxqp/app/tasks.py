@@ -22,7 +22,6 @@ from ..kinetic.solve import responses_core
 from ..materials import NormalMetal, Superconductor
 from ..selfconsistency import gap_jit, gap_params
 from ..spectral.bulk import green_functions
-from ..units import Units
 
 #: status codes of a sweep point
 STATUS = {0: "ok", 1: "spectral_not_converged", 2: "gap_not_converged", 3: "non_finite"}
@@ -44,14 +43,12 @@ class Task:
     bytes_per_point: Callable  #: (RunConfig) -> working memory of one sweep point (bytes)
 
 
-def _sc_arrays(p: dict, s: str, delta0_ueV: float):
+def _sc_arrays(p: dict, s: str):
     """Reduced superconductor parameters of section ``s`` for a chunk, in units of the reference gap."""
     d0 = p[f"{s}.delta0"]
     h = p.get(f"{s}.h", p.get(f"{s}.field", jnp.zeros_like(d0)))
-    if f"{s}.r_orb" in p:  # zeta = r_orb B^2 with B in tesla, from h = g mu_B B / 2
-        g = p.get(f"{s}.g", 2.0)
-        B = Units(delta0_ueV, g=g).field_T(h)
-        zeta = p[f"{s}.r_orb"] * B**2
+    if f"{s}.r_orb" in p:  # zeta = r_orb B^2; the configuration gives r_orb per (h / Delta0)^2
+        zeta = p[f"{s}.r_orb"] * h**2
     else:
         zeta = p.get(f"{s}.zeta", jnp.zeros_like(d0))
     return dict(delta0=d0, T=p[f"{s}.temperature"], h=h, zeta=zeta, b_so=p[f"{s}.b_so"], b_sf=p[f"{s}.b_sf"],
@@ -85,7 +82,7 @@ def _make_dos(cfg):
     sc = cfg.sections["material"]["flags"]["self_consistent"]
 
     def fn(p, E):
-        a = _sc_arrays(p, "material", cfg.delta0_ueV)
+        a = _sc_arrays(p, "material")
         delta, gap_ok = _pair_potential(a, sc, p.get("material.delta"))
         col = lambda x: x[:, None]  # noqa: E731
         _, g, _, ok = green_functions(E[None, :] + 1j * col(a["gamma"]), col(a["h"]), col(jnp.nan_to_num(delta)),
@@ -117,7 +114,7 @@ def _electrode(cfg, p, s):
     if cfg.sections[s]["kind"] == "normal":
         return NormalMetal(temperature=col(p[f"{s}.temperature"]), spin_bias=col(p[f"{s}.spin_bias"])), \
             jnp.ones(p[f"{s}.temperature"].shape, bool), None
-    a = _sc_arrays(p, s, cfg.delta0_ueV)
+    a = _sc_arrays(p, s)
     delta, gap_ok = _pair_potential(a, cfg.sections[s]["flags"]["self_consistent"], p.get(f"{s}.delta"))
     el = Superconductor(delta=col(jnp.nan_to_num(delta)), h=col(a["h"]), zeta=col(a["zeta"]), b_so=col(a["b_so"]),
                         b_sf=col(a["b_sf"]), gamma=col(a["gamma"]), temperature=col(a["T"]))
@@ -181,7 +178,7 @@ def _make_wire(cfg):
     e_max = float(_wire_window(cfg))
 
     def point(p):
-        a = _sc_arrays(p, "material", cfg.delta0_ueV)
+        a = _sc_arrays(p, "material")
         delta, gap_ok = _pair_potential(a, sc_flag, p.get("material.delta"))
         delta = jnp.nan_to_num(delta)
         q = p["wire.phase_gradient"]

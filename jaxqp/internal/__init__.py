@@ -7,13 +7,16 @@ minor versions.
   persistent compilation cache.
 - `validation`: checks of user input that raise clear errors (outside
   ``jit``) and that stay silent on traced values.
+- `engine`: the shared solver engine: result codes, linear systems (direct,
+  diagonal, matrix-free with lineax GMRES) and implicit differentiation of any
+  root in forward and reverse mode.
 - `blocktri`: block-tridiagonal algebra (assembly, block Thomas, small
   batched solves).
 - `roots`: bracketed scalar Newton solves with implicit derivatives.
 - `sharding`: the one way points are spread over devices and hosts
   (mesh, ``shard_map``, placement and gathering).
 
-Imports: JAX, equinox, numpy and other modules of this package only; nothing else of jaxqp.
+Imports: JAX, equinox, lineax, numpy and other modules of this package only; nothing else of jaxqp.
 """
 
 from . import config  # noqa: F401  (float64 is switched on before any solver module runs)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from .engine import RESULTS
+
 
 def concrete(x):
     """Return ``x`` as a NumPy array, or ``None`` if it is a tracer or None."""
@@ -92,11 +94,12 @@ def broadcast_shapes_or_raise(**named_shapes) -> tuple:
         ) from None
 
 
-def raise_if_not_converged(converged, what: str, where=None) -> None:
+def raise_if_not_converged(converged, what: str, where=None, result=None) -> None:
     """Raise a RuntimeError naming the failed points, if ``converged`` is concrete and not all True.
 
     Inside ``jit`` the flag is abstract and nothing is checked; the results then
-    carry NaN at the failed points instead.
+    carry NaN at the failed points instead.  ``result``: the per-point
+    `jaxqp.internal.engine.RESULTS` codes, which the message then counts by kind.
     """
     c = concrete(converged)
     if c is None or bool(c.all()):
@@ -106,6 +109,9 @@ def raise_if_not_converged(converged, what: str, where=None) -> None:
     w = concrete(where)
     if w is not None and w.shape == c.shape:
         msg += f" (first at {w[~c].ravel()[0]!r})"
+    r = concrete(result)
+    if r is not None:
+        msg += f" ({RESULTS.describe(r)})"
     raise RuntimeError(
         msg + ". Per-point flags are in jaxqp.solve(...).converged and jaxqp.gap_branches(...).converged; "
         "a slightly larger Dynes Gamma usually helps. The solvers are meant to converge everywhere: "

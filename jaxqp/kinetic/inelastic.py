@@ -28,7 +28,7 @@ Jacobian applied matrix-free (``jax.linearize``) and preconditioned by the
 elastic operator plus the out-scattering rate of the collisions (block
 tridiagonal in x for every energy, factored once per step) and by the partial
 derivative of the gap equation in ``Delta``.  The solution is differentiated
-implicitly (``jax.custom_jvp`` with a ``lax.custom_linear_solve`` using the
+implicitly by the shared engine (`jaxqp.internal.engine.implicit_solve`, with the
 same preconditioned GMRES for ``J`` and ``J^T``), so ``jax.jvp``, ``jax.jacfwd``
 and ``jax.grad`` never unroll the iterations.
 """
@@ -43,11 +43,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
-from jax.flatten_util import ravel_pytree
 from jax.scipy.sparse.linalg import gmres
 from jax.typing import ArrayLike
 
 from ..grids import EnergyGrid
+from ..internal import engine
 from ..internal import validation as val
 from ..internal.blocktri import small_solve
 from ..spectral.bulk import green_functions
@@ -466,32 +466,18 @@ def _make_solver(cfg, warm: bool = False):
     opts = cfg.opts
     start = (lambda p, u0: u0) if warm else (lambda p, u0: _elastic_start(p, cfg, u0))
 
-    @jax.custom_jvp
-    def solve(p, u0):
+    def primal(p, u0):
         u, ok, res, k = _newton(p, start(p, u0), cfg)
-        return u, ok.astype(float), res, k
+        return u, (ok.astype(float), res, k)
 
-    @solve.defjvp
-    def solve_jvp(primals, tangents):
-        p, u0 = primals
-        dp, _ = tangents
-        # the root through ``solve`` itself and the operator at (p, u), not at stopped copies: then the
-        # tangent is again differentiable (second derivatives, e.g. d g_nl / d kappa for fits)
-        u, ok, res, k = solve(p, lax.stop_gradient(u0))
-        _, dF = jax.jvp(lambda q: _residual(q, cfg, u), (p,), (dp,))
+    def linearise(u, p):
         _, matvec, precond, precond_t, _ = _linearise(p, cfg, u, transpose=True)
-        # one flat right-hand side: a part that does not depend on the tangent would otherwise be a
-        # constant leaf, which lax.custom_linear_solve cannot transpose
-        flat, unravel = ravel_pytree(dF)
-        wrap = lambda fn: (lambda v: ravel_pytree(fn(unravel(v)))[0])  # noqa: E731
-        du = lax.custom_linear_solve(
-            wrap(matvec), flat,
-            solve=lambda mv, b: ravel_pytree(_gmres(matvec, unravel(b), precond, opts))[0],
-            transpose_solve=lambda vm, b: ravel_pytree(
-                _gmres(lambda v: unravel(vm(ravel_pytree(v)[0])), unravel(b), precond_t, opts))[0])
-        du = jax.tree.map(jnp.negative, unravel(du))
-        zk = np.zeros(np.shape(k), dtype=jax.dtypes.float0)
-        return (u, ok.astype(float), res, k), (du, jnp.zeros_like(res), jnp.zeros_like(res), zk)
+        return engine.LinearSystem(matvec=matvec, solve=lambda b: _gmres(matvec, b, precond, opts),
+                                   transpose_solve=lambda b, vecmat: _gmres(vecmat, b, precond_t, opts))
+
+    def solve(p, u0):
+        u, (ok, res, k) = engine.implicit_solve(primal, lambda u_, q: _residual(q, cfg, u_), linearise, p, u0)
+        return u, ok, res, k
 
     return solve
 

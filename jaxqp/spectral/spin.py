@@ -80,6 +80,7 @@ from jax import Array, lax
 from jax.typing import ArrayLike
 
 from .. import grids
+from ..internal import engine
 from ..internal import validation as val
 from ..internal.blocktri import jacobian_blocks
 from ..internal.blocktri import mm_last as _mm
@@ -557,7 +558,8 @@ class SpinSolution(eqx.Module):
 
     ``gamma``, ``gamma_t``: Riccati matrices ``(n_E, n_x, 2, 2)``; ``energy``
     ``(n_E,)``; ``x`` ``(n_x,)``; ``converged``, ``residual``, ``iterations``
-    per energy; ``links`` the link conductances.
+    and ``result`` (the `jaxqp.internal.engine.RESULTS` code) per energy;
+    ``links`` the link conductances.
     """
 
     energy: Array
@@ -568,6 +570,7 @@ class SpinSolution(eqx.Module):
     residual: Array
     iterations: Array
     links: Array
+    result: Array | None = None  # (n_E,) jaxqp.internal.engine.RESULTS code per energy
 
     def blocks(self):
         """2x2 blocks ``(g, F, -Ft, -gt)`` of the retarded function, each ``(2, 2, n_E, n_x)``."""
@@ -608,7 +611,7 @@ def _solve_jit(wire, E, delta_profile, opts):
     n = wire.n_x
     return SpinSolution(energy=jnp.real(E), x=jnp.asarray(wire.x), gamma=Yb[:, :, :4].reshape(-1, n, 2, 2),
                         gamma_t=Yb[:, :, 4:].reshape(-1, n, 2, 2), converged=ok, residual=res, iterations=k,
-                        links=loc.links)
+                        links=loc.links, result=_wire.result_codes(ok, res, k, opts))
 
 
 def solve_spin(wire: SpinWire, E, *, delta_profile=None, options: _wire.Options | None = None,
@@ -641,7 +644,7 @@ def solve_spin(wire: SpinWire, E, *, delta_profile=None, options: _wire.Options 
     opts = default_options() if options is None else options
     sol = _solve_jit(wire, E, delta_profile, opts)
     if throw:
-        val.raise_if_not_converged(sol.converged, "the 1-D spin-general Usadel solve", jnp.real(E))
+        val.raise_if_not_converged(sol.converged, "the 1-D spin-general Usadel solve", jnp.real(E), sol.result)
     return sol
 
 
@@ -856,15 +859,19 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
     d = lax.stop_gradient(d)
     Ys = lax.stop_gradient(Y)
 
-    # implicit differentiation at the fixed point d = F(d; parameters)
-    def resid(x):
-        return _gap_map(wire, dist, points, weights, x, Ys, warm)[0] - x
+    # implicit differentiation at the fixed point d = F(d; parameters): (J - 1) dd = -dF by GMRES on
+    # Jacobian-vector products through the spectral solve (memory O(n_x)); reverse mode by its transpose
+    diff, static = eqx.partition((wire, dist, points, weights, Ys), eqx.is_inexact_array)
 
-    def tangent_solve(g, y):
-        # (J - 1) x = y by GMRES on the linear map g: no dense Jacobian, memory O(n)
-        return jax.scipy.sparse.linalg.gmres(g, y, tol=1e-12, atol=0.0, restart=min(n, 30), maxiter=20)[0]
+    def resid(x, inputs):
+        w, di, pts, wts, Y_ = eqx.combine(inputs, static)
+        return _gap_map(w, di, pts, wts, x, Y_, warm)[0] - x
 
-    d = lax.custom_root(resid, d, lambda f, x0: x0, tangent_solve)
+    def linearise(x, inputs):
+        return engine.matrix_free_system(lambda v: jax.jvp(lambda y: resid(y, inputs), (x,), (v,))[1], x,
+                                         restart=min(n, 30), max_steps=20 * min(n, 30))
+
+    d, _ = engine.implicit_solve(lambda inputs, start: (start, None), resid, linearise, diff, d)
     Fd, (Yf, ok, imag, sol) = _gap_map(wire, dist, points, weights, d, Ys, warm)
     res = jnp.max(jnp.abs(Fd - d))
     conv = (res <= 10 * tol) & jnp.all(ok)
@@ -892,9 +899,9 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
     the spectral solve (fewer steps; converges to the branch nearest to
     ``start``, stable or not; memory O(n_x^2 n_E)).  Forward-mode derivatives
     (``jax.jvp``, ``jax.jacfwd``, hence fits) go through the solution by
-    implicit differentiation (``lax.custom_root``, GMRES); reverse mode
-    (``jax.grad``) is not available here: JAX cannot transpose the nested
-    linear solves (the spectral solve's inside the root's).
+    implicit differentiation (`jaxqp.internal.engine.implicit_solve`, GMRES on
+    Jacobian-vector products), and so does reverse mode (``jax.grad``), by the
+    transposed products.
 
     Args:
         wire: `SpinWire`; its ``material.delta`` is the start if ``start`` is None.

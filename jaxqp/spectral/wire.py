@@ -53,18 +53,17 @@ the energy.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
 from ..geometry import Chain, Interface, Segment, TunnelContact, Wire, chain_from_wire, position_grid  # noqa: F401
 from ..internal import config as _config
+from ..internal import engine
 from ..internal import validation as val
 from ..internal.blocktri import block_thomas_last as block_thomas
 from ..internal.blocktri import jacobian_blocks
@@ -468,12 +467,6 @@ def _solve_primal(loc, Y0, dirichlet, opts: Options, model: NewtonModel):
     return Y, ok, res, jnp.broadcast_to(k, (B,))
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
-def newton_solve(loc, Y0, dirichlet, opts, model: NewtonModel):
-    Y, ok, res, k = _solve_primal(loc, Y0, dirichlet, opts, model)
-    return Y, ok.astype(jnp.real(Y).dtype), res, k
-
-
 def _block_matvec(A, Bm, C, v):
     """``J v`` for block-tridiagonal J (blocks (n, k, k, B)) and v (n, k, B)."""
     mv = lambda M, u: jnp.einsum("nijb,njb->nib", M, u)  # noqa: E731
@@ -488,28 +481,32 @@ def _block_transpose(A, Bm, C):
     return (jnp.concatenate([zero, t(C)[:-1]], 0), t(Bm), jnp.concatenate([t(A)[1:], zero], 0))
 
 
-def _solve_jvp(dirichlet, opts, model, primals, tangents):
-    """Implicit differentiation: ``J dY = -dR`` with the block-tridiagonal Jacobian at the solution.
+def newton_solve(loc, Y0, dirichlet, opts, model: NewtonModel):
+    """Newton solve of ``model`` at the node coefficients ``loc`` from ``Y0``: ``(Y, ok, res, k)`` per column.
 
-    The linear solve is a ``lax.custom_linear_solve`` (block Thomas for J and
-    for J^T), so reverse mode (``jax.grad``) transposes it without unrolling.
+    ``Y`` is differentiable in ``loc`` (forward and reverse mode) by implicit
+    differentiation (`jaxqp.internal.engine.implicit_solve`): ``J dY = -dR`` with the
+    block-tridiagonal Jacobian at the solution, solved by block Thomas for J and
+    for J^T.  ``Y0`` carries no derivative.
     """
-    loc, Y0 = primals
-    dloc, _ = tangents
-    Y, ok, res, k = _solve_primal(loc, Y0, dirichlet, opts, model)
-    _, dR = jax.jvp(lambda l: model.residual(Y, l, dirichlet, 0.0), (loc,), (dloc,))
-    _, A, Bm, C = lax.stop_gradient(model.blocks(Y, loc, dirichlet, 0.0))
-    At, Bt, Ct = _block_transpose(A, Bm, C)
-    dY = -lax.custom_linear_solve(
-        lambda v: _block_matvec(A, Bm, C, v), dR,
-        solve=lambda _, b: block_thomas(A, Bm, C, b[:, :, None, :])[:, :, 0, :],
-        transpose_solve=lambda _, b: block_thomas(At, Bt, Ct, b[:, :, None, :])[:, :, 0, :])
-    okf = ok.astype(jnp.real(Y).dtype)
-    zk = np.zeros(np.shape(k), dtype=jax.dtypes.float0)
-    return (Y, okf, res, k), (dY, jnp.zeros_like(okf), jnp.zeros_like(res), zk)
 
+    def primal(loc_, Y0_):
+        Y, ok, res, k = _solve_primal(loc_, Y0_, dirichlet, opts, model)
+        return Y, (ok.astype(jnp.real(Y).dtype), res, k)
 
-newton_solve.defjvp(_solve_jvp)
+    def residual(Y, loc_):
+        return model.residual(Y, loc_, dirichlet, 0.0)
+
+    def linearise(Y, loc_):
+        _, A, Bm, C = model.blocks(Y, loc_, dirichlet, 0.0)
+        At, Bt, Ct = _block_transpose(A, Bm, C)
+        return engine.LinearSystem(
+            matvec=lambda v: _block_matvec(A, Bm, C, v),
+            solve=lambda b: block_thomas(A, Bm, C, b[:, :, None, :])[:, :, 0, :],
+            transpose_solve=lambda b, _: block_thomas(At, Bt, Ct, b[:, :, None, :])[:, :, 0, :])
+
+    Y, (ok, res, k) = engine.implicit_solve(primal, residual, linearise, loc, Y0)
+    return Y, ok, res, k
 
 
 # ----------------------------------------------------------------- assembly of one batch of energies
@@ -606,7 +603,9 @@ class ProximitySolution(eqx.Module):
     Arrays have shape ``(n_E, n_x, 2)`` with the spin sector last (``s = +1, -1``).
     ``F`` and ``Ft`` are the anomalous functions in the gauge of the input phases;
     ``f`` is their gauge-invariant combination ``sqrt(F Ft)`` (the ``sinh theta``
-    of the real gauge).
+    of the real gauge).  ``converged``, ``residual``, ``iterations`` and
+    ``result`` (the `jaxqp.internal.engine.RESULTS` code: why a point stopped) are
+    per energy.
     """
 
     energy: Array
@@ -616,6 +615,7 @@ class ProximitySolution(eqx.Module):
     residual: Array  # (n_E,)
     iterations: Array  # (n_E,)
     links: Array  # (n_x - 1,)
+    result: Array | None = None  # (n_E,) jaxqp.internal.engine.RESULTS code per energy
 
     def _parts(self):
         return riccati_to_gf(self.gamma[..., 0], self.gamma[..., 1])
@@ -672,7 +672,12 @@ def _solve_jit(chain, E, delta_profile, geo_key, coupled, opts):
     z = E.astype(jnp.result_type(E, 1j))
     Y, ok, res, k = _solve_energies(z, p, chain, geo, delta_profile, coupled, opts)
     return ProximitySolution(energy=E, x=jnp.asarray(geo.x), gamma=Y, converged=ok, residual=res, iterations=k,
-                             links=p.links)
+                             links=p.links, result=result_codes(ok, res, k, opts))
+
+
+def result_codes(ok, res, k, opts: Options):
+    """`jaxqp.internal.engine.RESULTS` code per energy of a Newton solve."""
+    return engine.result_code(converged=ok, finite=jnp.isfinite(res), capped=k >= opts.maxiter)
 
 
 _GEOMETRIES: dict = {}
@@ -743,7 +748,7 @@ def solve_proximity(structure, E, *, delta_profile=None, options: Options | None
     opts = default_options() if options is None else options
     sol = _solve_jit(chain, E, delta_profile, key, _coupled(chain), opts)
     if throw:
-        val.raise_if_not_converged(sol.converged, "the 1-D Usadel solve", jnp.real(E))
+        val.raise_if_not_converged(sol.converged, "the 1-D Usadel solve", jnp.real(E), sol.result)
     return sol
 
 
