@@ -4,8 +4,9 @@
   ends (reservoir or vacuum); the kinetic solvers' structure, and a one-segment `Chain`
   (`Wire.as_chain`).
 - `Chain`: `Segment` objects joined by `Interface` objects (transparent or
-  tunnel), with point `TunnelContact` objects and end conditions; the structure of the
-  1-D retarded (proximity) solver.
+  tunnel), with point `TunnelContact` objects and end conditions (reservoir, vacuum
+  or a `SpinActive` interface); the structure of the 1-D retarded (proximity)
+  solver and, for one segment, of the spin-general solver.
 - `position_grid`: the non-uniform position nodes, graded around contacts.
 
 Lengths are in units of the coherence length xi, conductances in units of 1 / R_xi (the wire's
@@ -29,6 +30,66 @@ from .internal import validation as val
 from .materials import Electrode, NormalMetal, Superconductor
 
 _ENDS = ("reservoir", "vacuum")
+
+
+def unit_vector(v, what: str) -> np.ndarray:
+    """``v`` as a normalised 3-vector (numpy), or a ValueError that names ``what``."""
+    v = np.asarray(v, dtype=float)
+    if v.shape != (3,):
+        raise ValueError(f"{what} must be a 3-vector (x, y, z), got shape {v.shape}")
+    n = np.linalg.norm(v)
+    if not n > 0:
+        raise ValueError(f"{what} must be a non-zero 3-vector, got {v.tolist()}")
+    return v / n
+
+
+class SpinActive(eqx.Module):
+    """Spin-active end of a wire: a magnetic insulator or a spin-polarised tunnel barrier.
+
+    An end of a `Chain` (and of `jaxqp.SpinWire`); only the spin-general solver
+    (`jaxqp.solve_spin`) has the spin-mixing term.
+
+    Attributes:
+        spin_mixing: ``G_phi / G_N``, the spin-dependent interfacial phase shifts
+            (spin-mixing conductance) relative to the wire's normal-state
+            conductance ``G_N = sigma / L`` (differentiable).
+        magnetization: direction of the interface magnetisation (3-vector,
+            normalised; a leaf, so that changing it reuses the compiled solver).
+        conductance: ``G_T / G_N`` tunnel conductance to ``electrode`` (0 for a
+            magnetic insulator; differentiable).
+        polarization: spin polarisation ``P`` of the tunnel conductance, ``|P| < 1``.
+        electrode: `jaxqp.Superconductor` or `jaxqp.NormalMetal`
+            behind the barrier (its exchange field points along
+            ``magnetization``), or ``None`` for an insulator.
+    """
+
+    spin_mixing: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    magnetization: ArrayLike = eqx.field(default=(0.0, 0.0, 1.0), converter=jnp.asarray)
+    conductance: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    polarization: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    electrode: Electrode | None = None
+
+    def __init__(self, spin_mixing=0.0, magnetization=(0.0, 0.0, 1.0), conductance=0.0, polarization=0.0,
+                 electrode=None):
+        self.spin_mixing = jnp.asarray(spin_mixing)
+        self.magnetization = jnp.asarray(unit_vector(magnetization, "magnetization"))
+        self.conductance = jnp.asarray(conductance)
+        self.polarization = jnp.asarray(polarization)
+        self.electrode = electrode
+
+    def __check_init__(self):
+        val.check_finite("spin_mixing", self.spin_mixing)
+        val.check_nonnegative("conductance", self.conductance, hint="a tunnel conductance G_T/G_N is >= 0")
+        p = val.concrete(self.polarization)
+        if p is not None and np.any(np.abs(p) >= 1):
+            raise ValueError(f"polarization must satisfy |P| < 1, got {p}")
+        c = val.concrete(self.conductance)
+        if self.electrode is None and c is not None and np.any(c != 0):
+            raise ValueError("a tunnel conductance needs an electrode: pass electrode=jaxqp.NormalMetal() or a "
+                             "Superconductor, or set conductance=0 for a magnetic insulator")
+
+
+End = str | SpinActive
 
 
 # ----------------------------------------------------------------- position nodes
@@ -208,6 +269,12 @@ class Segment(eqx.Module):
         self_consistent: solve Delta(x) on this segment with
             `self_consistent_gap` (static).  ``material.delta`` is then
             the zero-temperature bulk gap that fixes the coupling constant.
+        exchange_direction: direction of ``material.h`` (static 3-vector).  The
+            collinear solver needs none (a uniform direction is equivalent to z);
+            the spin-general solver uses it.
+        exchange: optional exchange field per node ``(n_x, 3)`` (units Delta0),
+            replacing ``material.h * exchange_direction``: any direction, varying
+            along the segment (spin-general solver only).
     """
 
     material: Superconductor
@@ -218,8 +285,13 @@ class Segment(eqx.Module):
     phase: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     phase_gradient: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     self_consistent: bool = eqx.field(default=False, static=True)
+    exchange_direction: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
+    exchange: Array | None = None
 
     def __check_init__(self):
+        unit_vector(self.exchange_direction, "exchange_direction")
+        if self.exchange is not None and jnp.shape(self.exchange) != (self.n_x, 3):
+            raise ValueError(f"exchange must have shape (n_x, 3) = ({self.n_x}, 3), got {jnp.shape(self.exchange)}")
         if not isinstance(self.material, Superconductor):
             raise TypeError("Segment.material must be a jaxqp.Superconductor (delta=0 for a normal metal)")
         if not self.length > 0:
@@ -258,8 +330,10 @@ class Chain(eqx.Module):
         contacts: `jaxqp.TunnelContact` objects at global positions
             (the delta-function injectors of seed 002); their electrodes'
             spectra enter the retarded equation.
-        ends: ``("reservoir" | "vacuum", ...)``: bulk solution of the end
-            segment imposed, or zero flux.
+        ends: left and right end: ``"reservoir"`` (bulk solution of the end
+            segment imposed), ``"vacuum"`` (zero flux) or a `SpinActive`
+            interface (spin-general solver only).  ``chain.ends`` gives the kinds
+            (``"spin-active"`` for the latter), ``chain.boundaries`` the objects.
         temperature: used by `self_consistent_gap` and
             `josephson_current`.
         growth: grading of the nodes around contacts (see
@@ -272,6 +346,7 @@ class Chain(eqx.Module):
     ends: tuple = eqx.field(default=("reservoir", "reservoir"), static=True)
     temperature: ArrayLike = eqx.field(default=0.05, converter=jnp.asarray)
     growth: float = eqx.field(default=0.1, static=True)
+    spin_active: tuple = (None, None)
 
     def __init__(self, segments, interfaces=None, contacts=(), ends=("reservoir", "reservoir"), temperature=0.05,
                  growth=0.1):
@@ -280,7 +355,10 @@ class Chain(eqx.Module):
             interfaces = (Interface(),) * (len(self.segments) - 1)
         self.interfaces = tuple(i if isinstance(i, Interface) else Interface(i) for i in interfaces)
         self.contacts = tuple(contacts)
-        self.ends = tuple(ends)
+        ends = tuple(ends)
+        # the kinds are static (they shape the discretisation); a spin-active end's numbers are leaves
+        self.ends = tuple("spin-active" if isinstance(e, SpinActive) else e for e in ends)
+        self.spin_active = tuple(e if isinstance(e, SpinActive) else None for e in ends)
         self.temperature = jnp.asarray(temperature)
         self.growth = float(growth)
 
@@ -293,8 +371,8 @@ class Chain(eqx.Module):
         if len(self.interfaces) != len(self.segments) - 1:
             raise ValueError(f"{len(self.segments)} segments need {len(self.segments) - 1} interfaces, "
                              f"got {len(self.interfaces)}")
-        if len(self.ends) != 2 or any(e not in _ENDS for e in self.ends):
-            raise ValueError(f"ends must be two of {_ENDS}, got {self.ends}")
+        if len(self.ends) != 2 or any(e not in _ENDS + ("spin-active",) for e in self.ends):
+            raise ValueError(f"ends must be two of {_ENDS} or SpinActive interfaces, got {self.ends}")
         total = sum(s.length for s in self.segments)
         for c in self.contacts:
             if not isinstance(c, TunnelContact):
@@ -306,6 +384,15 @@ class Chain(eqx.Module):
     @property
     def length(self) -> float:
         return float(sum(s.length for s in self.segments))
+
+    @property
+    def boundaries(self) -> tuple:
+        """The two ends as given: ``"reservoir"``, ``"vacuum"`` or a `SpinActive` interface."""
+        return tuple(a if a is not None else e for e, a in zip(self.ends, self.spin_active, strict=True))
+
+    def is_collinear(self) -> bool:
+        """Whether the collinear solver can take the chain (no spin-active end, no exchange profile)."""
+        return "spin-active" not in self.ends and all(s.exchange is None for s in self.segments)
 
 
 def chain_from_wire(wire: Wire) -> Chain:

@@ -23,6 +23,8 @@ parameters builds one grid per map point in one vectorised call.
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -62,8 +64,13 @@ def uniform(e_min, e_max, n: int) -> EnergyGrid:
     return EnergyGrid(points=pts, weights=dx * w)
 
 
+@functools.partial(jax.jit, static_argnames="n")
 def _adaptive(centers, widths, e_min, e_max, n: int) -> EnergyGrid:
-    """Vectorised core; centers/widths (..., K), e_min/e_max (...)."""
+    """Vectorised core; centers/widths (..., K), e_min/e_max (...).
+
+    Jitted: called with concrete values (a default grid built before a solve), it is one
+    small program instead of some forty single operations, each compiled on first use.
+    """
     centers = jnp.asarray(centers)
     dtype = jnp.result_type(centers, 1.0)
     batch = jnp.broadcast_shapes(centers.shape[:-1], jnp.shape(e_min), jnp.shape(e_max),
@@ -158,6 +165,7 @@ def adaptive(centers, widths, e_min, e_max, n: int = 2001) -> EnergyGrid:
     return _adaptive(centers, widths, e_min, e_max, n)
 
 
+@functools.partial(jax.jit, static_argnames="n")
 def merged_grid(centers, widths, e_max, n: int) -> EnergyGrid:
     """``n // 2`` nodes clustered at ``centers`` (sinh maps resolving ``widths``) merged with
     ``n - n // 2`` uniform nodes on ``[-e_max, e_max]``; trapezoidal weights on the merged nodes.

@@ -38,8 +38,10 @@ def test_reduces_to_collinear_solver_in_any_direction():
     E = jnp.linspace(0.05, 2.0, 24)
     ref = W.solve_proximity(chain, E, delta_profile=prof)
     for k, direction in ((2, (0, 0, 1)), (0, (1, 0, 0))):
-        sol = S.solve_spin(S.SpinWire(m, L, NX, ends=("reservoir", "vacuum"), exchange_direction=direction), E,
-                           delta_profile=prof)
+        # the same description for both solvers: a one-segment chain, the field along `direction`
+        same = W.Chain((W.Segment(m, L, n_x=NX, self_consistent=True, exchange_direction=direction),),
+                       ends=("reservoir", "vacuum"))
+        sol = S.solve_spin(same, E, delta_profile=prof)
         nd = np.asarray(sol.spin_dos())
         np.testing.assert_allclose(nd[k, 0], ref.dos[..., 0], atol=1e-10)
         np.testing.assert_allclose(nd[k, 1], ref.dos[..., 1], atol=1e-10)
@@ -49,7 +51,9 @@ def test_reduces_to_collinear_solver_in_any_direction():
 
 def test_varying_field_and_tunnel_end_match_collinear_chain():
     """An exchange field that changes along the wire (two segments joined transparently) and a
-    Kupriyanov-Lukichev tunnel end to a normal metal, against the collinear chain with a point contact."""
+    Kupriyanov-Lukichev tunnel end to a normal metal, against the collinear chain with a point contact.
+    The spin solver takes the one-segment chain with a spin-active end (equal to its SpinWire form);
+    the collinear solver refuses it."""
     m1 = qp.Superconductor(delta=1.0, h=0.3, gamma=0.02)
     m2 = qp.Superconductor(delta=1.0, h=-0.2, gamma=0.02)
     L, kappa = 2.0, 0.8
@@ -62,8 +66,14 @@ def test_varying_field_and_tunnel_end_match_collinear_chain():
     hx = np.where(x < L / 2 - 1e-9, 0.3, -0.2)
     hx[NX // 2] = 0.05  # the shared node collects half a cell of each segment
     field = jnp.asarray(np.stack([hx, 0 * hx, 0 * hx], 1))
-    end = S.SpinActive(0.0, (0, 1, 0), conductance=kappa * L, electrode=qp.NormalMetal())
-    sol = S.solve_spin(S.SpinWire(m1, L, NX, ends=("reservoir", end), exchange=field), E)
+    end = qp.SpinActive(0.0, (0, 1, 0), conductance=kappa * L, electrode=qp.NormalMetal())
+    spin_chain = qp.Chain((qp.Segment(m1, L, n_x=NX, exchange=field),), ends=("reservoir", end))
+    with pytest.raises(ValueError, match="solve_spin"):  # the collinear solver has no spin-active end
+        qp.solve_proximity(spin_chain, E)
+    sol = S.solve_spin(spin_chain, E)
+    assert np.all(np.asarray(sol.result) == 0)
+    ref_wire = S.solve_spin(S.SpinWire(m1, L, NX, ends=("reservoir", end), exchange=field), E)
+    np.testing.assert_array_equal(np.asarray(sol.gamma), np.asarray(ref_wire.gamma))
     nd = np.asarray(sol.spin_dos())
     np.testing.assert_allclose(nd[0, 0], ref.dos[..., 0], atol=2e-5)
     np.testing.assert_allclose(nd[0, 1], ref.dos[..., 1], atol=2e-5)
@@ -211,6 +221,15 @@ def test_bad_input_is_rejected():
         S.solve_spin(sw, jnp.linspace(0.1, 1.0, 4), delta_profile=jnp.ones(3))
     with pytest.raises(ValueError, match="cutoff"):
         S.self_consistent_gap(sw, S.SpinDistribution(0.1), grids.uniform(0.0, 3.0, 10))
+    two = qp.Chain((qp.Segment(m, 1.0, n_x=5), qp.Segment(m, 1.0, n_x=5)), ends=("vacuum", "vacuum"))
+    with pytest.raises(ValueError, match="one segment"):
+        S.solve_spin(two, jnp.linspace(0.1, 1.0, 4))
+    with pytest.raises(ValueError, match="point contacts"):
+        S.solve_spin(qp.Chain((qp.Segment(m, 1.0, n_x=5),), contacts=(qp.TunnelContact(0.5, 0.1, qp.NormalMetal()),)),
+                     jnp.linspace(0.1, 1.0, 4))
+    with pytest.raises(ValueError, match=r"shape \(n_x, 3\)"):
+        qp.Segment(m, 1.0, n_x=5, exchange=jnp.zeros((4, 3)))
+    assert sw.as_chain().ends == ("vacuum", "vacuum")
 
 
 

@@ -6,7 +6,9 @@ one backward sweep, each a ``lax.scan`` over the nodes, O(n k^3) per system and
 batched.  Two layouts: `block_thomas` (batch first, one pivoted
 elimination per block, cheap to compile) and `block_thomas_last` (batch last, block algebra
 unrolled so that it vectorises over the contiguous batch: several times faster
-per solve on CPU, slower to compile; for Newton loops).  Real and complex
+per solve on CPU for 2x2 and 4x4 blocks, slower to compile; for the collinear
+Newton loop).  For 8x8 blocks (the spin-general Newton loop) the unrolled form
+compiles twice as long and is no faster, so that loop uses `block_thomas`.  Real and complex
 blocks both work.
 
 `jacobian_blocks` extracts the three block diagonals of the Jacobian of a

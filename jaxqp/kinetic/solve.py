@@ -13,6 +13,8 @@ wire into the detector), as in seed 001, so that charge imbalance gives
 
 from __future__ import annotations
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -384,6 +386,40 @@ class NonlocalMap(eqx.Module):
     detector: int = eqx.field(static=True)
 
 
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _bias_map(base, Vi, Vd, injector: int, detector: int):
+    """Bias vectors ``(n_inj * n_det, n_c)`` of a non-local map (the other contacts at ``base``)."""
+    VV = jnp.broadcast_to(base, (Vi.size, Vd.size, base.shape[-1]))
+    VV = VV.at[..., injector].set(Vi[:, None]).at[..., detector].set(Vd[None, :])
+    return VV.reshape(-1, base.shape[-1])
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _map_fields(out, shp, injector: int, detector: int):
+    """The fields of a `NonlocalMap` from the flat map (one program, not one per operation)."""
+    return dict(g_nl=-out["dcharge"][:, detector].reshape(shp), G_inj=out["dcharge"][:, injector].reshape(shp),
+                I_inj=out["charge"][:, injector].reshape(shp), I_det=-out["charge"][:, detector].reshape(shp),
+                spin_det=-out["spin"][:, detector].reshape(shp), converged=out["ok"].reshape(shp))
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _separable_map(parts, ok, injector: int, detector: int):
+    """The flat map ``(n_inj * n_det, n_c)`` from the per-contact separable parts (one program)."""
+    nc = len(parts)
+    shp = (parts[injector][0][0].shape[0], parts[detector][0][0].shape[0])
+    out = {}
+    for key, j in (("charge", 0), ("spin", 1)):
+        tot = jnp.zeros(shp + (nc,))
+        for c, (vals, _) in enumerate(parts):
+            F = vals[j]
+            tot = tot + (F[:, None, :] if c == injector else F[None, :, :] if c == detector else F[0])
+        out[key] = tot.reshape(-1, nc)
+    dq = parts[injector][1][0]
+    out["dcharge"] = jnp.broadcast_to(dq[:, None, :], shp + (nc,)).reshape(-1, nc)
+    out["ok"] = jnp.broadcast_to(ok, (shp[0] * shp[1],))
+    return out
+
+
 def nonlocal_conductance(wire: Wire, V_inj, V_det=0.0, *, injector: int = 0, detector: int = 1,
                          grid: EnergyGrid | None = None, n_energy: int = 2001, chunk: int = 256,
                          throw: bool = True) -> NonlocalMap:
@@ -409,38 +445,19 @@ def nonlocal_conductance(wire: Wire, V_inj, V_det=0.0, *, injector: int = 0, det
     if Vi.ndim != 1 or Vd.ndim != 1:
         raise ValueError("V_inj and V_det must be scalars or 1-D arrays")
     base = wire.biases
-    VV = jnp.broadcast_to(base, (Vi.size, Vd.size, nc))
-    VV = VV.at[..., injector].set(Vi[:, None]).at[..., detector].set(Vd[None, :])
     vmax = float(max(np.max(np.abs(np.asarray(Vi))), np.max(np.abs(np.asarray(Vd)))))
     grid = energy_grid_or_default(wire, grid, n_energy, vmax)
-    shp = (Vi.size, Vd.size)
     if fixed_kernels(wire):
         axes = [jnp.atleast_1d(jnp.asarray(b, float)) for b in base]
         axes[injector], axes[detector] = Vi, Vd
         parts, ok = separable_jit(wire, grid, tuple(axes), injector)
-        out = {}
-        for key, j in (("charge", 0), ("spin", 1)):
-            tot = jnp.zeros(shp + (nc,))
-            for c, (vals, _) in enumerate(parts):
-                F = vals[j]
-                tot = tot + (F[:, None, :] if c == injector else F[None, :, :] if c == detector else F[0])
-            out[key] = tot.reshape(-1, nc)
-        dq = parts[injector][1][0]
-        out["dcharge"] = jnp.broadcast_to(dq[:, None, :], shp + (nc,)).reshape(-1, nc)
-        out["ok"] = jnp.broadcast_to(ok, (Vi.size * Vd.size,))
+        out = _separable_map(parts, ok, injector, detector)
     else:
-        out = responses_jit(wire, grid, VV.reshape(-1, nc), chunk, None, injector)
+        out = responses_jit(wire, grid, _bias_map(base, Vi, Vd, injector, detector), chunk, None, injector)
     if throw:
         val.raise_if_not_converged(out["ok"], "the non-local conductance map")
-    return NonlocalMap(
-        V_inj=Vi, V_det=Vd,
-        g_nl=-out["dcharge"][:, detector].reshape(shp),
-        G_inj=out["dcharge"][:, injector].reshape(shp),
-        I_inj=out["charge"][:, injector].reshape(shp),
-        I_det=-out["charge"][:, detector].reshape(shp),
-        spin_det=-out["spin"][:, detector].reshape(shp),
-        converged=out["ok"].reshape(shp), injector=injector, detector=detector,
-    )
+    return NonlocalMap(V_inj=Vi, V_det=Vd, injector=injector, detector=detector,
+                       **_map_fields(out, (Vi.size, Vd.size), injector, detector))
 
 
 def local_conductance(wire: Wire, contact: int, V, *, grid: EnergyGrid | None = None, n_energy: int = 2001,

@@ -80,6 +80,7 @@ from jax import Array, lax
 from jax.typing import ArrayLike
 
 from .. import grids
+from ..geometry import Chain, End, Segment, SpinActive, unit_vector
 from ..internal import engine
 from ..internal import validation as val
 from ..internal.blocktri import jacobian_blocks
@@ -94,64 +95,13 @@ _EYE2 = np.eye(2, dtype=complex)
 
 
 # ----------------------------------------------------------------- structures
-def _unit(v, what):
-    v = np.asarray(v, dtype=float)
-    if v.shape != (3,):
-        raise ValueError(f"{what} must be a 3-vector (x, y, z), got shape {v.shape}")
-    n = np.linalg.norm(v)
-    if not n > 0:
-        raise ValueError(f"{what} must be a non-zero 3-vector, got {v.tolist()}")
-    return v / n
-
-
-class SpinActive(eqx.Module):
-    """Boundary condition at one end of a `SpinWire`: spin-active interface.
-
-    Attributes:
-        spin_mixing: ``G_phi / G_N``, the spin-dependent interfacial phase shifts
-            (spin-mixing conductance) relative to the wire's normal-state
-            conductance ``G_N = sigma / L`` (differentiable).
-        magnetization: direction of the interface magnetisation (3-vector,
-            normalised; a leaf, so that changing it reuses the compiled solver).
-        conductance: ``G_T / G_N`` tunnel conductance to ``electrode`` (0 for a
-            magnetic insulator; differentiable).
-        polarization: spin polarisation ``P`` of the tunnel conductance, ``|P| < 1``.
-        electrode: `jaxqp.Superconductor` or `jaxqp.NormalMetal`
-            behind the barrier (its exchange field points along
-            ``magnetization``), or ``None`` for an insulator.
-    """
-
-    spin_mixing: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
-    magnetization: ArrayLike = eqx.field(default=(0.0, 0.0, 1.0), converter=jnp.asarray)
-    conductance: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
-    polarization: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
-    electrode: Electrode | None = None
-
-    def __init__(self, spin_mixing=0.0, magnetization=(0.0, 0.0, 1.0), conductance=0.0, polarization=0.0,
-                 electrode=None):
-        self.spin_mixing = jnp.asarray(spin_mixing)
-        self.magnetization = jnp.asarray(_unit(magnetization, "magnetization"))
-        self.conductance = jnp.asarray(conductance)
-        self.polarization = jnp.asarray(polarization)
-        self.electrode = electrode
-
-    def __check_init__(self):
-        val.check_finite("spin_mixing", self.spin_mixing)
-        val.check_nonnegative("conductance", self.conductance, hint="a tunnel conductance G_T/G_N is >= 0")
-        p = val.concrete(self.polarization)
-        if p is not None and np.any(np.abs(p) >= 1):
-            raise ValueError(f"polarization must satisfy |P| < 1, got {p}")
-        c = val.concrete(self.conductance)
-        if self.electrode is None and c is not None and np.any(c != 0):
-            raise ValueError("a tunnel conductance needs an electrode: pass electrode=jaxqp.NormalMetal() or a "
-                             "Superconductor, or set conductance=0 for a magnetic insulator")
-
-
-End = str | SpinActive
 
 
 class SpinWire(eqx.Module):
     """A uniform superconducting (or normal, ``delta=0``) wire with general spin structure.
+
+    The spin solver's own form of a one-segment `jaxqp.Chain`: every function that takes
+    a `SpinWire` also takes such a chain (`SpinWire.from_chain`, `SpinWire.as_chain`).
 
     Attributes:
         material: `jaxqp.Superconductor` with the bulk parameters
@@ -201,11 +151,44 @@ class SpinWire(eqx.Module):
     def x(self) -> np.ndarray:
         return np.linspace(0.0, self.length, self.n_x)
 
+    def as_chain(self) -> Chain:
+        """The same wire as a one-segment `jaxqp.Chain` (the shared 1-D description)."""
+        if jnp.ndim(self.phase):
+            raise ValueError("a phase profile per node has no Chain form; give a scalar phase (or use SpinWire)")
+        seg = Segment(self.material, self.length, n_x=self.n_x, conductance=self.conductance, phase=self.phase,
+                      exchange=self.exchange, exchange_direction=self.exchange_direction)
+        return Chain((seg,), ends=self.ends, growth=0.0)
+
+    @classmethod
+    def from_chain(cls, chain: Chain) -> SpinWire:
+        """The spin solver's form of a one-segment `jaxqp.Chain` (uniform nodes, no point contacts).
+
+        The node phases are ``phase + phase_gradient * x``.
+        """
+        if len(chain.segments) != 1:
+            raise ValueError(f"the spin-general solver takes one segment, this chain has {len(chain.segments)}; "
+                             "describe a varying field with Segment(exchange=...) of shape (n_x, 3)")
+        if chain.contacts:
+            raise ValueError("the spin-general solver has no point contacts; put a tunnel electrode at an end "
+                             "as SpinActive(conductance=..., electrode=...)")
+        seg = chain.segments[0]
+        d = val.concrete(seg.diffusion)
+        if d is None or np.any(d != 1.0):
+            raise ValueError("the spin-general solver works in units of the segment's own diffusion constant: "
+                             "use diffusion=1 (and lengths in its coherence length)")
+        x = np.linspace(0.0, seg.length, seg.n_x)
+        phase = seg.phase + seg.phase_gradient * jnp.asarray(x)
+        grad = val.concrete(seg.phase_gradient)
+        if grad is not None and np.all(grad == 0):
+            phase = seg.phase
+        return cls(seg.material, seg.length, seg.n_x, ends=chain.boundaries, exchange=seg.exchange,
+                   exchange_direction=seg.exchange_direction, conductance=seg.conductance, phase=phase)
+
     def exchange_field(self) -> Array:
         """Exchange field on the nodes, ``(n_x, 3)``."""
         if self.exchange is not None:
             return jnp.asarray(self.exchange)
-        n = jnp.asarray(_unit(self.exchange_direction, "exchange_direction"))
+        n = jnp.asarray(unit_vector(self.exchange_direction, "exchange_direction"))
         return jnp.broadcast_to(self.material.h * n, (self.n_x, 3))
 
 
@@ -418,7 +401,7 @@ def _scale(loc: _SpinLocal):
     return base[:, None] + ext + loc.mass[:, None] * (1.0 + jnp.abs(loc.z))
 
 
-_MODEL = _wire.NewtonModel(_residual, _blocks, _scale)
+_MODEL = _wire.NewtonModel(_residual, _blocks, _scale, batch_first=True)
 
 
 # ----------------------------------------------------------------- bulk solutions (guess, reservoirs, electrodes)
@@ -625,7 +608,9 @@ def solve_spin(wire: SpinWire, E, *, delta_profile=None, options: _wire.Options 
     (module docstring and docs/theory.md section 14).
 
     Args:
-        wire: `SpinWire` (material, length, nodes, ends, exchange field).
+        wire: a one-segment `jaxqp.Chain` (ends: reservoir, vacuum or
+            `SpinActive`; the segment's ``exchange_direction`` or ``exchange``
+            profile) or a `SpinWire`.
         E: real energies ``(n_E,)`` (the material's Dynes ``gamma`` broadens them).
         delta_profile: ``(n_x,)`` |Delta| on the nodes (e.g. from
             `jaxqp.devices.spin_supercurrent.self_consistent`).
@@ -635,8 +620,10 @@ def solve_spin(wire: SpinWire, E, *, delta_profile=None, options: _wire.Options 
     Returns:
         `SpinSolution`.
     """
+    if isinstance(wire, Chain):
+        wire = SpinWire.from_chain(wire)
     if not isinstance(wire, SpinWire):
-        raise TypeError(f"expected a jaxqp.spectral.spin.SpinWire, got {type(wire).__name__}")
+        raise TypeError(f"expected a jaxqp.Chain (one segment) or a jaxqp.SpinWire, got {type(wire).__name__}")
     E = _wire.check_energy(E)
     if delta_profile is not None and jnp.shape(delta_profile) != (wire.n_x,):
         raise ValueError(f"delta_profile must have one value per node, shape ({wire.n_x},), "
@@ -668,7 +655,7 @@ class SpinDistribution(eqx.Module):
     def __init__(self, temperature, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), voltage=0.0):
         self.temperature = jnp.asarray(temperature)
         self.spin_voltage = jnp.asarray(spin_voltage)
-        self.axis = jnp.asarray(_unit(axis, "axis"))
+        self.axis = jnp.asarray(unit_vector(axis, "axis"))
         self.voltage = jnp.asarray(voltage)
 
     def __check_init__(self):
@@ -916,8 +903,10 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
     Returns:
         `GapSolution` (``converged`` False if the cap was hit: never a silent result).
     """
+    if isinstance(wire, Chain):
+        wire = SpinWire.from_chain(wire)
     if not isinstance(wire, SpinWire):
-        raise TypeError(f"expected a SpinWire, got {type(wire).__name__}")
+        raise TypeError(f"expected a jaxqp.Chain (one segment) or a SpinWire, got {type(wire).__name__}")
     pts = np.asarray(grid.points)
     if pts.ndim != 1 or pts[0] < 0 or not np.all(np.diff(pts) > 0):
         raise ValueError("grid must be a 1-D increasing energy grid on [0, omega_c] (positive energies)")
@@ -991,5 +980,7 @@ def normal_state_gain(wire: SpinWire, distribution: SpinDistribution, grid, *, i
     gain below 1 marks the bistable region.  Power iteration (``iterations``
     Jacobian-vector products through the spectral solve at Delta = 0).
     """
+    if isinstance(wire, Chain):
+        wire = SpinWire.from_chain(wire)
     opts = default_options() if options is None else options
     return _normal_gain(wire, distribution, grid.points, grid.weights, opts, int(iterations))
