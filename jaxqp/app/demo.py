@@ -65,7 +65,7 @@ def run(out_dir: str | Path = "jaxqp-demo", *, config: DemoConfig | None = None,
     n = cfg.n_energy
 
     say("self-consistent gaps", 0.0)
-    T_S = np.linspace(*cfg.T_S_range, cfg.n_T) * TC0
+    T_S = np.linspace(cfg.T_S_range[0], cfg.T_S_range[1], cfg.n_T) * TC0
     h = np.linspace(0.0, cfg.h_max, cfg.n_h)
     dS = np.asarray(gap(T_S))
     dSm = np.asarray(gap(T_Sm, h=h))
@@ -188,7 +188,7 @@ def run_nonlocal(out: Path, cfg: DemoConfig, say) -> dict[str, Path]:
             "q": jio.variable(["q"], qs, "1/xi", "phase gradient d_x phi"),
         },
         config=dict(pair="AB", R_xi_ohm=rxi, n_energy=cfg.n_energy_nonlocal, n_x=cfg.n_x, length_xi=wire.length,
-                    gamma=float(wire.material.gamma)),
+                    gamma=float(np.asarray(wire.material.gamma))),
         title="Non-local conductance of a superconducting wire (seed 001)",
     )
     ds.attrs["wall_time_s"] = time.perf_counter() - t0

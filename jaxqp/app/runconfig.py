@@ -58,6 +58,7 @@ import json
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,10 +86,10 @@ _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf|n
 class Quantity:
     """A value in SI units (``unit`` = the SI base) or in a reduced unit (``Delta0``, ``Tc``, ``xi``)."""
 
-    value: object  #: a float or an array of floats
+    value: Any  #: a float or an array of floats
     unit: str
 
-    def reduced(self, dim: str, delta0_ueV: float, xi_nm: float | None = None, g: float = 2.0) -> float:
+    def reduced(self, dim: str, delta0_ueV: float, xi_nm: float | None = None, g: float = 2.0) -> Any:
         """The value in jaxqp's dimensionless units (energies in Delta0, lengths in xi)."""
         v, u = self.value, self.unit
         if dim == "1":
@@ -523,7 +524,7 @@ def _section(task: str, s: str, t: dict, delta0, xi_nm, errors: list):
         s if s in ("barrier", "wire", "injector", "detector") else "superconductor")
     if s in ("left", "right") and kind not in ("normal", "superconductor"):
         errors.append(f"{s}.kind = {kind!r}; use \"normal\" or \"superconductor\"")
-    d = {"kind": kind, "params": {}, "flags": {}}
+    d: dict[str, Any] = {"kind": kind, "params": {}, "flags": {}}
     for flag, default in SC_FLAGS.items():
         if schema is SUPERCONDUCTOR:
             val = t.get(flag, default)

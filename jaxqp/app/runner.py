@@ -296,11 +296,10 @@ def run(cfg: RunConfig, *, out: Path | None = None, overwrite: bool = False, chu
             n_done += 1
             if progress:
                 progress(min(n_done * pl.chunk, pl.n_points), pl.n_points, n_done, pl.n_chunks)
-        ds = assemble(cfg, out, pl) if writer else None
         if writer:
-            path = save(ds, out, cfg.format)
-            return ds, path
-        return ds, out
+            ds = assemble(cfg, out, pl)
+            return ds, save(ds, out, cfg.format)
+        return None, out
     finally:
         if lock:
             lock.__exit__(None, None, None)

@@ -52,8 +52,8 @@ class ThermospinJunction(eqx.Module):
     gamma: ArrayLike = eqx.field(default=DEFAULT_GAMMA, converter=jnp.asarray)
     zeta_Sm: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     b_so_Sm: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
-    delta_S: Array | None = None
-    delta_Sm: Array | None = None
+    delta_S: ArrayLike | None = None
+    delta_Sm: ArrayLike | None = None
 
     def __check_init__(self):
         val.check_nonnegative("T_S", self.T_S, hint="temperatures are k_B T / Delta0")
