@@ -1,12 +1,14 @@
 """1-D device geometry shared by every solver: wires, chains of segments, interfaces and contacts.
 
-- `Wire`: one uniform superconducting or normal wire with point tunnel contacts and two
-  ends (reservoir or vacuum); the kinetic solvers' structure, and a one-segment `Chain`
-  (`Wire.as_chain`).
 - `Chain`: `Segment` objects joined by `Interface` objects (transparent or
   tunnel), with point `TunnelContact` objects and end conditions (reservoir, vacuum
-  or a `SpinActive` interface); the structure of the 1-D retarded (proximity)
-  solver and, for one segment, of the spin-general solver.
+  or a `SpinActive` interface).  Every 1-D solver takes a chain: the proximity
+  solver any chain, the spin-general solver and the kinetic solvers a one-segment
+  chain.
+- `Wire`: one uniform wire with point tunnel contacts and reservoir or vacuum ends,
+  the kinetic solvers' form of a one-segment chain (`Wire.as_chain`,
+  `Wire.from_chain`).
+- `SpinActive`: a spin-active end (magnetic insulator or spin-polarised barrier).
 - `position_grid`: the non-uniform position nodes, graded around contacts.
 
 Lengths are in units of the coherence length xi, conductances in units of 1 / R_xi (the wire's
@@ -242,6 +244,30 @@ class Wire(eqx.Module):
     def as_chain(self) -> Chain:
         """The same wire as a one-segment `Chain` (same nodes)."""
         return chain_from_wire(self)
+
+    @classmethod
+    def from_chain(cls, chain: Chain, *, spectra: str = "uniform") -> Wire:
+        """The kinetic solvers' form of a one-segment `Chain` (same nodes, contacts and ends).
+
+        The segment must be the reference material (``conductance=1``,
+        ``diffusion=1``), with reservoir or vacuum ends and no exchange profile.
+        """
+        if len(chain.segments) != 1:
+            raise ValueError(f"the kinetic solvers take a uniform wire: one segment, this chain has "
+                             f"{len(chain.segments)}")
+        seg = chain.segments[0]
+        if not chain.is_collinear():
+            raise ValueError("the kinetic solvers have no spin-active end or exchange profile; use "
+                             "jaxqp.solve_spin for the spectra of such a chain")
+        for name, v in (("conductance", seg.conductance), ("diffusion", seg.diffusion)):
+            c = val.concrete(v)
+            if c is None or np.any(c != 1.0):
+                raise ValueError(f"the kinetic solvers work in units of the wire itself: use Segment({name}=1)")
+        if seg.self_consistent:
+            raise ValueError("the kinetic solvers take Delta from the material (or a GapEquation in "
+                             "solve_inelastic): use Segment(self_consistent=False)")
+        return cls(seg.material, seg.length, chain.contacts, chain.temperature, seg.phase_gradient, chain.ends,
+                   seg.n_x, chain.growth, spectra)
 
     @property
     def biases(self) -> Array:

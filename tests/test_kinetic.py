@@ -103,6 +103,9 @@ def test_equilibrium_when_all_biases_vanish():
     assert float(jnp.max(jnp.abs(sol.sectors - heq))) < 1e-10
     assert float(jnp.max(jnp.abs(sol.currents.charge))) < 1e-12
     assert float(jnp.max(jnp.abs(sol.charge_imbalance()))) < 1e-12
+    # the same device as a one-segment chain (the shared 1-D description): the same solution
+    same = qp.solve_kinetic(w.as_chain(), jnp.zeros(2), n_energy=NE)
+    np.testing.assert_array_equal(np.asarray(same.sectors), np.asarray(sol.sectors))
 
 
 def test_block_thomas_equals_dense_solve():
@@ -250,6 +253,13 @@ def test_bad_input_is_rejected():
         qp.solve_kinetic(qp.Wire(mat, 10.0, ()))
     with pytest.raises(ValueError, match="symmetric about zero"):
         qp.symmetry_decomposition(jnp.zeros(3), jnp.array([0.0, 1.0, 2.0]))
+    c = (kw.TunnelContact(5.0, 0.1),)
+    with pytest.raises(ValueError, match="one segment"):
+        qp.solve_kinetic(qp.Chain((qp.Segment(mat, 5.0), qp.Segment(mat, 5.0)), contacts=c))
+    with pytest.raises(ValueError, match="conductance=1"):
+        qp.solve_kinetic(qp.Chain((qp.Segment(mat, 10.0, conductance=2.0),), contacts=c))
+    with pytest.raises(ValueError, match="spin-active"):
+        qp.solve_kinetic(qp.Chain((qp.Segment(mat, 10.0),), contacts=c, ends=("reservoir", qp.SpinActive(0.3))))
 
 
 def test_separable_map_equals_per_bias_solves():

@@ -1,11 +1,20 @@
-"""Small dense solves without LAPACK: against numpy, with pivoting, complex blocks and derivatives,
+"""Small dense solves without LAPACK: against numpy, with pivoting, complex blocks and derivatives;
+block-tridiagonal solves, factors and transposes against the dense matrix;
 and independent batched solves in one program (which deadlock jaxlib 0.10's CPU LAPACK kernels)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxqp.internal.blocktri import small_solve
+from jaxqp.internal.blocktri import (
+    block_factor,
+    block_thomas,
+    block_thomas_last,
+    dense_matrix,
+    factored_solve,
+    small_solve,
+    transpose_blocks,
+)
 
 
 def test_small_solve_against_numpy_with_pivoting_and_derivatives():
@@ -35,3 +44,25 @@ def test_independent_batched_solves_in_one_program_finish():
         A, B, C, D)
     for X, (M, R) in zip(out, ((A, B), (C, D), (A, D), (C, B)), strict=False):
         np.testing.assert_allclose(np.asarray(M @ X), np.asarray(R), atol=1e-10)
+
+
+def test_block_tridiagonal_solves_and_transpose_against_the_dense_matrix():
+    """Block Thomas in both layouts, the factored solve and the transposed blocks equal dense algebra."""
+    rng = np.random.default_rng(7)
+    nb, n, k = 3, 6, 4  # batch, nodes, block size
+    A, C = (jnp.asarray(rng.standard_normal((nb, n, k, k))) for _ in range(2))
+    B = jnp.asarray(rng.standard_normal((nb, n, k, k)) + 6 * np.eye(k))
+    A, C = A.at[:, 0].set(0.0), C.at[:, -1].set(0.0)
+    d = jnp.asarray(rng.standard_normal((nb, n, k)))
+    M = np.asarray(dense_matrix(A, B, C))
+    want = np.linalg.solve(M, np.asarray(d).reshape(nb, n * k, 1))[..., 0].reshape(nb, n, k)
+    np.testing.assert_allclose(np.asarray(block_thomas(A, B, C, d[..., None])[..., 0]), want, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(factored_solve(block_factor(A, B, C), d)), want, rtol=1e-11, atol=1e-12)
+    last = lambda x: jnp.moveaxis(x, 0, -1)  # noqa: E731  (nb, n, ...) -> (n, ..., nb)
+    out = block_thomas_last(last(A), last(B), last(C), last(d[..., None]))
+    np.testing.assert_allclose(np.asarray(jnp.moveaxis(out, -1, 0)[..., 0]), want, rtol=1e-11, atol=1e-12)
+    At, Bt, Ct = transpose_blocks(A, B, C)
+    np.testing.assert_array_equal(np.asarray(dense_matrix(At, Bt, Ct)), np.swapaxes(M, -1, -2))
+    Atl, Btl, Ctl = transpose_blocks(last(A), last(B), last(C), node_axis=0, block_axes=(1, 2))
+    back = lambda x: jnp.moveaxis(x, -1, 0)  # noqa: E731
+    np.testing.assert_array_equal(np.asarray(dense_matrix(back(Atl), back(Btl), back(Ctl))), np.swapaxes(M, -1, -2))

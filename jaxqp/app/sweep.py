@@ -46,7 +46,7 @@ def sharded_contact_currents(wire: Wire, biases, *, grid: EnergyGrid | None = No
     the device count; when it already is one, the results stay sharded over
     the mesh (otherwise removing the padding gathers them on every device).
     """
-    check_wire(wire)
+    wire = check_wire(wire)
     V = bias_array(wire, biases)
     if V.ndim != 2:
         raise ValueError(f"biases must have shape (B, n_c), got {V.shape}")

@@ -90,7 +90,7 @@ def detector_map(wire: Wire, V_inj, V_det, *, n_energy: int = 2001, chunk: int =
     wire's non-equilibrium distribution and the detector's back-action),
     ``I_inj`` (into the wire), and ``converged``.
     """
-    check_wire(wire)
+    wire = check_wire(wire)
     Vi = jnp.atleast_1d(jnp.asarray(V_inj, float))
     Vd = jnp.atleast_1d(jnp.asarray(V_det, float))
     VV = jnp.stack(jnp.broadcast_arrays(Vi[:, None], Vd[None, :]), -1)

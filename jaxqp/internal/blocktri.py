@@ -11,6 +11,10 @@ Newton loop).  For 8x8 blocks (the spin-general Newton loop) the unrolled form
 compiles twice as long and is no faster, so that loop uses `block_thomas`.  Real and complex
 blocks both work.
 
+`block_factor` and `factored_solve` keep the factors for many right-hand sides
+(the preconditioner of the energy-coupled kinetic Newton); `transpose_blocks`
+gives the blocks of ``J^T`` in either layout (reverse-mode derivatives).
+
 `jacobian_blocks` extracts the three block diagonals of the Jacobian of a
 residual whose node ``i`` depends only on nodes ``i-1, i, i+1``, with ``3 k``
 Jacobian-vector products (three colours of nodes times ``k`` components); the
@@ -81,6 +85,61 @@ def block_thomas(A, B, C, d):
 
     _, h = lax.scan(bwd, jnp.zeros_like(y[-1]), (G, y), reverse=True)
     return jnp.moveaxis(h, 0, -3)
+
+
+def block_factor(A, B, C):
+    """Block-Thomas factors of blocks (..., n, k, k) (batch first): ``(M_i^-1, G_i = M_i^-1 C_i, A)``.
+
+    For many right-hand sides with one operator (a preconditioner applied at every
+    GMRES iteration): `factored_solve` then costs two matrix-vector sweeps.
+    """
+    Ax, Bx, Cx = (jnp.moveaxis(a, -3, 0) for a in (A, B, C))
+
+    def fwd(G_prev, blk):
+        a, b, c = blk
+        m = b - a @ G_prev
+        Minv = small_solve(m, jnp.broadcast_to(jnp.eye(m.shape[-1], dtype=m.dtype), m.shape))
+        G = Minv @ c
+        return G, (Minv, G)
+
+    _, (Minv, G) = lax.scan(fwd, jnp.zeros_like(Bx[0]), (Ax, Bx, Cx))
+    return Minv, G, Ax
+
+
+def factored_solve(factors, d):
+    """Solve with `block_factor`'s factors; ``d`` (..., n, k) with the blocks' batch shape."""
+    Minv, G, Ax = factors
+    dx = jnp.moveaxis(d, -2, 0)
+    mv = lambda M, v: jnp.einsum("...ij,...j->...i", M, v)  # noqa: E731
+
+    def fwd(y_prev, blk):
+        Mi, a, r = blk
+        y = mv(Mi, r - mv(a, y_prev))
+        return y, y
+
+    _, y = lax.scan(fwd, jnp.zeros_like(dx[0]), (Minv, Ax, dx))
+
+    def bwd(h_next, blk):
+        yi, Gi = blk
+        h = yi - mv(Gi, h_next)
+        return h, h
+
+    _, hx = lax.scan(bwd, jnp.zeros_like(dx[0]), (y, G), reverse=True)
+    return jnp.moveaxis(hx, 0, -2)
+
+
+def transpose_blocks(A, B, C, *, node_axis: int = -3, block_axes: tuple = (-2, -1)):
+    """Blocks of ``J^T``: sub-diagonal ``C_{i-1}^T``, diagonal ``B_i^T``, super-diagonal ``A_{i+1}^T``.
+
+    Either layout: batch first (``node_axis=-3``, the default) or batch last
+    (blocks (n, k, k, ...): ``node_axis=0, block_axes=(1, 2)``).
+    """
+    t = lambda M: jnp.swapaxes(M, *block_axes)  # noqa: E731
+    front = lambda M: jnp.moveaxis(M, node_axis, 0)  # noqa: E731
+    back = lambda M: jnp.moveaxis(M, 0, node_axis)  # noqa: E731
+    tA, tC = front(t(A)), front(t(C))
+    zero = jnp.zeros_like(tA[:1])
+    return back(jnp.concatenate([zero, tC[:-1]], 0)), t(B), back(jnp.concatenate([tA[1:], zero], 0))
 
 
 def dense_matrix(A, B, C):

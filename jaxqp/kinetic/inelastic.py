@@ -49,7 +49,7 @@ from jax.typing import ArrayLike
 from ..grids import EnergyGrid
 from ..internal import engine
 from ..internal import validation as val
-from ..internal.blocktri import small_solve
+from ..internal.blocktri import block_factor, factored_solve, transpose_blocks
 from ..spectral.bulk import green_functions
 from .coefficients import KineticCoefficients, coefficients, to_modes
 from .collisions import PROCESSES, collision_integral
@@ -273,48 +273,6 @@ def _delta_of(p: _Params, delta):
 
 
 # ----------------------------------------------------------------- block-tridiagonal factorisation
-def _factor(A, B, C):
-    """Explicit block-Thomas factors of blocks (n_E, n_x, k, k): (Minv_i, G_i = Minv_i C_i, A)."""
-    Ax, Bx, Cx = (jnp.moveaxis(a, 1, 0) for a in (A, B, C))
-
-    def fwd(G_prev, blk):
-        a, b, c = blk
-        m = b - a @ G_prev
-        Minv = small_solve(m, jnp.broadcast_to(jnp.eye(m.shape[-1], dtype=m.dtype), m.shape))
-        G = Minv @ c
-        return G, (Minv, G)
-
-    _, (Minv, G) = lax.scan(fwd, jnp.zeros_like(Bx[0]), (Ax, Bx, Cx))
-    return Minv, G, Ax
-
-
-def _fsolve(fac, d):
-    """Solve with the factors; d (n_E, n_x, k)."""
-    Minv, G, Ax = fac
-    dx = jnp.moveaxis(d, 1, 0)
-
-    def fwd(y_prev, blk):
-        Mi, a, r = blk
-        y = jnp.einsum("eij,ej->ei", Mi, r - jnp.einsum("eij,ej->ei", a, y_prev))
-        return y, y
-
-    _, y = lax.scan(fwd, jnp.zeros_like(dx[0]), (Minv, Ax, dx))
-
-    def bwd(h_next, blk):
-        yi, Gi = blk
-        h = yi - jnp.einsum("eij,ej->ei", Gi, h_next)
-        return h, h
-
-    _, hx = lax.scan(bwd, jnp.zeros_like(dx[0]), (y, G), reverse=True)
-    return jnp.moveaxis(hx, 0, 1)
-
-
-def _transpose_blocks(A, B, C):
-    t = lambda M: jnp.swapaxes(M, -1, -2)  # noqa: E731
-    zero = jnp.zeros_like(A[:, :1])
-    return jnp.concatenate([zero, t(C)[:, :-1]], 1), t(B), jnp.concatenate([t(A)[:, 1:], zero], 1)
-
-
 def _residual_at(p, cfg, S, h, delta):
     """Residual with the system ``S`` already built at ``delta``."""
     Fh = _matvec(S, h) - S.d
@@ -385,11 +343,11 @@ def _linearise(p, cfg, u, transpose=False):
         return out + col(vd), gap_lin(vh) + dd * vd
 
     ddp = jnp.where(jnp.abs(dd) < 1e-3, jnp.where(dd < 0, -1e-3, 1e-3), dd)
-    fac = _factor(S.A, B, S.C)
-    precond = lambda v: (_fsolve(fac, v[0]), v[1] / ddp)  # noqa: E731
+    fac = block_factor(S.A, B, S.C)
+    precond = lambda v: (factored_solve(fac, v[0]), v[1] / ddp)  # noqa: E731
     if transpose:
-        fac_t = _factor(*_transpose_blocks(S.A, B, S.C))
-        precond_t = lambda v: (_fsolve(fac_t, v[0]), v[1] / ddp)  # noqa: E731
+        fac_t = block_factor(*transpose_blocks(S.A, B, S.C))
+        precond_t = lambda v: (factored_solve(fac_t, v[0]), v[1] / ddp)  # noqa: E731
     else:
         precond_t = None
     return F, matvec, precond, precond_t, S
@@ -453,8 +411,8 @@ def _elastic_start(p, cfg, u0):
     """Initial iterate: the elastic solution at the initial Delta (one block-tridiagonal solve)."""
     h, delta = u0
     S = _system(p, cfg, _delta_of(p, delta))
-    fac = _factor(S.A, S.B, S.C)
-    return (_fsolve(fac, S.d), delta)
+    fac = block_factor(S.A, S.B, S.C)
+    return (factored_solve(fac, S.d), delta)
 
 
 def _make_solver(cfg, warm: bool = False):
@@ -630,6 +588,7 @@ def solve_inelastic(wire: Wire, collisions: Sequence = (), biases=None, *, grid:
     Differentiable (forward and reverse mode) in every array of ``wire``,
     ``collisions``, ``gap`` and ``biases`` by implicit differentiation.
     """
+    wire = check_wire(wire)
     V = bias_array(wire, biases)
     grid = _default_grid(wire, grid, spacing, e_max, gap, V)
     st = inelastic_setup(wire, grid, tuple(collisions), gap, options, subdivision)
@@ -723,6 +682,7 @@ def gap_sweep(wire: Wire, collisions: Sequence, biases, *, gap: GapEquation | No
     points that still fail are flagged (``converged``), never hidden, and the
     sweep goes on from the last converged solution.
     """
+    wire = check_wire(wire)
     Vs, grid, st = _prepare_batch(wire, collisions, biases, grid, spacing, e_max, gap, options, subdivision)
     up = _sweep_jit(wire, tuple(collisions), gap, Vs, st, grid)
     down = bistable = None
@@ -806,6 +766,7 @@ def nonlocal_gap_map(wire: Wire, collisions: Sequence, V_inj, V_det, *, gap: Gap
     the solution branch (implicit differentiation through Newton, no finite
     differences).  The detector's bias enters only its own current (seed 001).
     """
+    wire = check_wire(wire)
     Vi = jnp.atleast_1d(jnp.asarray(V_inj, float))
     Vd = jnp.atleast_1d(jnp.asarray(V_det, float))
     if gap.where != "injector":

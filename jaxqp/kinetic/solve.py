@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
+from ..geometry import Chain
 from ..grids import EnergyGrid
 from ..internal import validation as val
 from ..internal.blocktri import small_solve
@@ -40,11 +41,15 @@ from .wire import (
 
 
 # ----------------------------------------------------------------- helpers
-def check_wire(wire):
+def check_wire(wire) -> Wire:
+    """The `jaxqp.Wire` of a kinetic problem: a Wire, or a one-segment `jaxqp.Chain` (`Wire.from_chain`)."""
+    if isinstance(wire, Chain):
+        wire = Wire.from_chain(wire)
     if not isinstance(wire, Wire):
-        raise TypeError(f"expected a jaxqp.Wire, got {type(wire).__name__}")
+        raise TypeError(f"expected a jaxqp.Wire or a one-segment jaxqp.Chain, got {type(wire).__name__}")
     if not wire.contacts:
         raise ValueError("the wire has no contacts: add TunnelContact objects to Wire(contacts=...)")
+    return wire
 
 
 def energy_grid_or_default(wire, grid, n_energy, v_max, temperatures=None):
@@ -282,7 +287,7 @@ def solve_kinetic(wire: Wire, biases=None, *, grid: EnergyGrid | None = None, n_
         source: optional extra source ``(n_E, n_x, 4)`` (sector basis).
         throw: raise if a spectral solve did not converge (else see ``converged``).
     """
-    check_wire(wire)
+    wire = check_wire(wire)
     V = bias_array(wire, biases)
     grid = energy_grid_or_default(wire, grid, n_energy, float(np.max(np.abs(np.asarray(V)))) if V.size else 0.0)
     sol = _solve_kinetic_jit(wire, grid, V, source)
@@ -353,7 +358,7 @@ def contact_currents(wire: Wire, biases, *, grid: EnergyGrid | None = None, n_en
 
     One wire solve per energy serves all bias points (see `jaxqp.kinetic.wire`).
     """
-    check_wire(wire)
+    wire = check_wire(wire)
     V = bias_array(wire, biases)
     batch = V.shape[:-1]
     Vs = V.reshape(-1, V.shape[-1])
@@ -433,7 +438,7 @@ def nonlocal_conductance(wire: Wire, V_inj, V_det=0.0, *, injector: int = 0, det
         grid, n_energy: energy grid (default adaptive, ``n_energy`` nodes).
         chunk: bias points per vectorised chunk (memory vs speed).
     """
-    check_wire(wire)
+    wire = check_wire(wire)
     nc = len(wire.contacts)
     for name, i in (("injector", injector), ("detector", detector)):
         if not 0 <= i < nc:
@@ -463,7 +468,7 @@ def nonlocal_conductance(wire: Wire, V_inj, V_det=0.0, *, injector: int = 0, det
 def local_conductance(wire: Wire, contact: int, V, *, grid: EnergyGrid | None = None, n_energy: int = 2001,
                       chunk: int = 256, throw: bool = True):
     """Local ``(I, dI/dV)`` of one contact for biases ``V`` (1-D), other contacts at their electrode bias."""
-    check_wire(wire)
+    wire = check_wire(wire)
     nc = len(wire.contacts)
     V = jnp.atleast_1d(jnp.asarray(V, float))
     VV = jnp.broadcast_to(wire.biases, (V.size, nc)).at[:, contact].set(V)

@@ -68,7 +68,7 @@ from ..internal import engine
 from ..internal import validation as val
 from ..internal.blocktri import block_thomas as block_thomas_first
 from ..internal.blocktri import block_thomas_last as block_thomas
-from ..internal.blocktri import jacobian_blocks
+from ..internal.blocktri import jacobian_blocks, transpose_blocks
 from ..materials import Electrode, Superconductor
 from .bulk import green_functions
 
@@ -491,13 +491,6 @@ def _block_matvec(A, Bm, C, v):
     return mv(Bm, v) + mv(A, jnp.concatenate([zero, v[:-1]], 0)) + mv(C, jnp.concatenate([v[1:], zero], 0))
 
 
-def _block_transpose(A, Bm, C):
-    """Blocks of J^T: sub-diagonal C_{i-1}^T, diagonal B_i^T, super-diagonal A_{i+1}^T."""
-    t = lambda M: jnp.swapaxes(M, 1, 2)  # noqa: E731
-    zero = jnp.zeros_like(A[:1])
-    return (jnp.concatenate([zero, t(C)[:-1]], 0), t(Bm), jnp.concatenate([t(A)[1:], zero], 0))
-
-
 def newton_solve(loc, Y0, dirichlet, opts, model: NewtonModel):
     """Newton solve of ``model`` at the node coefficients ``loc`` from ``Y0``: ``(Y, ok, res, k)`` per column.
 
@@ -516,7 +509,7 @@ def newton_solve(loc, Y0, dirichlet, opts, model: NewtonModel):
 
     def linearise(Y, loc_):
         _, A, Bm, C = model.blocks(Y, loc_, dirichlet, 0.0)
-        At, Bt, Ct = _block_transpose(A, Bm, C)
+        At, Bt, Ct = transpose_blocks(A, Bm, C, node_axis=0, block_axes=(1, 2))
         return engine.LinearSystem(
             matvec=lambda v: _block_matvec(A, Bm, C, v),
             solve=lambda b: _block_solve(model, A, Bm, C, b),
