@@ -338,19 +338,18 @@ def _unit_dg(gam, gamt):
     gN, Ng = _mm(gamt, N), _mm(N, gam)  # gamma~ N, N gamma
     Ntg, gNt = _mm(Nt, gamt), _mm(gam, Nt)  # N~ gamma~, gamma N~
 
-    def outer(col, row, i, j):  # col[:, i] (x) row[j, :]
-        return col[:, i][:, None] * row[j][None, :]
+    def outer(col, row):  # [..., d] = col[:, i_d] (x) row[j_d, :] for the 4 directions d = (i_d, j_d)
+        c = jnp.moveaxis(col[:, _DIR_I], 1, -1)  # (2, ..., 4)
+        r = jnp.moveaxis(row[_DIR_J], 0, -1)  # (2, ..., 4)
+        return c[:, None] * r[None, :]
 
-    blocks = [[], [], [], []]
-    for a in range(8):
-        i, j = (a % 4) // 2, a % 2
-        if a < 4:
-            terms = (outer(N, gN, i, j), outer(N, Nt, i, j), -outer(Ntg, Ntg, i, j), -outer(Ntg, Nt, i, j))
-        else:
-            terms = (outer(Ng, N, i, j), outer(Ng, Ng, i, j), -outer(Nt, N, i, j), -outer(Nt, gNt, i, j))
-        for b in range(4):
-            blocks[b].append(2 * terms[b])
-    return tuple(jnp.stack(b, -1) for b in blocks)
+    along_g = (outer(N, gN), outer(N, Nt), -outer(Ntg, Ntg), -outer(Ntg, Nt))  # dgamma = E_ij
+    along_gt = (outer(Ng, N), outer(Ng, Ng), -outer(Nt, N), -outer(Nt, gNt))  # dgamma~ = E_ij
+    return tuple(2 * jnp.concatenate([a, b], -1) for a, b in zip(along_g, along_gt, strict=True))
+
+
+_DIR_I = np.array([0, 0, 1, 1])  # row and column of the unit matrix E_ij of direction d = 2 i + j
+_DIR_J = np.array([0, 1, 0, 1])
 
 
 def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
