@@ -45,8 +45,9 @@ block-tridiagonal Jacobian found by ``3 k`` Jacobian-vector products
 the imaginary part of the energy: the iteration starts at ``E + i eta0`` from
 the local bulk solution and lowers ``eta`` geometrically (one Newton step per
 stage) to zero, then iterates to convergence; a per-energy converged flag and
-relative residual are returned.  The solution is differentiated implicitly
-(``jax.custom_jvp``): ``dY = -J^{-1} dR``, with the same block solver, so
+relative residual are returned, and a result code per energy.  The solution is
+differentiated implicitly by the shared engine (`jaxqp.internal.engine`):
+``dY = -J^{-1} dR``, with the same block solver, so
 ``jax.grad`` and ``jax.jvp`` go through it with respect to every parameter and
 the energy.
 """
