@@ -312,7 +312,7 @@ class Segment(eqx.Module):
     phase_gradient: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     self_consistent: bool = eqx.field(default=False, static=True)
     exchange_direction: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
-    exchange: Array | None = None
+    exchange: ArrayLike | None = None
 
     def __check_init__(self):
         unit_vector(self.exchange_direction, "exchange_direction")
@@ -399,6 +399,10 @@ class Chain(eqx.Module):
                              f"got {len(self.interfaces)}")
         if len(self.ends) != 2 or any(e not in _ENDS + ("spin-active",) for e in self.ends):
             raise ValueError(f"ends must be two of {_ENDS} or SpinActive interfaces, got {self.ends}")
+        for e, a in zip(self.ends, self.spin_active, strict=True):
+            if (e == "spin-active") != isinstance(a, SpinActive):
+                raise ValueError("a spin-active end is given as a SpinActive object, e.g. "
+                                 "ends=('reservoir', jaxqp.SpinActive(0.5, (1, 0, 0)))")
         total = sum(s.length for s in self.segments)
         for c in self.contacts:
             if not isinstance(c, TunnelContact):

@@ -230,6 +230,8 @@ def test_bad_input_is_rejected():
     with pytest.raises(ValueError, match=r"shape \(n_x, 3\)"):
         qp.Segment(m, 1.0, n_x=5, exchange=jnp.zeros((4, 3)))
     assert sw.as_chain().ends == ("vacuum", "vacuum")
+    with pytest.raises(ValueError, match="SpinActive object"):
+        qp.Chain((qp.Segment(m, 1.0, n_x=5),), ends=("spin-active", "vacuum"))
 
 
 
