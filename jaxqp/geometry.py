@@ -252,17 +252,10 @@ class Wire(eqx.Module):
         The segment must be the reference material (``conductance=1``,
         ``diffusion=1``), with reservoir or vacuum ends and no exchange profile.
         """
-        if len(chain.segments) != 1:
-            raise ValueError(f"the kinetic solvers take a uniform wire: one segment, this chain has "
-                             f"{len(chain.segments)}")
-        seg = chain.segments[0]
+        seg = chain.single_segment("the kinetic solvers", ("conductance", "diffusion"))
         if not chain.is_collinear():
             raise ValueError("the kinetic solvers have no spin-active end or exchange profile; use "
                              "jaxqp.solve_spin for the spectra of such a chain")
-        for name, v in (("conductance", seg.conductance), ("diffusion", seg.diffusion)):
-            c = val.concrete(v)
-            if c is None or np.any(c != 1.0):
-                raise ValueError(f"the kinetic solvers work in units of the wire itself: use Segment({name}=1)")
         if seg.self_consistent:
             raise ValueError("the kinetic solvers take Delta from the material (or a GapEquation in "
                              "solve_inelastic): use Segment(self_consistent=False)")
@@ -419,6 +412,18 @@ class Chain(eqx.Module):
     def boundaries(self) -> tuple:
         """The two ends as given: ``"reservoir"``, ``"vacuum"`` or a `SpinActive` interface."""
         return tuple(a if a is not None else e for e, a in zip(self.ends, self.spin_active, strict=True))
+
+    def single_segment(self, solver: str, unit_fields: tuple = (), hint: str = "") -> Segment:
+        """The chain's only segment, for a solver of uniform wires; a ValueError that names ``solver``
+        if there are several, or if one of ``unit_fields`` (e.g. ``"diffusion"``) is not 1."""
+        if len(self.segments) != 1:
+            raise ValueError(f"{solver} take one segment, this chain has {len(self.segments)}{hint}")
+        seg = self.segments[0]
+        for name in unit_fields:
+            c = val.concrete(getattr(seg, name))
+            if c is None or np.any(c != 1.0):
+                raise ValueError(f"{solver} work in units of the segment itself: use Segment({name}=1)")
+        return seg
 
     def is_collinear(self) -> bool:
         """Whether the collinear solver can take the chain (no spin-active end, no exchange profile)."""

@@ -314,7 +314,7 @@ def _delta_columns(p, cfg, h, delta):
     return apply, diag
 
 
-def _linearise(p, cfg, u, transpose=False):
+def _linearise(p, cfg, u):
     h, delta = u
     S = _system(p, cfg, _delta_of(p, delta))
     F = _residual_at(p, cfg, S, h, delta)
@@ -345,12 +345,13 @@ def _linearise(p, cfg, u, transpose=False):
     ddp = jnp.where(jnp.abs(dd) < 1e-3, jnp.where(dd < 0, -1e-3, 1e-3), dd)
     fac = block_factor(S.A, B, S.C)
     precond = lambda v: (factored_solve(fac, v[0]), v[1] / ddp)  # noqa: E731
-    if transpose:
+
+    def transposed_precond():
+        """The preconditioner of ``J^T``, factored only where a transpose is solved (reverse mode)."""
         fac_t = block_factor(*transpose_blocks(S.A, B, S.C))
-        precond_t = lambda v: (factored_solve(fac_t, v[0]), v[1] / ddp)  # noqa: E731
-    else:
-        precond_t = None
-    return F, matvec, precond, precond_t, S
+        return lambda v: (factored_solve(fac_t, v[0]), v[1] / ddp)
+
+    return F, matvec, precond, transposed_precond, S
 
 
 def _gmres(op, b, M, opts):
@@ -429,9 +430,9 @@ def _make_solver(cfg, warm: bool = False):
         return u, (ok.astype(float), res, k)
 
     def linearise(u, p):
-        _, matvec, precond, precond_t, _ = _linearise(p, cfg, u, transpose=True)
+        _, matvec, precond, transposed_precond, _ = _linearise(p, cfg, u)
         return engine.LinearSystem(matvec=matvec, solve=lambda b: _gmres(matvec, b, precond, opts),
-                                   transpose_solve=lambda b, vecmat: _gmres(vecmat, b, precond_t, opts))
+                                   transpose_solve=lambda b, vecmat: _gmres(vecmat, b, transposed_precond(), opts))
 
     def solve(p, u0):
         u, (ok, res, k) = engine.implicit_solve(primal, lambda u_, q: _residual(q, cfg, u_), linearise, p, u0)

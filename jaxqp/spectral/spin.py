@@ -125,7 +125,7 @@ class SpinWire(eqx.Module):
     length: float = eqx.field(static=True)
     n_x: int = eqx.field(static=True)
     ends: tuple[End, End] = ("vacuum", "vacuum")
-    exchange: Array | None = None
+    exchange: ArrayLike | None = None
     exchange_direction: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
     conductance: ArrayLike = eqx.field(default=1.0, converter=jnp.asarray)
     phase: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
@@ -165,22 +165,14 @@ class SpinWire(eqx.Module):
 
         The node phases are ``phase + phase_gradient * x``.
         """
-        if len(chain.segments) != 1:
-            raise ValueError(f"the spin-general solver takes one segment, this chain has {len(chain.segments)}; "
-                             "describe a varying field with Segment(exchange=...) of shape (n_x, 3)")
+        seg = chain.single_segment("the spin-general solvers", ("diffusion",),
+                                   hint="; describe a varying field with Segment(exchange=...) of shape (n_x, 3)")
         if chain.contacts:
             raise ValueError("the spin-general solver has no point contacts; put a tunnel electrode at an end "
                              "as SpinActive(conductance=..., electrode=...)")
-        seg = chain.segments[0]
-        d = val.concrete(seg.diffusion)
-        if d is None or np.any(d != 1.0):
-            raise ValueError("the spin-general solver works in units of the segment's own diffusion constant: "
-                             "use diffusion=1 (and lengths in its coherence length)")
-        x = np.linspace(0.0, seg.length, seg.n_x)
-        phase = seg.phase + seg.phase_gradient * jnp.asarray(x)
         grad = val.concrete(seg.phase_gradient)
-        if grad is not None and np.all(grad == 0):
-            phase = seg.phase
+        phase = seg.phase if grad is not None and np.all(grad == 0) else (
+            seg.phase + seg.phase_gradient * jnp.linspace(0.0, seg.length, seg.n_x))
         return cls(seg.material, seg.length, seg.n_x, ends=chain.boundaries, exchange=seg.exchange,
                    exchange_direction=seg.exchange_direction, conductance=seg.conductance, phase=phase)
 

@@ -510,11 +510,12 @@ def newton_solve(loc, Y0, dirichlet, opts, model: NewtonModel):
 
     def linearise(Y, loc_):
         _, A, Bm, C = model.blocks(Y, loc_, dirichlet, 0.0)
-        At, Bt, Ct = transpose_blocks(A, Bm, C, node_axis=0, block_axes=(1, 2))
         return engine.LinearSystem(
             matvec=lambda v: _block_matvec(A, Bm, C, v),
             solve=lambda b: _block_solve(model, A, Bm, C, b),
-            transpose_solve=lambda b, _: _block_solve(model, At, Bt, Ct, b))
+            # transposed blocks only where a transpose is solved (reverse mode)
+            transpose_solve=lambda b, _: _block_solve(
+                model, *transpose_blocks(A, Bm, C, node_axis=0, block_axes=(1, 2)), b))
 
     Y, (ok, res, k) = engine.implicit_solve(primal, residual, linearise, loc, Y0)
     return Y, ok, res, k
