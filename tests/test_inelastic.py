@@ -1,5 +1,7 @@
 """Inelastic collision integrals, the energy-coupled kinetic solver and the non-equilibrium gap."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +14,8 @@ from jaxqp.kinetic.collisions import (
     RelaxationTime,
     collision_integral,
     dense_collision_integral,
+    dense_energy_collision_integral,
+    energy_collision_integral,
 )
 from jaxqp.spectral.bulk import green_functions
 
@@ -30,20 +34,20 @@ def test_collision_integrals_fft_dense_balance_conservation():
     f = np.tanh(E / (2 * T))[None] + 0.1 * rng.normal(size=(2, E.size))
     feq = np.broadcast_to(np.tanh(E / (2 * T)), (2, E.size))
     for proc in (ElectronElectron(0.7), ElectronElectron(0.3, power=0.5), ElectronPhonon(0.5, temperature=T)):
-        fast = np.asarray(collision_integral(proc, E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(f)))
-        ref = dense_collision_integral(proc, E, N, M, f)
+        fast = np.asarray(energy_collision_integral(proc, E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(f)))
+        ref = dense_energy_collision_integral(proc, E, N, M, f)
         assert np.max(np.abs(fast - ref)) < 1e-12 * np.max(np.abs(ref)) + 1e-14
         # detailed balance: equilibrium at the bath temperature is stationary, exactly on the grid
-        eq = np.asarray(collision_integral(proc, E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(feq)))
+        eq = np.asarray(energy_collision_integral(proc, E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(feq)))
         assert np.max(np.abs(eq)) < 1e-12
         # particle number (odd part) is conserved by every process
         assert abs(np.sum(fast)) < 1e-11 * np.sum(np.abs(fast))
     # electron-electron collisions conserve energy; phonons take it away
-    ee = np.asarray(collision_integral(ElectronElectron(1.0), E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(f)))
+    ee = np.asarray(energy_collision_integral(ElectronElectron(1.0), E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(f)))
     assert abs(np.sum(E * ee)) < 1e-12 * np.sum(np.abs(E * ee))
     # relaxation (I ~ rate N (f - f_eq)) has the sign of the deviation at the coherence peaks
     bump = feq + 0.01 * (np.abs(np.abs(E) - 1.2) < 0.05) * np.sign(E)
-    rt = np.asarray(collision_integral(ElectronElectron(1.0), E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(bump)))
+    rt = np.asarray(energy_collision_integral(ElectronElectron(1.0), E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(bump)))
     assert np.all(rt[:, np.abs(E - 1.2) < 0.05] > 0)
 
 
@@ -57,7 +61,7 @@ def test_collision_rates_normal_state_laws():
     proc = ElectronElectron(2e-4)
     for T in (0.2, tc):
         feq = np.tanh(E / (2 * T))[None]
-        _, diag = collision_integral(proc, E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(feq), with_diagonal=True)
+        _, diag = energy_collision_integral(proc, E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(feq), with_diagonal=True)
         diag = np.asarray(diag)[0]
         for e in (0.0, 0.5, 1.0):
             i = 1600 + int(round(e / d))
@@ -68,10 +72,108 @@ def test_collision_rates_normal_state_laws():
     P = []
     for Te in (0.15, 0.25):
         f = np.tanh(E / (2 * Te))[None]
-        I = np.asarray(collision_integral(ph, E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(f)))[0]
+        I = np.asarray(energy_collision_integral(ph, E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(f)))[0]
         P.append(-np.sum(E * I) * d)
     ratio = (0.25**5 - 0.05**5) / (0.15**5 - 0.05**5)
     assert P[0] > 0 and abs(P[1] / P[0] - ratio) < 2e-3 * ratio
+
+
+def _bcs_complex(E, delta=1.0, gamma=0.05, h=0.0):
+    _, g, f, _ = green_functions(jnp.asarray(E) + 1j * gamma, h, delta, 0.0, 0.0, 0.0)
+    return np.asarray(g), np.asarray(f)
+
+
+def test_full_collision_integral_fft_dense_reduction_balance_conservation():
+    """All modes: FFT == explicit sums; f_T = 0 gives the energy-mode integral exactly (and I_T = 0);
+    equilibrium is stationary in every mode; e-e conserves particle number, energy and quasiparticle
+    charge; modes="energy" acts on f_L alone."""
+    E = np.arange(-20, 21) * 0.15
+    g, f = _bcs_complex(E, h=0.2)
+    rng = np.random.default_rng(3)
+    T = 0.3
+    t = np.tanh(E / (2 * T))
+    h = np.stack([t + 0.1 * rng.normal(size=(2, E.size)), 0.1 * rng.normal(size=(2, E.size))], -1)
+    heq = np.stack([np.broadcast_to(t, (2, E.size)), np.zeros((2, E.size))], -1)
+    h0 = np.stack([h[..., 0], 0 * h[..., 1]], -1)
+    G, F = jnp.asarray(g), jnp.asarray(f)
+    procs = (ElectronElectron(0.7), ElectronElectron(kappa=0.3, power=1.5), ElectronPhonon(0.5, temperature=T))
+    for proc in procs:
+        fast = np.asarray(collision_integral(proc, E, G, F, jnp.asarray(h)))
+        ref = dense_collision_integral(proc, E, g, f, h)
+        assert np.max(np.abs(fast - ref)) < 1e-12 * np.max(np.abs(ref))
+        assert np.max(np.abs(fast[..., 1])) > 1e-2 * np.max(np.abs(fast[..., 0]))  # the charge modes do relax
+        eq = np.asarray(collision_integral(proc, E, G, F, jnp.asarray(heq)))
+        assert np.max(np.abs(eq)) < 1e-12 * np.max(np.abs(fast))
+        red = np.asarray(collision_integral(proc, E, G, F, jnp.asarray(h0)))
+        if proc.power < 1.0 or isinstance(proc, ElectronPhonon):
+            old = np.asarray(energy_collision_integral(proc, E, G.real, F.real, jnp.asarray(h0[..., 0])))
+            assert np.max(np.abs(red[..., 0] - old)) < 1e-12 * np.max(np.abs(old))
+        assert np.max(np.abs(red[..., 1])) < 1e-14 * np.max(np.abs(red))
+        assert abs(np.sum(fast[..., 0])) < 1e-12 * np.sum(np.abs(fast[..., 0]))  # particle number
+        en = np.asarray(collision_integral(dataclasses.replace(proc, modes="energy"), E, G, F, jnp.asarray(h)))
+        assert np.max(np.abs(en - red * np.array([1.0, 0.0]))) < 1e-14 * np.max(np.abs(red))
+    for proc in procs[:2]:
+        ee = np.asarray(collision_integral(proc, E, G, F, jnp.asarray(h)))
+        assert abs(np.sum(E[:, None] * ee[..., 0].T)) < 1e-12 * np.sum(np.abs(E * ee[..., 0]))
+    # relaxation time: the distributed normal bath, I = rate N (h - h_eq) in both components
+    rt = np.asarray(collision_integral(RelaxationTime(0.1), E, G, F, jnp.asarray(h), temperature=T))
+    np.testing.assert_allclose(rt, 0.1 * g.real[..., None] * (h - heq), rtol=1e-13, atol=1e-16)
+
+
+def _boltzmann_rates(proc, E, n):
+    """Normal state, occupation numbers n[sigma, i] of electrons: dn/dt by the textbook in - out sums
+    (partner occupations averaged over spin; phonons emitted and absorbed at T_ph)."""
+    d = E[1] - E[0]
+    ns, m = n.shape
+    out = np.zeros_like(n)
+    for k in range(-(m - 1), m):
+        if k == 0:
+            continue
+        w = k * d
+        i = np.arange(max(0, k), min(m, m + k))  # E_i and E_i - w both on the grid
+        n0, n1 = n[:, i], n[:, i - k]
+        if isinstance(proc, ElectronElectron):
+            j = np.arange(max(0, -k), min(m, m - k))  # partner E_j -> E_j + w
+            pin = np.mean(np.sum((1 - n[:, j]) * n[:, j + k], axis=1))
+            pout = np.mean(np.sum(n[:, j] * (1 - n[:, j + k]), axis=1))
+            K = float(proc.coefficient()) * proc.kernel(np.array([w]), d)[0] * d * d
+            out[:, i] += K * ((1 - n0) * n1 * pin - n0 * (1 - n1) * pout)
+        else:
+            T = float(proc.temperature)
+            nb = 1.0 / np.expm1(abs(w) / T)
+            emit, absorb = (1 + nb, nb) if w > 0 else (nb, 1 + nb)  # electron at E loses w to the phonons
+            C = float(proc.rate) / proc.normalisation() * abs(w) ** proc.power * d
+            out[:, i] += C * ((1 - n0) * n1 * absorb - n0 * (1 - n1) * emit)
+    return out
+
+
+def test_normal_state_collisions_are_the_boltzmann_integrals():
+    """Normal metal, spin-resolved non-equilibrium occupations: the Nambu collision integral of each
+    sector is the in - out Boltzmann integral of the electrons (and of the holes, i.e. the electrons of
+    the other spin at -E); Fermi functions with spin-dependent mu and one T are stationary for e-e."""
+    from jaxqp.kinetic.coefficients import sectors_from_occupations
+
+    E = np.arange(-25, 26) * 0.08
+    rng = np.random.default_rng(4)
+    fermi = lambda e, mu, T: 0.5 * (1 - np.tanh((e - mu) / (2 * T)))  # noqa: E731
+    n = np.stack([0.6 * fermi(E, 0.3, 0.2) + 0.4 * fermi(E, -0.5, 0.1), fermi(E, 0.1, 0.3)])
+    n = np.clip(n + 0.02 * rng.normal(size=n.shape), 0, 1)
+    h = np.asarray(sectors_from_occupations(n[0], n[1], n[0][::-1], n[1][::-1]))  # (n_E, 4)
+    hs = np.stack([h[:, 0:2], h[:, 2:4]])  # (2, n_E, 2)
+    one, zero = jnp.ones((2, E.size), complex), jnp.zeros((2, E.size), complex)
+    for proc in (ElectronElectron(kappa=0.4, power=1.5), ElectronElectron(0.3), ElectronPhonon(0.7, temperature=0.15)):
+        I = np.asarray(collision_integral(proc, E, one, zero, jnp.asarray(hs)))
+        ref = _boltzmann_rates(proc, E, n)
+        scale = np.max(np.abs(ref))
+        # sector s: electrons of spin s (h11 = 1 - 2 n_s(E), dn/dt = (I_L + I_T)/2) ...
+        np.testing.assert_allclose(0.5 * (I[..., 0] + I[..., 1]), ref, atol=1e-12 * scale)
+        # ... and holes of spin -s (h22 = 2 n_{-s}(-E) - 1)
+        np.testing.assert_allclose(-0.5 * (I[::-1, ::-1, 0] - I[::-1, ::-1, 1]), ref, atol=1e-12 * scale)
+    ee = ElectronElectron(kappa=0.4, power=1.5)
+    heq = np.asarray(sectors_from_occupations(fermi(E, 0.2, 0.15), fermi(E, -0.1, 0.15),
+                                              fermi(-E, 0.2, 0.15), fermi(-E, -0.1, 0.15)))
+    I = np.asarray(collision_integral(ee, E, one, zero, jnp.asarray(np.stack([heq[:, 0:2], heq[:, 2:4]]))))
+    assert np.max(np.abs(I)) < 1e-13
 
 
 # ----------------------------------------------------------------- solver

@@ -52,7 +52,7 @@ from ..internal import validation as val
 from ..internal.blocktri import block_factor, factored_solve, transpose_blocks
 from ..spectral.bulk import green_functions
 from .coefficients import KineticCoefficients, coefficients, to_modes
-from .collisions import PROCESSES, collision_integral
+from .collisions import PROCESSES, collision_integral, energy_collision_integral
 from .solve import ContactCurrents, KineticSolution, bias_array, check_wire, currents_from_fluxes
 from .wire import Wire, WireResponse, assemble, contact_drive, equilibrium_sectors
 
@@ -157,7 +157,7 @@ def _spectra(wire: Wire, E, delta, sub: int):
     peaks (width Gamma) are much narrower than a practical grid spacing, and
     point sampling would make the discrete problem a jagged function of Delta
     and Gamma (Newton on the gap equation then fails); cell averages are smooth.
-    Returns ``co`` (n_E, n_d, 4, 4), ``N``, ``M`` (2, n_d, n_E), ``ok``.
+    Returns ``co`` (n_E, n_d, 4, 4), the retarded ``g_s``, ``f_s`` (2, n_d, n_E), ``ok``.
     """
     m = wire.material
     q = wire.phase_gradient
@@ -170,9 +170,9 @@ def _spectra(wire: Wire, E, delta, sub: int):
     co = coefficients(g, f, delta[None, :], phase_gradient=q, zeta=m.zeta, b_so=m.b_so, b_sf=m.b_sf)
     avg = lambda a, ax: jnp.mean(a.reshape(a.shape[:ax] + (n, sub) + a.shape[ax + 1:]), axis=ax + 1)  # noqa: E731
     co = jax.tree.map(lambda a: avg(a, 0), co)
-    N = jnp.moveaxis(avg(jnp.real(g), 1), 1, 2)  # (2, n_d, n_E)
-    M = jnp.moveaxis(avg(jnp.real(f), 1), 1, 2)
-    return co, N, M, jnp.all(ok)
+    G = jnp.moveaxis(avg(g, 1), 1, 2)  # (2, n_d, n_E), complex
+    F = jnp.moveaxis(avg(f, 1), 1, 2)
+    return co, G, F, jnp.all(ok)
 
 
 class _System(eqx.Module):
@@ -183,18 +183,26 @@ class _System(eqx.Module):
     C: Array
     d: Array
     mask: Array  # volume of each node, 0 at reservoir rows
-    N: Array  # (2, n_d, n_E)
-    M: Array
+    G: Array  # (2, n_d, n_E): retarded g_s, f_s (complex)
+    F: Array
     Ks: tuple  # contact kernels (n_E, 4, 4)
     hes: tuple  # electrode distributions (n_E, 4)
     co: KineticCoefficients
     ok: Array
 
+    @property
+    def N(self):
+        return jnp.real(self.G)
+
+    @property
+    def M(self):
+        return jnp.real(self.F)
+
 
 def _system(p: _Params, cfg, delta) -> _System:
     wire = p.wire
     E, x, nodes = cfg.E, cfg.x, cfg.nodes
-    co, N, M, ok = _spectra(wire, E, delta, cfg.sub)
+    co, G, F, ok = _spectra(wire, E, delta, cfg.sub)
     A, B, C, vol = assemble(co, x, wire.ends)
     n = x.shape[0]
     batch = B.shape[:-3]
@@ -218,7 +226,7 @@ def _system(p: _Params, cfg, delta) -> _System:
         Ks.append(K)
         hes.append(he)
         ok = ok & jnp.all(ok_c)
-    return _System(A=A, B=B, C=C, d=d, mask=mask, N=N, M=M, Ks=tuple(Ks), hes=tuple(hes), co=co, ok=ok)
+    return _System(A=A, B=B, C=C, d=d, mask=mask, G=G, F=F, Ks=tuple(Ks), hes=tuple(hes), co=co, ok=ok)
 
 
 def _matvec(S: _System, h):
@@ -228,21 +236,33 @@ def _matvec(S: _System, h):
 
 
 def _collisions(p: _Params, S: _System, E, h, with_diagonal=False):
-    """Sum of the collision integrals on the L components, (n_E, n_x, 4) (and the diagonal rates)."""
-    fl = jnp.stack([h[..., 0].T, h[..., 2].T])  # (2, n_x, n_E)
-    tot = jnp.zeros_like(fl)
-    dg = jnp.zeros_like(fl)
+    """Sum of the collision integrals, (n_E, n_x, 4) in the sector basis (and the 4x4 diagonal blocks).
+
+    Processes with ``modes="energy"`` take the fast path of the energy components alone.
+    """
+    hs = jnp.moveaxis(jnp.stack([h[..., 0:2], h[..., 2:4]]), 1, 2)  # (2, n_x, n_E, 2): (f_L, f_T) per sector
+    tot = jnp.zeros_like(hs)
+    blk = jnp.zeros(hs.shape + (2,))
     for proc in p.collisions:
-        out = collision_integral(proc, E, S.N, S.M, fl, temperature=p.wire.temperature, with_diagonal=with_diagonal)
+        if proc.modes == "energy":
+            out = energy_collision_integral(proc, E, S.N, S.M, hs[..., 0], temperature=p.wire.temperature,
+                                            with_diagonal=with_diagonal)
+            I, dg = out if with_diagonal else (out, None)
+            tot = tot.at[..., 0].add(I)
+            if with_diagonal:
+                blk = blk.at[..., 0, 0].add(jnp.broadcast_to(dg, I.shape))
+            continue
+        out = collision_integral(proc, E, S.G, S.F, hs, temperature=p.wire.temperature, with_diagonal=with_diagonal)
         if with_diagonal:
-            tot, dg = tot + out[0], dg + jnp.broadcast_to(out[1], fl.shape)
+            tot, blk = tot + out[0], blk + jnp.broadcast_to(out[1], blk.shape)
         else:
             tot = tot + out
-    z = jnp.zeros_like(tot[0].T)
-    full = jnp.stack([tot[0].T, z, tot[1].T, z], -1)
+    full = jnp.concatenate([jnp.moveaxis(tot[0], 0, 1), jnp.moveaxis(tot[1], 0, 1)], -1)
     if not with_diagonal:
         return full
-    return full, jnp.stack([dg[0].T, z, dg[1].T, z], -1)
+    z = jnp.zeros_like(blk[0])
+    blocks = jnp.concatenate([jnp.concatenate([blk[0], z], -1), jnp.concatenate([z, blk[1]], -1)], -2)
+    return full, jnp.moveaxis(blocks, 0, 1)
 
 
 def _gap_map(p: _Params, cfg, S, h):
@@ -320,8 +340,8 @@ def _linearise(p, cfg, u):
     F = _residual_at(p, cfg, S, h, delta)
     B = S.B
     if p.collisions:
-        _, dg = _collisions(p, S, cfg.E, h, with_diagonal=True)
-        B = B + (S.mask[None, :, None] * dg)[..., None] * jnp.eye(4)
+        _, blocks = _collisions(p, S, cfg.E, h, with_diagonal=True)
+        B = B + S.mask[None, :, None, None] * blocks
         _, coll_lin = jax.linearize(lambda hh: _collisions(p, S, cfg.E, hh), h)
     else:
         coll_lin = None
