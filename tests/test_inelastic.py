@@ -47,7 +47,8 @@ def test_collision_integrals_fft_dense_balance_conservation():
     assert abs(np.sum(E * ee)) < 1e-12 * np.sum(np.abs(E * ee))
     # relaxation (I ~ rate N (f - f_eq)) has the sign of the deviation at the coherence peaks
     bump = feq + 0.01 * (np.abs(np.abs(E) - 1.2) < 0.05) * np.sign(E)
-    rt = np.asarray(energy_collision_integral(ElectronElectron(1.0), E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(bump)))
+    rt = np.asarray(energy_collision_integral(ElectronElectron(1.0), E, jnp.asarray(N), jnp.asarray(M),
+                                              jnp.asarray(bump)))
     assert np.all(rt[:, np.abs(E - 1.2) < 0.05] > 0)
 
 
@@ -61,7 +62,8 @@ def test_collision_rates_normal_state_laws():
     proc = ElectronElectron(2e-4)
     for T in (0.2, tc):
         feq = np.tanh(E / (2 * T))[None]
-        _, diag = energy_collision_integral(proc, E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(feq), with_diagonal=True)
+        _, diag = energy_collision_integral(proc, E, jnp.asarray(N), jnp.asarray(M), jnp.asarray(feq),
+                                            with_diagonal=True)
         diag = np.asarray(diag)[0]
         for e in (0.0, 0.5, 1.0):
             i = 1600 + int(round(e / d))

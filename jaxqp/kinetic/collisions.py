@@ -484,8 +484,9 @@ def dense_collision_integral(process, E, g, f, h):
         for k in range(-(n - 1), n):
             for s in range(ns):
                 for j in range(max(0, -k), min(n, n - k)):
-                    PK[k + n - 1] += 0.5 * np.real(np.trace(gK[s, j + k] @ gK[s, j] - dg[s, j + k] @ dg[s, j])) * dE / ns
-                    dP[k + n - 1] += 0.5 * np.real(np.trace(dg[s, j + k] @ gK[s, j] - gK[s, j + k] @ dg[s, j])) * dE / ns
+                    a, b = gK[s, j + k], dg[s, j + k]  # at E' + omega
+                    PK[k + n - 1] += 0.5 * np.real(np.trace(a @ gK[s, j] - b @ dg[s, j])) * dE / ns
+                    dP[k + n - 1] += 0.5 * np.real(np.trace(b @ gK[s, j] - a @ dg[s, j])) * dE / ns
         ks = np.arange(-(n - 1), n)
         K = process.kernel(ks * dE, dE)
         phiK, phiD = -0.25 * K * PK, -0.25 * K * dP
