@@ -337,3 +337,83 @@ def test_nonlocal_gap_map_symmetries():
     assert np.allclose(dd[[0, 2]], fd[[0, 2]], rtol=1e-4, atol=1e-7)
     gfd = (np.asarray(mp.I_det) - np.asarray(mm.I_det)) / (2 * h)
     assert np.allclose(np.asarray(m.g_nl), gfd, rtol=1e-4, atol=1e-10 * np.max(np.abs(gfd)))
+
+
+def _boltzmann_wire(proc, E, x, V, T0, iters=400):
+    """Independent reference: the 1-D Boltzmann equation of a normal wire, D n'' = -Coll[n], with
+    n(0) = f0(E - V), n(L) = f0(E), the e-e integral Coll = (1 - n) A_in - n A_out in occupation
+    numbers (partner spin-degenerate), by fixed-point iteration on A_in, A_out and a Thomas solve per
+    energy (NumPy)."""
+    d = E[1] - E[0]
+    m, nx = E.size, x.size
+    dx = x[1] - x[0]
+    f0 = lambda e: 0.5 * (1 - np.tanh(e / (2 * T0)))  # noqa: E731
+    xi = (x / x[-1])[:, None]
+    n = (1 - xi) * f0(E - V) + xi * f0(E)
+    K = float(proc.coefficient()) * proc.kernel(np.arange(-(m - 1), m) * d, d) * d * d
+    for _ in range(iters):
+        Ain, Aout = np.zeros_like(n), np.zeros_like(n)
+        for j in range(1, nx - 1):
+            a = n[j]
+            Ain[j] = np.convolve(a, K * np.correlate(a, 1 - a, "full"))[m - 1:2 * m - 1]
+            Aout[j] = np.convolve(1 - a, K * np.correlate(1 - a, a, "full"))[m - 1:2 * m - 1]
+        # (n_{j-1} - 2 n_j + n_{j+1}) / dx^2 - (A_in + A_out) n_j = -A_in, Thomas in x for all energies
+        b = -2 / dx**2 - (Ain + Aout)
+        r = -Ain.copy()
+        r[1] -= n[0] / dx**2
+        r[-2] -= n[-1] / dx**2
+        c, y = np.zeros_like(n), np.zeros_like(n)
+        for j in range(1, nx - 1):
+            den = b[j] - (c[j - 1] / dx**2 if j > 1 else 0.0)
+            c[j] = (1 / dx**2) / den
+            y[j] = (r[j] - (y[j - 1] / dx**2 if j > 1 else 0.0)) / den
+        new = n.copy()
+        for j in range(nx - 2, 0, -1):
+            new[j] = y[j] - (c[j] * new[j + 1] if j < nx - 2 else 0.0)
+        change, n = np.max(np.abs(new - n)), new
+        if change < 1e-13:
+            break
+    return n
+
+
+def test_energy_relaxation_in_a_normal_wire_double_step_to_hot_electrons():
+    """Pothier et al., PRL 79, 3490 (1997): a normal wire between a reservoir at V and a grounded one.
+    No collisions: the double step; the diffusive-wire kernel K ~ kappa |E|^(-3/2) at an intermediate
+    kappa: the independent Boltzmann solution; strong e-e: the hot-electron Fermi function with
+    mu = V (1 - x/L), T_e^2 = T0^2 + (3/pi^2) V^2 (x/L)(1 - x/L), in f_L and f_T.  The current is the
+    Ohmic one and both the charge and the energy current are conserved along the wire."""
+    T0, V, L = 0.02, 1.0, 10.0
+    # a strongly coupled contact at x = 0 is the biased reservoir (to 1/kappa_c)
+    inj = qp.TunnelContact(position=0.0, kappa=1e4, electrode=qp.NormalMetal(bias=V, temperature=T0))
+    w = qp.Wire(qp.Superconductor(delta=0.0, gamma=0.0), L, (inj,), temperature=T0, ends=("vacuum", "reservoir"),
+                n_x=21, growth=0.0)
+    grid = inel.uniform_grid(3.0, 0.03)
+    E, x = np.asarray(grid.points), np.asarray(w.x)
+    mid = 10
+    xi = x[mid] / L
+    mu, Te = V * (1 - xi), np.sqrt(T0**2 + 3 / np.pi**2 * V**2 * xi * (1 - xi))
+    hot = (0.5 * (np.tanh((E + mu) / (2 * Te)) + np.tanh((E - mu) / (2 * Te))),
+           0.5 * (np.tanh((E - mu) / (2 * Te)) - np.tanh((E + mu) / (2 * Te))))
+    f0 = lambda e: 0.5 * (1 - np.tanh(e / (2 * T0)))  # noqa: E731
+    n2 = (1 - xi) * f0(E - V) + xi * f0(E)
+    double = (n2[::-1] - n2, 1 - n2 - n2[::-1])  # f_L = n(-E) - n(E), f_T = 1 - n(E) - n(-E)
+    errors = []
+    for kappa in (0.0, 0.02, 1.0, 5.0):
+        proc = ElectronElectron(kappa=kappa, power=1.5)
+        s = inel.solve_inelastic(w, (proc,), grid=grid, subdivision=1)
+        m = np.asarray(s.modes)
+        errors.append(max(np.max(np.abs(m[:, mid, k] - hot[k])) for k in (0, 1)))
+        if kappa == 0.0:
+            assert max(np.max(np.abs(m[:, mid, k] - double[k])) for k in (0, 1)) < 2e-5
+            I0 = np.asarray(s.kinetic.current_profile()["quasiparticle"])
+        if kappa == 0.02:
+            ref = _boltzmann_wire(proc, E, np.linspace(0, L, 21), V, T0)
+            n = 0.5 * (1 - m[..., 0] - m[..., 1]).T  # electrons: h11 = f_L + f_T = 1 - 2n
+            assert np.max(np.abs(n - ref)) < 1e-4
+            assert np.max(np.abs(m[:, mid, 0] - double[0])) > 0.05  # neither a double step nor hot
+        prof = s.kinetic.current_profile()
+        np.testing.assert_allclose(np.asarray(prof["quasiparticle"]), I0, rtol=1e-8)  # Ohmic, conserved
+        en = np.asarray(prof["energy"])
+        assert np.ptp(en) < 1e-8 * np.max(np.abs(en))
+    assert errors[-1] < 2e-3 and errors[1] > 0.05
+    assert all(a > b for a, b in zip(errors, errors[1:], strict=False))  # the crossover is monotonic
