@@ -417,3 +417,35 @@ def test_energy_relaxation_in_a_normal_wire_double_step_to_hot_electrons():
         assert np.ptp(en) < 1e-8 * np.max(np.abs(en))
     assert errors[-1] < 2e-3 and errors[1] > 0.05
     assert all(a > b for a, b in zip(errors, errors[1:], strict=False))  # the crossover is monotonic
+
+
+def test_collisions_with_inhomogeneous_spectra():
+    """Spectra renormalised by a strong normal contact (the 1-D retarded solution): without collisions
+    the elastic engine's answer; at V = 0 equilibrium is stationary with collisions on every mode; e-e
+    collisions conserve the energy current between the contacts."""
+    sc = qp.Superconductor(delta=1.0, gamma=0.02)
+    grid = inel.uniform_grid(3.0, 0.05)
+
+    def wire(V):
+        inj = qp.TunnelContact(position=0.0, kappa=0.5, electrode=qp.NormalMetal(bias=V, temperature=0.05))
+        det = qp.TunnelContact(position=2.0, kappa=0.01, electrode=qp.NormalMetal(temperature=0.05))
+        return qp.Wire(sc, 6.0, (inj, det), temperature=0.05, ends=("vacuum", "reservoir"), n_x=9,
+                       spectra="inhomogeneous")
+
+    procs = (ElectronElectron(0.0), ElectronPhonon(0.0, temperature=0.05))
+    s0 = inel.solve_inelastic(wire(1.5), procs, grid=grid, subdivision=1)
+    ref = qp.solve_kinetic(wire(1.5), grid=grid)
+    assert np.max(np.abs(s0.kinetic.sectors - ref.sectors)) < 1e-10
+    dos = np.asarray(s0.kinetic.dos)[np.argmin(np.abs(np.asarray(grid.points) - 1.05)), :, 0]
+    assert dos[0] < 0.6 * dos[-1]  # the contact renormalises the spectra near it
+    procs = (ElectronElectron(0.05), ElectronPhonon(0.02, temperature=0.05))
+    eq = inel.solve_inelastic(wire(0.0), procs, grid=grid, subdivision=1)
+    heq = np.asarray(qp.kinetic.wire.equilibrium_sectors(jnp.asarray(grid.points), 0.05))
+    assert np.max(np.abs(np.asarray(eq.kinetic.sectors) - heq[:, None, :])) < 1e-12
+    s1 = inel.solve_inelastic(wire(1.5), (ElectronElectron(0.05), ElectronPhonon(0.0, temperature=0.05)), grid=grid,
+                              subdivision=1)
+    assert bool(s1.converged)
+    x = np.asarray(s1.kinetic.x)
+    en = np.asarray(s1.kinetic.current_profile()["energy"])[0.5 * (x[1:] + x[:-1]) < 2.0]
+    assert np.ptp(en) < 1e-9 * np.max(np.abs(en))
+    assert np.max(np.abs(np.asarray(s1.kinetic.sectors) - np.asarray(s0.kinetic.sectors))) > 1e-3

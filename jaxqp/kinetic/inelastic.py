@@ -54,7 +54,7 @@ from ..spectral.bulk import green_functions
 from .coefficients import KineticCoefficients, coefficients, to_modes
 from .collisions import PROCESSES, collision_integral, energy_collision_integral
 from .solve import ContactCurrents, KineticSolution, bias_array, check_wire, currents_from_fluxes
-from .wire import Wire, WireResponse, assemble, contact_drive, equilibrium_sectors
+from .wire import Wire, WireResponse, assemble, contact_drive, equilibrium_sectors, proximity_spectra
 
 
 # ----------------------------------------------------------------- configuration
@@ -157,6 +157,8 @@ def _spectra(wire: Wire, E, delta, sub: int):
     peaks (width Gamma) are much narrower than a practical grid spacing, and
     point sampling would make the discrete problem a jagged function of Delta
     and Gamma (Newton on the gap equation then fails); cell averages are smooth.
+    With ``wire.spectra == "inhomogeneous"`` the spectra are the 1-D retarded solution of the
+    wire (its contacts renormalise them) at the single Delta ``delta[0]``, ``n_d = n_x``.
     Returns ``co`` (n_E, n_d, 4, 4), the retarded ``g_s``, ``f_s`` (2, n_d, n_E), ``ok``.
     """
     m = wire.material
@@ -165,9 +167,12 @@ def _spectra(wire: Wire, E, delta, sub: int):
     d = float(E[1] - E[0])
     t = (np.arange(sub) + 0.5) / sub - 0.5
     Ef = (E[:, None] + d * t[None, :]).ravel()
-    z = jnp.asarray(Ef)[:, None] + 1j * m.gamma
-    _, g, f, ok = green_functions(z, m.spectral_params(delta=delta[None, :], zeta=m.zeta + 0.5 * q**2))
-    co = coefficients(g, f, delta[None, :], phase_gradient=q, zeta=m.zeta, b_so=m.b_so, b_sf=m.b_sf)
+    if wire.spectra == "inhomogeneous":  # the 1-D retarded solution at one Delta for the wire
+        co, g, f, ok = proximity_spectra(eqx.tree_at(lambda w: w.material.delta, wire, delta[0]), jnp.asarray(Ef))
+    else:
+        z = jnp.asarray(Ef)[:, None] + 1j * m.gamma
+        _, g, f, ok = green_functions(z, m.spectral_params(delta=delta[None, :], zeta=m.zeta + 0.5 * q**2))
+        co = coefficients(g, f, delta[None, :], phase_gradient=q, zeta=m.zeta, b_so=m.b_so, b_sf=m.b_sf)
     avg = lambda a, ax: jnp.mean(a.reshape(a.shape[:ax] + (n, sub) + a.shape[ax + 1:]), axis=ax + 1)  # noqa: E731
     co = jax.tree.map(lambda a: avg(a, 0), co)
     G = jnp.moveaxis(avg(g, 1), 1, 2)  # (2, n_d, n_E), complex
@@ -216,10 +221,9 @@ def _system(p: _Params, cfg, delta) -> _System:
     if wire.ends[1] == "reservoir":
         d = d.at[:, n - 1].set(heq)
         mask = mask.at[n - 1].set(0.0)
-    nd = delta.shape[0]
     Ks, hes = [], []
     for c, (contact, i) in enumerate(zip(wire.contacts, nodes, strict=False)):
-        dos = co.dos[:, i if nd > 1 else 0, :]
+        dos = co.dos[:, i if co.dos.shape[1] > 1 else 0, :]
         K, he, ok_c = contact_drive(contact, wire, jnp.asarray(E), p.V[c], dos)
         B = B.at[:, i].add(K)
         d = d.at[:, i].add(jnp.einsum("eij,ej->ei", K, he))
@@ -273,12 +277,13 @@ def _gap_map(p: _Params, cfg, S, h):
         fl = jnp.stack([h[..., 0].T, h[..., 2].T])  # (2, n_x, n_E)
     else:
         fl = jnp.stack([h[:, cfg.gap_node, 0], h[:, cfg.gap_node, 2]])[:, None, :]
+    M = S.M if cfg.gap_node is None or S.M.shape[1] == 1 else S.M[:, cfg.gap_node:cfg.gap_node + 1]
     E = cfg.E
     d = E[1] - E[0]
     # the part of each cell [E - dE/2, E + dE/2] inside |E| <= omega_D
     inside = np.clip((gap.cutoff - (np.abs(E) - 0.5 * d)) / d, 0.0, 1.0)
     w = jnp.asarray(inside * d)
-    return 0.25 * gap.lam() * jnp.sum(S.M * fl * w, axis=(0, -1))
+    return 0.25 * gap.lam() * jnp.sum(M * fl * w, axis=(0, -1))
 
 
 def _residual(p: _Params, cfg, u):
@@ -514,9 +519,9 @@ class _Setup(eqx.Module):
 
 def inelastic_setup(wire, grid, collisions, gap, options, subdivision):
     check_wire(wire)
-    if wire.spectra != "uniform":
-        raise NotImplementedError("collision integrals and the non-equilibrium gap use local bulk spectra; "
-                                  "build the Wire with spectra='uniform'")
+    if wire.spectra != "uniform" and gap is not None and gap.where == "profile":
+        raise NotImplementedError("a gap profile Delta(x) uses the local bulk spectra of each node; with "
+                                  "spectra='inhomogeneous' use GapEquation(where='injector') (one Delta for the wire)")
     for c in collisions:
         if not isinstance(c, PROCESSES):
             raise TypeError(f"collisions must be instances of {', '.join(p.__name__ for p in PROCESSES)}; "

@@ -44,11 +44,11 @@ from .coefficients import KineticCoefficients, coefficients, sectors_from_occupa
 
 
 # ----------------------------------------------------------------- spectra
-def proximity_coefficients(wire: Wire, E, *, options: ProximityOptions | None = None):
-    """Position-dependent kinetic coefficients of a `jaxqp.Wire` from its 1-D retarded solution.
+def proximity_spectra(wire: Wire, E, *, options: ProximityOptions | None = None):
+    """Position-dependent kinetic coefficients and spectra of a `jaxqp.Wire` from its 1-D retarded solution.
 
-    Returns ``(KineticCoefficients (n_E, n_x, 4, 4), converged (n_E,))``.  The
-    solution is taken to the gauge of real Delta (``f = sqrt(F Ft)``), its
+    Returns ``(KineticCoefficients (n_E, n_x, 4, 4), g, f (2, n_E, n_x), converged (n_E,))``.
+    The solution is taken to the gauge of real Delta (``f = sqrt(F Ft)``), its
     derivatives are second-order finite differences on the nodes, and the wire's
     phase gradient enters the coupling terms as for uniform spectra.
     """
@@ -61,7 +61,13 @@ def proximity_coefficients(wire: Wire, E, *, options: ProximityOptions | None = 
     m = wire.material
     co = coefficients(g, f, m.delta, dg=dg, df=df, phase_gradient=wire.phase_gradient, zeta=m.zeta, b_so=m.b_so,
                       b_sf=m.b_sf)
-    return co, sol.converged
+    return co, g, f, sol.converged
+
+
+def proximity_coefficients(wire: Wire, E, *, options: ProximityOptions | None = None):
+    """``(KineticCoefficients (n_E, n_x, 4, 4), converged (n_E,))`` of `proximity_spectra`."""
+    co, _, _, ok = proximity_spectra(wire, E, options=options)
+    return co, ok
 
 
 def wire_coefficients(wire: Wire, E) -> tuple[KineticCoefficients, Array]:
