@@ -15,6 +15,11 @@ blocks both work.
 (the preconditioner of the energy-coupled kinetic Newton); `transpose_blocks`
 gives the blocks of ``J^T`` in either layout (reverse-mode derivatives).
 
+`BlockTridiagonalSolver` is a lineax solver for large operators that are block-tridiagonal in
+one axis with neighbour couplings diagonal in another (the implicit stages of the time-resolved
+kinetics), probed by Jacobian-vector products and factored with dense LU blocks
+(`dense_block_factor`).
+
 `jacobian_blocks` extracts the three block diagonals of the Jacobian of a
 residual whose node ``i`` depends only on nodes ``i-1, i, i+1``, with ``3 k``
 Jacobian-vector products (three colours of nodes times ``k`` components); the
@@ -23,8 +28,10 @@ spectral solver uses it as the reference for its analytic Jacobian.
 
 from __future__ import annotations
 
+import equinox.internal as eqxi
 import jax
 import jax.numpy as jnp
+import lineax as lx
 from jax import lax
 
 
@@ -256,3 +263,117 @@ def jacobian_blocks(fn, y, batch: int, vectorize: bool = False):
     Bm = pick(0)
     C = pick(1).at[n - 1].set(0)
     return value, A, Bm, C
+
+
+# ----------------------------------------------------------------- large dense blocks (lineax)
+def dense_block_factor(A, B, C):
+    """Block-Thomas factors for large dense blocks (n, k, k): LU factors of every pivot block (LAPACK).
+
+    Sequential over the nodes (one factorisation at a time), for ``k`` of tens to thousands;
+    `block_factor` unrolls its small solves and is meant for ``k <= 8``.
+    """
+    def fwd(G_prev, blk):
+        a, b, c = blk
+        lu = jax.scipy.linalg.lu_factor(b - a @ G_prev)
+        G = jax.scipy.linalg.lu_solve(lu, c)
+        return G, (lu, G)
+
+    _, (lu, G) = lax.scan(fwd, jnp.zeros_like(B[0]), (A, B, C))
+    return lu, G, A
+
+
+def dense_factored_solve(factors, d):
+    """Solve with `dense_block_factor`'s factors; ``d`` (n, k)."""
+    lu, G, A = factors
+
+    def fwd(y_prev, blk):
+        lu_i, a, r = blk
+        y = jax.scipy.linalg.lu_solve(lu_i, r - a @ y_prev)
+        return y, y
+
+    _, y = lax.scan(fwd, jnp.zeros_like(d[0]), (lu, A, d))
+
+    def bwd(h_next, blk):
+        yi, Gi = blk
+        h = yi - Gi @ h_next
+        return h, h
+
+    _, h = lax.scan(bwd, jnp.zeros_like(d[0]), (y, G), reverse=True)
+    return h
+
+
+class BlockTridiagonalSolver(lx.AbstractLinearSolver):
+    """A lineax solver for operators on ``(n_a, n, m)`` arrays, block-tridiagonal along the middle axis.
+
+    The node axis is axis 1; a node's block holds the ``k = n_a m`` values of axes 0 and 2.  The
+    couplings between neighbouring nodes must be diagonal in axis 0 (for the kinetic equations:
+    diffusion does not change the energy; the collisions, which couple all energies, act within a
+    node).  The operator (any lineax operator, e.g. the Jacobian of an implicit diffrax stage) is
+    probed by ``n_a m + 3 m`` Jacobian-vector products:
+
+    - ``3 m`` seeds, one per colour of nodes (``i mod 3``) and component, on all of axis 0 at once,
+      give the neighbour couplings (``m x m`` for every value of axis 0);
+    - ``n_a m`` seeds, one per value of axes 0 and 2, on all nodes at once, give each node's own
+      block once the neighbours' (known) share is taken off.
+
+    It then solves by the block Thomas algorithm with LU factors of the ``k x k`` pivot blocks:
+    ``O(k)`` products and ``O(n k^3)`` work instead of ``O(n k)`` products and ``O((n k)^3)`` for a
+    dense LU.  Exact for operators of this structure.
+    """
+
+    def init(self, operator, options):
+        del options
+        shape = operator.in_structure().shape
+        dtype = operator.in_structure().dtype
+        na, n, m = shape
+        node = jnp.arange(n)
+        colour = node % 3
+        eye = jnp.eye(m, dtype=dtype)
+        # neighbour couplings: seed (c, l) is 1 on component l of every node of colour c
+        seeds = (colour[None, :] == jnp.arange(3)[:, None]).astype(dtype)[:, None, None, :, None] * \
+            eye[None, :, None, None, :]  # (3, m, 1, n, m)
+        seeds = jnp.broadcast_to(seeds, (3, m, na, n, m)).reshape((3 * m,) + shape)
+        out = jax.vmap(operator.mv)(seeds).reshape((3, m) + shape)  # (c, l, a, i, m_out)
+
+        def pick(offset):  # coupling of node i to node i + offset: (n, na, m_out, m_in)
+            c = (node + offset) % 3
+            blk = jnp.moveaxis(out, 1, -1)  # (c, a, i, m_out, l)
+            return jnp.moveaxis(sum(jnp.where((c == cc)[None, :, None, None], blk[cc], 0) for cc in range(3)), 1, 0)
+
+        A = pick(-1).at[0].set(0)
+        C = pick(1).at[n - 1].set(0)
+        # each node's own block: seed (a, l) on every node, minus the neighbours' energy-diagonal share
+        eye_a = jnp.eye(na, dtype=dtype)
+        seeds = eye_a[:, None, :, None, None] * eye[None, :, None, None, :]  # (a, l, a', 1, m)
+        seeds = jnp.broadcast_to(seeds, (na, m, na, n, m)).reshape((na * m,) + shape)
+        own = jax.vmap(operator.mv)(seeds).reshape((na, m) + shape)  # (a_in, l, a_out, i, m_out)
+        share = (A + C)  # (n, na, m_out, m_in)
+        own = own - jnp.einsum("ab,iaml->blaim", eye_a, share)
+        B = jnp.transpose(own, (3, 2, 4, 0, 1)).reshape(n, na * m, na * m)  # (i, (a_out m_out), (a_in l))
+
+        def dense(D):  # (n, na, m, m) diagonal in a -> (n, k, k)
+            return jnp.einsum("ab,iaml->iambl", eye_a, D).reshape(n, na * m, na * m)
+
+        blocks = (dense(A), B, dense(C))
+        return blocks, dense_block_factor(*blocks), eqxi.Static(shape)
+
+    def compute(self, state, vector, options):
+        del options
+        _, factors, meta = state
+        na, n, m = meta.value
+        d = jnp.moveaxis(vector, 1, 0).reshape(n, na * m)
+        h = dense_factored_solve(factors, d)
+        return jnp.moveaxis(h.reshape(n, na, m), 0, 1), lx.RESULTS.successful, {}
+
+    def transpose(self, state, options):
+        blocks, _, meta = state
+        bt = transpose_blocks(*blocks, node_axis=-3, block_axes=(-2, -1))
+        return (bt, dense_block_factor(*bt), meta), options
+
+    def conj(self, state, options):
+        blocks, _, meta = state
+        bc = tuple(jnp.conj(b) for b in blocks)
+        return (bc, dense_block_factor(*bc), meta), options
+
+    def assume_full_rank(self):
+        return True

@@ -436,9 +436,11 @@ def collision_integral(process, E, g, f, h, *, temperature=0.0, with_diagonal: b
                         f"{', '.join(p.__name__ for p in PROCESSES)}")
     HK, HD = jnp.fft.fft(PhiK, L), jnp.fft.fft(PhiD, L)
     conv = lambda X: jnp.fft.ifft(X, L)[..., :n] * spacing  # noqa: E731
-    SR = conv(HK * FR + 0.5 * HD * FK)
-    SA = conv(HK * FA - 0.5 * HD * FK)
-    SK = conv(HK * FK + HD * (FR - FA))
+    # the parts that depend on h (through g^K) once each: a linearisation carries two convolutions
+    PK, PD = conv(HK * FK), conv(HD * FK)
+    SR = conv(HK * FR) + 0.5 * PD
+    SA = conv(HK * FA) - 0.5 * PD
+    SK = PK + conv(HD * (FR - FA))
     X = SR * d[..., None, :, :] - d[..., :, None, :] * SA - SK
     full = _project(_mm(SR, gK) - _mm(gK, SA) + _mm(SK, gA) - _mm(gR, SK))  # L: the whole commutator
     sub = _project(_mm(gR, X) - _mm(X, gA))  # T: with the retarded commutator taken out

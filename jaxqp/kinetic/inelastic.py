@@ -205,8 +205,12 @@ class _System(eqx.Module):
 
 
 def _system(p: _Params, cfg, delta) -> _System:
-    wire = p.wire
-    E, x, nodes = cfg.E, cfg.x, cfg.nodes
+    return _with_contacts(_bulk_system(p.wire, cfg, delta), p.wire, cfg, p.V)
+
+
+def _bulk_system(wire: Wire, cfg, delta) -> _System:
+    """The system without the contacts: spectra, the assembled wire and its reservoir rows."""
+    E, x = cfg.E, cfg.x
     co, G, F, ok = _spectra(wire, E, delta, cfg.sub)
     A, B, C, vol = assemble(co, x, wire.ends)
     n = x.shape[0]
@@ -221,16 +225,22 @@ def _system(p: _Params, cfg, delta) -> _System:
     if wire.ends[1] == "reservoir":
         d = d.at[:, n - 1].set(heq)
         mask = mask.at[n - 1].set(0.0)
+    return _System(A=A, B=B, C=C, d=d, mask=mask, G=G, F=F, Ks=(), hes=(), co=co, ok=ok)
+
+
+def _with_contacts(S: _System, wire: Wire, cfg, V) -> _System:
+    """Add the tunnel contacts at biases ``V``: ``K_c`` on the diagonal blocks, ``K_c h_e`` on the right."""
+    E, B, d, ok, co = jnp.asarray(cfg.E), S.B, S.d, S.ok, S.co
     Ks, hes = [], []
-    for c, (contact, i) in enumerate(zip(wire.contacts, nodes, strict=False)):
+    for c, (contact, i) in enumerate(zip(wire.contacts, cfg.nodes, strict=False)):
         dos = co.dos[:, i if co.dos.shape[1] > 1 else 0, :]
-        K, he, ok_c = contact_drive(contact, wire, jnp.asarray(E), p.V[c], dos)
+        K, he, ok_c = contact_drive(contact, wire, E, V[c], dos)
         B = B.at[:, i].add(K)
         d = d.at[:, i].add(jnp.einsum("eij,ej->ei", K, he))
         Ks.append(K)
         hes.append(he)
         ok = ok & jnp.all(ok_c)
-    return _System(A=A, B=B, C=C, d=d, mask=mask, G=G, F=F, Ks=tuple(Ks), hes=tuple(hes), co=co, ok=ok)
+    return eqx.tree_at(lambda t: (t.B, t.d, t.ok, t.Ks, t.hes), S, (B, d, ok, tuple(Ks), tuple(hes)))
 
 
 def _matvec(S: _System, h):
@@ -464,6 +474,54 @@ def _make_solver(cfg, warm: bool = False):
         return u, ok, res, k
 
     return solve
+
+
+# ----------------------------------------------------------------- the discrete system at fixed spectra
+class KineticSystem(eqx.Module):
+    """The discrete (E, x) kinetic problem of a wire at fixed spectra (fixed Delta).
+
+    Built by `kinetic_system`; used for time evolution (`jaxqp.kinetic.dynamics`).  The
+    residual is the stationary one of `solve_inelastic`,
+    ``F(h; V) = -(j_{i+1/2} - j_{i-1/2}) + vol (R h + I[h]) - K_c (h_e(V) - h)`` per node, in the
+    sector basis ``(f_{L,+}, f_{T,+}, f_{L,-}, f_{T,-})``; reservoir rows read ``h - h_eq``.
+    """
+
+    wire: Wire
+    collisions: tuple
+    bulk: _System
+    grid: EnergyGrid
+    setup: _Setup = eqx.field(static=True)
+
+    def residual(self, h, V):
+        """``F(h; V)``, shape ``(n_E, n_x, 4)``, at contact biases ``V`` ``(n_c,)``."""
+        p = _Params(wire=self.wire, collisions=self.collisions, gap=None, V=V)
+        S = _with_contacts(self.bulk, self.wire, self.setup, V)
+        return _residual_at(p, self.setup, S, h, jnp.zeros(1))[0]
+
+    def density_of_states(self):
+        """``N_s`` per sector component, ``(n_E, n_x, 4)`` (the same for ``L`` and ``T`` of a sector)."""
+        N = jnp.moveaxis(self.bulk.N, 0, -1)  # (n_d, n_E, 2)
+        N = jnp.repeat(jnp.swapaxes(N, 0, 1), 2, axis=-1)  # (n_E, n_d, 4)
+        return jnp.broadcast_to(N, (self.setup.E.size, self.setup.x.size, 4))
+
+    @property
+    def volume(self):
+        """Node volumes, 0 at reservoir rows (their distribution is fixed)."""
+        return self.bulk.mask
+
+    def equilibrium(self):
+        """The equilibrium distribution at the bath temperature, ``(n_E, n_x, 4)``."""
+        heq = equilibrium_sectors(jnp.asarray(self.setup.E), self.wire.temperature)
+        return jnp.broadcast_to(heq[:, None, :], (self.setup.E.size, self.setup.x.size, 4))
+
+
+def kinetic_system(wire: Wire, collisions: Sequence = (), *, grid: EnergyGrid, subdivision: int = 8) -> KineticSystem:
+    """The discrete kinetic problem of ``wire`` with ``collisions`` on the uniform ``grid`` (fixed spectra)."""
+    wire = check_wire(wire)
+    grid = _cell_grid(_check_uniform(grid))
+    st = inelastic_setup(wire, grid, tuple(collisions), None, None, subdivision)
+    bulk = _bulk_system(wire, st, jnp.reshape(jnp.asarray(wire.material.delta, float), (1,)))
+    return KineticSystem(wire=wire, collisions=tuple(collisions), bulk=bulk, grid=grid, setup=st)
 
 
 # ----------------------------------------------------------------- public API

@@ -1,0 +1,194 @@
+r"""Time-resolved kinetics: the distributions of a wire after a bias step, a pulse or an injected population.
+
+With the time derivative the kinetic equations of `jaxqp.kinetic.inelastic` read, per node ``i``
+and sector component (quasi-static spectra),
+
+$$
+\mathrm{vol}_i\, N_s(E, x_i)\, \partial_t h = -F(h; V(t)),
+$$
+
+where ``F`` is the stationary residual (diffusion, spectral terms, contacts at the biases
+``V(t)``, collisions) and ``N_s`` the density of states of the sector: the time-derivative term
+``(1/4) Tr[M_k {tau_3, d_t g^K}] / 2`` of the Usadel equation is ``N_s d_t f_{L,s}`` and
+``N_s d_t f_{T,s}``.  Reservoir rows stay at equilibrium.  The system is stiff (diffusion across
+the nodes, fast sub-gap modes), so it is integrated by an implicit, adaptive diffrax solver
+(``Kvaerno5`` by default, error control by ``PIDController``).  The long-time limit is the
+stationary solution of `jaxqp.kinetic.inelastic.solve_inelastic`.
+
+The spectra are fixed (the wire's ``Delta``); states with ``N_s`` below ``capacity_floor`` are
+integrated with that capacity (they hold no quasiparticles: their distribution follows the others
+almost instantly).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import diffrax
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from ..grids import EnergyGrid
+from ..internal import validation as val
+from ..internal.blocktri import BlockTridiagonalSolver
+from .coefficients import to_modes
+from .inelastic import KineticSystem, kinetic_system
+from .solve import bias_array
+from .wire import Wire
+
+
+class DynamicsSolution(eqx.Module):
+    """Distributions on a time grid and the totals the collisions may conserve.
+
+    Attributes:
+        times: ``(n_t,)`` in units of ``hbar / Delta0``.
+        sectors: ``(n_t, n_E, n_x, 4)`` in the sector basis; ``modes`` gives (f_L, f_T, f_T3, f_L3).
+        energy, charge, spin: ``(n_t,)`` totals over the wire,
+            ``-(1/2) sum_s int dx dE C_s E f_{L,s}`` (electron energy),
+            ``-(1/2) sum_s int dx dE C_s f_{T,s}`` (electron number; in a superconductor the
+            quasiparticle charge) and ``-(1/2) sum_s s int dx dE C_s f_{L,s}`` (spin), with the
+            capacity ``C_s = max(N_s, capacity_floor)`` of the integration, up to constants.
+        converged: the integration reached the last time; ``result``: diffrax's result code;
+        steps: accepted steps.
+    """
+
+    times: Array
+    sectors: Array
+    x: Array
+    grid: EnergyGrid
+    energy: Array
+    charge: Array
+    spin: Array
+    converged: Array
+    result: Array
+    steps: Array
+
+    @property
+    def modes(self):
+        return to_modes(self.sectors)
+
+
+def _capacity(system: KineticSystem, floor: float):
+    return system.volume[None, :, None] * jnp.maximum(system.density_of_states(), floor)
+
+
+def _totals(system: KineticSystem, cap, h):
+    E = jnp.asarray(system.grid.points)
+    dE = E[1] - E[0]
+    c = cap * h  # (..., n_E, n_x, 4)
+    L = c[..., 0] + c[..., 2]
+    energy = -0.5 * jnp.sum(E[:, None] * L, axis=(-2, -1)) * dE
+    charge = -0.5 * jnp.sum(c[..., 1] + c[..., 3], axis=(-2, -1)) * dE
+    spin = -0.5 * jnp.sum(c[..., 0] - c[..., 2], axis=(-2, -1)) * dE
+    return energy, charge, spin
+
+
+def default_solver() -> diffrax.AbstractSolver:
+    """``Kvaerno5`` whose stage equations are solved with the block-tridiagonal structure of the wire.
+
+    The Jacobian of the kinetic equations couples a node to its neighbours (diffusion) and all
+    energies at one node (collisions): `jaxqp.internal.blocktri.BlockTridiagonalSolver` probes it
+    once per step and solves it by block Thomas, instead of a dense LU of the whole system.
+    """
+    root = diffrax.with_stepsize_controller_tols(diffrax.VeryChord)(linear_solver=BlockTridiagonalSolver())
+    return diffrax.Kvaerno5(root_finder=root)
+
+
+class _Options(eqx.Module):
+    rtol: float = eqx.field(static=True)
+    atol: float = eqx.field(static=True)
+    max_steps: int = eqx.field(static=True)
+    floor: float = eqx.field(static=True)
+    solver: diffrax.AbstractSolver = eqx.field(static=True)
+
+
+@eqx.filter_jit
+def _integrate(system: KineticSystem, times, h0, bias: Callable, opts: _Options):
+    cap = _capacity(system, opts.floor)
+    active = (system.volume > 0)[None, :, None]
+    safe = jnp.where(active, cap, 1.0)
+
+    def rhs(t, h, args):
+        F = system.residual(h, bias(t))
+        return jnp.where(active, -F / safe, 0.0)
+
+    t1 = times[-1]
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(rhs), opts.solver, t0=0.0, t1=t1, dt0=1e-6 * t1, y0=h0,
+        saveat=diffrax.SaveAt(ts=times), stepsize_controller=diffrax.PIDController(rtol=opts.rtol, atol=opts.atol),
+        max_steps=opts.max_steps, throw=False)
+    energy, charge, spin = _totals(system, cap, sol.ys)
+    ok = sol.result == diffrax.RESULTS.successful
+    return sol.ys, energy, charge, spin, ok, sol.stats["num_accepted_steps"]
+
+
+def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: EnergyGrid, bias=None,
+                   initial=None, subdivision: int = 8, rtol: float = 1e-8, atol: float = 1e-10,
+                   max_steps: int = 100_000, capacity_floor: float = 1e-3,
+                   solver: diffrax.AbstractSolver | None = None, throw: bool = True) -> DynamicsSolution:
+    r"""Evolve the distributions of ``wire`` in time from ``t = 0``.
+
+    Args:
+        wire: the `jaxqp.Wire` (uniform or inhomogeneous spectra, fixed ``Delta``).
+        collisions: processes from `jaxqp.kinetic.collisions`.
+        times: increasing times ``>= 0`` (units of ``hbar / Delta0``) at which to save.
+        grid: a uniform energy grid (`jaxqp.kinetic.inelastic.uniform_grid`).
+        bias: contact biases for ``t > 0``: ``None`` (the electrodes' own), an array ``(n_c,)``
+            (a bias step at ``t = 0``) or a function ``t -> (n_c,)`` (a pulse).
+        initial: the distribution at ``t = 0`` in the sector basis, ``(n_E, n_x, 4)`` (an injected
+            population, or a stationary solution's ``kinetic.sectors``); default: equilibrium at
+            the bath temperature.  Reservoir rows are set to equilibrium.
+        rtol, atol: error tolerances of the adaptive step; ``max_steps``: step cap.
+        capacity_floor: the smallest density of states used as capacity.
+        solver: a diffrax solver (default `default_solver`: ``Kvaerno5``, implicit, stiffly accurate,
+            with block-tridiagonal stage solves).
+        throw: raise if the integration stopped early (else read ``converged``).
+
+    Returns a `DynamicsSolution`.  Pure JAX: differentiable in the arrays of ``wire``,
+    ``collisions`` and ``initial`` by diffrax's adjoint.
+    """
+    wire_checked = wire
+    system = kinetic_system(wire_checked, collisions, grid=grid, subdivision=subdivision)
+    if times is None:
+        raise ValueError("give the save times, e.g. times=jnp.linspace(0, 100, 11) (units of hbar / Delta0)")
+    ts = jnp.asarray(times, float)
+    tn = np.asarray(ts)
+    if tn.ndim != 1 or tn.size < 1 or np.any(tn < 0) or np.any(np.diff(tn) <= 0) or tn[-1] <= 0:
+        raise ValueError(f"times must be a 1-D increasing array of times >= 0 ending after 0, got {tn}")
+    if callable(bias):
+        bias_fn = bias
+        v0 = jnp.asarray(bias(0.0), float)
+        if v0.shape != (len(system.wire.contacts),):
+            raise ValueError(f"bias(t) must return one bias per contact, shape ({len(system.wire.contacts)},), "
+                             f"got {v0.shape}")
+    else:
+        V = bias_array(system.wire, bias)
+        bias_fn = _Constant(V)
+    shape = (system.setup.E.size, system.setup.x.size, 4)
+    heq = system.equilibrium()
+    if initial is None:
+        h0 = heq
+    else:
+        h0 = jnp.asarray(initial, float)
+        if h0.shape != shape:
+            raise ValueError(f"initial must be the sector distribution of shape {shape} (n_E, n_x, 4), got {h0.shape}")
+        h0 = jnp.where((system.volume > 0)[None, :, None], h0, heq)
+    val.check_positive("capacity_floor", capacity_floor, hint="a small positive density of states, e.g. 1e-3")
+    opts = _Options(rtol=float(rtol), atol=float(atol), max_steps=int(max_steps), floor=float(capacity_floor),
+                    solver=default_solver() if solver is None else solver)
+    ys, energy, charge, spin, ok, steps = _integrate(system, ts, h0, bias_fn, opts)
+    out = DynamicsSolution(times=ts, sectors=ys, x=jnp.asarray(system.setup.x), grid=system.grid, energy=energy,
+                           charge=charge, spin=spin, converged=ok, result=ok.astype(int), steps=steps)
+    if throw and not bool(ok):
+        raise RuntimeError(f"the time integration stopped before t = {tn[-1]:g} after {int(steps)} steps; raise "
+                           "max_steps, loosen rtol/atol, or check the drive (a discontinuous bias(t) needs small steps)")
+    return out
+
+
+class _Constant(eqx.Module):
+    V: Array
+
+    def __call__(self, t):
+        return self.V

@@ -1,0 +1,88 @@
+"""Time-resolved kinetics (diffrax): the long-time limit, linear relaxation, conservation laws."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxqp as qp
+from jaxqp.kinetic import inelastic as inel
+from jaxqp.kinetic.coefficients import sectors_from_occupations
+from jaxqp.kinetic.collisions import ElectronElectron, ElectronPhonon
+from jaxqp.kinetic.dynamics import solve_dynamics
+
+GRID = inel.uniform_grid(1.5, 0.1)
+E = np.asarray(GRID.points)
+
+
+def _fermi(e, mu, T):
+    return 0.5 * (1 - np.tanh((e - mu) / (2 * T)))
+
+
+def _island(material, temperature=0.1):
+    """A closed piece of wire: vacuum ends, one contact switched off."""
+    c = qp.TunnelContact(position=0.0, kappa=0.0, electrode=qp.NormalMetal())
+    return qp.Wire(material, 1.0, (c,), temperature=temperature, ends=("vacuum", "vacuum"), n_x=4)
+
+
+def test_bias_step_relaxes_to_the_stationary_solution():
+    """After a bias step the distributions reach the stationary solution of the Newton solver (1e-8)."""
+    sc = qp.Superconductor(delta=1.0, gamma=0.05)
+    inj = qp.TunnelContact(position=0.0, kappa=0.05, electrode=qp.NormalMetal(bias=1.2, temperature=0.1))
+    w = qp.Wire(sc, 1.0, (inj,), temperature=0.1, ends=("vacuum", "reservoir"), n_x=4)
+    procs = (ElectronElectron(0.05), ElectronPhonon(0.05, temperature=0.1))
+    st = inel.solve_inelastic(w, procs, grid=GRID, subdivision=2)
+    d = solve_dynamics(w, procs, jnp.array([1.0, 1e4]), grid=GRID, subdivision=2)
+    assert bool(d.converged)
+    assert float(jnp.max(jnp.abs(d.sectors[0] - st.kinetic.sectors))) > 0.05  # still on its way at t = 1
+    assert float(jnp.max(jnp.abs(d.sectors[-1] - st.kinetic.sectors))) < 1e-8
+
+
+def test_small_deviation_decays_with_the_linearised_operator():
+    """Normal island coupled to phonons: a small deviation evolves as exp(L t) with L the Jacobian of
+    the discrete equations (dense matrix exponential by eigen-decomposition, NumPy)."""
+    isl = _island(qp.Superconductor(delta=0.0, gamma=0.0))
+    procs = (ElectronPhonon(5.0, temperature=0.1),)
+    system = inel.kinetic_system(isl, procs, grid=GRID, subdivision=1)
+    heq = system.equilibrium()
+    V = jnp.zeros(1)
+    cap = np.asarray(system.volume)[None, :, None] * np.asarray(system.density_of_states())
+    J = np.asarray(jax.jacfwd(lambda h: system.residual(h, V))(heq)).reshape(heq.size, heq.size)
+    L = -J / cap.reshape(-1)[:, None]
+    dev = 1e-4 * np.exp(-((E - 0.5) / 0.2) ** 2)  # a few hot electrons near E = 0.5
+    h0 = np.asarray(heq).copy()
+    h0[:, :, 0] += dev[:, None]
+    h0[:, :, 2] += dev[:, None]
+    times = np.array([2.0, 10.0])
+    d = solve_dynamics(isl, procs, times, grid=GRID, initial=h0, subdivision=1, rtol=1e-9, atol=1e-12)
+    w, Vv = np.linalg.eig(L)
+    c = np.linalg.solve(Vv, (h0 - np.asarray(heq)).reshape(-1))
+    for k, t in enumerate(times):
+        lin = np.real(Vv @ (np.exp(w * t) * c)).reshape(heq.shape)
+        got = np.asarray(d.sectors[k] - heq)
+        assert np.max(np.abs(got - lin)) < 2e-3 * np.max(np.abs(lin))
+    assert np.max(np.abs(np.asarray(d.sectors[-1] - heq))) < 0.8 * np.max(np.abs(dev))  # it relaxes
+
+
+def test_closed_island_thermalises_and_conserves_number_energy_spin():
+    """Electron-electron collisions in a closed normal island: an injected population thermalises to a
+    Fermi function; electron number, energy and spin stay constant."""
+    isl = _island(qp.Superconductor(delta=0.0, gamma=0.0))
+    n = np.clip(_fermi(E, 0.0, 0.1) + 0.3 * np.exp(-((E - 0.7) / 0.1) ** 2), 0, 1)
+    m = _fermi(E, 0.0, 0.1)  # spin down stays cold: a spin accumulation as well
+    h0 = np.asarray(sectors_from_occupations(n, m, n[::-1], m[::-1]))
+    h0 = np.broadcast_to(h0[:, None, :], (E.size, 4, 4))
+    d = solve_dynamics(isl, (ElectronElectron(kappa=0.5, power=1.5),), jnp.array([1.0, 300.0]), grid=GRID,
+                       initial=h0, subdivision=1, rtol=1e-9, atol=1e-11)
+    for q in (d.energy, d.charge):
+        q = np.asarray(q)
+        assert np.ptp(q) < 1e-7 * np.max(np.abs(q))
+    assert abs(float(d.spin[-1] - d.spin[0])) < 1e-7 * abs(float(d.charge[0]))
+    # the end state: a Fermi function for each spin (log(1/n - 1) is linear in E), spins apart
+    hf = np.asarray(d.sectors[-1, :, 0])
+    up, dn = 0.5 * (1 - hf[:, 0] - hf[:, 1]), 0.5 * (1 - hf[:, 2] - hf[:, 3])
+    for occ in (up, dn):
+        ok = (occ > 1e-3) & (occ < 1 - 1e-3)
+        slope, icpt = np.polyfit(E[ok], np.log(1 / occ[ok] - 1), 1)
+        T, mu = 1 / slope, -icpt / slope
+        assert np.max(np.abs(occ - _fermi(E, mu, T))) < 2e-3, (mu, T)
+    assert np.max(np.abs(up - dn)) > 0.05  # no spin flips: the accumulation stays
