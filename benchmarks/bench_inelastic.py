@@ -58,11 +58,12 @@ def numpy_reference(wire, ee, V, spacing, tol=1e-9, max_outer=4):
     k = np.arange(L)
     k = np.where(k < nE, k, k - L)
     valid = np.abs(k) < nE
-    C = float(ee.rate) / ee.normalisation() / 4.0 * d
+    C = float(ee.coefficient()) / 4.0 * d
     lam = 1.0 / np.arcsinh(10.0)
 
     def spectra(delta):
-        co, N, M, _ = inel._spectra(wire, E, jnp.asarray([delta]), 8)
+        co, G, F, _ = inel._spectra(wire, E, jnp.asarray([delta]), 8)
+        N, M = jnp.real(G), jnp.real(F)
         return np.asarray(co.D[:, 0, 0, 0]), np.asarray(N[0, 0]), np.asarray(M[0, 0])
 
     def collisions(N, M, f):  # f (n, nE)
@@ -127,7 +128,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="11 biases only")
     args = ap.parse_args()
     wire = nw.half_wire(("A", "B"), n_x=64)
-    ee = qp.ElectronElectron(2e-4)
+    ee = qp.ElectronElectron(2e-4, modes="energy")  # seed 001's model (and the reference's): f_L only
     V = jnp.linspace(0.0, 5.0, 11 if args.quick else 51)
     runs = {}
     t_cold, out = sweep(wire, ee, V, 1 / 40)

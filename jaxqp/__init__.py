@@ -36,6 +36,7 @@ from .kinetic import (
     supercurrent,
 )
 from .kinetic.collisions import ElectronElectron, ElectronPhonon, RelaxationTime
+from .kinetic.dynamics import DynamicsSolution, solve_dynamics
 from .kinetic.inelastic import (
     GapEquation,
     GapSweep,
@@ -80,4 +81,5 @@ __all__ = [
     "SpinActive", "SpinDistribution", "SpinSolution", "SpinWire", "solve_spin",
     "ElectronElectron", "ElectronPhonon", "GapEquation", "GapSweep", "InelasticSolution", "NewtonOptions",
     "NonlocalGapMap", "RelaxationTime", "gap_sweep", "nonlocal_gap_map", "solve_inelastic", "uniform_grid",
+    "DynamicsSolution", "solve_dynamics",
 ]

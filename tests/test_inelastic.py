@@ -449,3 +449,22 @@ def test_collisions_with_inhomogeneous_spectra():
     en = np.asarray(s1.kinetic.current_profile()["energy"])[0.5 * (x[1:] + x[:-1]) < 2.0]
     assert np.ptp(en) < 1e-9 * np.max(np.abs(en))
     assert np.max(np.abs(np.asarray(s1.kinetic.sectors) - np.asarray(s0.kinetic.sectors))) > 1e-3
+
+
+def test_collision_processes_refuse_bad_input():
+    import pytest
+
+    with pytest.raises(ValueError, match="kappa"):
+        ElectronElectron(0.1, power=1.5)  # the Fermi-level rate is infinite for power >= 1
+    with pytest.raises(ValueError, match="exactly one"):
+        ElectronElectron(0.1, kappa=0.2)
+    with pytest.raises(ValueError, match="3/2"):
+        ElectronElectron(kappa=0.1, power=2.0)
+    with pytest.raises(ValueError, match="modes"):
+        ElectronPhonon(0.1, temperature=0.1, modes="charge")
+    k = ElectronElectron(kappa=0.3, power=1.5).kernel(np.arange(-3, 4) * 0.1, 0.1)
+    assert k[3] == 0.0 and np.allclose(k, k[::-1])
+    # the cell weights integrate |w|^(1 - p) exactly: sum_k K_k |w_k| dE = int_{dE/2}^{(n + 1/2) dE} w^(1-p) dw
+    w = np.arange(1, 200) * 0.1
+    kk = ElectronElectron(kappa=1.0, power=1.5).kernel(w, 0.1)
+    assert abs(np.sum(kk * w * 0.1) - (19.95**0.5 - 0.05**0.5) / 0.5) < 1e-12

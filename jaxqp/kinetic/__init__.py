@@ -6,8 +6,9 @@
   response and fluxes.
 - `solve`: public verbs (distributions, contact currents, local and non-local
   conductance, supercurrent).
-- `collisions` and `inelastic`: collision integrals and the
+- `collisions` and `inelastic`: collision integrals on every distribution mode and the
   Newton-Krylov solver with a self-consistent gap.
+- `dynamics`: time evolution of the distributions (diffrax).
 
 Imports: ``internal``, ``units``, ``distributions``, ``grids``, ``materials``, ``geometry``,
 ``spectral`` and ``selfconsistency``; never ``devices``, the inference or the application layer.

@@ -1,32 +1,36 @@
-r"""Inelastic collision integrals for the energy mode ``f_L`` of a superconductor.
+r"""Inelastic collision integrals: electron-electron, electron-phonon and relaxation to a bath.
 
-Three processes, each an equinox Module whose ``rate`` is a dimensionless
-relaxation rate ``gamma = hbar / (Delta0 tau)``:
+Three processes, each an equinox Module:
 
-- `ElectronElectron`: the electron-electron collision integral with the
-  coherence factors of the superconducting state (the form of seed 001, from
-  Bobkova and Bobkov, PRB 93, 024513 (2016), Eq. (16)).  It conserves energy
-  and particle number, and it contains pair breaking: a quasiparticle at
-  ``E >= 3 Delta`` can give ``2 Delta`` to the condensate.
+- `ElectronElectron`: electron-electron scattering with the kernel ``K(w) ~ |w|^(-power)``
+  (``power`` up to 3/2, the screened Coulomb interaction of a diffusive wire), its bath the density
+  bubble of the electrons themselves.  It conserves particle number, energy and (without
+  spin flips) spin, with the coherence factors of the superconducting state, including pair
+  breaking and recombination.
 - `ElectronPhonon`: relaxation to a phonon bath at ``temperature`` with
-  ``alpha^2 F(omega) ~ |omega|^power`` (``power = 2``: three-dimensional
-  Debye phonons, normal-state heat flow ``~ T_e^5 - T_ph^5``).
-- `RelaxationTime`: ``I = gamma N (f_L - tanh(E / 2T))``, the cheap option.
+  ``alpha^2 F(omega) ~ |omega|^power`` (``power = 2``: three-dimensional Debye phonons,
+  normal-state heat flow ``~ T_e^5 - T_ph^5``).
+- `RelaxationTime`: relaxation of every mode to a normal bath, ``I = rate N (h - h_eq)``.
 
-Normalisation: ``rate`` is the relaxation rate of a quasiparticle at the Fermi
-level of the *normal* state at ``T = T_c`` (``T_c = e^gamma_E / pi`` in units of
-Delta0), the definition of seed 001 (``gamma_ee = hbar / Delta0 tau_ee``).
+`collision_integral` acts on the whole distribution ``h = f_L + f_T tau_3`` of each spin sector
+(so on all four modes f_L, f_T, f_T3, f_L3): the Keldysh part of ``[Sigma, g]`` with the second-order
+Nambu self-energy of the process.  `energy_collision_integral` is its exact reduction for
+``f_T = 0`` (the energy modes alone, seed 001 Eq. (16) after Bobkova and Bobkov, PRB 93, 024513
+(2016)), the fast path of ``modes="energy"``.
 
-All integrals run on a **uniform** energy grid (spacing ``dE``): energy
-conservation then maps grid points to grid points, detailed balance holds
-exactly on the grid, and every double integral is a pair of correlations and
-convolutions evaluated by FFT in ``O(n_E log n_E)``.  States outside the grid
-are taken as absent, so the grid must extend a few temperatures past the
-highest injection energy (the energies outside are then blocked anyway).
+Normalisation: ``rate`` is the relaxation rate of a quasiparticle at the Fermi level of the
+*normal* state at ``T = T_c`` (``T_c = e^gamma_E / pi`` in units of Delta0), the definition of
+seed 001 (``gamma_ee = hbar / Delta0 tau_ee``); ``ElectronElectron(kappa=...)`` gives the kernel
+prefactor directly (the convention of Pothier et al., PRL 79, 3490 (1997)).
 
-The sign is that of seed 001 Eq. (9): ``D_L d_x^2 f_L = I_L``, so
-``I_L ~ gamma N (f_L - f_eq)`` near equilibrium.  The equations are written out
-in ``docs/theory.md`` (section 13).
+All integrals run on a **uniform** energy grid (spacing ``dE``): energy conservation then maps
+grid points to grid points, detailed balance holds exactly on the grid, and every double integral
+is a set of correlations and convolutions evaluated by FFT in ``O(n_E log n_E)``.  States outside
+the grid are taken as absent, so the grid must extend a few temperatures past the highest
+injection energy.
+
+The sign is that of seed 001 Eq. (9): ``D_L d_x^2 f_L = I_L``, so ``I_L ~ gamma N (f_L - f_eq)``
+near equilibrium.  The equations are written out in ``docs/theory.md`` (section 13).
 """
 
 from __future__ import annotations

@@ -149,8 +149,7 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
     Returns a `DynamicsSolution`.  Pure JAX: differentiable in the arrays of ``wire``,
     ``collisions`` and ``initial`` by diffrax's adjoint.
     """
-    wire_checked = wire
-    system = kinetic_system(wire_checked, collisions, grid=grid, subdivision=subdivision)
+    system = kinetic_system(wire, collisions, grid=grid, subdivision=subdivision)
     if times is None:
         raise ValueError("give the save times, e.g. times=jnp.linspace(0, 100, 11) (units of hbar / Delta0)")
     ts = jnp.asarray(times, float)
@@ -183,7 +182,7 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
                            charge=charge, spin=spin, converged=ok, result=ok.astype(int), steps=steps)
     if throw and not bool(ok):
         raise RuntimeError(f"the time integration stopped before t = {tn[-1]:g} after {int(steps)} steps; raise "
-                           "max_steps, loosen rtol/atol, or check the drive (a discontinuous bias(t) needs small steps)")
+                           "max_steps, loosen rtol/atol, or check the drive (a sudden bias(t) needs small steps)")
     return out
 
 

@@ -7,8 +7,8 @@ $$
 - \sum_c \delta(x - x_c) K_c (h_{e,c} - h),
 $$
 
-couples all energies at each position (``I`` acts on the energy modes
-``f_{L,s}``, see `jaxqp.kinetic.collisions`).  Optionally the pair
+couples all energies at each position (``I`` acts on every distribution mode of
+both spin sectors, see `jaxqp.kinetic.collisions`).  Optionally the pair
 potential is unknown too, fixed by the non-equilibrium gap equation (seed 001
 Eq. (8))
 
@@ -259,12 +259,13 @@ def _collisions(p: _Params, S: _System, E, h, with_diagonal=False):
     blk = jnp.zeros(hs.shape + (2,))
     for proc in p.collisions:
         if proc.modes == "energy":
-            out = energy_collision_integral(proc, E, S.N, S.M, hs[..., 0], temperature=p.wire.temperature,
-                                            with_diagonal=with_diagonal)
-            I, dg = out if with_diagonal else (out, None)
-            tot = tot.at[..., 0].add(I)
             if with_diagonal:
+                I, dg = energy_collision_integral(proc, E, S.N, S.M, hs[..., 0], temperature=p.wire.temperature,
+                                                  with_diagonal=True)
                 blk = blk.at[..., 0, 0].add(jnp.broadcast_to(dg, I.shape))
+            else:
+                I = energy_collision_integral(proc, E, S.N, S.M, hs[..., 0], temperature=p.wire.temperature)
+            tot = tot.at[..., 0].add(I)
             continue
         out = collision_integral(proc, E, S.G, S.F, hs, temperature=p.wire.temperature, with_diagonal=with_diagonal)
         if with_diagonal:
@@ -653,7 +654,7 @@ def solve_inelastic(wire: Wire, collisions: Sequence = (), biases=None, *, grid:
     r"""Solve the kinetic equations of a wire with inelastic collisions and, optionally, a self-consistent gap.
 
     Args:
-        wire: the `jaxqp.Wire` (spectra ``"uniform"``); with ``gap`` its
+        wire: the `jaxqp.Wire` (uniform or inhomogeneous spectra); with ``gap`` its
             ``material.delta`` is replaced by the self-consistent one.
         collisions: processes from `jaxqp.kinetic.collisions`
             (`ElectronElectron`, `ElectronPhonon`, `RelaxationTime`);
