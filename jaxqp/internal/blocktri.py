@@ -17,8 +17,8 @@ gives the blocks of ``J^T`` in either layout (reverse-mode derivatives).
 
 `BlockTridiagonalSolver` is a lineax solver for large operators that are block-tridiagonal in
 one axis with neighbour couplings diagonal in another (the implicit stages of the time-resolved
-kinetics), probed by Jacobian-vector products and factored with dense LU blocks
-(`dense_block_factor`).
+kinetics), probed by Jacobian-vector products and factored with dense blocks
+(`dense_block_factor`, pivots inverted by rolled Gauss-Jordan elimination).
 
 `jacobian_blocks` extracts the three block diagonals of the Jacobian of a
 residual whose node ``i`` depends only on nodes ``i-1, i, i+1``, with ``3 k``
@@ -266,32 +266,52 @@ def jacobian_blocks(fn, y, batch: int, vectorize: bool = False):
 
 
 # ----------------------------------------------------------------- large dense blocks (lineax)
-def dense_block_factor(A, B, C):
-    """Block-Thomas factors for large dense blocks (n, k, k): LU factors of every pivot block (LAPACK).
+def gauss_jordan_inverse(M):
+    """Inverse of one ``k x k`` matrix by Gauss-Jordan elimination with partial pivoting.
 
-    Sequential over the nodes (one factorisation at a time), for ``k`` of tens to thousands;
-    `block_factor` unrolls its small solves and is meant for ``k <= 8``.
+    A rolled ``lax.fori_loop`` over the pivots: plain array operations (no LAPACK custom call,
+    see `small_solve` for why) and a program whose size does not grow with ``k``.
+    """
+    k = M.shape[-1]
+    A = jnp.concatenate([M, jnp.eye(k, dtype=M.dtype)], axis=-1)
+    rows = jnp.arange(k)
+
+    def step(p, A):
+        piv = jnp.argmax(jnp.where(rows >= p, jnp.abs(A[:, p]), -1.0))
+        A = A.at[jnp.stack([p, piv])].set(A[jnp.stack([piv, p])])
+        row = A[p] / A[p, p]
+        A = A - A[:, p][:, None] * row[None, :]
+        return A.at[p].set(row)
+
+    return lax.fori_loop(0, k, step, A)[:, k:]
+
+
+def dense_block_factor(A, B, C):
+    """Block-Thomas factors for large dense blocks (n, k, k): the inverse of every pivot block.
+
+    Sequential over the nodes, each pivot inverted by `gauss_jordan_inverse`, for ``k`` of tens
+    to a few thousand; `block_factor` unrolls its small solves and is meant for ``k <= 8``.
     """
     def fwd(G_prev, blk):
         a, b, c = blk
-        lu = jax.scipy.linalg.lu_factor(b - a @ G_prev)
-        G = jax.scipy.linalg.lu_solve(lu, c)
-        return G, (lu, G)
+        Minv = gauss_jordan_inverse(b - a @ G_prev)
+        G = Minv @ c
+        return G, (Minv, G)
 
-    _, (lu, G) = lax.scan(fwd, jnp.zeros_like(B[0]), (A, B, C))
-    return lu, G, A
+    _, (Minv, G) = lax.scan(fwd, jnp.zeros_like(B[0]), (A, B, C))
+    return Minv, G, A
 
 
 def dense_factored_solve(factors, d):
     """Solve with `dense_block_factor`'s factors; ``d`` (n, k)."""
-    lu, G, A = factors
+    Minv, G, A = factors
 
     def fwd(y_prev, blk):
-        lu_i, a, r = blk
-        y = jax.scipy.linalg.lu_solve(lu_i, r - a @ y_prev)
+        Mi, a, r = blk
+        y = Mi @ (r - a @ y_prev)
         return y, y
 
-    _, y = lax.scan(fwd, jnp.zeros_like(d[0]), (lu, A, d))
+    _, y = lax.scan(fwd, jnp.zeros_like(d[0]), (Minv, A, d))
 
     def bwd(h_next, blk):
         yi, Gi = blk
@@ -316,7 +336,7 @@ class BlockTridiagonalSolver(lx.AbstractLinearSolver):
     - ``n_a m`` seeds, one per value of axes 0 and 2, on all nodes at once, give each node's own
       block once the neighbours' (known) share is taken off.
 
-    It then solves by the block Thomas algorithm with LU factors of the ``k x k`` pivot blocks:
+    It then solves by the block Thomas algorithm with the inverted ``k x k`` pivot blocks:
     ``O(k)`` products and ``O(n k^3)`` work instead of ``O(n k)`` products and ``O((n k)^3)`` for a
     dense LU.  Exact for operators of this structure.
     """
