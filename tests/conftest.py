@@ -1,7 +1,10 @@
 """Test configuration: float64, and an opt-in persistent XLA cache to make re-runs fast."""
 
+import gc
 import os
+from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -18,6 +21,28 @@ if _cache:
     jaxqp.enable_compilation_cache(_cache)
 else:
     os.environ["JAXQP_CACHE"] = "0"
+
+
+# Every compiled XLA CPU program keeps its machine code in memory mappings of its own; one test worker
+# compiles thousands of programs, and at the kernel's limit on mappings per process
+# (vm.max_map_count, 65530 by default) the next compilation fails inside LLVM with a segmentation
+# fault.  After a test module, when the process holds more than half that many mappings, drop JAX's
+# caches of compiled programs (later modules recompile what they share with earlier ones).
+_MAPS = Path("/proc/self/maps")
+_MAP_LIMIT = 30000
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    yield
+    try:
+        with _MAPS.open() as f:
+            n = sum(1 for _ in f)
+    except OSError:  # not Linux
+        return
+    if n > _MAP_LIMIT:
+        jax.clear_caches()
+        gc.collect()
 
 
 @pytest.fixture
