@@ -289,6 +289,8 @@ def gauss_jordan_inverse(M):
 def dense_block_factor(A, B, C):
     """Block-Thomas factors for large dense blocks (n, k, k): the inverse of every pivot block.
 
+    The factors have the layout of `block_factor`'s, so `factored_solve` applies them.
+
     Sequential over the nodes, each pivot inverted by `gauss_jordan_inverse`, for ``k`` of tens
     to a few thousand; `block_factor` unrolls its small solves and is meant for ``k <= 8``.
     """
@@ -300,26 +302,6 @@ def dense_block_factor(A, B, C):
 
     _, (Minv, G) = lax.scan(fwd, jnp.zeros_like(B[0]), (A, B, C))
     return Minv, G, A
-
-
-def dense_factored_solve(factors, d):
-    """Solve with `dense_block_factor`'s factors; ``d`` (n, k)."""
-    Minv, G, A = factors
-
-    def fwd(y_prev, blk):
-        Mi, a, r = blk
-        y = Mi @ (r - a @ y_prev)
-        return y, y
-
-    _, y = lax.scan(fwd, jnp.zeros_like(d[0]), (Minv, A, d))
-
-    def bwd(h_next, blk):
-        yi, Gi = blk
-        h = yi - Gi @ h_next
-        return h, h
-
-    _, h = lax.scan(bwd, jnp.zeros_like(d[0]), (y, G), reverse=True)
-    return h
 
 
 class BlockTridiagonalSolver(lx.AbstractLinearSolver):
@@ -382,7 +364,7 @@ class BlockTridiagonalSolver(lx.AbstractLinearSolver):
         _, factors, meta = state
         na, n, m = meta.value
         d = jnp.moveaxis(vector, 1, 0).reshape(n, na * m)
-        h = dense_factored_solve(factors, d)
+        h = factored_solve(factors, d)
         return jnp.moveaxis(h.reshape(n, na, m), 0, 1), lx.RESULTS.successful, {}
 
     def transpose(self, state, options):
