@@ -82,6 +82,34 @@ class _Params(NamedTuple):
     omega_D: Array  # +inf for the weak-coupling limit
 
 
+class GapKind(NamedTuple):
+    """Static facts of a gap problem, fixed when the program is traced.
+
+    ``debye``: a finite Debye cutoff (else the weak-coupling limit).
+    ``pair_breaking``: zeta, b_so or b_sf may be nonzero.  When they are known
+    zeros (concrete values, not traced), the Matsubara Green functions take
+    the closed form of the bulk solver instead of its Newton solve.
+    """
+
+    debye: bool
+    pair_breaking: bool = True
+
+
+def _known_zero(x) -> bool:
+    c = val.concrete(x)
+    return c is not None and bool(np.all(c == 0))
+
+
+def _without_pair_breaking(p: _Params) -> _Params:
+    """``p`` with Python zeros for zeta, b_so and b_sf (the bulk solver's closed form)."""
+    return p._replace(zeta=0.0, b_so=0.0, b_sf=0.0)
+
+
+def _expand(p: _Params) -> _Params:
+    """A trailing axis on every array parameter (Python zeros stay as they are)."""
+    return _Params(*(x if isinstance(x, float) else x[..., None] for x in p))
+
+
 def _pair_over_delta(omega, delta, p: _Params):
     """Re (F_up + F_dn) / (2 Delta) at Matsubara energy i*omega (omega > 0)."""
     z = 1j * (omega + p.gamma)
@@ -116,7 +144,7 @@ def _thermal_remainder(T):
     return jnp.where(pos, val, 0.0)
 
 
-def _gap_function(delta, T, p: _Params, debye: bool):
+def _gap_function(delta, T, p: _Params, kind: GapKind):
     """The gap equation G(Delta, T); arrays broadcast.  Differentiable.
 
     All Matsubara nodes (exact terms, the integral above them and, with a
@@ -129,6 +157,8 @@ def _gap_function(delta, T, p: _Params, debye: bool):
     delta = jnp.broadcast_to(delta, shape)
     T = jnp.broadcast_to(T, shape)
     p = _Params(*(jnp.broadcast_to(x, shape) for x in p))
+    if not kind.pair_breaking:
+        p = _without_pair_breaking(p)
     n = jnp.arange(_N_MATSUBARA)
     omega = [jnp.pi * T[..., None] * (2 * n + 1)]
     weight = [jnp.broadcast_to(2.0 * jnp.pi * T[..., None], omega[0].shape)]
@@ -136,13 +166,13 @@ def _gap_function(delta, T, p: _Params, debye: bool):
     om, w = _tail_nodes(2.0 * jnp.pi * T * _N_MATSUBARA, scale)
     omega.append(om)
     weight.append(w)
-    if debye:
+    if kind.debye:
         wd = jnp.where(jnp.isfinite(p.omega_D), p.omega_D, 1.0)
         om, w = _tail_nodes(wd, jnp.maximum(scale, wd))
         omega.append(om)
         weight.append(-w)
     nodes, weights = jnp.concatenate(omega, axis=-1), jnp.concatenate(weight, axis=-1)
-    pb = jax.tree.map(lambda x: x[..., None], p)
+    pb = _expand(p)
     return jnp.sum(weights * _summand(nodes, delta[..., None], pb), axis=-1) + _thermal_remainder(T)
 
 
@@ -153,34 +183,35 @@ def gap_equation(delta, T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, omega
     is the weak-coupling limit; a number applies the Debye cutoff of seed 001
     Appendix B (coupling 1/arcsinh(omega_D)).
     """
-    p, debye = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
-    return _gap_function_jit(jnp.asarray(delta, float), jnp.asarray(T, float), p, debye)
+    p, kind = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
+    return _gap_function_jit(jnp.asarray(delta, float), jnp.asarray(T, float), p, kind)
 
 
 _gap_function_jit = jax.jit(_gap_function, static_argnums=(3,))
 
 
-def gap_params(h, zeta, b_so, b_sf, gamma, omega_D):
-    debye = omega_D is not None
-    wd = jnp.asarray(jnp.inf if omega_D is None else omega_D, dtype=float)
+def gap_params(h, zeta, b_so, b_sf, gamma, omega_D) -> tuple[_Params, GapKind]:
+    """The parameters as arrays, and the static `GapKind` of the problem."""
     f = lambda x: jnp.asarray(x, dtype=float)  # noqa: E731
-    return _Params(f(h), f(zeta), f(b_so), f(b_sf), f(gamma), wd), debye
+    wd = f(jnp.inf if omega_D is None else omega_D)
+    kind = GapKind(debye=omega_D is not None, pair_breaking=not all(_known_zero(x) for x in (zeta, b_so, b_sf)))
+    return _Params(f(h), f(zeta), f(b_so), f(b_sf), f(gamma), wd), kind
 
 
 # ----------------------------------------------------------------------------------------
 # roots of the gap equation
 
 
-def _refine(a, b, Ga, Gb, T, p, debye):
+def _refine(a, b, Ga, Gb, T, p, kind):
     """Roots of G(Delta) on brackets [a, b]; returns (Delta, converged, dG/dDelta)."""
 
     def G_and_dG(x):
-        return jax.jvp(lambda d: _gap_function(d, T, p, debye), (x,), (jnp.ones_like(x),))
+        return jax.jvp(lambda d: _gap_function(d, T, p, kind), (x,), (jnp.ones_like(x),))
 
     return bracketed_newton(G_and_dG, a, b, Ga, Gb)
 
 
-def _free_energy(delta, T, p, debye):
+def _free_energy(delta, T, p, kind):
     """Omega(Delta) - Omega_N in units of N0 Delta0^2: -2 int_0^Delta d' G(d') dd'."""
     # split at d' = |h| where G has a square-root kink at low temperature
     k = jnp.clip(jnp.abs(p.h), 0.0, delta)
@@ -190,7 +221,7 @@ def _free_energy(delta, T, p, debye):
     d = jnp.concatenate([k[..., None] * u, k[..., None] + (delta - k)[..., None] * u], axis=-1)
     wd = jnp.concatenate([k[..., None] * w, (delta - k)[..., None] * w], axis=-1)
     pb = jax.tree.map(lambda x: x[..., None], p)
-    G = _gap_function(d, T[..., None], pb, debye)
+    G = _gap_function(d, T[..., None], pb, kind)
     return -2.0 * jnp.sum(d * G * wd, axis=-1)
 
 
@@ -216,14 +247,14 @@ class GapBranches(eqx.Module):
     gap_equation_at_zero: Array
 
 
-def _branches(T, p: _Params, debye: bool, all_free_energies: bool = True) -> GapBranches:
+def _branches(T, p: _Params, kind: GapKind, all_free_energies: bool = True) -> GapBranches:
     shape = jnp.broadcast_shapes(jnp.shape(T), *(jnp.shape(x) for x in p))
     T = jnp.broadcast_to(T, shape)
     p = _Params(*(jnp.broadcast_to(x, shape) for x in p))
     s = jnp.linspace(0.0, 1.0, _N_SCAN)
     grid = _DELTA_MAX * s**1.5  # includes Delta = 0, denser at small Delta (near Tc)
     pb = jax.tree.map(lambda x: x[..., None], p)
-    Gs = _gap_function(grid, T[..., None], pb, debye)  # (..., K)
+    Gs = _gap_function(grid, T[..., None], pb, kind)  # (..., K)
     i0, valid = first_sign_changes(Gs, _N_BRANCH)
     a = jnp.take(grid, i0)
     b = jnp.take(grid, i0 + 1)
@@ -236,7 +267,7 @@ def _branches(T, p: _Params, debye: bool, all_free_energies: bool = True) -> Gap
     Gb = jnp.where(valid, Gb, -1.0)
     Tb = T[..., None]
     # Delta = 0 exactly is the normal state, not a superconducting branch
-    x, conv, dG = _refine(a, b, Ga, Gb, Tb, pb, debye)
+    x, conv, dG = _refine(a, b, Ga, Gb, Tb, pb, kind)
     valid = valid & (x > 0)
     local = valid & (dG < 0)
     # the free energy decides only where the normal state is locally stable too
@@ -248,7 +279,7 @@ def _branches(T, p: _Params, debye: bool, all_free_energies: bool = True) -> Gap
         need_any = jnp.asarray(True)
     fe = lax.cond(
         need_any,
-        lambda _: _free_energy(jnp.where(valid, x, 0.0), Tb, pb, debye),
+        lambda _: _free_energy(jnp.where(valid, x, 0.0), Tb, pb, kind),
         lambda _: jnp.where(local, -jnp.inf, 0.0) * jnp.ones_like(x),
         None,
     )
@@ -287,25 +318,25 @@ def _scalar_root(primal, residual, inputs):
     return engine.implicit_solve(lambda q, _: (primal(q), None), residual, linearise, inputs, None)[0]
 
 
-def _stable_gap(T, p, debye):
+def _stable_gap(T, p, kind):
     """The stable branch; implicit derivative ``-dG/dp / dG/dDelta`` on the superconducting branch, 0 off it."""
 
     def residual(d, q):
         T_, p_ = q
         sc = d > 0
-        return jnp.where(sc, _gap_function(jnp.where(sc, d, 0.5), T_, _finite_cutoff(p_), debye), d)
+        return jnp.where(sc, _gap_function(jnp.where(sc, d, 0.5), T_, _finite_cutoff(p_), kind), d)
 
-    return _scalar_root(lambda q: _branches(q[0], q[1], debye, all_free_energies=False).stable, residual, (T, p))
-
-
-@functools.partial(jax.jit, static_argnums=(2,))
-def gap_jit(T, p, debye):
-    return _stable_gap(T, p, debye)
+    return _scalar_root(lambda q: _branches(q[0], q[1], kind, all_free_energies=False).stable, residual, (T, p))
 
 
 @functools.partial(jax.jit, static_argnums=(2,))
-def _branches_jit(T, p, debye):
-    return _branches(T, p, debye)
+def gap_jit(T, p, kind):
+    return _stable_gap(T, p, kind)
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _branches_jit(T, p, kind):
+    return _branches(T, p, kind)
 
 
 def _check(T, h, zeta, b_so, b_sf, gamma, omega_D):
@@ -348,8 +379,8 @@ def gap(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> A
         convergence flags.
     """
     _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
-    p, debye = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
-    out = gap_jit(jnp.asarray(T, float), p, debye)
+    p, kind = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
+    out = gap_jit(jnp.asarray(T, float), p, kind)
     val.raise_if_not_converged(jnp.isfinite(out), "the gap equation",
                                jnp.broadcast_to(jnp.asarray(T, float), out.shape))
     return out
@@ -358,20 +389,20 @@ def gap(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> A
 def gap_branches(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> GapBranches:
     """Every solution of the gap equation, with stability and free energy; see `GapBranches`."""
     _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
-    p, debye = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
-    return _branches_jit(jnp.asarray(T, float), p, debye)
+    p, kind = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
+    return _branches_jit(jnp.asarray(T, float), p, kind)
 
 
 # ----------------------------------------------------------------------------------------
 # critical temperature
 
 
-def _tc_core(p: _Params, debye: bool, n_scan: int = 48):
+def _tc_core(p: _Params, kind: GapKind, n_scan: int = 48):
     shape = tuple(jnp.broadcast_shapes(*(jnp.shape(x) for x in p)))
     p = _Params(*(jnp.broadcast_to(x, shape) for x in p))
     pb = jax.tree.map(lambda x: x[..., None], p)
     Ts = TC0 * 1.02 * jnp.linspace(1.0 / n_scan, 1.0, n_scan)
-    G0 = _gap_function(jnp.zeros(()), Ts, pb, debye)  # (..., n_scan)
+    G0 = _gap_function(jnp.zeros(()), Ts, pb, kind)  # (..., n_scan)
     pos = G0 > 0
     # highest temperature at which the normal state is still unstable
     last = n_scan - 1 - jnp.argmax(pos[..., ::-1], axis=-1)
@@ -383,7 +414,7 @@ def _tc_core(p: _Params, debye: bool, n_scan: int = 48):
     ok = any_pos & (last < n_scan - 1)
 
     def G_T(t):
-        return jax.jvp(lambda x: _gap_function(jnp.zeros(()), x, p, debye), (t,), (jnp.ones_like(t),))
+        return jax.jvp(lambda x: _gap_function(jnp.zeros(()), x, p, kind), (t,), (jnp.ones_like(t),))
 
     a = jnp.where(ok, lo, 0.3)
     b = jnp.where(ok, hi, 0.4)
@@ -392,19 +423,19 @@ def _tc_core(p: _Params, debye: bool, n_scan: int = 48):
     return tc
 
 
-def _tc(p, debye):
+def _tc(p, kind):
     """Tc with the implicit derivative ``-dG/dp / dG/dT`` of the linearised gap equation (0 where Tc is 0 or inf)."""
 
     def residual(t, q):
         ok = jnp.isfinite(t) & (t > 0)
-        return jnp.where(ok, _gap_function(jnp.zeros(()), jnp.where(ok, t, 0.3), _finite_cutoff(q), debye), t)
+        return jnp.where(ok, _gap_function(jnp.zeros(()), jnp.where(ok, t, 0.3), _finite_cutoff(q), kind), t)
 
-    return _scalar_root(lambda q: _tc_core(q, debye), residual, p)
+    return _scalar_root(lambda q: _tc_core(q, kind), residual, p)
 
 
 @functools.partial(jax.jit, static_argnums=(1,))
-def _tc_jit(p, debye):
-    return _tc(p, debye)
+def _tc_jit(p, kind):
+    return _tc(p, kind)
 
 
 def tc(h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> Array:
@@ -417,5 +448,5 @@ def tc(h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> Array
     `gap` (stable branch) to locate it.  Differentiable.
     """
     _check(0.0, h, zeta, b_so, b_sf, gamma, omega_D)
-    p, debye = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
-    return _tc_jit(p, debye)
+    p, kind = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
+    return _tc_jit(p, kind)

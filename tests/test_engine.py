@@ -5,6 +5,7 @@ result codes."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax import lax
 
 from jaxqp.internal import engine
@@ -101,3 +102,26 @@ def test_result_codes():
     for part in ("1 produced a non-finite", "1 hit the iteration cap", "1 stopped with a residual"):
         assert part in text
     assert R.describe(np.zeros(3, int)) == "all converged"
+
+
+def test_an_unconverged_derivative_solve_raises_instead_of_returning_a_wrong_derivative():
+    """A GMRES capped below what the system needs, in both modes, and `checked_solve` on a bad solve."""
+    c, b = 0.7, jnp.linspace(0.5, 2.0, N)
+
+    def starved(y, p):  # one Krylov vector, two steps: cannot reach 1e-12 on a 5x5 non-normal system
+        return engine.matrix_free_system(lambda v: jax.jvp(lambda u: _residual(u, p), (y,), (v,))[1], y,
+                                         restart=1, max_steps=2)
+
+    f = jax.jit(_solve(starved))
+    assert np.all(np.isfinite(np.asarray(f(c, b))))  # the primal solve does not use the linear solver
+    with pytest.raises(Exception, match=r"implicit derivative \(lineax GMRES\)"):
+        jax.block_until_ready(jax.jacfwd(f)(c, b))
+    with pytest.raises(Exception, match="implicit derivative"):
+        jax.block_until_ready(jax.grad(lambda c_: jnp.sum(f(c_, b)))(c))
+    A = jnp.asarray(_A)
+    mv = lambda v: A @ v  # noqa: E731
+    x = jnp.linalg.solve(A, b)
+    np.testing.assert_array_equal(np.asarray(engine.checked_solve(x, mv, b, rtol=1e-10, method="test")), np.asarray(x))
+    with pytest.raises(Exception, match=r"implicit derivative \(a bad solve\)"):
+        jax.block_until_ready(jax.jit(lambda x_: engine.checked_solve(x_, mv, b, rtol=1e-10, method="a bad solve"))(
+            x * 1.001))

@@ -221,6 +221,8 @@ def test_supercurrent_matches_bcs_stiffness():
     grid = qp.grids.adaptive(jnp.array([-1.0, 1.0]), jnp.array([1e-4, 1e-4]), -30.0, 30.0, 8001)
     Is = float(qp.supercurrent(w, grid=grid))
     assert abs(Is / (0.5 * np.pi * np.tanh(0.5 / Tw) * 1e-3) - 1) < 2e-3
+    # the same wire as a one-segment chain (the one 1-D description) gives the same current
+    assert float(qp.supercurrent(w.as_chain(), grid=grid)) == Is
 
 
 def test_bias_for_current_roundtrip():
@@ -230,6 +232,8 @@ def test_bias_for_current_roundtrip():
     V = qp.bias_for_current(w, 0, I_target, v_max=3.0, n_table=101, grid=grid)
     I, _ = qp.local_conductance(w, 0, V, grid=grid)
     np.testing.assert_allclose(np.asarray(I), np.asarray(I_target), rtol=1e-8)
+    np.testing.assert_array_equal(np.asarray(qp.bias_for_current(w.as_chain(), 0, I_target, v_max=3.0, n_table=101,
+                                                                 grid=grid)), np.asarray(V))
     with pytest.raises(ValueError, match="raise v_max"):
         qp.bias_for_current(w, 0, 100.0, v_max=3.0, n_table=101, grid=grid)
 

@@ -65,8 +65,8 @@ def _pair_potential(a: dict, self_consistent: bool, delta_fixed):
     if not self_consistent:
         return delta_fixed, jnp.ones(delta_fixed.shape, bool)
     d0 = a["delta0"]
-    prm, debye = gap_params(a["h"] / d0, a["zeta"] / d0, a["b_so"] / d0, a["b_sf"] / d0, 0.0, None)
-    delta = d0 * gap_jit(a["T"] / d0, prm, debye)
+    prm, kind = gap_params(a["h"] / d0, a["zeta"] / d0, a["b_so"] / d0, a["b_sf"] / d0, 0.0, None)
+    delta = d0 * gap_jit(a["T"] / d0, prm, kind)
     return delta, jnp.isfinite(delta)
 
 

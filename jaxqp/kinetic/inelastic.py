@@ -467,8 +467,14 @@ def _make_solver(cfg, warm: bool = False):
 
     def linearise(u, p):
         _, matvec, precond, transposed_precond, _ = _linearise(p, cfg, u)
-        return engine.LinearSystem(matvec=matvec, solve=lambda b: _gmres(matvec, b, precond, opts),
-                                   transpose_solve=lambda b, vecmat: _gmres(vecmat, b, transposed_precond(), opts))
+        def checked(mv, b, M):
+            # the Newton loop checks its own residual; a derivative's GMRES is checked here, in the plain
+            # (unpreconditioned) residual, against sqrt(gmres_tol)
+            return engine.checked_solve(_gmres(mv, b, M, opts), mv, b, rtol=opts.gmres_tol ** 0.5,
+                                        method="preconditioned GMRES of the kinetic Newton")
+
+        return engine.LinearSystem(matvec=matvec, solve=lambda b: checked(matvec, b, precond),
+                                   transpose_solve=lambda b, vecmat: checked(vecmat, b, transposed_precond()))
 
     def solve(p, u0):
         u, (ok, res, k) = engine.implicit_solve(primal, lambda u_, q: _residual(q, cfg, u_), linearise, p, u0)

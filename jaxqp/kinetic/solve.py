@@ -41,12 +41,18 @@ from .wire import (
 
 
 # ----------------------------------------------------------------- helpers
-def check_wire(wire) -> Wire:
-    """The `jaxqp.Wire` of a kinetic problem: a Wire, or a one-segment `jaxqp.Chain` (`Wire.from_chain`)."""
+def as_wire(wire) -> Wire:
+    """The `jaxqp.Wire` of a uniform wire given as a Wire or as a one-segment `jaxqp.Chain` (`Wire.from_chain`)."""
     if isinstance(wire, Chain):
         wire = Wire.from_chain(wire)
     if not isinstance(wire, Wire):
         raise TypeError(f"expected a jaxqp.Wire or a one-segment jaxqp.Chain, got {type(wire).__name__}")
+    return wire
+
+
+def check_wire(wire) -> Wire:
+    """The `jaxqp.Wire` of a kinetic problem (`as_wire`), which must have contacts."""
+    wire = as_wire(wire)
     if not wire.contacts:
         raise ValueError("the wire has no contacts: add TunnelContact objects to Wire(contacts=...)")
     return wire
@@ -479,14 +485,15 @@ def local_conductance(wire: Wire, contact: int, V, *, grid: EnergyGrid | None = 
     return out["charge"][:, contact], out["dcharge"][:, contact]
 
 
-def bias_for_current(wire: Wire, contact: int, current, *, v_max: float = 5.0, n_table: int = 401,
+def bias_for_current(wire: Wire | Chain, contact: int, current, *, v_max: float = 5.0, n_table: int = 401,
                      grid: EnergyGrid | None = None, n_energy: int = 2001, newton_steps: int = 4):
     """Voltage bias of ``contact`` that drives the charge ``current`` into the wire (current bias -> voltage bias).
 
-    Tabulates I(V) on ``[-v_max, v_max]`` (one wire solve serves the whole
-    table), interpolates, and polishes with Newton steps using dI/dV by
-    autodiff.  Raises if a target lies outside the tabulated range.
+    ``wire``: a `jaxqp.Wire` or a one-segment `jaxqp.Chain`.  Tabulates I(V)
+    on ``[-v_max, v_max]`` (one wire solve serves the whole table), interpolates,
+    and polishes with Newton steps using dI/dV by autodiff.  Raises if a target lies outside the tabulated range.
     """
+    wire = check_wire(wire)
     current = jnp.asarray(current, float)
     Vt = jnp.linspace(-v_max, v_max, n_table)
     grid = energy_grid_or_default(wire, grid, n_energy, v_max)
@@ -504,13 +511,15 @@ def bias_for_current(wire: Wire, contact: int, current, *, v_max: float = 5.0, n
     return V.reshape(current.shape)
 
 
-def supercurrent(wire: Wire, *, grid: EnergyGrid | None = None, n_energy: int = 2001) -> Array:
+def supercurrent(wire: Wire | Chain, *, grid: EnergyGrid | None = None, n_energy: int = 2001) -> Array:
     r"""Equilibrium supercurrent of the uniform wire at its phase gradient, units Delta0/(e R_xi).
+
+    ``wire``: a `jaxqp.Wire` or a one-segment `jaxqp.Chain` (contacts are not needed).
 
     ``I_s = (1/4) sum_s int dE (J h_eq)_{T,s} = (q/2) int dE j_E tanh(E/2T)``
     with ``j_E = Im[(i f)^2]`` per sector, seed 001 Eq. (6).
     """
-
+    wire = as_wire(wire)
     grid = energy_grid_or_default(wire, grid, n_energy, 0.0)
     co, ok = wire_coefficients(wire, grid.points)
     heq = equilibrium_sectors(grid.points, wire.temperature)

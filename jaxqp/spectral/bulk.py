@@ -363,6 +363,33 @@ def _as_params(z, h, delta, zeta, b_so, b_sf):
     return z, tuple(jnp.asarray(x, dtype=rdt) for x in (h, delta, zeta, b_so, b_sf))
 
 
+def _is_static_zero(x) -> bool:
+    return isinstance(x, (int, float)) and x == 0
+
+
+def _solved(z, params: tuple, options):
+    """``(z, parameters as arrays, core variables)``.
+
+    Where ``zeta``, ``b_so`` and ``b_sf`` are Python zeros (known when the
+    program is traced, e.g. the bulk gap of a material without pair breaking),
+    the equation is linear, ``v = z + i eta_floor +- h``, and the closed form
+    replaces the Newton solve and its derivative rule: a much smaller program,
+    differentiable by plain autodiff.  Array zeros take the general path.
+    """
+    opts = _default_options() if options is None else options
+    linear = all(_is_static_zero(x) for x in params[2:])
+    z, args = _as_params(z, *params)
+    if not linear:
+        return z, args, _core(z, *args, opts)
+    h, delta = args[0], args[1]
+    shape = jnp.broadcast_shapes(jnp.shape(z), jnp.shape(h), jnp.shape(delta))
+    zf = jnp.broadcast_to(z, shape).astype(jnp.result_type(z, 1j)) + 1j * _eta_floor()
+    vu, vd = zf + h, zf - h
+    au, cu = _branch(vu, delta)
+    ad, cd = _branch(vd, delta)
+    return z, args, ((vu, vd), (au, ad), (cu, cd), jnp.ones(shape, jnp.real(vu).dtype))
+
+
 def _parameters(h, delta, zeta, b_so, b_sf) -> tuple:
     """``(h, delta, zeta, b_so, b_sf)`` from a `SpectralParams` or the five numbers."""
     if isinstance(h, SpectralParams):
@@ -380,9 +407,7 @@ def renormalized(z, h, delta=None, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Op
 
     ``1/s`` is F/Delta, finite at Delta = 0 (the linearised gap equation uses it).
     """
-    opts = _default_options() if options is None else options
-    z, args = _as_params(z, *_parameters(h, delta, zeta, b_so, b_sf))
-    v, a, c, ok = _core(z, *args, opts)
+    z, args, (v, a, c, ok) = _solved(z, _parameters(h, delta, zeta, b_so, b_sf), options)
     return jnp.stack(v), jnp.stack(a), jnp.stack(c), lax.stop_gradient(ok) > 0.5
 
 
@@ -398,9 +423,7 @@ def green_functions(z, h, delta=None, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: 
     ``with_residual``.  Pure and differentiable; no input checks (use
     `solve` for those).
     """
-    opts = _default_options() if options is None else options
-    z, args = _as_params(z, *_parameters(h, delta, zeta, b_so, b_sf))
-    v, a, c, ok = _core(z, *args, opts)
+    z, args, (v, a, c, ok) = _solved(z, _parameters(h, delta, zeta, b_so, b_sf), options)
     v = jnp.stack(v)
     g = -1j * jnp.stack(a)
     f = -1j * args[1] * jnp.stack(c)
