@@ -75,9 +75,9 @@ _c_x, _c_w = np.polynomial.legendre.leggauss(64)
 
 class _Params(NamedTuple):
     h: Array
-    zeta: Array
-    b_so: Array
-    b_sf: Array
+    zeta: Array | float  # a Python 0.0 marks a known zero (GapKind.pair_breaking False)
+    b_so: Array | float
+    b_sf: Array | float
     gamma: Array
     omega_D: Array  # +inf for the weak-coupling limit
 
@@ -107,7 +107,7 @@ def _without_pair_breaking(p: _Params) -> _Params:
 
 def _expand(p: _Params) -> _Params:
     """A trailing axis on every array parameter (Python zeros stay as they are)."""
-    return _Params(*(x if isinstance(x, float) else x[..., None] for x in p))
+    return _Params._make(x if isinstance(x, float) else x[..., None] for x in p)
 
 
 def _pair_over_delta(omega, delta, p: _Params):

@@ -130,9 +130,10 @@ def checked_solve(x, matvec: Callable, b, *, rtol: float, method: str):
     preconditioned residual.  Costs one product.  Works under ``jit`` and
     ``vmap`` (one failed batch element raises), see `equinox.error_if`.
     """
-    r = jax.tree.map(jnp.subtract, matvec(x), b)
-    rn = max(jnp.max(jnp.abs(v), initial=0.0) for v in jax.tree.leaves(r))
-    bn = max(jnp.max(jnp.abs(v), initial=0.0) for v in jax.tree.leaves(b))
+    def norm(tree):
+        return jnp.max(jnp.stack([jnp.max(jnp.abs(v), initial=0.0) for v in jax.tree.leaves(tree)]))
+
+    rn, bn = norm(jax.tree.map(jnp.subtract, matvec(x), b)), norm(b)
     return eqx.error_if(x, ~(rn <= rtol * bn), _UNCONVERGED_DERIVATIVE.format(method=method, check=rtol))
 
 
