@@ -575,7 +575,16 @@ class SpinSolution(eqx.Module):
 
 # ----------------------------------------------------------------- public verbs
 def default_options() -> _wire.Options:
-    return _wire.default_options()
+    """The 1-D solver's options with a faster continuation path (``ratio=0.1``).
+
+    The 8x8 Newton of the spin-general wire iterates its whole batch until the last energy has
+    converged; with the collinear path's ratio 0.3 that is 21 iterations, with 0.1 it is 13 to 17,
+    and the solutions agree to 1e-11 (seed 003 wires with Gamma = 1e-4 and strong spin mixing,
+    exchange field with spin-orbit scattering and a vacuum end, depairing with two magnetisations).
+    A stage lowers eta only once its Newton update is small, so a hard energy takes more steps
+    at a stage instead of jumping branches.
+    """
+    return _wire.default_options()._replace(ratio=0.1)
 
 
 @eqx.filter_jit
