@@ -55,17 +55,28 @@ def _sc_arrays(p: dict, s: str):
                 gamma=p[f"{s}.gamma"])
 
 
-def _pair_potential(a: dict, self_consistent: bool, delta_fixed):
+def _pair_breaking(cfg, s: str) -> bool:
+    """Whether section ``s`` may have orbital depairing, spin-orbit or spin-flip scattering (any of them
+    swept or nonzero); if not, the gap equation takes the closed-form Matsubara functions."""
+    swept = {ax.key for ax in cfg.axes}
+    params = cfg.sections[s]["params"]
+    return any(f"{s}.{k}" in swept or params.get(k, 0.0) != 0.0 for k in ("zeta", "r_orb", "b_so", "b_sf"))
+
+
+def _pair_potential(a: dict, self_consistent: bool, delta_fixed, pair_breaking: bool = True):
     """Delta of a chunk: self-consistent (the gap equation in units of the material's own delta0) or fixed.
 
     The Dynes broadening is a phenomenological broadening of the spectra and does not enter the gap
     equation (as in `jaxqp.devices.thermospin`); pair breaking belongs in ``zeta`` or ``b_sf``.
+    ``pair_breaking=False`` (the configuration fixes zeta, b_so and b_sf at zero) hands the gap
+    equation known zeros, so that it uses the closed-form Matsubara functions.
     """
 
     if not self_consistent:
         return delta_fixed, jnp.ones(delta_fixed.shape, bool)
     d0 = a["delta0"]
-    prm, kind = gap_params(a["h"] / d0, a["zeta"] / d0, a["b_so"] / d0, a["b_sf"] / d0, 0.0, None)
+    pb = (a["zeta"] / d0, a["b_so"] / d0, a["b_sf"] / d0) if pair_breaking else (0.0, 0.0, 0.0)
+    prm, kind = gap_params(a["h"] / d0, *pb, 0.0, None)
     delta = d0 * gap_jit(a["T"] / d0, prm, kind)
     return delta, jnp.isfinite(delta)
 
@@ -83,7 +94,7 @@ def _make_dos(cfg):
 
     def fn(p, E):
         a = _sc_arrays(p, "material")
-        delta, gap_ok = _pair_potential(a, sc, p.get("material.delta"))
+        delta, gap_ok = _pair_potential(a, sc, p.get("material.delta"), _pair_breaking(cfg, "material"))
         col = lambda x: x[:, None]  # noqa: E731
         _, g, _, ok = green_functions(E[None, :] + 1j * col(a["gamma"]), col(a["h"]), col(jnp.nan_to_num(delta)),
                                       col(a["zeta"]), col(a["b_so"]), col(a["b_sf"]))
@@ -115,7 +126,8 @@ def _electrode(cfg, p, s):
         return NormalMetal(temperature=col(p[f"{s}.temperature"]), spin_bias=col(p[f"{s}.spin_bias"])), \
             jnp.ones(p[f"{s}.temperature"].shape, bool), None
     a = _sc_arrays(p, s)
-    delta, gap_ok = _pair_potential(a, cfg.sections[s]["flags"]["self_consistent"], p.get(f"{s}.delta"))
+    delta, gap_ok = _pair_potential(a, cfg.sections[s]["flags"]["self_consistent"], p.get(f"{s}.delta"),
+                                    _pair_breaking(cfg, s))
     el = Superconductor(delta=col(jnp.nan_to_num(delta)), h=col(a["h"]), zeta=col(a["zeta"]), b_so=col(a["b_so"]),
                         b_sf=col(a["b_sf"]), gamma=col(a["gamma"]), temperature=col(a["T"]))
     return el, gap_ok, delta
@@ -179,7 +191,7 @@ def _make_wire(cfg):
 
     def point(p):
         a = _sc_arrays(p, "material")
-        delta, gap_ok = _pair_potential(a, sc_flag, p.get("material.delta"))
+        delta, gap_ok = _pair_potential(a, sc_flag, p.get("material.delta"), _pair_breaking(cfg, "material"))
         delta = jnp.nan_to_num(delta)
         q = p["wire.phase_gradient"]
         T = a["T"]
