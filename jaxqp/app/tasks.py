@@ -75,8 +75,10 @@ def _pair_potential(a: dict, self_consistent: bool, delta_fixed, pair_breaking: 
     if not self_consistent:
         return delta_fixed, jnp.ones(delta_fixed.shape, bool)
     d0 = a["delta0"]
-    pb = (a["zeta"] / d0, a["b_so"] / d0, a["b_sf"] / d0) if pair_breaking else (0.0, 0.0, 0.0)
-    prm, kind = gap_params(a["h"] / d0, *pb, 0.0, None)
+    if pair_breaking:
+        prm, kind = gap_params(a["h"] / d0, a["zeta"] / d0, a["b_so"] / d0, a["b_sf"] / d0, 0.0, None)
+    else:
+        prm, kind = gap_params(a["h"] / d0, 0.0, 0.0, 0.0, 0.0, None)
     delta = d0 * gap_jit(a["T"] / d0, prm, kind)
     return delta, jnp.isfinite(delta)
 

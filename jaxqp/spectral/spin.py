@@ -406,12 +406,17 @@ def _projectors(hvec):
     return mag, ((one + ns) / 2, (one - ns) / 2)
 
 
-def _bulk_blocks(z, hvec, delta, phase, gamma, zeta, b_so, b_sf):
-    """Bulk 4x4 blocks and Riccati matrices at energies z (B,) for per-node parameters (n,) -> (2, 2, n, B)."""
+def _bulk_blocks(z, hvec, delta, phase, gamma, zeta=0.0, b_so=0.0, b_sf=0.0):
+    """Bulk 4x4 blocks and Riccati matrices at energies z (B,) for per-node parameters (n,) -> (2, 2, n, B).
+
+    ``zeta``, ``b_so``, ``b_sf`` left at Python zeros take the bulk solver's closed form (no Newton
+    loop in the program).
+    """
     mag, P = _projectors(hvec)
     zz = z[None, :] + 1j * gamma[:, None]
-    _, g, f, _ = green_functions(zz, mag[:, None], delta[:, None] + 0 * zz.real, zeta[:, None], b_so[:, None],
-                                 b_sf[:, None])  # (2 sectors, n, B)
+    col = lambda x: x if isinstance(x, float) else x[:, None]  # noqa: E731
+    _, g, f, _ = green_functions(zz, mag[:, None], delta[:, None] + 0 * zz.real, col(zeta), col(b_so),
+                                 col(b_sf))  # (2 sectors, n, B)
     ph = jnp.exp(1j * phase)[:, None]
     gam_s, gamt_s = _wire.riccati_from_gf(g, f * ph, f / ph)
     Pb = [p[..., None] for p in P]  # (2, 2, n, 1)
@@ -500,10 +505,11 @@ def _local(wire: SpinWire, z, delta_profile):
 
 
 def _guess(wire: SpinWire, nd: _Nodes, z):
+    """Local bulk solution at ``z = E + i eta0`` without pair breaking (the closed form): the start of
+    the continuation, whose first stage iterates until its update is small, so zeta, b_so and b_sf
+    enter there; a Newton loop for the guess alone would only lengthen the program."""
     m = wire.material
-    ones = jnp.ones(wire.n_x)
-    gam, gamt = _bulk_blocks(z, nd.h, nd.delta, nd.phase, m.gamma * ones, m.zeta * ones, m.b_so * ones,
-                             m.b_sf * ones)
+    gam, gamt = _bulk_blocks(z, nd.h, nd.delta, nd.phase, m.gamma * jnp.ones(wire.n_x))
     Y = _pack(gam, gamt)
     return jnp.where(jnp.isfinite(Y), Y, 0.0)
 
