@@ -581,16 +581,18 @@ class SpinSolution(eqx.Module):
 
 # ----------------------------------------------------------------- public verbs
 def default_options() -> _wire.Options:
-    """The 1-D solver's options with a faster continuation path (``ratio=0.1``).
+    """The 1-D solver's options with a faster continuation path (``ratio=0.05``).
 
     The 8x8 Newton of the spin-general wire iterates its whole batch until the last energy has
-    converged; with the collinear path's ratio 0.3 that is 21 iterations, with 0.1 it is 13 to 17,
-    and the solutions agree to 1e-11 (seed 003 wires with Gamma = 1e-4 and strong spin mixing,
-    exchange field with spin-orbit scattering and a vacuum end, depairing with two magnetisations).
-    A stage lowers eta only once its Newton update is small, so a hard energy takes more steps
-    at a stage instead of jumping branches.
+    converged: 21 to 27 iterations with the collinear path's ratio 0.3, 11 to 20 with 0.05, and the
+    solutions agree to the Newton tolerance (1e-8 at Gamma = 1e-6, else 5e-12) on seed 003 wires
+    (Gamma = 1e-4; spin mixing 2 with Gamma = 1e-6), an exchange field with spin-orbit scattering and
+    a vacuum end, depairing with two magnetisations, strong pair breaking with a reservoir end, and
+    a 6 xi wire between a reservoir and a strongly spin-active end.  A stage lowers eta only once
+    its Newton update is small, so a hard energy takes more steps at a stage instead of jumping
+    branches.
     """
-    return _wire.default_options()._replace(ratio=0.1)
+    return _wire.default_options()._replace(ratio=0.05)
 
 
 @eqx.filter_jit
