@@ -95,11 +95,6 @@ class GapKind(NamedTuple):
     pair_breaking: bool = True
 
 
-def _known_zero(x) -> bool:
-    c = val.concrete(x)
-    return c is not None and bool(np.all(c == 0))
-
-
 def _without_pair_breaking(p: _Params) -> _Params:
     """``p`` with Python zeros for zeta, b_so and b_sf (the bulk solver's closed form)."""
     return p._replace(zeta=0.0, b_so=0.0, b_sf=0.0)
@@ -194,7 +189,7 @@ def gap_params(h, zeta, b_so, b_sf, gamma, omega_D) -> tuple[_Params, GapKind]:
     """The parameters as arrays, and the static `GapKind` of the problem."""
     f = lambda x: jnp.asarray(x, dtype=float)  # noqa: E731
     wd = f(jnp.inf if omega_D is None else omega_D)
-    kind = GapKind(debye=omega_D is not None, pair_breaking=not all(_known_zero(x) for x in (zeta, b_so, b_sf)))
+    kind = GapKind(debye=omega_D is not None, pair_breaking=not all(val.known_zero(x) for x in (zeta, b_so, b_sf)))
     return _Params(f(h), f(zeta), f(b_so), f(b_sf), f(gamma), wd), kind
 
 
@@ -220,7 +215,7 @@ def _free_energy(delta, T, p, kind):
 
     d = jnp.concatenate([k[..., None] * u, k[..., None] + (delta - k)[..., None] * u], axis=-1)
     wd = jnp.concatenate([k[..., None] * w, (delta - k)[..., None] * w], axis=-1)
-    pb = jax.tree.map(lambda x: x[..., None], p)
+    pb = _expand(p)
     G = _gap_function(d, T[..., None], pb, kind)
     return -2.0 * jnp.sum(d * G * wd, axis=-1)
 
@@ -253,7 +248,7 @@ def _branches(T, p: _Params, kind: GapKind, all_free_energies: bool = True) -> G
     p = _Params(*(jnp.broadcast_to(x, shape) for x in p))
     s = jnp.linspace(0.0, 1.0, _N_SCAN)
     grid = _DELTA_MAX * s**1.5  # includes Delta = 0, denser at small Delta (near Tc)
-    pb = jax.tree.map(lambda x: x[..., None], p)
+    pb = _expand(p)
     Gs = _gap_function(grid, T[..., None], pb, kind)  # (..., K)
     i0, valid = first_sign_changes(Gs, _N_BRANCH)
     a = jnp.take(grid, i0)
@@ -400,7 +395,7 @@ def gap_branches(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=N
 def _tc_core(p: _Params, kind: GapKind, n_scan: int = 48):
     shape = tuple(jnp.broadcast_shapes(*(jnp.shape(x) for x in p)))
     p = _Params(*(jnp.broadcast_to(x, shape) for x in p))
-    pb = jax.tree.map(lambda x: x[..., None], p)
+    pb = _expand(p)
     Ts = TC0 * 1.02 * jnp.linspace(1.0 / n_scan, 1.0, n_scan)
     G0 = _gap_function(jnp.zeros(()), Ts, pb, kind)  # (..., n_scan)
     pos = G0 > 0

@@ -26,6 +26,12 @@ def concrete(x):
         return None
 
 
+def known_zero(x) -> bool:
+    """Whether ``x`` is known to be zero when the program is traced: a concrete (not traced) value, all zero."""
+    c = concrete(x)
+    return c is not None and bool(np.all(c == 0))
+
+
 def check_finite(name: str, x, *, hint: str = "") -> None:
     a = concrete(x)
     if a is None or a.size == 0:

@@ -363,26 +363,22 @@ def _as_params(z, h, delta, zeta, b_so, b_sf):
     return z, tuple(jnp.asarray(x, dtype=rdt) for x in (h, delta, zeta, b_so, b_sf))
 
 
-def _is_static_zero(x) -> bool:
-    return isinstance(x, (int, float)) and x == 0
-
-
 def _solved(z, params: tuple, options):
     """``(z, parameters as arrays, core variables)``.
 
-    Where ``zeta``, ``b_so`` and ``b_sf`` are Python zeros (known when the
-    program is traced, e.g. the bulk gap of a material without pair breaking),
-    the equation is linear, ``v = z + i eta_floor +- h``, and the closed form
+    Where ``zeta``, ``b_so`` and ``b_sf`` are known zeros (concrete values, e.g.
+    the Python zeros of the bulk gap of a material without pair breaking), the
+    equation is linear, ``v = z + i eta_floor +- h``, and the closed form
     replaces the Newton solve and its derivative rule: a much smaller program,
-    differentiable by plain autodiff.  Array zeros take the general path.
+    differentiable by plain autodiff.  Traced values take the general path.
     """
     opts = _default_options() if options is None else options
-    linear = all(_is_static_zero(x) for x in params[2:])
+    linear = all(val.known_zero(x) for x in params[2:])
     z, args = _as_params(z, *params)
     if not linear:
         return z, args, _core(z, *args, opts)
     h, delta = args[0], args[1]
-    shape = jnp.broadcast_shapes(jnp.shape(z), jnp.shape(h), jnp.shape(delta))
+    shape = jnp.broadcast_shapes(jnp.shape(z), *(jnp.shape(a) for a in args))
     zf = jnp.broadcast_to(z, shape).astype(jnp.result_type(z, 1j)) + 1j * _eta_floor()
     vu, vd = zf + h, zf - h
     au, cu = _branch(vu, delta)
