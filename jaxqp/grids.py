@@ -214,23 +214,40 @@ def check_resolution(grid: EnergyGrid, centers, widths, *, factor: float = 1.0, 
                 )
 
 
+@jax.custom_jvp
+def _asinh_and_root(u):
+    """``(asinh(u), sqrt(1 + u^2))`` with one square root, accurate for every ``u`` (log1p form)."""
+    a = jnp.abs(u)
+    r = jnp.sqrt(1.0 + a * a)
+    return jnp.sign(u) * jnp.log1p(a + a * a / (1.0 + r)), r
+
+
+@_asinh_and_root.defjvp
+def _asinh_and_root_jvp(primals, tangents):
+    (u,), (du,) = primals, tangents
+    t, r = _asinh_and_root(u)
+    return (t, r), (du / r, u * du / r)
+
+
 def _smooth_phi(E, lo, hi, centers, widths, fraction):
-    """The node-counting map Phi(E) = A (E - lo) + B sum_k asinh((E - c_k)/w_k) (+ const) and its
-    derivative rho = dPhi/dE, normalised so that Phi(hi) - Phi(lo) = 1; arrays (..., n) and (..., K)."""
+    """The node-counting map Phi(E) = A (E - lo) + B sum_k [asinh((E - c_k)/w_k) - asinh((lo - c_k)/w_k)]
+    and its derivative rho = dPhi/dE, normalised so that Phi(hi) - Phi(lo) = 1; arrays (..., n) and (..., K)."""
     span = hi - lo
-    u = (E[..., :, None] - centers[..., None, :]) / widths[..., None, :]
-    ends = (jnp.arcsinh((hi[..., None] - centers) / widths) - jnp.arcsinh((lo[..., None] - centers) / widths))
+    t_lo = jnp.arcsinh((lo[..., None] - centers) / widths)
+    t_hi = jnp.arcsinh((hi[..., None] - centers) / widths)
     A = (1.0 - fraction) / span
-    B = fraction / jnp.sum(ends, axis=-1)
-    phi = A[..., None] * (E - lo[..., None]) + B[..., None] * jnp.sum(
-        jnp.arcsinh(u) - jnp.arcsinh((lo[..., None, None] - centers[..., None, :]) / widths[..., None, :]), axis=-1)
-    rho = A[..., None] + B[..., None] * jnp.sum(1.0 / (widths[..., None, :] * jnp.sqrt(1.0 + u * u)), axis=-1)
+    B = fraction / jnp.sum(t_hi - t_lo, axis=-1)
+    u = (E[..., :, None] - centers[..., None, :]) / widths[..., None, :]
+    t, r = _asinh_and_root(u)
+    phi = A[..., None] * (E - lo[..., None]) + B[..., None] * (jnp.sum(t, axis=-1) - jnp.sum(t_lo, axis=-1)[..., None])
+    rho = A[..., None] + B[..., None] * jnp.sum(1.0 / (widths[..., None, :] * r), axis=-1)
     return phi, rho
 
 
 def _smooth_bracket(target, lo, hi, centers, widths, fraction, n):
-    """Bracket and first guess of the nodes Phi(E) = target: Phi on a sorted table that already follows
-    the node density (a uniform row plus asinh-spaced rows at every feature), inverted by linear
+    """Bracket and first guess of the nodes Phi(E) = target, from Phi on two tables that span [lo, hi]:
+    a uniform one and the asinh-spaced rows at every feature (sorted together; the uniform one is
+    sorted already).  Each is searched; the tighter of the two brackets is inverted by linear
     interpolation.  Returns (a, b, E) of shape (..., n) with Phi(a) <= target <= Phi(b)."""
     K = centers.shape[-1]
     m = max(8, -(-n // K) // 2 + 2)
@@ -239,18 +256,28 @@ def _smooth_bracket(target, lo, hi, centers, widths, fraction, n):
     t_hi = jnp.arcsinh((hi[..., None] - centers) / widths)
     rows = centers[..., None] + widths[..., None] * jnp.sinh(t_lo[..., None] + (t_hi - t_lo)[..., None] * s)
     uniform = lo[..., None] + (hi - lo)[..., None] * jnp.linspace(0.0, 1.0, n, dtype=target.dtype)
-    table = jnp.sort(jnp.concatenate([uniform, rows.reshape(rows.shape[:-2] + (-1,))], axis=-1), axis=-1)
-    phi = _smooth_phi(table, lo, hi, centers, widths, fraction)[0]
+    features = jnp.sort(rows.reshape(rows.shape[:-2] + (-1,)), axis=-1)
 
     def flat(x):
         return x.reshape((-1,) + x.shape[-1:])
 
-    i = jax.vmap(lambda p, t: jnp.searchsorted(p, t, side="right"))(flat(phi), flat(target)).reshape(target.shape)
-    i = jnp.clip(i, 1, table.shape[-1] - 1)
-    a, b = jnp.take_along_axis(table, i - 1, axis=-1), jnp.take_along_axis(table, i, axis=-1)
-    pa, pb = jnp.take_along_axis(phi, i - 1, axis=-1), jnp.take_along_axis(phi, i, axis=-1)
+    def bracket(table):
+        phi = _smooth_phi(table, lo, hi, centers, widths, fraction)[0]
+        i = jax.vmap(lambda p, t: jnp.searchsorted(p, t, side="right"))(flat(phi), flat(target)).reshape(target.shape)
+        i = jnp.clip(i, 1, table.shape[-1] - 1)
+        return [jnp.take_along_axis(x, j, axis=-1) for x in (table, phi) for j in (i - 1, i)]
+
+    a1, b1, pa1, pb1 = bracket(uniform)
+    a2, b2, pa2, pb2 = bracket(features)
+    lower, upper = a2 > a1, b2 < b1
+    a, pa = jnp.where(lower, a2, a1), jnp.where(lower, pa2, pa1)
+    b, pb = jnp.where(upper, b2, b1), jnp.where(upper, pb2, pb1)
     E = a + (b - a) * jnp.clip((target - pa) / jnp.where(pb > pa, pb - pa, 1.0), 0.0, 1.0)
     return a, b, E
+
+
+_SMOOTH_TOL = 1e-12  # Newton step, relative to the range, at which the node search stops
+_SMOOTH_MAX_ITER = 64  # Newton-bisection steps at most (bisection alone gains 2^-64 of the bracket)
 
 
 def smooth(centers, widths, e_min, e_max, n: int, *, fraction: float = 0.5) -> EnergyGrid:
@@ -293,11 +320,21 @@ def smooth(centers, widths, e_min, e_max, n: int, *, fraction: float = 0.5) -> E
     cs, ws, los, his = (lax.stop_gradient(v) for v in (c, w, lo, hi))
     a, b, E0 = _smooth_bracket(lax.stop_gradient(target), los, his, cs, ws, fraction, n)
 
-    def newton(_, E):  # safeguarded: stays inside the bracket
-        phi, rho = _smooth_phi(E, los, his, cs, ws, fraction)
-        return jnp.clip(E - (phi - lax.stop_gradient(target)) / rho, a, b)
+    goal = lax.stop_gradient(target)
 
-    E0 = lax.stop_gradient(lax.fori_loop(0, 4, newton, E0))
+    def newton(state):  # Newton-bisection: the bracket shrinks, a step that leaves it bisects
+        E, a, b, _, k = state
+        phi, rho = _smooth_phi(E, los, his, cs, ws, fraction)
+        r = phi - goal
+        a, b = jnp.where(r < 0, E, a), jnp.where(r > 0, E, b)
+        step = E - r / rho
+        E = jnp.where((step >= a) & (step <= b), step, 0.5 * (a + b))
+        return E, a, b, jnp.max(jnp.abs(r / rho) / (his - los)[..., None]), k + 1
+
+    def going(state):
+        return (state[3] > _SMOOTH_TOL) & (state[4] < _SMOOTH_MAX_ITER)
+
+    E0 = lax.stop_gradient(lax.while_loop(going, newton, (E0, a, b, jnp.inf, 0))[0])
     phi, rho = _smooth_phi(E0, lo, hi, c, w, fraction)
     E = E0 - (phi - target) / rho  # one Newton step: exact first derivatives of the nodes
     _, rho = _smooth_phi(E, lo, hi, c, w, fraction)

@@ -267,7 +267,7 @@ def _check_user_grid(grid, left, right, V, TL, TR):
 
 
 # ----------------------------------------------------------------------------- shared spectra
-_SHARED_NODES = 1 << 22  # (bias, energy) pairs in flight in the shared path
+_SHARED_NODES = 1 << 19  # (bias, energy) pairs in flight in the shared path: a kernel block of 4 MiB stays in cache
 
 
 def shared_layout(left, right, V, T_left, T_right, polarization, shape) -> tuple | None:
@@ -398,7 +398,8 @@ def _batched_shared(left, right, V, TL, TR, P, n, what, layout, shape, chunk_set
         return {k: prep(getattr(el, k)) for k in el._batch_fields if getattr(el, k) is not None}
 
     xs = (fields(left), fields(right), prep(V, True), prep(TL), prep(TR), prep(P))
-    block = int(max(1, min(m, _SHARED_NODES // max(chunk * n, 1))))
+    most = int(max(1, min(m, _SHARED_NODES // max(chunk * n, 1))))
+    block = -(-m // -(-m // most))  # equal blocks of at most `most` biases (least padding)
 
     def one(args):
         pl, pr, v, tl, tr, p = args

@@ -197,13 +197,13 @@ def gap_params(h, zeta, b_so, b_sf, gamma, omega_D) -> tuple[_Params, GapKind]:
 # roots of the gap equation
 
 
-def _refine(a, b, Ga, Gb, T, p, kind):
-    """Roots of G(Delta) on brackets [a, b]; returns (Delta, converged, dG/dDelta)."""
+def _refine(a, b, Ga, Gb, T, p, kind, active):
+    """Roots of G(Delta) on the ``active`` brackets [a, b]; returns (Delta, converged, dG/dDelta)."""
 
     def G_and_dG(x):
         return jax.jvp(lambda d: _gap_function(d, T, p, kind), (x,), (jnp.ones_like(x),))
 
-    return bracketed_newton(G_and_dG, a, b, Ga, Gb)
+    return bracketed_newton(G_and_dG, a, b, Ga, Gb, active=active)
 
 
 def _free_energy(delta, T, p, kind):
@@ -262,7 +262,7 @@ def _branches(T, p: _Params, kind: GapKind, all_free_energies: bool = True) -> G
     Gb = jnp.where(valid, Gb, -1.0)
     Tb = T[..., None]
     # Delta = 0 exactly is the normal state, not a superconducting branch
-    x, conv, dG = _refine(a, b, Ga, Gb, Tb, pb, kind)
+    x, conv, dG = _refine(a, b, Ga, Gb, Tb, pb, kind, valid)
     valid = valid & (x > 0)
     local = valid & (dG < 0)
     # the free energy decides only where the normal state is locally stable too
@@ -413,7 +413,7 @@ def _tc_core(p: _Params, kind: GapKind, n_scan: int = 48):
 
     a = jnp.where(ok, lo, 0.3)
     b = jnp.where(ok, hi, 0.4)
-    x, _, _ = bracketed_newton(G_T, a, b, jnp.where(ok, Glo, 1.0), jnp.where(ok, Ghi, -1.0))
+    x, _, _ = bracketed_newton(G_T, a, b, jnp.where(ok, Glo, 1.0), jnp.where(ok, Ghi, -1.0), active=ok)
     tc = jnp.where(ok, x, jnp.where(any_pos, jnp.inf, 0.0))
     return tc
 

@@ -85,6 +85,17 @@ def test_chandrasekhar_clogston():
     assert float(qp.gap_equation(0.0, 0.0, h=0.5)) == pytest.approx(0.0, abs=1e-8)
 
 
+def test_closed_form_without_pair_breaking_equals_the_general_solver():
+    """With zeta, b_so and b_sf known to be zero the Matsubara functions take the closed form; a
+    tiny nonzero zeta takes the general Newton solve.  Both give the same gaps (including the
+    first-order branch at h > Delta/2 and the approach to Tc)."""
+    T = jnp.array([0.02, 0.05, 0.1, 0.2, 0.45, 0.55])
+    h = jnp.array([0.0, 0.6, 0.55, 0.3, 0.1, 0.0])
+    closed = np.asarray(qp.gap(T, h=h))
+    assert np.all(closed[:4] > 0.9) and 0.1 < closed[5] < 0.4
+    np.testing.assert_allclose(closed, qp.gap(T, h=h, zeta=1e-300), rtol=0, atol=1e-13)
+
+
 def test_debye_cutoff_variant():
     assert float(qp.gap(0.0, omega_D=10.0)) == pytest.approx(1.0, abs=1e-9)
     # G_D(0, T) = ln(Tc0/T) - ln((w + sqrt(w^2+1)) / (2 w))  =>  Tc_D = Tc0 * 2w / (w + sqrt(w^2+1))

@@ -26,6 +26,25 @@ def test_bracketed_newton_many_brackets_including_exact_hits():
     assert abs(float(x[0]) - 0.3) < 1e-12 and bool(conv[0])
 
 
+def test_inactive_brackets_are_left_alone():
+    """Placeholder brackets (no sign change: no root inside) are not refined and report not converged;
+    the active ones are refined exactly as alone."""
+    c = jnp.array([0.25, 0.5, 0.75])
+
+    def f_and_df(x):
+        return jax.jvp(lambda y: jnp.tanh(3 * (y - c)), (x,), (jnp.ones_like(x),))
+
+    a = jnp.array([0.0, 0.6, 0.0])  # the middle bracket [0.6, 0.9] holds no root
+    b = jnp.array([1.0, 0.9, 1.0])
+    fa, fb = f_and_df(a)[0], f_and_df(b)[0]
+    active = jnp.array([True, False, True])
+    x, conv, df = bracketed_newton(f_and_df, a, b, fa, fb, active=active)
+    assert conv.tolist() == [True, False, True]
+    np.testing.assert_allclose(np.asarray(x)[[0, 2]], [0.25, 0.75], atol=1e-13)
+    np.testing.assert_allclose(np.asarray(df)[[0, 2]], [3.0, 3.0], rtol=1e-12)
+    assert 0.6 <= float(x[1]) <= 0.9
+
+
 def test_first_sign_changes_and_polish():
     v = jnp.array([[1.0, -1.0, -2.0, 3.0, -1.0], [1.0, 2.0, 3.0, 4.0, 5.0]])
     idx, found = first_sign_changes(v, 3)

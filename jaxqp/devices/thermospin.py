@@ -187,7 +187,7 @@ def seebeck_voltage(junction: ThermospinJunction | None = None, *, v_max: float 
         I, G = current_and_conductance(S_s, Sm_s, v, n_energy=n_energy)
         return I.charge, G.charge
 
-    root, conv, _ = bracketed_newton(f_and_df, a, b, fa, fb, rtol=1e-10, maxiter=40)
+    root, conv, _ = bracketed_newton(f_and_df, a, b, fa, fb, rtol=1e-10, maxiter=40, active=found)
     root = lax.stop_gradient(root)
     # differentiable polish: exact implicit derivative at the root
     I, G = current_and_conductance(S, Sm, root, n_energy=n_energy)

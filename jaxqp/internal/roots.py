@@ -16,9 +16,14 @@ import jax.numpy as jnp
 from jax import lax
 
 
-def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=1e-13, maxiter=60):
-    """Return ``(root, converged, dfdx_at_root)``; all arrays of the brackets' shape."""
+def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=1e-13, maxiter=60, active=None):
+    """Return ``(root, converged, dfdx_at_root)``; all arrays of the brackets' shape.
+
+    ``active`` (bool, the brackets' shape) marks the brackets to refine; the others (placeholders
+    where no sign change was found) cost no iterations and come back with ``converged`` False.
+    """
     a, b, fa, fb = jnp.broadcast_arrays(a, b, fa, fb)
+    active = jnp.ones(a.shape, bool) if active is None else jnp.broadcast_to(active, a.shape)
 
     def body(state):
         a, b, fa, x, k, done, _ = state
@@ -48,9 +53,9 @@ def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=1e-13, maxiter=60):
 
     x0 = a - fa * (b - a) / (fb - fa)  # regula falsi start
     x0 = jnp.where(jnp.isfinite(x0) & (x0 > jnp.minimum(a, b)) & (x0 < jnp.maximum(a, b)), x0, 0.5 * (a + b))
-    state = (a, b, fa, x0, jnp.asarray(0), jnp.zeros(a.shape, bool), jnp.full(a.shape, jnp.nan, a.dtype))
+    state = (a, b, fa, x0, jnp.asarray(0), ~active, jnp.full(a.shape, jnp.nan, a.dtype))
     _, _, _, x, _, done, dfx = lax.while_loop(cond, body, state)
-    return x, done, dfx
+    return x, done & active, dfx
 
 
 def first_sign_changes(values, count: int):
