@@ -34,7 +34,7 @@ def config(n_B: int, n_T: int, n_V: int, n_E: int) -> dict:
     return {
         "task": "junction", "units": {"delta0": "200 ueV"},
         "left": {"kind": "normal", "temperature": "60 mK"},
-        "right": {"kind": "superconductor", "temperature": "60 mK", "gamma": "1e-3 Delta0"},
+        "right": {"kind": "superconductor", "gamma": "1e-3 Delta0"},
         "grid": {"bias": {"start": "-0.5 mV", "stop": "0.5 mV", "num": n_V}, "n_energy": n_E},
         "sweep": {"right.field": {"start": "0 T", "stop": "1.5 T", "num": n_B},
                   "right.temperature": {"start": "60 mK", "stop": "600 mK", "num": n_T}},

@@ -57,6 +57,8 @@ def test_help_lists_every_command():
         assert cmd in out.output
     out = runner.invoke(app, ["info"])
     assert out.exit_code == 0 and "float64" in out.output
+    out = runner.invoke(app, ["--version"])
+    assert out.exit_code == 0 and out.output.strip() == f"jaxqp {jaxqp.__version__}"
 
 
 def test_demo_writes_labelled_data_and_figures(tmp_path):

@@ -58,8 +58,11 @@ BAD = {
     "unreadable quantity": (_with("right/temperature", "sixty mK"), "cannot read"),
     "NaN": (_with("right/gamma", float("nan")), "not a finite number"),
     "inf in a string": (_with("left/temperature", "inf K"), "not a finite number"),
-    "negative temperature": (_with("left/temperature", "-10 mK"), "unphysical"),
-    "polarization above 1": (_with("barrier/polarization", 1.5), "must be <= 1.0"),
+    "negative temperature": (_with("left/temperature", "-10 mK"), "left.temperature = '-10 mK' is unphysical"),
+    "negative swept temperature": (_with("sweep/left.temperature", ["-10 mK", "0.1 K"]) | {
+        "left": {"kind": "normal"}}, "sweep.left.temperature = -0.01 K is unphysical"),
+    "a base value that is also swept": (_with("right/field", "0.5 T"), "'right.field' is swept, and [right] also"),
+    "polarization above 1": (_with("barrier/polarization", 1.5), "polarization = 1.5 is unphysical: it must be <= 1"),
     "negative broadening": (_with("right/gamma", "-1 ueV"), "unphysical"),
     "empty range": (_with("sweep/right.field", {"start": "0 T", "stop": "1 T", "num": 0}), "empty grid"),
     "empty list": (_with("sweep/right.field", []), "empty"),
@@ -114,8 +117,9 @@ def test_sizes_that_would_exhaust_memory_are_refused_before_allocation(tmp_path)
     t0 = time.perf_counter()
     with pytest.raises(ConfigError, match="GiB of working memory"):
         runner.plan(big_point, memory=8 * 2**30)
-    big_sweep = runconfig.from_dict(_with("sweep/right.temperature", {"start": "10 mK", "stop": "1 K",
-                                                                        "num": 10**7}))
+    big = _with("sweep/right.temperature", {"start": "10 mK", "stop": "1 K", "num": 10**7})
+    del big["right"]["temperature"]
+    big_sweep = runconfig.from_dict(big)
     with pytest.raises(ConfigError, match="the result would take"):
         runner.plan(big_sweep)
     assert time.perf_counter() - t0 < 5.0
@@ -127,7 +131,7 @@ def test_sizes_that_would_exhaust_memory_are_refused_before_allocation(tmp_path)
                  'temperature = { start = "10 mK", stop = "1 K", num = 10000 }\n')
     r = cli.invoke(app, ["run", str(p), "--check"])
     assert r.exit_code == 2 and "the result would take" in r.output
-    assert not (tmp_path / "dos-run").exists()
+    assert not (tmp_path / "big-run").exists()
 
 
 def test_check_prints_the_plan_and_writes_nothing(tmp_path):
@@ -136,8 +140,26 @@ def test_check_prints_the_plan_and_writes_nothing(tmp_path):
                  'energy = { start = "-1 meV", stop = "1 meV", num = 2001 }\n'
                  '[sweep.material]\nfield = { start = "0 T", stop = "1 T", num = 64 }\n[output]\nchunk = 16\n')
     r = cli.invoke(app, ["run", str(p), "--check"])
-    assert r.exit_code == 0 and "64 sweep points in 4 chunks of 16" in r.output
-    assert not (tmp_path / "dos-run").exists()
+    assert r.exit_code == 0 and "64 sweep points in 4 chunks of 16" in r.output and "note:" not in r.output
+    # the default output folder is named after the file, and nothing was written to it
+    assert runconfig.load(p).out_dir == tmp_path / "ok-run" and not (tmp_path / "ok-run").exists()
+    with pytest.raises(FileNotFoundError, match="ok-run does not exist: `jaxqp run CONFIG.toml` writes"):
+        runner.open_result(tmp_path / "ok-run")
+
+
+def test_check_notes_a_superconductor_above_tc_or_beyond_the_clogston_limit(tmp_path):
+    """Delta0 = 200 ueV: Tc = 1.32 K and h_c = Delta0/sqrt(2) = 141 ueV, i.e. 2.44 T at g = 2."""
+    p = tmp_path / "hot.toml"
+    p.write_text('task = "dos"\n[material]\ndelta0 = "200 ueV"\ngamma = "1e-2 Delta0"\n[grid]\n'
+                 'energy = { start = "-1 meV", stop = "1 meV", num = 401 }\n'
+                 '[sweep.material]\nfield = { start = "0 T", stop = "3 T", num = 4 }\n'
+                 'temperature = ["0.1 K", "1 K", "1.5 K"]\n')
+    r = cli.invoke(app, ["run", str(p), "--check"])
+    assert r.exit_code == 0
+    notes = [x for x in r.output.splitlines() if x.startswith("note:")]
+    assert len(notes) == 2, r.output
+    assert "1 of 3 temperatures above Tc = 1.32 K" in notes[0]
+    assert "1 of 4 fields beyond the Clogston-Chandrasekhar limit" in notes[1] and "141.4 ueV" in notes[1]
 
 
 def test_library_rejects_nan_inf_and_inconsistent_shapes():

@@ -16,6 +16,20 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool):
+    if value:
+        from .. import __version__
+
+        typer.echo(f"jaxqp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="print the version and exit")):
+    """jaxqp: differentiable quasiclassical solvers for superconductors out of equilibrium, with spin."""
+
+
 def _compilation_cache():
     """The command-line tools keep compiled programs between runs unless ``JAXQP_CACHE=0``."""
     from ..internal.config import enable_compilation_cache
@@ -136,6 +150,8 @@ def run_config(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{cfg.task}: {pl.describe()}")
+    for note in cfg.notes:
+        typer.echo(f"note: {note}")
     if check:
         return
     bar = runner.ConsoleProgress(config.stem)

@@ -17,10 +17,10 @@ in chunks that are written to disk as they finish) and the output.  Example
 
     [right]
     kind = "superconductor"            # delta0 defaults to [units]
-    temperature = "60 mK"
     gamma = "1e-4 Delta0"              # Dynes broadening, any energy unit or Delta0
-    field = "0.2 T"                    # Zeeman splitting h = g mu_B B / 2 (or h = "10 ueV")
     self_consistent = true             # Delta(T, h, ...) from the gap equation
+    # temperature and field (Zeeman splitting h = g mu_B B / 2, or h = "10 ueV") are swept below;
+    # a parameter is either given here or swept, not both
 
     [barrier]
     conductance = "20 uS"              # G_T: currents also in ampere
@@ -295,6 +295,7 @@ class RunConfig:
     chunk: int | None
     memory_bytes: float | None
     title: str
+    notes: tuple = ()  #: one-line remarks on the physics of the sweep (printed with the plan)
 
     @property
     def shape(self) -> tuple:
@@ -382,24 +383,41 @@ def _same_unit(qs: list, where: str) -> Quantity:
     return Quantity(np.array([q.value for q in qs], float), qs[0].unit)
 
 
-def _check_bounds(where: str, p: Param, v, errors: list, hint: str = ""):
+def _check_bounds(where: str, p: Param, v, errors: list, hint: str = "", given: Any = None):
+    """Bounds of a reduced value; the message quotes the value as the user wrote it (``given``: the
+    text of the configuration, or for a sweep the `Quantity` of its values)."""
     v = np.atleast_1d(np.asarray(v, float))
     lo, hi = float(v.min()), float(v.max())
+
+    def quote(i: int, x: float) -> str:
+        if given is None:
+            return f"{x:.6g} (jaxqp units)"
+        if not isinstance(given, Quantity):
+            return repr(given) if isinstance(given, str) else str(given)
+        g = np.atleast_1d(np.asarray(given.value, float))
+        return f"{g[i] if g.size == v.size else g.ravel()[0]:.6g} {given.unit}".rstrip()
+
+    def bound(b: float) -> str:
+        return f"{b:g}" if b == 0 or p.dim == "1" else f"{b:g} (jaxqp units)"
+
     if p.lower is not None and (lo < p.lower or (p.strict_lower and lo <= p.lower)):
         rel = ">" if p.strict_lower else ">="
-        errors.append(f"{where} = {lo:.6g} (jaxqp units) is unphysical: it must be {rel} {p.lower}{hint}")
+        errors.append(f"{where} = {quote(int(v.argmin()), lo)} is unphysical: it must be {rel} {bound(p.lower)}{hint}")
     if p.upper is not None and hi > p.upper:
-        errors.append(f"{where} = {hi:.6g} is unphysical: it must be <= {p.upper}{hint}")
+        errors.append(f"{where} = {quote(int(v.argmax()), hi)} is unphysical: it must be <= {bound(p.upper)}{hint}")
 
 
 def load(path) -> RunConfig:
     """Read and validate a configuration file; raise `ConfigError` listing every problem."""
     path = Path(path)
-    return from_dict(read_toml(path), path.parent)
+    return from_dict(read_toml(path), path.parent, name=path.stem)
 
 
-def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
+def from_dict(raw: dict, base: Path | str = ".", name: str | None = None) -> RunConfig:
     """Validate a configuration given as a dict (as TOML would give it).
+
+    ``name`` (the configuration file's stem) names the default output folder ``<name>-run``
+    (``<task>-run`` without it); ``[output] dir`` overrides it.
 
     Every section has its own validator below; each appends what is wrong to one list, so that a
     file's problems are reported together, stage by stage (task and tables, reference units, the
@@ -439,8 +457,42 @@ def from_dict(raw: dict, base: Path | str = ".") -> RunConfig:
                      sections=sections, axes=axes, inner_name=inner_name,
                      inner_si=np.asarray(inner.value, float), inner_unit=inner.unit,
                      inner_reduced=inner_red, n_energy=int(n_energy),
-                     out_dir=Path(base) / out_t.get("dir", f"{task}-run"), format=fmt, chunk=chunk,
-                     memory_bytes=memory_bytes, title=str(title))
+                     out_dir=Path(base) / out_t.get("dir", f"{name or task}-run"), format=fmt, chunk=chunk,
+                     memory_bytes=memory_bytes, title=str(title), notes=_notes(sections, axes, delta0))
+
+
+def _notes(sections: dict, axes: list, delta0_ueV: float) -> tuple:
+    """One-line remarks on the physics of a valid configuration: a superconductor above its Tc, or
+    split beyond the Clogston-Chandrasekhar limit, in some of the sweep (weak-coupling BCS values)."""
+    notes = []
+    swept = {a.key: a.reduced for a in axes}
+    for s, d in sections.items():
+        if d["kind"] != "superconductor":
+            continue
+        prm = d["params"]
+        d0 = float(prm.get("delta0", 1.0))
+
+        def values(*names):
+            for n in names:
+                if f"{s}.{n}" in swept:
+                    return np.abs(swept[f"{s}.{n}"])
+                if n in prm:
+                    return np.abs(np.atleast_1d(prm[n]))
+            return np.zeros(1)
+
+        T = values("temperature")
+        tc = TC_OVER_DELTA0 * d0
+        if T.max() > tc:
+            frac = f"{int(np.sum(T > tc))} of {T.size} temperatures" if T.size > 1 else "the temperature"
+            notes.append(f"[{s}]: {frac} above Tc = {tc * delta0_ueV / KB_UEV_PER_K:.3g} K "
+                         f"(weak coupling, Delta0 = {d0 * delta0_ueV:.4g} ueV); the superconductor is normal there")
+        h = values("h", "field")
+        limit = d0 / math.sqrt(2.0)
+        if h.max() > limit:
+            frac = f"{int(np.sum(h > limit))} of {h.size} fields" if h.size > 1 else "the field"
+            notes.append(f"[{s}]: {frac} beyond the Clogston-Chandrasekhar limit h = Delta0/sqrt(2) "
+                         f"({limit * delta0_ueV:.4g} ueV); at low temperature the superconductor is normal there")
+    return tuple(notes)
 
 
 def _raise(errors: list) -> None:
@@ -546,7 +598,7 @@ def _section(task: str, s: str, t: dict, delta0, xi_nm, errors: list):
             d["params"][k] = qv.reduced(p.dim, delta0, xi_nm, g)
             if k == "r_orb":
                 d["params"][k] = orbital_per_h2(qv.reduced("energy", delta0), delta0, g)
-            _check_bounds(f"{s}.{k}", p, d["params"][k], errors)
+            _check_bounds(f"{s}.{k}", p, d["params"][k], errors, given=value)
         except ConfigError as e:
             errors.append(str(e))
     if schema is SUPERCONDUCTOR:
@@ -611,7 +663,11 @@ def _sweep(raw: dict, sections: dict, schemas: dict, delta0, xi_nm, errors: list
         except ConfigError as e:
             errors.append(str(e))
             continue
-        _check_bounds(f"sweep.{key}", p, red, errors)
+        _check_bounds(f"sweep.{key}", p, red, errors, given=vals)
+        if name in raw.get(sec, {}):
+            errors.append(f"[sweep]: {key!r} is swept, and [{sec}] also gives {name} = {raw[sec][name]!r}, which the "
+                          f"sweep would override; remove one of the two")
+            continue
         axes.append(SweepAxis(name, key, p.dim, vals.value, vals.unit, red))
         sections[sec]["params"].setdefault(name, float(red[0]))
     names = [a.name for a in axes]

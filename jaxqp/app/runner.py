@@ -406,10 +406,16 @@ def save(ds: xr.Dataset, out: Path, fmt: str = "netcdf") -> Path:
 def open_result(path) -> xr.Dataset:
     """Load ``result.nc`` / ``result.zarr`` (or the folder holding one) into memory."""
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path.resolve()} does not exist: `jaxqp run CONFIG.toml` writes its result to "
+                                "CONFIG-run/ next to the configuration file (or to its [output] dir)")
     if path.is_dir() and path.suffix != ".zarr":
         cands = [p for p in (path / "result.nc", path / "result.zarr") if p.exists()]
         if not cands:
-            raise FileNotFoundError(f"no result.nc or result.zarr in {path}")
+            done = len(list((path / "chunks").glob("*.npz"))) if (path / "chunks").is_dir() else 0
+            raise FileNotFoundError(f"no result.nc or result.zarr in {path.resolve()}"
+                                    + (f" ({done} finished chunks: run the same `jaxqp run` command again to "
+                                       "finish and assemble it)" if done else ""))
         path = cands[0]
     if path.suffix == ".zarr":
         with xr.open_zarr(path, consolidated=False) as ds:
