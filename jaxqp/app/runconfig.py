@@ -466,27 +466,27 @@ def _notes(sections: dict, axes: list, delta0_ueV: float) -> tuple:
     split beyond the Clogston-Chandrasekhar limit, in some of the sweep (weak-coupling BCS values)."""
     notes = []
     swept = {a.key: a.reduced for a in axes}
+
+    def values(s: str, *names):
+        """The absolute values a parameter takes: its sweep, else its fixed value (else zero)."""
+        for n in names:
+            if f"{s}.{n}" in swept:
+                return np.abs(swept[f"{s}.{n}"])
+            if n in sections[s]["params"]:
+                return np.abs(np.atleast_1d(sections[s]["params"][n]))
+        return np.zeros(1)
+
     for s, d in sections.items():
         if d["kind"] != "superconductor":
             continue
-        prm = d["params"]
-        d0 = float(prm.get("delta0", 1.0))
-
-        def values(*names):
-            for n in names:
-                if f"{s}.{n}" in swept:
-                    return np.abs(swept[f"{s}.{n}"])
-                if n in prm:
-                    return np.abs(np.atleast_1d(prm[n]))
-            return np.zeros(1)
-
-        T = values("temperature")
+        d0 = float(d["params"].get("delta0", 1.0))
+        T = values(s, "temperature")
         tc = TC_OVER_DELTA0 * d0
         if T.max() > tc:
             frac = f"{int(np.sum(T > tc))} of {T.size} temperatures" if T.size > 1 else "the temperature"
             notes.append(f"[{s}]: {frac} above Tc = {tc * delta0_ueV / KB_UEV_PER_K:.3g} K "
                          f"(weak coupling, Delta0 = {d0 * delta0_ueV:.4g} ueV); the superconductor is normal there")
-        h = values("h", "field")
+        h = values(s, "h", "field")
         limit = d0 / math.sqrt(2.0)
         if h.max() > limit:
             frac = f"{int(np.sum(h > limit))} of {h.size} fields" if h.size > 1 else "the field"
