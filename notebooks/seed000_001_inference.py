@@ -10,6 +10,14 @@
 # %% [markdown]
 # # Worked inferences of seeds 000 and 001 on synthetic data with known truth
 #
+# Seed 000: M. Kuzmanovic, B. Y. Wu, M. Weideneder, C. H. L. Quay and M. Aprili, Evidence for
+# spin-dependent energy transport in a superconductor, Nat. Commun. 11, 4336 (2020);
+# arXiv:2001.04422. https://doi.org/10.1038/s41467-020-18161-w
+#
+# Seed 001: K. M. Ryan, D. Beckmann and V. Chandrasekhar, Non-local tunneling spectroscopy of
+# inelastic quasiparticle relaxation in superconducting 1-D wires, arXiv:2604.26862 (2026).
+# https://arxiv.org/abs/2604.26862
+#
 # Each section simulates a measurement with `jaxqp.inference.models`, adds white noise, writes it to a
 # file with units the way a data-acquisition script would, reads it back with
 # `jaxqp.inference.data.load` and fits it with `jaxqp.inference.models.fit_data`. Every fitted value is compared

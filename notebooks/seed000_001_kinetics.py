@@ -10,6 +10,14 @@
 # %% [markdown]
 # # Non-equilibrium quasiparticles in superconducting wires (seeds 000 and 001)
 #
+# Seed 000: M. Kuzmanovic, B. Y. Wu, M. Weideneder, C. H. L. Quay and M. Aprili, Evidence for
+# spin-dependent energy transport in a superconductor, Nat. Commun. 11, 4336 (2020);
+# arXiv:2001.04422. https://doi.org/10.1038/s41467-020-18161-w
+#
+# Seed 001: K. M. Ryan, D. Beckmann and V. Chandrasekhar, Non-local tunneling spectroscopy of
+# inelastic quasiparticle relaxation in superconducting 1-D wires, arXiv:2604.26862 (2026).
+# https://arxiv.org/abs/2604.26862
+#
 # Kinetic equations for f_L, f_T, f_T3, f_L3 on a wire with tunnel contacts and
 # equilibrium reservoirs. Units: energies in Delta0, lengths in xi, currents in
 # Delta0/(e R_xi), conductances in 1/R_xi.

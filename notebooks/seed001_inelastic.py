@@ -10,6 +10,10 @@
 # %% [markdown]
 # # Inelastic relaxation and the non-equilibrium gap (seed 001, Figs. 11 and 12)
 #
+# Seed 001: K. M. Ryan, D. Beckmann and V. Chandrasekhar, Non-local tunneling spectroscopy of
+# inelastic quasiparticle relaxation in superconducting 1-D wires, arXiv:2604.26862 (2026).
+# https://arxiv.org/abs/2604.26862
+#
 # Half of the 11 um Al wire (injector on the symmetry plane, reservoir at L/2 = 84.6 xi,
 # kappa = G R_xi / 2), Gamma = 0.005, omega_D = 10, lambda = 1/arcsinh(omega_D),
 # gamma_ee = 2e-4, energy spacing 1/40 (the parameters of Appendix B). Units: energies in

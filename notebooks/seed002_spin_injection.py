@@ -10,6 +10,10 @@
 # %% [markdown]
 # # Spin injection into a superconductor through a tunnel contact (seed 002, Fig. 2)
 #
+# Seed 002: I. V. Tokatly, Y. Lu and F. S. Bergeret, Spin-galvanic response to non-equilibrium
+# spin injection in superconductors with spin-orbit coupling, arXiv:2512.23536 (2025).
+# https://arxiv.org/abs/2512.23536
+#
 # A superconducting wire with spin-orbit relaxation (normal-state spin length
 # lambda = 1/(2 sqrt(b_so)) = 5 xi) and a tunnel injector of strength kappa = G_T R_xi
 # in its middle. The injector's normal electrode carries a spin voltage V_s. The

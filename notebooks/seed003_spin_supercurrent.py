@@ -10,6 +10,10 @@
 # %% [markdown]
 # # Spin supercurrents controlled by spin injection (seed 003)
 #
+# Seed 003: J. A. Ouassou, J. W. A. Robinson and J. Linder, Controlling spin supercurrents via
+# nonequilibrium spin injection, Sci. Rep. 9, 12731 (2019).
+# https://doi.org/10.1038/s41598-019-48945-0
+#
 # A superconductor of length L = 1.5 xi between two magnetic insulators magnetised along x (left)
 # and y (right), G_phi/G_N = 0.6, T = 0.01 Tc, self-consistent Delta(x), and a position-independent
 # spin voltage V_s (seed 003 Eqs. (2)-(3)). The general Keldysh-Nambu-spin solver

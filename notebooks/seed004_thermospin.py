@@ -10,6 +10,11 @@
 # %% [markdown]
 # # Thermospin effect in S-I-Sm tunnel junctions (seed 004)
 #
+# Seed 004: G. Germanese, F. Paolucci, G. Marchegiani, A. Braggio and F. Giazotto, Spontaneous
+# symmetry breaking induced thermospin effect in superconducting tunnel junctions,
+# arXiv:2105.01527 (2021). https://arxiv.org/abs/2105.01527
+#
+#
 # A hot BCS superconductor S (T_S) tunnels into a cold superconductor Sm (T_Sm = 0.01 Tc)
 # whose density of states is spin-split by an exchange field h. Both gaps are
 # self-consistent. Units: energies in Delta0, currents in G_T Delta0/e.

@@ -52,3 +52,33 @@ def test_every_run_configuration_in_the_docs_validates():
                 runconfig.from_dict(raw, ROOT)
                 n += 1
     assert n >= 4
+
+
+def test_every_seed_device_tutorial_and_notebook_cites_its_paper():
+    """The seed papers (`jaxqp.devices.PAPERS`) are cited by identifier (DOI or arXiv) in their device
+    module, tutorial and notebooks, in the references page and in the README."""
+    import importlib
+
+    from jaxqp.devices import PAPERS
+
+    homes = {"000": ("spin_energy_mode", "seed000_spin_energy_mode", ("seed000_001_kinetics", "seed000_001_inference")),
+             "001": ("nonlocal_wire", "seed001_nonlocal_conductance",
+                     ("seed000_001_kinetics", "seed000_001_inference", "seed001_inelastic")),
+             "002": ("spin_injection", "seed002_spin_injection", ("seed002_spin_injection",)),
+             "003": ("spin_supercurrent", "seed003_spin_supercurrents", ("seed003_spin_supercurrent",)),
+             "004": ("thermospin", "seed004_thermospin", ("seed004_thermospin",))}
+    assert set(homes) == set(PAPERS)
+    refs = (ROOT / "docs" / "references.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for seed, (module, tutorial, notebooks) in homes.items():
+        citation, ident = PAPERS[seed]
+        key = ident.removeprefix("arXiv:")
+        texts = {f"jaxqp.devices.{module}": importlib.import_module(f"jaxqp.devices.{module}").__doc__,
+                 f"tutorial {tutorial}": (ROOT / "docs" / "tutorials" / f"{tutorial}.md").read_text(),
+                 "docs/references.md": refs, "README.md": readme}
+        texts |= {f"notebook {nb}": (ROOT / "notebooks" / f"{nb}.py").read_text() for nb in notebooks}
+        for where, text in texts.items():
+            assert key in text, (seed, where)
+        # the first author's surname is there too (a citation, not a bare link)
+        surname = citation.split(",")[0].split()[-1]
+        assert all(surname in t for t in texts.values()), (seed, surname)

@@ -1,5 +1,9 @@
 r"""Non-local conductance of a superconducting wire with NIS junctions (seed 001).
 
+Paper: K. M. Ryan, D. Beckmann and V. Chandrasekhar, Non-local tunneling spectroscopy of inelastic
+quasiparticle relaxation in superconducting 1-D wires, arXiv:2604.26862 (2026).
+https://arxiv.org/abs/2604.26862
+
 Ryan, Beckmann and Chandrasekhar: an 11 um Al wire (xi = 65 nm, R = 1.45 kOhm)
 with three NIS junctions A, B, C spaced by 300 nm, the injector at the centre,
 equilibrium reservoirs at the ends.  Table 1 gives the junction parameters.

@@ -1,5 +1,9 @@
 r"""Spin energy mode and SIS' spectroscopy of a Zeeman-split Al wire (seed 000).
 
+Paper: M. Kuzmanovic, B. Y. Wu, M. Weideneder, C. H. L. Quay and M. Aprili, Evidence for spin-
+dependent energy transport in a superconductor, Nat. Commun. 11, 4336 (2020); arXiv:2001.04422.
+https://doi.org/10.1038/s41467-020-18161-w
+
 A 10 um Al wire (Delta = 245 ueV, D = 10 cm^2/s) with a normal-metal injector
 (R = 13 kOhm) in the middle and superconducting detectors (Delta_det = 180 ueV,
 spin-mixed by Pt so that their DOS is not Zeeman split) 300 nm away, at 90 mK.

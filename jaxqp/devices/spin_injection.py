@@ -1,5 +1,9 @@
 r"""Spin injection into a superconducting wire through a tunnel contact (seed paper 002).
 
+Paper: I. V. Tokatly, Y. Lu and F. S. Bergeret, Spin-galvanic response to non-equilibrium spin
+injection in superconductors with spin-orbit coupling, arXiv:2512.23536 (2025).
+https://arxiv.org/abs/2512.23536
+
 Geometry (seed 002 Fig. 1a): a quasi-1-D superconducting wire with spin-orbit
 relaxation (``b_so``; normal-state spin length ``lambda = 1/(2 sqrt(b_so))`` in
 units of xi) and a point tunnel injector of strength ``kappa = G_T R_xi`` in its

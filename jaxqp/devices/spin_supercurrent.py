@@ -1,5 +1,8 @@
 r"""Spin supercurrents controlled by spin injection (seed 003: Ouassou, Robinson, Linder, Sci. Rep. 9, 12731 (2019)).
 
+Paper: J. A. Ouassou, J. W. A. Robinson and J. Linder, Controlling spin supercurrents via
+nonequilibrium spin injection, Sci. Rep. 9, 12731 (2019). https://doi.org/10.1038/s41598-019-48945-0
+
 A superconductor of length L between two magnetic insulators with
 magnetisations m1 (left) and m2 (right), modelled as spin-active interfaces
 with spin-mixing conductance G_phi/G_N, carries an equilibrium spin

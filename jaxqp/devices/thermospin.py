@@ -1,5 +1,9 @@
 r"""Thermospin effect in a superconductor / insulator / spin-split superconductor junction (seed 004).
 
+Paper: G. Germanese, F. Paolucci, G. Marchegiani, A. Braggio and F. Giazotto, Spontaneous symmetry
+breaking induced thermospin effect in superconducting tunnel junctions, arXiv:2105.01527 (2021).
+https://arxiv.org/abs/2105.01527
+
 A hot BCS superconductor S (temperature T_S, no spin splitting) biased at V
 tunnels into a cold superconductor Sm (T_Sm) whose DOS is spin-split by an
 exchange field h.  Both gaps are self-consistent, Delta_S = Delta(T_S) and
