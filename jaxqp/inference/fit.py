@@ -178,12 +178,18 @@ def _tolerances(method, rtol, atol) -> tuple[float, float]:
             atol if atol is not None else (1e-10 if tight else 1e-8))
 
 
+#: cost differences below this (relative) are noise: rounding for closed-form models, the solver
+#: tolerances for models computed by Newton-Krylov iterations (the non-equilibrium gap map varies
+#: by 1e-11-1e-10 of its cost between evaluations that differ by rounding)
+_FLAT = 1e-9
+
+
 class _RoundoffTolerantTrustRegion(optx.ClassicalTrustRegion):
     """The classical trust region, which also accepts a step whose cost differs from the last by no
-    more than rounding (1e-11 relative).  At the optimum the predicted decrease falls below the
-    cost's rounding noise and the classical test rejects every step, shrinking the region until
-    the step-size criterion stops the solve many (costly) iterations later; accepting such a step
-    lets the Cauchy criterion stop it at once.  ``initial`` is the first radius (in the
+    more than the evaluation noise of the model (`_FLAT`, relative).  At the optimum the predicted
+    decrease falls below that noise and the classical test rejects every step, shrinking the region
+    until the step-size criterion stops the solve many (costly) iterations later; accepting such a
+    step lets the Cauchy criterion stop it at once.  ``initial`` is the first radius (in the
     unconstrained coordinates, about a relative change of the parameters)."""
 
     initial: float = 1.0
@@ -195,7 +201,7 @@ class _RoundoffTolerantTrustRegion(optx.ClassicalTrustRegion):
     def step(self, first_step, y, y_eval, f_info, f_eval_info, state):
         size, accept, result, new_state = super().step(first_step, y, y_eval, f_info, f_eval_info, state)
         f_min, f_eval = f_info.as_min(), f_eval_info.as_min()
-        flat = jnp.abs(f_eval - f_min) <= 1e-11 * jnp.abs(f_min)
+        flat = jnp.abs(f_eval - f_min) <= _FLAT * jnp.abs(f_min)
         return size, accept | flat, result, new_state
 
 
