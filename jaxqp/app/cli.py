@@ -40,7 +40,8 @@ def _compilation_cache():
 @app.command()
 def demo(
     out: Path = typer.Option(Path("jaxqp-demo"), "--out", "-o", help="output folder"),
-    quick: bool = typer.Option(False, "--quick", help="small grids (a few seconds after compilation)"),
+    quick: bool = typer.Option(False, "--quick",
+                               help="small grids (about 20 s on 2 cores once compiled, 50 s the first time)"),
 ):
     """Reproduce seed 004 (thermospin effect, Figs. 2 and 3): netCDF data and PNG figures."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
