@@ -48,16 +48,20 @@ def fit_figure(result, x, y, *, xlabel: str = "x", ylabel: str = "y", labels=Non
     m2 = np.atleast_2d(np.asarray(result.model_values))
     r2 = np.atleast_2d(np.asarray(result.residuals))
     fig, (a0, a1) = plt.subplots(2, 1, sharex=True, figsize=(6, 5), gridspec_kw=dict(height_ratios=(3, 1)))
+    one = y2.shape[0] == 1
     for i in range(y2.shape[0]):
+        # data as points (grey for one curve, one colour per curve otherwise), the model as a line of
+        # another colour (red for one curve, black over coloured data)
+        c = "0.45" if one else f"C{i % 10}"
         lab = "" if labels is None else f" {labels[i]}"
-        line, = a0.plot(x, y2[i], ".", ms=3, label=("data" if i == 0 else None) if labels is None else f"data{lab}")
-        a0.plot(x, m2[i], "-", color=line.get_color(), label="fit" if i == 0 else None)
-        a1.plot(x, r2[i], ".", ms=3, color=line.get_color())
+        a0.plot(x, y2[i], ".", ms=3, color=c, label=("data" if i == 0 else None) if labels is None else f"data{lab}")
+        a0.plot(x, m2[i], "-", lw=1.2, color="C3" if one else "k", label="fit" if i == 0 else None)
+        a1.plot(x, r2[i], ".", ms=3, color=c)
     a0.set_ylabel(ylabel)
     a0.legend(fontsize="small")
     a1.axhline(0.0, color="k", lw=0.5)
     a1.set_xlabel(xlabel)
-    a1.set_ylabel("residual")
+    a1.set_ylabel(r"residual / $\sigma$")
     fig.tight_layout()
     return fig
 

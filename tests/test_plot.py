@@ -69,3 +69,21 @@ def test_dos_and_distribution_plots():
     assert lo == -hi
     with pytest.raises(ValueError, match="mode"):
         plot.plot_distribution(sol, mode="f")
+
+
+def test_fit_figure_draws_data_and_model_in_distinct_colours(tmp_path):
+    from matplotlib.colors import to_rgba
+
+    x = np.linspace(-1, 1, 30)
+    for y in (x**2, np.stack([x**2, 2 * x**2])):
+        res = types.SimpleNamespace(model_values=y + 0.01, residuals=np.full(y.shape, -1.0))
+        fig = plot.fit_figure(res, x, y, xlabel="V [mV]", ylabel="G [uS]")
+        top, bottom = fig.axes
+        points = [ln for ln in top.lines if ln.get_linestyle() == "None"]
+        curves = [ln for ln in top.lines if ln.get_linestyle() == "-"]
+        assert len(points) == len(curves) == np.atleast_2d(y).shape[0]
+        for p, c in zip(points, curves, strict=True):
+            assert to_rgba(p.get_color()) != to_rgba(c.get_color())
+        assert bottom.get_ylabel() == r"residual / $\sigma$" and top.get_ylabel() == "G [uS]"
+        plot.save_figure(fig, tmp_path / "fit.png")
+        assert (tmp_path / "fit.png").stat().st_size > 1000
