@@ -15,12 +15,13 @@ def _label(da) -> str:
     return f"{name} [{units}]" if units else str(name)
 
 
-def map_panel(ax, da, *, symmetric: bool = True, cmap: str | None = None, title: str | None = None,
+def map_panel(ax, da, *, symmetric: bool | None = None, cmap: str | None = None, title: str | None = None,
               percentile: float = 100.0):
     """Colour map of a 2-D DataArray (first dim on y, second on x).
 
     ``symmetric``: colour scale symmetric about zero (diverging map), so the
-    sign of the quantity (e.g. thermoelectric vs dissipative) reads at a glance.
+    sign of the quantity (e.g. thermoelectric vs dissipative) reads at a glance;
+    default: where the values take both signs (signed data), else a sequential map.
     ``percentile`` < 100 saturates the colour scale at that percentile of |values|
     (useful where a quantity diverges on a line, as G0 at the threshold field).
     """
@@ -29,6 +30,8 @@ def map_panel(ax, da, *, symmetric: bool = True, cmap: str | None = None, title:
     finite = vals[np.isfinite(vals)]
     vmax = float(np.percentile(np.abs(finite), percentile)) if finite.size else 1.0
     vmax = vmax if vmax > 0 else 1.0
+    if symmetric is None:
+        symmetric = bool(finite.size and finite.min() < 0 < finite.max())
     kw = dict(vmin=-vmax, vmax=vmax, cmap=cmap or "RdBu_r") if symmetric else dict(cmap=cmap or "viridis")
     m = ax.pcolormesh(da[xdim].values, da[ydim].values, vals, shading="auto", **kw)
     ax.set_xlabel(_label(da[xdim]))

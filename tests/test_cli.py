@@ -61,9 +61,21 @@ def test_help_lists_every_command():
     assert out.exit_code == 0 and out.output.strip() == f"jaxqp {jaxqp.__version__}"
 
 
-def test_demo_writes_labelled_data_and_figures(tmp_path):
+def test_demo_writes_labelled_data_and_figures(tmp_path, monkeypatch):
+    import jaxqp.plot
+
+    figures = []
+    save = jaxqp.plot.save_figure
+    monkeypatch.setattr(jaxqp.plot, "save_figure", lambda fig, path: (figures.append(_panels(fig)), save(fig, path)))
     out = runner.invoke(app, ["demo", "--quick", "--out", str(tmp_path)])
     assert out.exit_code == 0, out.output
+    # every panel is labelled in mathtext; colour maps diverge only for signed data
+    assert len(figures) == 3
+    for panels in figures:
+        for xlabel, ylabel, title, meshes in panels:
+            assert "$" in xlabel and ylabel and title, (xlabel, ylabel, title)
+            for lo, hi, vmin, vmax in meshes:
+                assert (vmin == -vmax) == (lo < 0 < hi), (title, lo, hi, vmin, vmax)
     for name in ("thermospin.nc", "fig2_thermoelectric.png", "fig3_thermospin.png"):
         assert (tmp_path / name).stat().st_size > 1000
     ds = io.load(tmp_path / "thermospin.nc")
@@ -91,6 +103,21 @@ def test_demo_writes_labelled_data_and_figures(tmp_path):
     assert g.max() > 0
     gss = nl.g_ss.sel(V_inj=2.0, method="nearest")
     assert float(gss.sel(q=0.2)) < float(gss.sel(q=0.0))
+
+
+def _panels(fig):
+    """(xlabel, ylabel, title, [(data min, data max, vmin, vmax) per colour map]) of each main panel
+    (twin axes and colour bars, which share a panel, are left out)."""
+    from matplotlib.collections import QuadMesh
+
+    out = []
+    for ax in fig.axes:
+        if ax.get_label() == "<colorbar>" or (not ax.get_xlabel() and not ax.get_title()):
+            continue
+        meshes = [(float(np.nanmin(m.get_array())), float(np.nanmax(m.get_array())), *m.get_clim())
+                  for m in ax.collections if isinstance(m, QuadMesh)]
+        out.append((ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), meshes))
+    return out
 
 
 def test_fit_command_runs_a_toml_configuration(tmp_path):

@@ -195,13 +195,20 @@ def run_nonlocal(out: Path, cfg: DemoConfig, say) -> dict[str, Path]:
     paths = {"nonlocal_data": jio.save(ds, out / "nonlocal.nc")}
 
     fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
-    lim = float(np.percentile(np.abs(g_norm), 99.5)) or 1.0
-    im = ax[0].pcolormesh(Vb, Vb, g_norm.T, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="auto")
-    fig.colorbar(im, ax=ax[0], label=r"$g_{nl}/(G_{inj}G_{det}R_\xi)$")
-    ax[0].set(xlabel=r"$eV_{inj}/\Delta_0$", ylabel=r"$eV_{det}/\Delta_0$", title="seed 001: A → B, elastic")
+    if np.max(np.ptp(g_norm, axis=1)) <= 1e-9 * np.max(np.abs(g_norm)):
+        # normal-metal electrodes: g_nl does not depend on V_det, so one curve says everything
+        ax[0].plot(Vb, g_norm[:, 0], "C0")
+        ax[0].axhline(0.0, color="k", lw=0.5)
+        ax[0].set(xlabel=r"$eV_{inj}/\Delta_0$", ylabel=r"$g_{nl}/(G_{inj}G_{det}R_\xi)$",
+                  title="seed 001: A → B, elastic (any $V_{det}$)")
+    else:
+        lim = float(np.percentile(np.abs(g_norm), 99.5)) or 1.0
+        im = ax[0].pcolormesh(Vb, Vb, g_norm.T, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="auto")
+        fig.colorbar(im, ax=ax[0], label=r"$g_{nl}/(G_{inj}G_{det}R_\xi)$")
+        ax[0].set(xlabel=r"$eV_{inj}/\Delta_0$", ylabel=r"$eV_{det}/\Delta_0$", title="seed 001: A → B, elastic")
     pos = qs >= 0
     for j in np.nonzero(pos)[0]:
-        ax[1].plot(Vb, np.asarray(dec["g_ss"])[:, j] / (kap_i * kap_d), label=f"q = {qs[j]:.2f}/ξ")
+        ax[1].plot(Vb, np.asarray(dec["g_ss"])[:, j] / (kap_i * kap_d), label=rf"$q = {qs[j]:.2f}/\xi$")
     ax[1].set(xlabel=r"$eV_{inj}/\Delta_0$", ylabel=r"$g_{ss}/(G_{inj}G_{det}R_\xi)$",
               title="charge-imbalance signal vs supercurrent (Fig. 10)")
     ax[1].legend()
@@ -209,6 +216,17 @@ def run_nonlocal(out: Path, cfg: DemoConfig, say) -> dict[str, Path]:
     paths["fig_nonlocal"] = out / "fig_nonlocal.png"
     save_figure(fig, paths["fig_nonlocal"])
     return paths
+
+
+_V = r"$eV/\Delta_0$"
+_H = r"$h/\Delta_0$"
+
+
+def _label_map(da, name: str, units: str) -> None:
+    """Mathtext labels of a (T_S/Tc, h) map for `jaxqp.plot.map_panel` (in place)."""
+    da.attrs.update(long_name=name, units=units)
+    da.T_S.attrs.update(long_name=r"$T_S/T_c$", units="")
+    da.h.attrs.update(long_name=r"$h/\Delta_0$", units="")
 
 
 def figures(ds, out: Path) -> dict[str, Path]:
@@ -222,28 +240,30 @@ def figures(ds, out: Path) -> dict[str, Path]:
     fig, ax = plt.subplots(2, 2, figsize=(11, 8.5))
     a = ax[0, 0]
     for i, hv in enumerate(ds.h_iv.values):
-        a.plot(ds.V, ds.I_q[i], label=f"h = {hv:.1f}")
-    a.set_xlabel("V [Delta0/e]")
-    a.set_ylabel("I_q [G_T Delta0/e]")
-    a.set_title(f"(a) T_S = {ds.attrs['T_S_iv'] / tc:.2f} Tc, T_Sm = {ds.attrs['T_Sm'] / tc:.2f} Tc")
+        a.plot(ds.V, ds.I_q[i], label=rf"$h = {hv:.1f}\,\Delta_0$")
+    a.set_xlabel(_V)
+    a.set_ylabel(r"$I_q$ [$G_T\Delta_0/e$]")
+    a.set_title(rf"(a) $T_S = {ds.attrs['T_S_iv'] / tc:.2f}\,T_c$, $T_{{Sm}} = {ds.attrs['T_Sm'] / tc:.2f}\,T_c$")
     a.set_xlim(-1.2, 1.2)
     a.set_ylim(-0.6, 0.6)
     a.legend()
     G0 = ds.G0.assign_coords(T_S=ds.T_S / tc)
-    G0.T_S.attrs.update(long_name="T_S / Tc", units="")
-    map_panel(ax[0, 1], G0, title="(b) zero-bias conductance G0 (colour saturated)", percentile=95)
-    ax[0, 1].plot(ds.h_threshold, ds.T_S / tc, "w--", lw=1)
+    _label_map(G0, r"$G_0$", r"$G_T$")
+    map_panel(ax[0, 1], G0, title="(b) zero-bias conductance (colour saturated)", percentile=95)
+    ax[0, 1].plot(ds.h_threshold, ds.T_S / tc, "k--", lw=1, label=r"$h_t$")
+    ax[0, 1].legend(loc="lower left", fontsize="small")
     a = ax[1, 0]
     for i, t in enumerate(ds.T_S_seebeck.values):
-        a.plot(ds.h_seebeck, np.abs(ds.V_S[i]), "o-", ms=3, label=f"T_S = {t / tc:.1f} Tc")
-    a.set_xlabel("h [Delta0]")
-    a.set_ylabel("|V_S| [Delta0/e]")
+        a.plot(ds.h_seebeck, np.abs(ds.V_S[i]), "o-", ms=3, label=rf"$T_S = {t / tc:.1f}\,T_c$")
+    a.set_xlabel(_H)
+    a.set_ylabel(r"$|V_S|$ [$\Delta_0/e$]")
     a.set_title("(c) Seebeck voltage")
     a.legend()
     Gm = ds.G_max.assign_coords(T_S=ds.T_S / tc)
-    Gm.T_S.attrs.update(long_name="T_S / Tc", units="")
-    map_panel(ax[1, 1], Gm, title="(d) G_max = I_q(V_p^-)/V_p^- (colour saturated)", percentile=95)
-    ax[1, 1].plot(ds.h_threshold, ds.T_S / tc, "w--", lw=1)
+    _label_map(Gm, r"$G_{max} = I_q(V_p^-)/V_p^-$", r"$G_T$")
+    map_panel(ax[1, 1], Gm, title="(d) conductance at the matching peak (colour saturated)", percentile=95)
+    ax[1, 1].plot(ds.h_threshold, ds.T_S / tc, "k--", lw=1, label=r"$h_t$")
+    ax[1, 1].legend(loc="lower left", fontsize="small")
     fig.tight_layout()
     paths["fig2"] = out / "fig2_thermoelectric.png"
     save_figure(fig, paths["fig2"])
@@ -251,33 +271,42 @@ def figures(ds, out: Path) -> dict[str, Path]:
     fig, ax = plt.subplots(2, 2, figsize=(11, 8.5))
     i4 = int(np.argmin(np.abs(ds.h_iv.values - 0.4)))
     a = ax[0, 0]
-    for name, style in (("I_q", "-"), ("I_up", "-"), ("I_dn", "-"), ("I_s", "--")):
-        a.plot(ds.V, ds[name][i4], style, label=name)
+    for name, tex, style in (("I_q", r"$I_q$", "-"), ("I_up", r"$I_\uparrow$", "-"), ("I_dn", r"$I_\downarrow$", "-"),
+                             ("I_s", r"$I_s$", "--")):
+        a.plot(ds.V, ds[name][i4], style, label=tex)
     a.set_xlim(-0.8, 0.8)
     a.set_ylim(-0.5, 0.5)
-    a.set_xlabel("V [Delta0/e]")
-    a.set_ylabel("current [G_T Delta0/e]")
-    a.set_title(f"(a) h = {ds.h_iv.values[i4]:.1f} Delta0")
+    a.set_xlabel(_V)
+    a.set_ylabel(r"current [$G_T\Delta_0/e$]")
+    a.set_title(rf"(a) $h = {ds.h_iv.values[i4]:.1f}\,\Delta_0$")
     a.legend()
-    a = ax[0, 1]
-    a.plot(ds.V, ds.SGE[i4], label="SGE")
-    a.plot(ds.V, ds.I_q[i4], label="I_q")
-    a.plot(ds.V, ds.I_s[i4], "--", label="I_s")
+    a = ax[0, 1]  # the dimensionless efficiency on its own axis, the currents on a second one
+    a.plot(ds.V, ds.SGE[i4], "C0", label="SGE")
     a.set_xlim(-0.8, 0.8)
     a.set_ylim(-1.05, 1.05)
-    a.set_xlabel("V [Delta0/e]")
+    a.set_xlabel(_V)
+    a.set_ylabel(r"SGE $= I_s/(|I_\uparrow| + |I_\downarrow|)$", color="C0")
     a.set_title("(b) spin-current generation efficiency")
-    a.legend()
+    b = a.twinx()
+    b.plot(ds.V, ds.I_q[i4], "C1", lw=0.8, label=r"$I_q$")
+    b.plot(ds.V, ds.I_s[i4], "C2--", lw=0.8, label=r"$I_s$")
+    b.set_ylabel(r"current [$G_T\Delta_0/e$]")
+    window = np.abs(ds.V.values) <= 0.8
+    top = 1.05 * float(np.nanmax(np.abs(np.concatenate([ds.I_q[i4].values[window], ds.I_s[i4].values[window]]))))
+    b.set_ylim(-top, top)
+    lines = a.get_lines() + b.get_lines()
+    a.legend(lines, [ln.get_label() for ln in lines], loc="lower right")
     Isp = ds.I_s_peak.assign_coords(T_S=ds.T_S / tc)
-    Isp.T_S.attrs.update(long_name="T_S / Tc", units="")
-    map_panel(ax[1, 0], Isp, title="(c) spin current at V_p^-")
-    ax[1, 0].plot(ds.h_threshold, ds.T_S / tc, "w--", lw=1)
+    _label_map(Isp, r"$I_s(V_p^-)$", r"$G_T\Delta_0/e$")
+    map_panel(ax[1, 0], Isp, title=r"(c) spin current at $V_p^-$")
+    ax[1, 0].plot(ds.h_threshold, ds.T_S / tc, "w--", lw=1, label=r"$h_t$")  # white on the sequential map
+    ax[1, 0].legend(loc="lower left", fontsize="small")
     a = ax[1, 1]
     for frac in (0.5, 0.6, 0.7, 0.8, 0.9):
         k = int(np.argmin(np.abs(ds.T_S.values / tc - frac)))
-        a.plot(ds.h, ds.I_s_peak[k], label=f"T_S = {ds.T_S.values[k] / tc:.2f} Tc")
-    a.set_xlabel("h [Delta0]")
-    a.set_ylabel("I_s(V_p^-) [G_T Delta0/e]")
+        a.plot(ds.h, ds.I_s_peak[k], label=rf"$T_S = {ds.T_S.values[k] / tc:.2f}\,T_c$")
+    a.set_xlabel(_H)
+    a.set_ylabel(r"$I_s(V_p^-)$ [$G_T\Delta_0/e$]")
     a.set_title("(d) cuts of (c)")
     a.legend()
     fig.tight_layout()
