@@ -21,6 +21,8 @@ def test_site_builds_strictly(tmp_path):
     assert "benchmark-index" not in bench and "spin_supercurrent_cpu.json" in bench
     configs = (tmp_path / "site" / "configs" / "index.html").read_text()
     assert "run-parameters" not in configs and "self_consistent" in configs
+    # only documentation is published: not the build hook, not Python caches
+    assert not list((tmp_path / "site").rglob("*.py")) and not list((tmp_path / "site").rglob("__pycache__"))
     api = (tmp_path / "site" / "api" / "index.html").read_text()
     for name in ("solve_kinetic", "junction_response", "self_consistent_gap", "symmetric_parts", "open_result"):
         assert name in api, name
