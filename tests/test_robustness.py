@@ -109,6 +109,13 @@ def test_malformed_toml_and_missing_file_exit_with_code_2(tmp_path):
     assert r.exit_code == 2 and "no configuration file" in r.output
 
 
+def _dos_toml(path, n_energy: int, sweep: str):
+    """A DOS-task configuration file (Delta0 = 200 ueV, Dynes 1e-2) with ``sweep`` under [sweep.material]."""
+    path.write_text('task = "dos"\n[material]\ndelta0 = "200 ueV"\ngamma = "1e-2 Delta0"\n[grid]\n'
+                    f'energy = {{ start = "-1 meV", stop = "1 meV", num = {n_energy} }}\n[sweep.material]\n' + sweep)
+    return path
+
+
 def test_sizes_that_would_exhaust_memory_are_refused_before_allocation(tmp_path):
     """A point needing more working memory than the device has, or a result larger than the host memory,
     fails in the planning step (milliseconds), not in an allocation."""
@@ -124,21 +131,16 @@ def test_sizes_that_would_exhaust_memory_are_refused_before_allocation(tmp_path)
         runner.plan(big_sweep)
     assert time.perf_counter() - t0 < 5.0
     # the command line says the same with exit code 2, and --check computes nothing
-    p = tmp_path / "big.toml"
-    p.write_text('task = "dos"\n[material]\ndelta0 = "200 ueV"\ngamma = "1e-2 Delta0"\n[grid]\n'
-                 'energy = { start = "-1 meV", stop = "1 meV", num = 4000 }\n'
-                 '[sweep.material]\nfield = { start = "0 T", stop = "1 T", num = 10000 }\n'
-                 'temperature = { start = "10 mK", stop = "1 K", num = 10000 }\n')
+    p = _dos_toml(tmp_path / "big.toml", 4000, 'field = { start = "0 T", stop = "1 T", num = 10000 }\n'
+                  'temperature = { start = "10 mK", stop = "1 K", num = 10000 }\n')
     r = cli.invoke(app, ["run", str(p), "--check"])
     assert r.exit_code == 2 and "the result would take" in r.output
     assert not (tmp_path / "big-run").exists()
 
 
 def test_check_prints_the_plan_and_writes_nothing(tmp_path):
-    p = tmp_path / "ok.toml"
-    p.write_text('task = "dos"\n[material]\ndelta0 = "200 ueV"\ngamma = "1e-2 Delta0"\n[grid]\n'
-                 'energy = { start = "-1 meV", stop = "1 meV", num = 2001 }\n'
-                 '[sweep.material]\nfield = { start = "0 T", stop = "1 T", num = 64 }\n[output]\nchunk = 16\n')
+    p = _dos_toml(tmp_path / "ok.toml", 2001,
+                  'field = { start = "0 T", stop = "1 T", num = 64 }\n[output]\nchunk = 16\n')
     r = cli.invoke(app, ["run", str(p), "--check"])
     assert r.exit_code == 0 and "64 sweep points in 4 chunks of 16" in r.output and "note:" not in r.output
     # the default output folder is named after the file, and nothing was written to it
@@ -149,11 +151,8 @@ def test_check_prints_the_plan_and_writes_nothing(tmp_path):
 
 def test_check_notes_a_superconductor_above_tc_or_beyond_the_clogston_limit(tmp_path):
     """Delta0 = 200 ueV: Tc = 1.32 K and h_c = Delta0/sqrt(2) = 141 ueV, i.e. 2.44 T at g = 2."""
-    p = tmp_path / "hot.toml"
-    p.write_text('task = "dos"\n[material]\ndelta0 = "200 ueV"\ngamma = "1e-2 Delta0"\n[grid]\n'
-                 'energy = { start = "-1 meV", stop = "1 meV", num = 401 }\n'
-                 '[sweep.material]\nfield = { start = "0 T", stop = "3 T", num = 4 }\n'
-                 'temperature = ["0.1 K", "1 K", "1.5 K"]\n')
+    p = _dos_toml(tmp_path / "hot.toml", 401, 'field = { start = "0 T", stop = "3 T", num = 4 }\n'
+                  'temperature = ["0.1 K", "1 K", "1.5 K"]\n')
     r = cli.invoke(app, ["run", str(p), "--check"])
     assert r.exit_code == 0
     notes = [x for x in r.output.splitlines() if x.startswith("note:")]
