@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+#: jaxqp's reduced units in files (plain text) -> mathtext on figures
+_TEX_UNITS = {"Delta0": r"\Delta_0", "R_xi": r"R_\xi", "G_T": "G_T", "k_B": "k_B", "N_F": "N_F", "xi": r"\xi"}
+_TEX_PATTERN = re.compile("|".join(sorted(map(re.escape, _TEX_UNITS), key=len, reverse=True)))
+
+
+def tex_units(units: str) -> str:
+    """A unit string of jaxqp's files as mathtext (``"G_T Delta0/e"`` -> ``"$G_T\\,\\Delta_0/e$"``); SI
+    units and other strings are returned unchanged."""
+    if not units or "$" in units or not _TEX_PATTERN.search(units):  # already mathtext, or SI
+        return units
+    return "$" + _TEX_PATTERN.sub(lambda m: _TEX_UNITS[m.group(0)], units).replace(" ", r"\,") + "$"
+
 
 def _label(da) -> str:
     name = da.attrs.get("long_name", da.name or "")
     units = da.attrs.get("units")
-    return f"{name} [{units}]" if units else str(name)
+    return f"{name} [{tex_units(units)}]" if units else str(name)
 
 
 def map_panel(ax, da, *, symmetric: bool | None = None, cmap: str | None = None, title: str | None = None,
@@ -234,14 +248,14 @@ def plot_dos(ds, *, ax=None, spin: bool = True, max_curves: int = 8, **sel):
     rows = [(None, ds)] if not other else [(v, ds.sel({other[0]: v})) for v in
                                            ds[other[0]].values[:: max(1, ds[other[0]].size // max_curves)]]
     for v, row in rows:
-        lab = "" if v is None else f"{other[0]} = {v:.3g} {ds[other[0]].attrs.get('units', '')}"
+        lab = "" if v is None else f"{other[0]} = {v:.3g} {tex_units(ds[other[0]].attrs.get('units', ''))}"
         if spin:
             line, = ax.plot(E, row.N_up.values, label=lab)
             ax.plot(E, row.N_dn.values, "--", color=line.get_color())
         else:
             ax.plot(E, row.N.values, label=lab)
-    ax.set_xlabel("E [Delta0]")
-    ax.set_ylabel("N / N_F" + ("  (solid: up, dashed: down)" if spin else ""))
+    ax.set_xlabel(r"$E/\Delta_0$")
+    ax.set_ylabel(r"$N/N_F$" + ("  (solid: up, dashed: down)" if spin else ""))
     if rows[0][0] is not None:
         ax.legend(fontsize="small")
     return ax

@@ -87,3 +87,12 @@ def test_fit_figure_draws_data_and_model_in_distinct_colours(tmp_path):
         assert bottom.get_ylabel() == r"residual / $\sigma$" and top.get_ylabel() == "G [uS]"
         plot.save_figure(fig, tmp_path / "fit.png")
         assert (tmp_path / "fit.png").stat().st_size > 1000
+
+
+def test_units_are_labelled_in_mathtext():
+    assert plot.tex_units("G_T Delta0/e") == r"$G_T\,\Delta_0/e$"
+    assert plot.tex_units("Delta0/(e R_xi)") == r"$\Delta_0/(e\,R_\xi)$"
+    assert plot.tex_units("mV") == "mV" and plot.tex_units("") == "" and plot.tex_units("$G_T$") == "$G_T$"
+    ax = plot.plot_map(_map(), x="V_inj")
+    cbar = [a for a in ax.figure.axes if a is not ax][0]
+    assert cbar.get_ylabel() == r"g_nl [$1/R_\xi$]"
