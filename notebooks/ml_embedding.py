@@ -43,8 +43,8 @@ from jaxqp.inference.fit import curve_fit
 from jaxqp.inference.models import NISConductance, parameters_for
 
 FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
-OUT = Path("notebook-output")
-OUT.mkdir(exist_ok=True)
+OUT = Path(os.environ.get("JAXQP_NOTEBOOK_OUT", "notebook-output"))
+OUT.mkdir(parents=True, exist_ok=True)
 t_start = time.time()
 
 G_N = 25e-6  # S (fixed)

@@ -3,7 +3,9 @@
     python notebooks/run_all.py [NAME ...] [--workers 2] [--full]
 
 Converts each ``notebooks/NAME.py`` (jupytext py:percent) to ``notebook-output/ipynb/NAME.ipynb``
-and runs them with ``pytest --nbmake``; exits non-zero if any notebook fails.
+and runs them with ``pytest --nbmake``; exits non-zero if any notebook fails.  The executed
+notebooks keep their outputs (inline figures included) in ``notebook-output/ipynb/``; the figures
+the notebooks save go to ``notebook-output/figures/`` (``JAXQP_NOTEBOOK_OUT``).
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ def main(argv=None) -> int:
     # no persistent compilation cache unless asked for (JAXQP_CACHE=1): kernels running side by side
     # would write and read the same entries at once
     env.setdefault("JAXQP_CACHE", "0")
+    env["JAXQP_NOTEBOOK_OUT"] = str(HERE.parent / "notebook-output" / "figures")
     if not a.full:
         env["JAXQP_FAST"] = "1"
-    cmd = [sys.executable, "-m", "pytest", "--nbmake", f"--nbmake-timeout={a.timeout}", "-o", "addopts=",
+    cmd = [sys.executable, "-m", "pytest", "--nbmake", "--overwrite", f"--nbmake-timeout={a.timeout}", "-o", "addopts=",
            "-p", "no:cacheprovider", "--durations=0", "-q"]
     if a.workers > 1:
         cmd += ["-n", str(a.workers)]

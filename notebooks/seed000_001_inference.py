@@ -50,8 +50,8 @@ from jaxqp.inference import data, models
 from jaxqp.plot import save_figure
 
 FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
-OUT = Path("notebook-output")
-OUT.mkdir(exist_ok=True)
+OUT = Path(os.environ.get("JAXQP_NOTEBOOK_OUT", "notebook-output"))
+OUT.mkdir(parents=True, exist_ok=True)
 rng = np.random.default_rng(2024)
 t_start = time.time()
 

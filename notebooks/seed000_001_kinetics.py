@@ -25,6 +25,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
@@ -33,6 +34,9 @@ import numpy as np
 import jaxqp as qp
 from jaxqp.devices import nonlocal_wire as nw
 from jaxqp.devices import spin_energy_mode as sem
+
+OUT = Path(os.environ.get("JAXQP_NOTEBOOK_OUT", "notebook-output"))  # figures (the runner sets it)
+OUT.mkdir(parents=True, exist_ok=True)
 
 FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
 N_X, N_E = (100, 1201) if FAST else (200, 2001)  # wire nodes, energy nodes
@@ -67,6 +71,7 @@ for j in np.nonzero(qs >= 0)[0]:
     ax[1].plot(V, dec["g_a"][:, j], label=f"q={qs[j]:.1f}")
 ax[0].set(xlabel="eV_inj", ylabel="g_ss"); ax[1].set(xlabel="eV_inj", ylabel="g_a (mode mixing)")
 ax[0].legend(); ax[1].legend()
+fig.savefig(OUT / "seed000_001_kinetics_1.png", dpi=120)
 
 # %% [markdown]
 # ## Seed 000 Fig. 1c: spin-resolved distributions 300 nm from the injector at 1 T
@@ -98,3 +103,5 @@ for p in sem.peak_voltages(w0):
 ax[0].set(xlabel="eV_det/Delta0", ylabel="I_inj (nA)", title="G_det - G_det(I_inj=0)")
 ax[1].pcolormesh(Vd, Iinj, np.asarray(sem.odd_part(res["G_det"])), shading="auto", cmap="RdBu_r")
 ax[1].set(xlabel="eV_det/Delta0", title="odd part (charge imbalance)")
+fig.savefig(OUT / "seed000_001_kinetics_2.png", dpi=120)
+

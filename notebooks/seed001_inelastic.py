@@ -23,6 +23,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
@@ -30,6 +31,9 @@ import numpy as np
 
 import jaxqp as qp
 from jaxqp.devices import nonlocal_wire as nw
+
+OUT = Path(os.environ.get("JAXQP_NOTEBOOK_OUT", "notebook-output"))  # figures (the runner sets it)
+OUT.mkdir(parents=True, exist_ok=True)
 
 FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
 SPACING = 1 / 16 if FAST else 1 / 40  # energy spacing (the paper: 1/40)
@@ -57,6 +61,7 @@ ax.plot(V, m_el.delta, "--", label="elastic")
 ax.set_xlabel("e V_inj / Delta0")
 ax.set_ylabel("Delta / Delta0")
 ax.legend()
+fig.savefig(OUT / "seed001_inelastic_1.png", dpi=120)
 
 # %% [markdown]
 # ## Fig. 11(b): f_L(E) at the injector for several biases (arrows: 3 Delta)
@@ -73,6 +78,7 @@ ax.set_xlim(0, 5)
 ax.set_xlabel("E / Delta0")
 ax.set_ylabel("f_L - f_L^eq at the injector")
 ax.legend()
+fig.savefig(OUT / "seed001_inelastic_2.png", dpi=120)
 
 # %% [markdown]
 # ## Fig. 12: g_sa(V_inj) for several V_det and its map (odd in V_det)
@@ -88,6 +94,7 @@ a2.imshow(np.asarray(m_ee.g_sa).T / norm, aspect="auto", origin="lower",
           extent=[0, 5, float(Vdet[0]), float(Vdet[-1])], cmap="RdBu_r")
 a2.set_xlabel("e V_inj / Delta0")
 a2.set_ylabel("e V_det / Delta0")
+fig.savefig(OUT / "seed001_inelastic_3.png", dpi=120)
 
 # %% [markdown]
 # ## Past the paper: refine the energy spacing and omega_D

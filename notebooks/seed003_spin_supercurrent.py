@@ -33,8 +33,8 @@ from jaxqp.selfconsistency import TC0
 
 FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
 N_X, N_E = (7, 120) if FAST else (31, 400)  # wire nodes, energy nodes
-OUT = Path("notebook-output")
-OUT.mkdir(exist_ok=True)
+OUT = Path(os.environ.get("JAXQP_NOTEBOOK_OUT", "notebook-output"))
+OUT.mkdir(parents=True, exist_ok=True)
 dev = ssc.device(n_x=N_X)
 
 # %% [markdown]
@@ -49,6 +49,7 @@ ax[0].set(xlabel="x [xi]", ylabel="Delta [Delta0]", title="self-consistent gap")
 ax[1].plot(0.5 * (r.x[1:] + r.x[:-1]), r.current[:, 3], "o-")
 ax[1].set(xlabel="x [xi]", ylabel="J_z", title="spin current on the links")
 fig.tight_layout()
+fig.savefig(OUT / "seed003_spin_supercurrent_1.png", dpi=120)
 
 # %% [markdown]
 # ## Fig. 2: J vs spin voltage for spin-z and spin-x injection, with the bistable region

@@ -22,6 +22,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
@@ -29,6 +30,9 @@ import numpy as np
 
 import jaxqp as qp
 from jaxqp.devices import thermospin as ts
+
+OUT = Path(os.environ.get("JAXQP_NOTEBOOK_OUT", "notebook-output"))  # figures (the runner sets it)
+OUT.mkdir(parents=True, exist_ok=True)
 
 FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
 N_E = 801 if FAST else 2001  # energy nodes of the tunnel integrals
@@ -51,6 +55,7 @@ for name, y in (("I_q", I.charge[3]), ("I_up", I.up[3]), ("I_dn", I.dn[3]), ("I_
     ax[1].plot(V, y, label=name)
 ax[1].set(xlabel="V [Delta0/e]", title="h = 0.4")
 ax[1].legend()
+fig.savefig(OUT / "seed004_thermospin_1.png", dpi=120)
 
 # %% [markdown]
 # ## Zero-bias conductance map (Fig. 2b): thermoelectric where G0 < 0
