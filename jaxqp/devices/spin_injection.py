@@ -55,14 +55,20 @@ def device(*, kappa: float = 0.05, b_so: float = 0.01, spin_bias: float = 0.5, t
 
 def spin_valve(*, kappa: float = 0.05, polarization: float = 0.3, parallel: bool = True, separation: float = 3.0,
                b_so: float = 0.01, temperature: float = 0.05, gamma: float = 1e-4, length: float = 60.0,
-               n_x: int = 200, spectra: str = "inhomogeneous") -> Wire:
-    """Non-local spin valve (seed 002 Fig. 1b, Appendix C): F injector and F detector ``separation`` apart."""
-    sc = Superconductor(delta=gap(temperature), gamma=gamma, b_so=b_so)
+               n_x: int = 200, spectra: str = "inhomogeneous", kappa_det: float | None = None,
+               delta: float | None = None) -> Wire:
+    """Non-local spin valve (seed 002 Fig. 1b, Appendix C): F injector and F detector ``separation`` apart.
+
+    ``kappa_det`` (default ``kappa``) is the detector's contact strength; ``delta`` defaults to the
+    self-consistent bulk gap at ``temperature``.
+    """
+    sc = Superconductor(delta=gap(temperature) if delta is None else delta, gamma=gamma, b_so=b_so)
     x0 = length / 2 - separation / 2
     p_det = polarization if parallel else -polarization
     contacts = (TunnelContact(x0, kappa, NormalMetal(temperature=temperature), polarization=polarization,
                               name="injector"),
-                TunnelContact(x0 + separation, kappa, NormalMetal(temperature=temperature), polarization=p_det,
+                TunnelContact(x0 + separation, kappa if kappa_det is None else kappa_det,
+                              NormalMetal(temperature=temperature), polarization=p_det,
                               name="detector"))
     return Wire(sc, length, contacts, temperature=temperature, n_x=n_x, spectra=spectra)
 
@@ -204,3 +210,106 @@ def uniform_spectral_spin(x, E, kappa, lam, spin_bias, T, delta=1.0, gamma=1e-2)
 def mu_s(spectral, weights):
     """``mu_s(x) = (1/2) sum_E w_E s(E, x)``."""
     return 0.5 * np.tensordot(np.asarray(weights), np.asarray(spectral), axes=(0, 0))
+
+
+# ----------------------------------------------------------------- spin valve: closed forms with uniform spectra
+def _gap_edge_grid(delta: float, gamma: float, e_max: float, n: int):
+    """Nodes on ``[0, e_max]`` and trapezoidal weights, dense at the gap edge: ``E = Delta + w sinh(u)``."""
+    w = max(gamma, 1e-3 * delta, 1e-12)
+    u = np.linspace(np.arcsinh(-delta / w), np.arcsinh((e_max - delta) / w), n)
+    E = delta + w * np.sinh(u)
+    jac = w * np.cosh(u)
+    wts = np.full(n, u[1] - u[0]) * jac
+    wts[[0, -1]] *= 0.5
+    E[0] = 0.0
+    return E, wts
+
+
+def _dirichlet_green(k, D, x, y, length):
+    """Green function of ``(D f')' - D k^2 f = -delta(x - y)`` on ``[0, L]`` with ``f(0) = f(L) = 0``."""
+    lo, hi = min(x, y), max(x, y)
+    # sinh(k lo) sinh(k (L - hi)) / sinh(k L), written with exponentials that cannot overflow
+    num = -np.expm1(-2 * k * lo) * -np.expm1(-2 * k * (length - hi)) * np.exp(-k * (hi - lo))
+    den = -np.expm1(-2 * k * length)
+    small = k * length < 1e-6
+    ks = np.where(small, 1.0, k)
+    g = num / (2 * np.where(small, 1.0, den)) / (D * ks)
+    return np.where(small, lo * (length - hi) / (length * D), g)
+
+
+def spin_valve_closed_form(temperature: float, *, kappa: float = 0.05, kappa_det: float | None = None,
+                           polarization: float = 0.3, separation: float = 3.0, b_so: float = 0.01,
+                           gamma: float = 1e-2, delta: float | None = None, length: float = 60.0,
+                           tunnel_limit: bool = False, n_energy: int = 4001, resolved: bool = False):
+    r"""Non-local spin-valve resistance ``R_nl`` (units R_xi) with uniform (bulk Dynes) spectra, in closed form.
+
+    The linear-response kinetic problem of `spin_valve` (seed 002 Appendix C, in jaxqp's
+    conventions, docs/theory.md section 12) with the bulk spectra everywhere: per energy, the
+    charge mode ``f_T`` and the spin mode ``f_T3`` diffuse independently,
+
+    $$ (D_T f_T')' = R_T f_T,\qquad (M f_{T3}')' = 4 b_{so} M f_{T3},\qquad
+       M = (\mathrm{Re}\,g)^2 - (\mathrm{Re}\,f)^2,\ D_T = (\mathrm{Re}\,g)^2 + (\mathrm{Im}\,f)^2,\
+       R_T = -2\Delta\,\mathrm{Im} f, $$
+
+    with ``f = 0`` at the reservoirs (Dirichlet Green functions ``G_T``, ``G_T3``), and are coupled
+    only at the contacts: contact ``c`` injects ``s_c = kappa_c N [[1, P_c], [P_c, 1]] (e_c - u(x_c))``,
+    ``u = (f_T, f_T3)``, ``e_c = (f_T^e(V_c), 0)``.  The 4x4 contact system
+    ``(1 + K G) s = K e`` is solved per energy (injector back-action and detector absorption
+    included), the currents ``I_c = -(1/2) int dE s_{T,c}`` give the 2x2 conductance matrix, and
+    ``R_nl = (V_P - V_AP)/(2 I)`` with a floating detector.
+
+    ``tunnel_limit=True`` gives the leading order in the contact strengths (the closed form
+    behind seed 002 Eqs. 89-91: no back-action, a detector that absorbs nothing) on an infinite wire,
+
+    $$ R_{nl} = \frac{P^2 \lambda}{2} e^{-d/\lambda}
+       \frac{\int dE\, w\, N^2/M}{\left(\int dE\, w\, N\right)^2},\qquad w = \frac{1}{4T\cosh^2(E/2T)}, $$
+
+    which is ``P^2 lambda e^{-d/lambda}/2`` in the normal state.  ``resolved=True`` returns
+    ``(E, parts)`` instead: the energy-resolved numerator and denominators (for decompositions).
+    """
+    T = float(temperature)
+    if T <= 0:
+        raise ValueError(f"temperature must be > 0 for a linear-response resistance, got {T}")
+    d = float(gap(T)) if delta is None else float(delta)
+    kd = kappa if kappa_det is None else kappa_det
+    lam = spin_length(b_so)
+    x_i = length / 2 - separation / 2
+    x_d = x_i + separation
+    E, wts = _gap_edge_grid(d, gamma, d + 40 * T + 1.0, n_energy)
+    g, f = bulk_gf(E, d, gamma)
+    N = np.abs(g.real)
+    M = N**2 - f.real**2
+    w = 0.25 / T / np.cosh(np.clip(E / (2 * T), -350, 350)) ** 2
+    if tunnel_limit:
+        num = 0.5 * polarization**2 * lam * np.exp(-separation / lam) * w * N**2 / M
+        den = w * N
+        if resolved:
+            return E, {"numerator": num, "denominator": den, "weights": wts}
+        return float(2 * np.sum(wts * num) / (2 * np.sum(wts * den)) ** 2)  # even integrands: [0, inf) twice
+    D_T = g.real**2 + f.imag**2
+    R_T = np.maximum(-2 * d * f.imag, 0.0)
+    k_T = np.sqrt(R_T / D_T)
+    k_3 = np.full_like(E, 1 / lam)
+    xs = (x_i, x_d)
+    G = np.zeros(E.shape + (4, 4))  # unknowns (T_i, T_d, T3_i, T3_d)
+    for a in range(2):
+        for b in range(2):
+            G[:, a, b] = _dirichlet_green(k_T, D_T, xs[a], xs[b], length)
+            G[:, 2 + a, 2 + b] = _dirichlet_green(k_3, M, xs[a], xs[b], length)
+    out = []
+    for p_det in (polarization, -polarization):
+        K = np.zeros(E.shape + (4, 4))
+        for c, (kap, P) in enumerate(((kappa, polarization), (kd, p_det))):
+            K[:, c, c] = K[:, 2 + c, 2 + c] = kap * N
+            K[:, c, 2 + c] = K[:, 2 + c, c] = kap * N * P
+        A = np.eye(4) + K @ G
+        phi = -2 * w  # f_T of an electrode at bias V, per unit V (linear order)
+        Gm = np.zeros((2, 2))
+        for b in range(2):  # unit bias on contact b
+            e = np.zeros(E.shape + (4,))
+            e[:, b] = phi
+            s = np.linalg.solve(A, (K @ e[..., None]))[..., 0]
+            Gm[:, b] = -0.5 * 2 * np.sum(wts[:, None] * s[:, :2], 0)  # I_c, both signs of E
+        vd = -Gm[1, 0] / Gm[1, 1]
+        out.append(vd / (Gm[0, 0] + Gm[0, 1] * vd))
+    return 0.5 * (out[0] - out[1])
