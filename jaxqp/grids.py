@@ -32,6 +32,7 @@ import numpy as np
 from jax import Array, lax
 
 from .internal import validation as val
+from .internal.roots import bracketed_newton
 
 
 class EnergyGrid(eqx.Module):
@@ -322,19 +323,13 @@ def smooth(centers, widths, e_min, e_max, n: int, *, fraction: float = 0.5) -> E
 
     goal = lax.stop_gradient(target)
 
-    def newton(state):  # Newton-bisection: the bracket shrinks, a step that leaves it bisects
-        E, a, b, _, k = state
+    def residual(E):  # Phi(E) - target and Phi'(E): increasing, negative at a, positive at b
         phi, rho = _smooth_phi(E, los, his, cs, ws, fraction)
-        r = phi - goal
-        a, b = jnp.where(r < 0, E, a), jnp.where(r > 0, E, b)
-        step = E - r / rho
-        E = jnp.where((step >= a) & (step <= b), step, 0.5 * (a + b))
-        return E, a, b, jnp.max(jnp.abs(r / rho) / (his - los)[..., None]), k + 1
+        return phi - goal, rho
 
-    def going(state):
-        return (state[3] > _SMOOTH_TOL) & (state[4] < _SMOOTH_MAX_ITER)
-
-    E0 = lax.stop_gradient(lax.while_loop(going, newton, (E0, a, b, jnp.inf, 0))[0])
+    one = jnp.ones_like(E0)
+    E0 = lax.stop_gradient(bracketed_newton(residual, a, b, -one, one, rtol=_SMOOTH_TOL, maxiter=_SMOOTH_MAX_ITER,
+                                            x0=E0, scale=(his - los)[..., None])[0])
     phi, rho = _smooth_phi(E0, lo, hi, c, w, fraction)
     E = E0 - (phi - target) / rho  # one Newton step: exact first derivatives of the nodes
     _, rho = _smooth_phi(E, lo, hi, c, w, fraction)

@@ -16,11 +16,15 @@ import jax.numpy as jnp
 from jax import lax
 
 
-def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=1e-13, maxiter=60, active=None):
+def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=1e-13, maxiter=60, active=None, x0=None, scale=None):
     """Return ``(root, converged, dfdx_at_root)``; all arrays of the brackets' shape.
 
     ``active`` (bool, the brackets' shape) marks the brackets to refine; the others (placeholders
     where no sign change was found) cost no iterations and come back with ``converged`` False.
+    ``x0`` is the first iterate (default: the regula falsi point of the bracket); only the signs of
+    ``fa`` and ``fb`` are used when it is given.  A bracket has converged when the last step is at
+    most ``rtol * scale`` (default ``scale = 1 + |x|``).  A Newton step that lands on an end of the
+    bracket is taken (it is a point of the bracket); one that leaves it is replaced by bisection.
     """
     a, b, fa, fb = jnp.broadcast_arrays(a, b, fa, fb)
     active = jnp.ones(a.shape, bool) if active is None else jnp.broadcast_to(active, a.shape)
@@ -35,9 +39,10 @@ def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=1e-13, maxiter=60, active=N
         exact = fx == 0  # x is a root: keep it (the bracket has collapsed onto it)
         xn = x - fx / dfx
         lo, hi = jnp.minimum(a_new, b_new), jnp.maximum(a_new, b_new)
-        inside = (xn > lo) & (xn < hi) & jnp.isfinite(xn)
+        inside = (xn >= lo) & (xn <= hi) & jnp.isfinite(xn)
         xn = jnp.where(exact, x, jnp.where(inside, xn, 0.5 * (a_new + b_new)))
-        conv = (jnp.abs(xn - x) <= rtol * (1.0 + jnp.abs(x))) | exact
+        tol = rtol * (1.0 + jnp.abs(x)) if scale is None else rtol * scale
+        conv = (jnp.abs(xn - x) <= tol) | exact
         return (
             jnp.where(done, a, a_new),
             jnp.where(done, b, b_new),
@@ -51,8 +56,13 @@ def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=1e-13, maxiter=60, active=N
     def cond(state):
         return (state[4] < maxiter) & ~jnp.all(state[5])
 
-    x0 = a - fa * (b - a) / (fb - fa)  # regula falsi start
-    x0 = jnp.where(jnp.isfinite(x0) & (x0 > jnp.minimum(a, b)) & (x0 < jnp.maximum(a, b)), x0, 0.5 * (a + b))
+    if x0 is None:
+        x0 = a - fa * (b - a) / (fb - fa)  # regula falsi start
+        x0 = jnp.where(jnp.isfinite(x0) & (x0 > jnp.minimum(a, b)) & (x0 < jnp.maximum(a, b)), x0, 0.5 * (a + b))
+    else:
+        x0 = jnp.broadcast_to(x0, a.shape)
+    if scale is not None:
+        scale = jnp.broadcast_to(scale, a.shape)
     state = (a, b, fa, x0, jnp.asarray(0), ~active, jnp.full(a.shape, jnp.nan, a.dtype))
     _, _, _, x, _, done, dfx = lax.while_loop(cond, body, state)
     return x, done & active, dfx
