@@ -215,6 +215,12 @@ class Wire(eqx.Module):
             raise ValueError(f"spectra must be 'uniform' or 'inhomogeneous', got {self.spectra!r}")
         if not isinstance(self.material, Superconductor):
             raise TypeError("Wire.material must be a jaxqp.Superconductor (delta=0 for a normal wire)")
+        if not (np.isfinite(self.length) and self.length > 0):
+            raise ValueError(f"Wire.length must be a finite number > 0 (units of xi), got {self.length}")
+        if int(self.n_x) < 3:
+            raise ValueError(f"Wire.n_x must be >= 3 position nodes, got {self.n_x}")
+        if not (np.isfinite(self.growth) and self.growth >= 0):
+            raise ValueError(f"Wire.growth must be >= 0 (grading of the position grid), got {self.growth}")
         val.check_nonnegative("temperature", self.temperature, hint="temperatures are k_B T / Delta0")
         val.check_finite("phase_gradient", self.phase_gradient)
         if len(self.ends) != 2 or any(e not in _ENDS for e in self.ends):
@@ -313,8 +319,8 @@ class Segment(eqx.Module):
             raise ValueError(f"exchange must have shape (n_x, 3) = ({self.n_x}, 3), got {jnp.shape(self.exchange)}")
         if not isinstance(self.material, Superconductor):
             raise TypeError("Segment.material must be a jaxqp.Superconductor (delta=0 for a normal metal)")
-        if not self.length > 0:
-            raise ValueError(f"Segment.length must be > 0 (units of xi), got {self.length}")
+        if not (np.isfinite(self.length) and self.length > 0):
+            raise ValueError(f"Segment.length must be a finite number > 0 (units of xi), got {self.length}")
         if self.n_x < 3:
             raise ValueError(f"Segment.n_x must be >= 3, got {self.n_x}")
         val.check_positive("conductance", self.conductance, hint="sigma A relative to the reference material")

@@ -175,6 +175,16 @@ def test_library_rejects_nan_inf_and_inconsistent_shapes():
     with pytest.raises(ValueError, match="polarization"):
         qp.tunnel_current(qp.NormalMetal(temperature=0.1), qp.Superconductor(temperature=0.1), 0.5,
                           polarization=2.0)
+    sc = qp.Superconductor()
+    for kw, msg in (({"length": -1.0}, "length must be a finite number > 0"),
+                    ({"length": 0.0}, "length must be a finite number > 0"),
+                    ({"length": float("nan")}, "length must be a finite number > 0"),
+                    ({"length": 10.0, "n_x": 2}, "n_x must be >= 3"),
+                    ({"length": 10.0, "growth": -0.1}, "growth must be >= 0")):
+        with pytest.raises(ValueError, match=msg):
+            qp.Wire(sc, **kw)
+    with pytest.raises(ValueError, match="length must be a finite number > 0"):
+        qp.Segment(sc, float("inf"))
 
 
 def test_wire_configurations_are_checked():
