@@ -14,6 +14,7 @@ Example (``nis.toml``; paths are relative to the file)::
 
     [data]
     file = "curve.csv"                 # CSV (header 'bias [mV], G [uS]'), .npy/.npz, .nc/.h5
+                                       # or dataset = "nis_curve": a data set shipped with jaxqp
     value = "G"                        # the measured quantity (default: last column)
     sigma = "dG"                       # a column of standard deviations, or one number, or absent
     units = { bias = "mV", G = "uS" }  # for anything the file does not label
@@ -45,7 +46,7 @@ import numpy as np
 from .configfile import ConfigError, check_keys, read_toml  # noqa: F401  (ConfigError re-exported)
 
 _TOP = {"model", "model_options", "corrections", "data", "parameters", "fit", "output"}
-_DATA = {"file", "value", "sigma", "units", "coords", "select"}
+_DATA = {"file", "dataset", "value", "sigma", "units", "coords", "select"}
 _FIT = {"method", "loss", "f_scale", "n_starts", "seed", "covariance", "max_steps", "rtol", "atol", "absolute_sigma"}
 _CORR = {"bias_offset", "series_resistance", "newton_steps"}
 _OUT = {"dir"}
@@ -59,8 +60,9 @@ def load_config(path) -> dict:
         from ..inference.models import MODELS
 
         raise ConfigError(f"{path}: name the model, e.g. model = \"nis\" (one of {sorted(MODELS)})")
-    if "data" not in cfg or "file" not in cfg["data"]:
-        raise ConfigError(f"{path}: a [data] table with file = \"...\" is required")
+    if "data" not in cfg or ("file" in cfg["data"]) == ("dataset" in cfg["data"]):
+        raise ConfigError(f"{path}: a [data] table with either file = \"...\" (your data) or dataset = \"...\" "
+                          "(one shipped with jaxqp, jaxqp.inference.datasets) is required")
     check_keys(cfg["data"], _DATA, "[data]")
     check_keys(cfg.get("fit", {}), _FIT, "[fit]")
     check_keys(cfg.get("corrections", {}), _CORR, "[corrections]")
@@ -79,8 +81,13 @@ def build(cfg: dict, base: Path):
         if corr.get("bias_offset") or corr.get("series_resistance"):
             model = models.Corrected(model, **corr)
         d = cfg["data"]
-        file = Path(d["file"])
-        file = file if file.is_absolute() else base / file
+        if "dataset" in d:
+            from ..inference import datasets
+
+            file = datasets.path(d["dataset"])
+        else:
+            file = Path(d["file"])
+            file = file if file.is_absolute() else base / file
         m = data_mod.load(file, value=d.get("value"), sigma=d.get("sigma"), units=d.get("units"))
         coords = d.get("coords", {})
         if d.get("select"):
