@@ -24,6 +24,7 @@
 
 # %%
 import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -32,6 +33,8 @@ import jaxqp as qp
 from jaxqp.devices import spin_injection as si
 
 FAST = os.environ.get("JAXQP_FAST", "0") == "1"  # small grids (CI)
+OUT = Path(os.environ.get("JAXQP_NOTEBOOK_OUT", "notebook-output"))  # figures (the runner sets it)
+OUT.mkdir(parents=True, exist_ok=True)
 N_X, N_E = (80, 601) if FAST else (160, 1601)  # wire nodes, energy nodes (Figs. 2a-c)
 T, KAPPA, BSO, GAMMA = 0.05, 0.1, 0.01, 1e-5
 LAM = si.spin_length(BSO)
@@ -52,6 +55,7 @@ plt.plot(E, s_num, label="full solution")
 plt.plot(E, s_int, "--", label="interpolation (Eqs. 39-44)")
 plt.plot(E, s_nor, ":", label="normal state")
 plt.xlim(0, 2); plt.xlabel("E / Delta0"); plt.ylabel("s(E, 0)"); plt.legend()
+plt.savefig(OUT / "seed002_fig2a.png", dpi=120)
 
 # %% [markdown]
 # ## Fig. 2b: total spin at the injector vs spin voltage, relative to the normal state
@@ -66,6 +70,7 @@ for v in vs:
     ratio.append(float(m[i0]) / float(si.normal_state_mu_s(0.0, KAPPA, LAM, v)))
 plt.plot(vs, ratio, "o-"); plt.axhline(1, color="k", lw=0.5)
 plt.xlabel("V_s / Delta0"); plt.ylabel("mu_s(0) / mu_s^N(0)")
+plt.savefig(OUT / "seed002_fig2b.png", dpi=120)
 
 # %% [markdown]
 # ## Fig. 2c: spatial decay, superconducting vs normal state
@@ -74,6 +79,7 @@ plt.xlabel("V_s / Delta0"); plt.ylabel("mu_s(0) / mu_s^N(0)")
 plt.semilogy(x - wire.length / 2, np.asarray(mu), label="S, full solution")
 plt.semilogy(x - wire.length / 2, si.normal_state_mu_s(x - wire.length / 2, KAPPA, LAM, 1.5), "--", label="N")
 plt.xlim(-15, 15); plt.xlabel("x / xi"); plt.ylabel("mu_s"); plt.legend()
+plt.savefig(OUT / "seed002_fig2c.png", dpi=120)
 
 # %% [markdown]
 # ## Fig. 2d: non-local spin-valve resistance vs temperature
@@ -104,3 +110,4 @@ for name, tunnel in (("exact", False), ("tunnel limit", True)):
                                    length=40.0, tunnel_limit=tunnel) for t in temps]
     plt.semilogy(temps / qp.TC0, r, "--", label=f"uniform, Gamma = 0.01, {name}")
 plt.xlabel("T / Tc"); plt.ylabel("R_nl / R_xi"); plt.legend()
+plt.savefig(OUT / "seed002_fig2d.png", dpi=120)
