@@ -7,6 +7,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import jaxqp  # enables float64
 
@@ -21,6 +22,24 @@ if _cache:
     jaxqp.enable_compilation_cache(_cache)
 else:
     os.environ["JAXQP_CACHE"] = "0"
+
+
+# Property-based tests (tests/test_properties.py): a small, reproducible set of draws in CI; the long
+# profile for deep runs is JAXQP_HYPOTHESIS_PROFILE=deep (or pytest --hypothesis-profile=deep).
+_SLOW = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+settings.register_profile("ci", max_examples=10, deadline=None, derandomize=True, suppress_health_check=_SLOW)
+settings.register_profile("deep", max_examples=400, deadline=None, suppress_health_check=_SLOW)
+settings.load_profile(os.environ.get("JAXQP_HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many hypothesis draws each property test ran (``record_property("draws", n)``)."""
+    rows = [(r.nodeid, v) for r in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+            for k, v in getattr(r, "user_properties", ()) if k == "draws"]
+    if rows:
+        terminalreporter.write_sep("-", "property-based draws")
+        for nodeid, n in sorted(rows):
+            terminalreporter.write_line(f"{n:5d}  {nodeid}")
 
 
 # Every compiled XLA CPU program keeps its machine code in memory mappings of its own; one test worker
