@@ -52,10 +52,68 @@ _CORR = {"bias_offset", "series_resistance", "newton_steps"}
 _OUT = {"dir"}
 
 
+_NUMBER = (int, float)
+#: the type of every value a configuration may hold: (types, what to write); tables are dicts
+_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "model": (str, 'a model name, e.g. "nis"'), "model_options": (dict, "a table"),
+    "corrections": (dict, "a table"), "data": (dict, "a table"), "parameters": (dict, "a table"),
+    "fit": (dict, "a table"), "output": (dict, "a table"),
+    "data.file": (str, "a file name"), "data.dataset": (str, 'a data set name, e.g. "nis_curve"'),
+    "data.value": (str, "a column name"), "data.sigma": ((str, *_NUMBER), "a column name or one number"),
+    "data.units": (dict, 'a table such as { bias = "mV" }'), "data.coords": (dict, 'a table such as { bias = "V" }'),
+    "data.select": (dict, "a table such as { bias = [-1e-3, 1e-3] }"),
+    "fit.method": (str, "a method name"), "fit.loss": (str, "a loss name"), "fit.f_scale": (_NUMBER, "a number"),
+    "fit.n_starts": (int, "an integer"), "fit.seed": (int, "an integer"), "fit.covariance": (str, "a name"),
+    "fit.max_steps": (int, "an integer"), "fit.rtol": (_NUMBER, "a number"), "fit.atol": (_NUMBER, "a number"),
+    "fit.absolute_sigma": (bool, "true or false"), "corrections.bias_offset": (bool, "true or false"),
+    "corrections.series_resistance": (bool, "true or false"), "corrections.newton_steps": (int, "an integer"),
+    "output.dir": (str, "a folder name"),
+}
+
+
+def _check_types(cfg: dict, where: str) -> None:
+    """Every value of the type it must have (numbers not booleans), and finite where it is a number."""
+    def bad(key, value, what):
+        raise ConfigError(f"{where}: {key} must be {what}, got {value!r}")
+
+    for key, (types, what) in _TYPES.items():
+        table, _, leaf = key.rpartition(".")
+        t = cfg.get(table, {}) if table else cfg
+        if not isinstance(t, dict) or leaf not in t:
+            continue
+        v = t[leaf]
+        allowed = types if isinstance(types, tuple) else (types,)
+        if (isinstance(v, bool) and bool not in allowed) or not isinstance(v, allowed):
+            bad(key, v, what)
+        if isinstance(v, float) and not np.isfinite(v):
+            bad(key, v, "a finite number")
+    d = cfg.get("data", {})
+    for k in ("units", "coords"):
+        for name, v in d.get(k, {}).items():
+            if not isinstance(v, str):
+                bad(f"data.{k}.{name}", v, "a string")
+    for name, v in d.get("select", {}).items():
+        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, _NUMBER) and not isinstance(x, bool)
+                                                            and np.isfinite(x) for x in v)):
+            bad(f"data.select.{name}", v, "a range [lower, upper] of two numbers (SI units)")
+    for name, v in cfg.get("parameters", {}).items():
+        if isinstance(v, bool) or not isinstance(v, (*_NUMBER, dict)):
+            bad(f"parameters.{name}", v, "a start value or a table { start, lower, upper, fixed, unit }")
+        for k, x in (v.items() if isinstance(v, dict) else ()):
+            ok = isinstance(x, str) if k == "unit" else isinstance(x, bool) if k == "fixed" else (
+                isinstance(x, _NUMBER) and not isinstance(x, bool) and not np.isnan(x))
+            if not ok:
+                bad(f"parameters.{name}.{k}", x, {"unit": "a unit string", "fixed": "true or false"}.get(k, "a number"))
+    for name, v in cfg.get("model_options", {}).items():
+        if isinstance(v, bool) or not isinstance(v, (*_NUMBER, str)):
+            bad(f"model_options.{name}", v, "a number or a string")
+
+
 def load_config(path) -> dict:
     path = Path(path)
     cfg = read_toml(path)
     check_keys(cfg, _TOP, str(path))
+    _check_types(cfg, str(path))
     if "model" not in cfg:
         from ..inference.models import MODELS
 

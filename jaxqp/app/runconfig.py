@@ -504,7 +504,7 @@ def _task(raw: dict, errors: list):
     """The task, and its tables present, required and of the right type."""
     check_keys(raw, _TOP, "configuration", errors)
     task = raw.get("task")
-    if task not in TASKS:
+    if not isinstance(task, str) or task not in TASKS:
         msg = "name the task" if task is None else f"unknown task {task!r}{suggest(str(task), TASKS)}"
         raise ConfigError(f"{msg}: task = one of {sorted(TASKS)}" + ("" if not errors else "\n" + "\n".join(errors)))
     spec = TASKS[task]
@@ -516,9 +516,9 @@ def _task(raw: dict, errors: list):
     for s in required:
         if s not in raw:
             errors.append(f"task {task!r} needs a [{s}] table")
-    for s in spec["sections"]:
+    for s in (*spec["sections"], "units", "grid", "sweep", "output"):
         if s in raw and not isinstance(raw[s], dict):
-            errors.append(f"[{s}] must be a table")
+            errors.append(f"[{s}] must be a table (key = value lines under [{s}]), got {raw[s]!r}")
     return task, spec
 
 
