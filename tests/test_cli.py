@@ -61,7 +61,30 @@ def test_help_lists_every_command():
     assert out.exit_code == 0 and out.output.strip() == f"jaxqp {jaxqp.__version__}"
 
 
-def test_demo_writes_labelled_data_and_figures(tmp_path, monkeypatch):
+#: what the compiler or the libraries print when something is off (XLA alarms, absl logs, Python warnings)
+NOISE = re.compile(r"Constant folding|slow_operation_alarm|^[WEF]\d{4} |Warning|WARNING|Traceback", re.M)
+
+
+def test_documented_workflows_print_nothing_from_the_compiler(tmp_path):
+    """A fit and a sweep in a fresh process, from the documented configurations, write nothing to stderr
+    but jaxqp's own progress lines: no XLA alarm, no absl log line, no Python warning."""
+    fit = tmp_path / "fit.toml"
+    fit.write_text(re.search(r"```toml\n(model = \"nis\".*?)```", (ROOT / "docs" / "configs.md").read_text(),
+                             re.S).group(1))
+    run = tmp_path / "nis.toml"
+    run.write_text('task = "junction"\n[units]\ndelta0 = "200 ueV"\n[left]\nkind = "normal"\ntemperature = "60 mK"\n'
+                   '[right]\nkind = "superconductor"\ntemperature = "60 mK"\ngamma = "1e-3 Delta0"\n'
+                   '[grid]\nbias = { start = "-0.5 mV", stop = "0.5 mV", num = 101 }\nn_energy = 1001\n'
+                   '[sweep]\n"right.field" = { start = "0 T", stop = "1 T", num = 3 }\n')
+    env = dict(os.environ, JAXQP_CACHE="0", PYTHONWARNINGS="default")
+    for args in (["fit", str(fit)], ["run", str(run)]):
+        out = subprocess.run([sys.executable, "-c", "from jaxqp.app.cli import app; app()", *args], cwd=tmp_path,
+                             capture_output=True, text=True, env=env, timeout=600)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert not NOISE.search(out.stderr), out.stderr
+
+
+def test_demo_writes_labelled_data_and_figures(tmp_path, monkeypatch, capfd):
     import jaxqp.plot
 
     figures = []
@@ -78,6 +101,7 @@ def test_demo_writes_labelled_data_and_figures(tmp_path, monkeypatch):
                 assert (vmin == -vmax) == (lo < 0 < hi), (title, lo, hi, vmin, vmax)
     for name in ("thermospin.nc", "fig2_thermoelectric.png", "fig3_thermospin.png"):
         assert (tmp_path / name).stat().st_size > 1000
+    assert not NOISE.search(capfd.readouterr().err)  # no XLA alarm or warning on the user's terminal
     ds = io.load(tmp_path / "thermospin.nc")
     assert ds.G0.dims == ("T_S", "h") and ds.G0.attrs["units"] == "G_T"
     assert ds.I_q.attrs["units"] == "G_T Delta0/e" and "jaxqp_version" in ds.attrs and "config" in ds.attrs
