@@ -192,6 +192,44 @@ def test_killed_sweep_resumes_to_the_identical_dataset(tmp_path):
     assert r.exit_code == 2 and "different configuration" in r.output
 
 
+def test_ten_kills_at_random_points_end_in_the_identical_dataset(tmp_path):
+    """SIGKILL the same sweep ten times at random moments (during start-up, compilation, computing or
+    writing a chunk); the eleventh run completes it, and the dataset equals an uninterrupted run."""
+    cfg = _write(tmp_path, "sweep", _SWEEP.replace("num = 48", "num = 240"))  # a chunk takes milliseconds
+    # a compilation cache private to this test: the restarts load the programs instead of compiling them
+    env = dict(os.environ, JAXQP_CACHE="1", JAXQP_CACHE_DIR=str(tmp_path / "xla"))
+    cmd = [sys.executable, "-m", "jaxqp.app.cli", "run", str(cfg), "--out", str(tmp_path / "killed")]
+    chunks = tmp_path / "killed" / "chunks"
+    rng = np.random.default_rng(7)
+    kills, progress = 0, []
+    while kills < 10:
+        before = len(list(chunks.glob("*.npz"))) if chunks.exists() else 0
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_chunks = int(rng.integers(0, 8))  # 0: kill before the first new chunk, at a random moment
+        delay = float(rng.uniform(0.0, 0.01 if wait_chunks else 2.5))
+        t0 = time.time()
+        try:
+            while wait_chunks and time.time() - t0 < 120 and proc.poll() is None:
+                if len(list(chunks.glob("*.npz"))) >= before + wait_chunks:
+                    break
+                time.sleep(0.002)
+            time.sleep(delay)
+            if proc.poll() is not None:  # finished before the kill: nothing left to interrupt
+                break
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+            kills += 1
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        progress.append(len(list(chunks.glob("*.npz"))) if chunks.exists() else 0)
+    assert kills == 10 and not (tmp_path / "killed" / "result.nc").exists(), progress
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    full, _ = runner.run(runconfig.load(cfg), out=tmp_path / "full")
+    xr.testing.assert_identical(runner.open_result(tmp_path / "killed"), full)
+
+
 def test_non_converged_points_are_recorded_not_dropped(tmp_path, monkeypatch):
     """A point whose solve fails keeps its place with status != 0 (here: the gap equation made to fail)."""
     import jax.numpy as jnp
