@@ -230,6 +230,35 @@ def test_ten_kills_at_random_points_end_in_the_identical_dataset(tmp_path):
     xr.testing.assert_identical(runner.open_result(tmp_path / "killed"), full)
 
 
+def test_a_full_disk_is_reported_and_loses_no_finished_chunk(tmp_path, monkeypatch):
+    """The fifth chunk write fails with ENOSPC: exit code 4 with the reason, the four finished chunks and
+    nothing else on disk; once there is room the same command completes to the uninterrupted dataset."""
+    import errno
+
+    cfg = _write(tmp_path, "sweep", _SWEEP.replace("num = 48", "num = 8"))
+    out = tmp_path / "full_disk"
+    real = np.savez
+    calls = [0]
+
+    def savez(fh, **arrays):
+        calls[0] += 1
+        if calls[0] == 5:
+            fh.write(b"PK\x03\x04partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fh, **arrays)
+
+    monkeypatch.setattr(runner.np, "savez", savez)
+    r = cli.invoke(app, ["run", str(cfg), "--out", str(out)])
+    assert r.exit_code == 4, r.output
+    assert "No space left on device" in r.output and "4 chunks written so far are kept" in r.output
+    assert sorted(p.name for p in (out / "chunks").iterdir()) == [f"{i:06d}.npz" for i in range(4)]
+    monkeypatch.setattr(runner.np, "savez", real)
+    r = cli.invoke(app, ["run", str(cfg), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    full, _ = runner.run(runconfig.load(cfg), out=tmp_path / "reference")
+    xr.testing.assert_identical(runner.open_result(out), full)
+
+
 def test_non_converged_points_are_recorded_not_dropped(tmp_path, monkeypatch):
     """A point whose solve fails keeps its place with status != 0 (here: the gap equation made to fail)."""
     import jax.numpy as jnp

@@ -161,6 +161,9 @@ def run_config(
     except runner.RunLocked as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(3) from None
+    except runner.RunWriteError as e:
+        typer.echo(f"error: {e.strerror}", err=True)
+        raise typer.Exit(4) from None
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

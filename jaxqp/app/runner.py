@@ -55,6 +55,11 @@ class RunLocked(RuntimeError):
     """Another run is writing into the same output folder."""
 
 
+class RunWriteError(OSError):
+    """The output folder cannot be written (full disk, read-only or removed folder); the chunks already
+    written are kept, and the same command resumes once the folder is writable again."""
+
+
 # ------------------------------------------------------------------------------- planning
 def available_memory() -> float:
     """Bytes of memory of one local device (GPU: its limit; CPU: available host memory)."""
@@ -185,12 +190,21 @@ class _Lock:
 
 
 def _atomic_savez(path: Path, arrays: dict):
+    """Write a chunk to a temporary file and move it into place: a chunk file is whole or absent.  A write
+    that fails (full disk, read-only folder) leaves no partial file and raises `RunWriteError`."""
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        done = len(list(path.parent.glob("*.npz")))
+        raise RunWriteError(e.errno, f"cannot write {path.name} into {path.parent} ({e.strerror or e}); the {done} "
+                                     "chunks written so far are kept: make room (or make the folder writable) and run "
+                                     "the same command again to resume") from None
 
 
 def _load_chunk(path: Path):
