@@ -294,37 +294,68 @@ def test_orbital_depairing_from_a_field_in_tesla(tmp_path):
 
 
 MULTIHOST = textwrap.dedent("""
-    import sys
+    import os, signal, sys
     import jax
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    pid, port, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    pid, port, out, cfg_path, die_after = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
     jax.distributed.initialize(coordinator_address=f"localhost:{port}", num_processes=2, process_id=pid)
     from jaxqp.app import runconfig, runner
     assert jax.process_count() == 2 and jax.device_count() == 2
-    cfg = runconfig.load(sys.argv[4])
-    ds, path = runner.run(cfg, out=out)
-    print("process", pid, "wrote" if ds is not None else "computed", flush=True)
+    save, written = runner._atomic_savez, []
+
+    def logged(path, arrays):  # record every chunk this process writes; die after `die_after` of them
+        save(path, arrays)
+        if path.parent.name == "chunks":
+            with open(f"{out}.written", "a") as fh:
+                fh.write(f"{pid} {path.name}\\n")
+            written.append(path.name)
+            if len(written) == die_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    runner._atomic_savez = logged
+    ds, path = runner.run(runconfig.load(cfg_path), out=out)
+    print("process", pid, "wrote" if ds is not None else "computed", len(written), "chunks", flush=True)
 """)
 
 
-def test_two_process_jax_distributed_sweep_equals_one_process(tmp_path):
-    """A single-host simulation of a multi-host run: two processes joined by jax.distributed share every
-    chunk (one CPU device each); process 0 writes the dataset of a one-process run (equal to round-off:
-    the devices see chunks of another size, which XLA may vectorise differently)."""
-    cfg = _write(tmp_path, "dos", DOS)
-    script = tmp_path / "mh.py"
-    script.write_text(MULTIHOST)
+def _two_processes(tmp_path, script, cfg, die_after=(0, 0)):
     import socket
 
     with socket.socket() as s:
         s.bind(("localhost", 0))
         port = str(s.getsockname()[1])
     env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=1")
-    procs = [subprocess.Popen([sys.executable, str(script), str(i), port, str(tmp_path / "mh"), str(cfg)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    return [subprocess.Popen([sys.executable, str(script), str(i), port, str(tmp_path / "mh"), str(cfg),
+                              str(die_after[i])], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for i in range(2)]
+
+
+def test_two_process_run_computes_each_chunk_once_and_survives_a_killed_process(tmp_path):
+    """A single-host simulation of a multi-host run: two processes joined by jax.distributed (one CPU
+    device each).  Process 1 is killed after its second chunk (and process 0 with it, as a batch
+    system would); both are started again with the same command.  Every chunk is written by exactly
+    one process over the two runs (chunk i by process i mod 2), and process 0 writes the dataset of a
+    one-process run."""
+    cfg = _write(tmp_path, "dos", DOS.replace("num = 5", "num = 12").replace("chunk = 2", "chunk = 1"))
+    script = tmp_path / "mh.py"
+    script.write_text(MULTIHOST)
+    procs = _two_processes(tmp_path, script, cfg, die_after=(0, 2))
+    assert procs[1].wait(300) == -signal.SIGKILL
+    try:
+        procs[0].wait(10)  # it may have finished its own chunks and wait for process 1 at the end
+    except subprocess.TimeoutExpired:
+        procs[0].kill()
+    for p in procs:
+        p.communicate()
+    assert not (tmp_path / "mh" / "result.nc").exists()
+    procs = _two_processes(tmp_path, script, cfg)
     outs = [p.communicate(timeout=300)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert "process 0 wrote" in outs[0] and "process 1 computed" in outs[1]
+    written = [line.split() for line in (tmp_path / "mh.written").read_text().splitlines()]
+    names = [n for _, n in written]
+    assert sorted(names) == [f"{i:06d}.npz" for i in range(12)], written  # each chunk once, none missing
+    assert all(int(p) == int(n[:6]) % 2 for p, n in written)
     one, _ = runner.run(runconfig.load(cfg), out=tmp_path / "one")
     mh = runner.open_result(tmp_path / "mh")
     xr.testing.assert_allclose(mh, one, rtol=1e-12, atol=1e-14)

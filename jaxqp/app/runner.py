@@ -16,10 +16,12 @@ first holds ``<out>/.lock``.  A finished folder holding a different
 configuration is refused too (``overwrite=True`` starts afresh).
 
 Many hosts: start one process per host with ``jax.distributed.initialize()``
-before calling `run` (same configuration everywhere).  The chunk's
-points are then sharded over the devices of all hosts, every process
-computes its share, the results are gathered to every process, and process
-0 alone writes the files.
+before calling `run` (same configuration everywhere).  Each chunk belongs to
+one process (chunk i to process i mod P), which computes it on its own devices
+(its points sharded over them) and writes its file; nothing is computed twice
+and no chunk waits for another host.  Process 0 assembles the result once every
+process has written its share.  A run with a killed process is resumed by
+starting all processes again: each computes only its chunks that are missing.
 """
 
 from __future__ import annotations
@@ -96,8 +98,9 @@ class Plan:
 
     def describe(self) -> str:
         gib = 2.0**30
+        procs = f" in each of {jax.process_count()} processes" if jax.process_count() > 1 else ""
         return (f"{self.n_points} sweep points in {self.n_chunks} chunks of {self.chunk} on {self.n_devices} "
-                f"device(s); about {self.bytes_per_point / 2**20:.3g} MiB working memory per point "
+                f"device(s){procs}; about {self.bytes_per_point / 2**20:.3g} MiB working memory per point "
                 f"(budget {self.memory_budget / gib:.3g} GiB per device), result {self.result_bytes / gib:.3g} GiB")
 
 
@@ -109,7 +112,7 @@ def _out_size(cfg: RunConfig) -> int:
 def plan(cfg: RunConfig, chunk: int | None = None, memory: float | None = None) -> Plan:
     """Chunking of a sweep; raises `ConfigError` if it cannot fit in memory or on disk."""
     task = TASKS[cfg.task]
-    n_dev = jax.device_count()
+    n_dev = jax.local_device_count()  # a chunk runs on the devices of one process
     per_point = float(task.bytes_per_point(cfg))
     budget = memory or cfg.memory_bytes or 0.5 * available_memory()
     if per_point > budget:
@@ -132,7 +135,7 @@ def plan(cfg: RunConfig, chunk: int | None = None, memory: float | None = None) 
         # small that writing them (or the loss of vectorisation) costs more than computing them
         chunk = min(chunk, max(8 * n_dev, -(-cfg.n_points // 10)))
     chunk = int(min(chunk, max(cfg.n_points, 1)))
-    chunk = -(-chunk // n_dev) * n_dev  # a multiple of the device count
+    chunk = -(-chunk // n_dev) * n_dev  # a multiple of the process's device count
     return Plan(cfg.n_points, chunk, -(-cfg.n_points // chunk), n_dev, per_point, budget, result)
 
 
@@ -286,14 +289,17 @@ def run(cfg: RunConfig, *, out: Path | None = None, overwrite: bool = False, chu
             done = np.asarray(multihost_utils.broadcast_one_to_all(done))
             pl = dataclasses.replace(pl, chunk=int(multihost_utils.broadcast_one_to_all(np.int64(pl.chunk))))
             pl = dataclasses.replace(pl, n_chunks=-(-pl.n_points // pl.chunk))
-        mesh = sharding.points_mesh()
+        # each chunk belongs to one process (chunk i to process i mod P), which computes it on its own
+        # devices and writes it; process 0 assembles the result once every process has written its share
+        n_proc, me = jax.process_count(), jax.process_index()
+        mesh = sharding.points_mesh(jax.local_devices())
         fn = None
         n_done = int(done.sum())
         if progress:
             progress(min(n_done * pl.chunk, pl.n_points), pl.n_points, n_done, pl.n_chunks)
         computed = 0
         for i in range(pl.n_chunks):
-            if done[i]:
+            if done[i] or i % n_proc != me:
                 continue
             if max_chunks is not None and computed >= max_chunks:
                 return None, out
@@ -304,12 +310,15 @@ def run(cfg: RunConfig, *, out: Path | None = None, overwrite: bool = False, chu
             idx = np.minimum(idx, pl.n_points - 1)  # pad with the last point: one shape, one compilation
             params = {k: sharding.put(v, mesh) for k, v in cfg.point_params(idx).items()}
             res = sharding.gather(fn(params))
-            if writer:
-                _atomic_savez(cdir / f"{i:06d}.npz", {k: v[:n_real] for k, v in res.items()})
+            _atomic_savez(cdir / f"{i:06d}.npz", {k: v[:n_real] for k, v in res.items()})
             computed += 1
             n_done += 1
             if progress:
                 progress(min(n_done * pl.chunk, pl.n_points), pl.n_points, n_done, pl.n_chunks)
+        if n_proc > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices("jaxqp run: every chunk written")
         if writer:
             ds = assemble(cfg, out, pl)
             return ds, save(ds, out, cfg.format)

@@ -1,10 +1,10 @@
 """One way to spread independent points (biases, sweep points) over devices and hosts.
 
 Both the bias sweeps of `jaxqp.app.sweep` and the chunked runs of `jaxqp.app.runner` use these:
-a 1-D `jax.sharding.Mesh` over every device of every process, `jax.shard_map` over its
-one axis, inputs placed with `put` (each process contributes its own rows when there are
-several) and results brought back with `gather`.  On several hosts call
-``jax.distributed.initialize()`` first; nothing else changes.
+a 1-D `jax.sharding.Mesh` (every device of every process for the sweeps, the process's own
+devices for a run's chunks), `jax.shard_map` over its one axis, inputs placed with `put` (each
+process contributes its own rows when the mesh spans several) and results brought back with
+`gather`.  On several hosts call ``jax.distributed.initialize()`` first; nothing else changes.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def shard_points(fn, mesh: Mesh, n_replicated: int = 0):
 def put(x, mesh: Mesh):
     """Place ``x`` split along its leading axis over the mesh (host memory on several processes)."""
     sharding = NamedSharding(mesh, P(axis_name(mesh)))
-    if jax.process_count() == 1:
+    if jax.process_count() == 1 or all(d.process_index == jax.process_index() for d in mesh.devices.flat):
         return jax.device_put(x, sharding)
     x = np.asarray(x)
     return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
@@ -47,7 +47,7 @@ def put(x, mesh: Mesh):
 
 def gather(out: dict) -> dict:
     """NumPy copies of sharded results, gathered from every process."""
-    if jax.process_count() == 1:
+    if jax.process_count() == 1 or all(v.is_fully_addressable for v in out.values()):
         return {k: np.asarray(v) for k, v in out.items()}
     from jax.experimental import multihost_utils
 
