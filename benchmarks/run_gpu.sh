@@ -5,8 +5,9 @@
 #   bash benchmarks/run_gpu.sh            # on a machine with an NVIDIA GPU and jax[cuda]
 #   bash benchmarks/run_gpu.sh --smoke    # small sizes (any machine; a quick check that all of them run)
 #
-# OUT=<folder> also copies the JSON files there.  Every benchmark also times the plain scipy/numpy
-# way of doing the same job in the same run, where one exists.
+# OUT=<folder> also copies the JSON files there.  gpu_suite.py runs the spectral solver, the 201 x 201
+# non-local map, the G0 map, the proximity solve, the spin solver, the inelastic curve and a map fit,
+# each in float64 and float32, and reports the float32 error against float64 (results/gpu_suite_*.json).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
@@ -22,13 +23,12 @@ run() {  # run LIMIT_S SCRIPT ARGS...
     echo "== $1: $((SECONDS - t0)) s"
 }
 if (( smoke )); then
-    run 300 bench_fit_nis.py --quick
-    run 300 bench_spectral.py --max-exp 4 --n-scipy 2000
+    run 900 gpu_suite.py --smoke --limit 300
 else
-    run 150 bench_fit_nis.py
-    run 150 bench_spectral.py
-    run 150 bench_fit_map.py
-    run 120 bench_thermospin_map.py
+    # seven workloads in float64 and float32 (at most 30 s each), then the NIS fit against scipy:
+    # under 8 minutes in all
+    run 440 gpu_suite.py --limit 30
+    run 40 bench_fit_nis.py --quick
 fi
 if [[ -n "${OUT:-}" ]]; then
     cp benchmarks/results/*_gpu.json "$OUT"/ 2>/dev/null || true

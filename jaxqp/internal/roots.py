@@ -16,11 +16,12 @@ import jax.numpy as jnp
 from jax import lax
 
 
-def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=1e-13, maxiter=60, active=None, x0=None, scale=None):
+def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=None, maxiter=60, active=None, x0=None, scale=None):
     """Return ``(root, converged, dfdx_at_root)``; all arrays of the brackets' shape.
 
     ``active`` (bool, the brackets' shape) marks the brackets to refine; the others (placeholders
     where no sign change was found) cost no iterations and come back with ``converged`` False.
+    ``rtol`` defaults to 1e-13 in float64 and 1e-6 in float32 (a few units in the last place).
     ``x0`` is the first iterate (default: the regula falsi point of the bracket); only the signs of
     ``fa`` and ``fb`` are used when it is given.  A bracket has converged when the last step is at
     most ``rtol * scale`` (default ``scale = 1 + |x|``).  A Newton step that lands on an end of the
@@ -28,6 +29,8 @@ def bracketed_newton(f_and_df, a, b, fa, fb, *, rtol=1e-13, maxiter=60, active=N
     """
     a, b, fa, fb = jnp.broadcast_arrays(a, b, fa, fb)
     active = jnp.ones(a.shape, bool) if active is None else jnp.broadcast_to(active, a.shape)
+    if rtol is None:
+        rtol = 1e-13 if jnp.finfo(jnp.result_type(a)).bits == 64 else 1e-6
 
     def body(state):
         a, b, fa, x, k, done, _ = state

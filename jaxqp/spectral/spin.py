@@ -81,6 +81,7 @@ from jax.typing import ArrayLike
 
 from .. import grids
 from ..geometry import Chain, End, Segment, SpinActive, unit_vector
+from ..internal import config as _config
 from ..internal import engine
 from ..internal import validation as val
 from ..internal.blocktri import jacobian_blocks
@@ -873,7 +874,7 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
     return GapSolution(delta=d, solution=sol, converged=conv, residual=res, steps=k, imag=imag)
 
 
-def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *, start=None, tol: float = 1e-8,
+def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *, start=None, tol: float | None = None,
                         max_steps: int = 60, method: str = "anderson", memory: int = 5,
                         options: _wire.Options | None = None) -> GapSolution:
     r"""Self-consistent Delta(x) of a `SpinWire` with a prescribed, position-independent distribution.
@@ -903,7 +904,8 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
         distribution: `SpinDistribution`.
         grid: `jaxqp.grids.EnergyGrid` on ``[0, omega_c]`` (positive energies).
         start: initial Delta on the nodes ``(n_x,)``.
-        tol: on ``max |F(Delta) - Delta|`` and on the Newton step.
+        tol: on ``max |F(Delta) - Delta|`` and on the Newton step (default 1e-8 in float64, 1e-5 in
+            float32, where the gap functional is not computed more accurately than that).
         max_steps: iteration cap.
         method: ``"anderson"`` or ``"newton"``.
         memory: Anderson history length.
@@ -928,6 +930,8 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
     if method not in ("anderson", "newton"):
         raise ValueError(f"method must be 'anderson' or 'newton', got {method!r}")
     opts = default_options() if options is None else options
+    if tol is None:
+        tol = 1e-8 if _config.x64_enabled() else 1e-5
     out = _self_consistent(wire, distribution, grid.points, grid.weights, start, tol, max_steps, opts, method,
                            int(memory))
     return _check_gap_edges(out, grid, wire.material.gamma)
