@@ -117,23 +117,29 @@ VALUES = st.one_of(st.none(), st.integers(-10**6, 10**6), st.floats(allow_nan=Tr
                    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 
 
+def _edited(base: dict, edits) -> dict:
+    """A copy of ``base`` with each ``("table/key", value)`` set (``None`` deletes the key; a path through
+    something that is not a table replaces it by one)."""
+    cfg = copy.deepcopy(base)
+    for path, value in edits:
+        *head, last = path.split("/")
+        t = cfg
+        for k in head:
+            if not isinstance(t.get(k), dict):
+                t[k] = {}
+            t = t[k]
+        if value is None:
+            t.pop(last, None)
+        else:
+            t[last] = value
+    return cfg
+
+
 def test_run_configurations_validate_or_are_refused_clearly(record_property):
     @given(edits=st.lists(st.tuples(st.sampled_from(PATHS), VALUES), min_size=1, max_size=3))
     def check(count, edits):
         count[0] += 1
-        cfg = copy.deepcopy(GOOD)
-        for path, value in edits:
-            *head, last = path.split("/")
-            t = cfg
-            for k in head:
-                if not isinstance(t.get(k), dict):
-                    t[k] = {}
-                t = t[k]
-            if value is None:
-                t.pop(last, None)
-            else:
-                t[last] = value
-        _load_or_refuse(runconfig.from_dict, cfg)
+        _load_or_refuse(runconfig.from_dict, _edited(GOOD, edits))
 
     _draws(check, record_property)
 
@@ -176,19 +182,7 @@ def test_fit_configurations_validate_or_are_refused_clearly(tmp_path, record_pro
     @example(edits=[("data/sigma", -1.0)])
     def check(count, edits):
         count[0] += 1
-        cfg = copy.deepcopy(FIT)
-        for p, value in edits:
-            *head, last = p.split("/")
-            t = cfg
-            for k in head:
-                if not isinstance(t.get(k), dict):
-                    t[k] = {}
-                t = t[k]
-            if value is None:
-                t.pop(last, None)
-            else:
-                t[last] = value
-        path.write_text(_toml(cfg))
+        path.write_text(_toml(_edited(FIT, edits)))
         c = _load_or_refuse(fitconfig.load_config, path)
         if c is not None:
             _load_or_refuse(fitconfig.build, c, tmp_path)
