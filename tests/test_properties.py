@@ -157,3 +157,38 @@ def test_kinetic_wire_conserves_charge_and_energy_on_every_draw(record_property)
             assert float(jnp.max(jnp.abs(sol.currents.charge))) < 1e-12
 
     _draws(check, record_property)
+
+
+def test_spin_solver_is_invariant_under_rotations_of_the_field(record_property):
+    """The general spin solver (seed 003) on a wire with a uniform exchange field along a random unit
+    vector u: the DOS resolved along u equals the DOS resolved along z for the same field along z, and
+    the spin-averaged DOS does not change (spin-rotation symmetry); both are finite and >= 0."""
+    from jaxqp.spectral import spin as S
+
+    n_x, E = 9, jnp.linspace(0.05, 2.0, 12)
+
+    def solve(m, field):
+        chain = qp.Chain((qp.Segment(m, 1.5, n_x=n_x, exchange=jnp.broadcast_to(field, (n_x, 3))),),
+                         ends=("reservoir", "vacuum"))
+        sol = S.solve_spin(chain, E, throw=False)
+        return np.asarray(sol.spin_dos()), np.asarray(sol.converged)
+
+    @given(h=st.floats(0.0, 0.6), gamma=st.sampled_from([1e-3, 2e-2]), zeta=st.sampled_from([0.0, 0.05]),
+           b_so=st.sampled_from([0.0, 0.04]), b_sf=st.sampled_from([0.0, 0.02]),
+           u=st.tuples(*(st.floats(-1.0, 1.0),) * 3).filter(lambda v: 0.1 < np.linalg.norm(v)))
+    @example(h=0.3, gamma=2e-2, zeta=0.05, b_so=0.04, b_sf=0.02, u=(1.0, 1.0, 0.0))
+    def check(count, h, gamma, zeta, b_so, b_sf, u):
+        count[0] += 1
+        u = np.asarray(u) / np.linalg.norm(u)
+        m = qp.Superconductor(delta=1.0, gamma=gamma, zeta=zeta, b_so=b_so, b_sf=b_sf)
+        nd, ok = solve(m, jnp.asarray(h * u))
+        ref, ok_ref = solve(m, jnp.asarray([0.0, 0.0, h]))
+        assert ok.all() and ok_ref.all() and np.all(np.isfinite(nd))
+        n0 = 0.5 * (nd[0, 0] + nd[0, 1])  # spin-averaged DOS
+        along = np.tensordot(u, nd[:, 0] - n0, axes=1)  # the spin part along u
+        np.testing.assert_allclose(n0 + along, ref[2, 0], atol=1e-9)
+        np.testing.assert_allclose(n0 - along, ref[2, 1], atol=1e-9)
+        np.testing.assert_allclose(n0, 0.5 * (ref[2, 0] + ref[2, 1]), atol=1e-9)
+        assert nd.min() > -1e-9 or h == 0.0
+
+    _draws(check, record_property)
