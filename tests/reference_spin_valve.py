@@ -20,6 +20,8 @@ import numpy as np
 from scipy.integrate import solve_bvp
 from scipy.interpolate import CubicSpline
 
+from jaxqp.devices.spin_injection import floating_detector_resistance
+
 FLOOR = 1e-10  # the engine's diffusion floor (docs/theory.md section 10)
 
 
@@ -150,6 +152,5 @@ def nonlocal_resistance(wires, E, weights, T, *, delta, b_so, spectra):
                 continue
             s = contact_response(x, g[j], f[j], delta=delta, b_so=b_so, phi=phi[j], contacts=cs, length=wire.length)
             G += -0.5 * weights[j] * s[:, :, 0].T  # G[c, b] = dI_c/dV_b
-        vd = -G[1, 0] / G[1, 1]
-        out.append(vd / (G[0, 0] + G[0, 1] * vd))
+        out.append(floating_detector_resistance(G))
     return 0.5 * (out[0] - out[1])

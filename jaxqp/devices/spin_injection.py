@@ -32,6 +32,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from ..grids import adaptive
 from ..kinetic.solve import contact_currents, solve_kinetic
 from ..kinetic.wire import TunnelContact, Wire
 from ..materials import NormalMetal, Superconductor
@@ -95,11 +96,15 @@ def nonlocal_resistance(wire_parallel: Wire, wire_antiparallel: Wire, *, n_energ
         V = jnp.array([[h, 0.0], [-h, 0.0], [0.0, h], [0.0, -h]])
         I = contact_currents(w, V, n_energy=n_energy).charge  # (4, 2)
         G = jnp.stack([(I[0] - I[1]) / (2 * h), (I[2] - I[3]) / (2 * h)], -1)  # G[c, b] = dI_c/dV_b
-        # detector floating: G_dd V_d + G_di V_i = 0;  I_inj = G_ii V_i + G_id V_d
-        vd_per_vi = -G[1, 0] / G[1, 1]
-        i_per_vi = G[0, 0] + G[0, 1] * vd_per_vi
-        out.append(vd_per_vi / i_per_vi)
+        out.append(floating_detector_resistance(G))
     return 0.5 * (out[0] - out[1])
+
+
+def floating_detector_resistance(G):
+    """``V_det / I_inj`` of a floating detector from the conductance matrix ``G[c, b] = dI_c/dV_b``
+    (contact 0 the injector, 1 the detector): ``G_dd V_d + G_di V_i = 0``, ``I = G_ii V_i + G_id V_d``."""
+    vd_per_vi = -G[1, 0] / G[1, 1]
+    return vd_per_vi / (G[0, 0] + G[0, 1] * vd_per_vi)
 
 
 # ----------------------------------------------------------------- closed forms (Appendix B, our units)
@@ -213,18 +218,6 @@ def mu_s(spectral, weights):
 
 
 # ----------------------------------------------------------------- spin valve: closed forms with uniform spectra
-def _gap_edge_grid(delta: float, gamma: float, e_max: float, n: int):
-    """Nodes on ``[0, e_max]`` and trapezoidal weights, dense at the gap edge: ``E = Delta + w sinh(u)``."""
-    w = max(gamma, 1e-3 * delta, 1e-12)
-    u = np.linspace(np.arcsinh(-delta / w), np.arcsinh((e_max - delta) / w), n)
-    E = delta + w * np.sinh(u)
-    jac = w * np.cosh(u)
-    wts = np.full(n, u[1] - u[0]) * jac
-    wts[[0, -1]] *= 0.5
-    E[0] = 0.0
-    return E, wts
-
-
 def _dirichlet_green(k, D, x, y, length):
     """Green function of ``(D f')' - D k^2 f = -delta(x - y)`` on ``[0, L]`` with ``f(0) = f(L) = 0``."""
     lo, hi = min(x, y), max(x, y)
@@ -240,7 +233,7 @@ def _dirichlet_green(k, D, x, y, length):
 def spin_valve_closed_form(temperature: float, *, kappa: float = 0.05, kappa_det: float | None = None,
                            polarization: float = 0.3, separation: float = 3.0, b_so: float = 0.01,
                            gamma: float = 1e-2, delta: float | None = None, length: float = 60.0,
-                           tunnel_limit: bool = False, n_energy: int = 4001, resolved: bool = False):
+                           tunnel_limit: bool = False, n_energy: int = 4001):
     r"""Non-local spin-valve resistance ``R_nl`` (units R_xi) with uniform (bulk Dynes) spectra, in closed form.
 
     The linear-response kinetic problem of `spin_valve` (seed 002 Appendix C, in jaxqp's
@@ -264,8 +257,9 @@ def spin_valve_closed_form(temperature: float, *, kappa: float = 0.05, kappa_det
     $$ R_{nl} = \frac{P^2 \lambda}{2} e^{-d/\lambda}
        \frac{\int dE\, w\, N^2/M}{\left(\int dE\, w\, N\right)^2},\qquad w = \frac{1}{4T\cosh^2(E/2T)}, $$
 
-    which is ``P^2 lambda e^{-d/lambda}/2`` in the normal state.  ``resolved=True`` returns
-    ``(E, parts)`` instead: the energy-resolved numerator and denominators (for decompositions).
+    which is ``P^2 lambda e^{-d/lambda}/2`` in the normal state.  The integrands are even in E: they
+    are integrated on ``[0, Delta + 40 T + 1]`` (`jaxqp.grids.adaptive`, refined at 0 and the gap
+    edge) and doubled.
     """
     T = float(temperature)
     if T <= 0:
@@ -275,17 +269,16 @@ def spin_valve_closed_form(temperature: float, *, kappa: float = 0.05, kappa_det
     lam = spin_length(b_so)
     x_i = length / 2 - separation / 2
     x_d = x_i + separation
-    E, wts = _gap_edge_grid(d, gamma, d + 40 * T + 1.0, n_energy)
+    grid = adaptive(jnp.array([0.0, d]), jnp.array([T, max(gamma, 1e-3 * max(d, 1.0))]), 0.0, d + 40 * T + 1.0,
+                    n_energy)
+    E, wts = np.asarray(grid.points), 2.0 * np.asarray(grid.weights)  # [0, e_max] twice
     g, f = bulk_gf(E, d, gamma)
     N = np.abs(g.real)
     M = N**2 - f.real**2
     w = 0.25 / T / np.cosh(np.clip(E / (2 * T), -350, 350)) ** 2
     if tunnel_limit:
-        num = 0.5 * polarization**2 * lam * np.exp(-separation / lam) * w * N**2 / M
-        den = w * N
-        if resolved:
-            return E, {"numerator": num, "denominator": den, "weights": wts}
-        return float(2 * np.sum(wts * num) / (2 * np.sum(wts * den)) ** 2)  # even integrands: [0, inf) twice
+        num = 0.5 * polarization**2 * lam * np.exp(-separation / lam) * np.sum(wts * w * N**2 / M)
+        return float(num / np.sum(wts * w * N) ** 2)
     D_T = g.real**2 + f.imag**2
     R_T = np.maximum(-2 * d * f.imag, 0.0)
     k_T = np.sqrt(R_T / D_T)
@@ -309,7 +302,6 @@ def spin_valve_closed_form(temperature: float, *, kappa: float = 0.05, kappa_det
             e = np.zeros(E.shape + (4,))
             e[:, b] = phi
             s = np.linalg.solve(A, (K @ e[..., None]))[..., 0]
-            Gm[:, b] = -0.5 * 2 * np.sum(wts[:, None] * s[:, :2], 0)  # I_c, both signs of E
-        vd = -Gm[1, 0] / Gm[1, 1]
-        out.append(vd / (Gm[0, 0] + Gm[0, 1] * vd))
+            Gm[:, b] = -0.5 * np.sum(wts[:, None] * s[:, :2], 0)  # I_c = -(1/2) int dE s_T,c
+        out.append(floating_detector_resistance(Gm))
     return 0.5 * (out[0] - out[1])
