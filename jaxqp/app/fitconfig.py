@@ -72,7 +72,8 @@ _TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
 
 
 def _check_types(cfg: dict, where: str) -> None:
-    """Every value of the type it must have (numbers not booleans), and finite where it is a number."""
+    """Every value of the type it must have (numbers not booleans), and finite where it is a number.
+    The parameter tables are checked where every fit reads them (`jaxqp.inference.models.parameters_for`)."""
     def bad(key, value, what):
         raise ConfigError(f"{where}: {key} must be {what}, got {value!r}")
 
@@ -96,14 +97,6 @@ def _check_types(cfg: dict, where: str) -> None:
         if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, _NUMBER) and not isinstance(x, bool)
                                                             and np.isfinite(x) for x in v)):
             bad(f"data.select.{name}", v, "a range [lower, upper] of two numbers (SI units)")
-    for name, v in cfg.get("parameters", {}).items():
-        if isinstance(v, bool) or not isinstance(v, (*_NUMBER, dict)):
-            bad(f"parameters.{name}", v, "a start value or a table { start, lower, upper, fixed, unit }")
-        for k, x in (v.items() if isinstance(v, dict) else ()):
-            ok = isinstance(x, str) if k == "unit" else isinstance(x, bool) if k == "fixed" else (
-                isinstance(x, _NUMBER) and not isinstance(x, bool) and not np.isnan(x))
-            if not ok:
-                bad(f"parameters.{name}.{k}", x, {"unit": "a unit string", "fixed": "true or false"}.get(k, "a number"))
     for name, v in cfg.get("model_options", {}).items():
         if isinstance(v, bool) or not isinstance(v, (*_NUMBER, str)):
             bad(f"model_options.{name}", v, "a number or a string")

@@ -105,8 +105,11 @@ def load(name: str) -> Measurement:
 
 
 # --------------------------------------------------------------------------- recipes
-def _numpy_nis(V_uV, delta, gamma, T, G_N, spacing):
-    """dI/dV (S) of N-I-S with energies in ueV: a plain NumPy quadrature, independent of jaxqp."""
+def numpy_nis_conductance(V_uV, delta, gamma, T, G_N, spacing=0.25):
+    """dI/dV (S) of N-I-S, energies in ueV, T in K: a plain NumPy quadrature, independent of jaxqp's
+    solvers (the closed-form Dynes-BCS DOS times the Fermi-function derivative of the normal electrode
+    on a uniform grid of ``spacing`` ueV).  It makes ``nis_curve`` and is the scipy baseline of
+    ``benchmarks/bench_fit_nis.py``."""
     kT = KB_UEV_PER_K * T
     vmax = np.max(np.abs(V_uV))
     E = np.arange(-vmax - 40 * kT, vmax + 40 * kT + spacing, spacing)
@@ -128,7 +131,7 @@ def _rows(name: str):
     p = _truth(d)
     if name == "nis_curve":
         V = np.linspace(-600.0, 600.0, 401)  # uV
-        G = _numpy_nis(V, p["delta"], p["gamma"], p["T"], p["G_N"], spacing=0.05)
+        G = numpy_nis_conductance(V, p["delta"], p["gamma"], p["T"], p["G_N"], spacing=0.05)
         sd = 0.01 * p["G_N"]
         y = G + sd * rng.standard_normal(G.shape)
         return "bias [mV], G [uS], dG [uS]", np.column_stack([V * 1e-3, y * 1e6, np.full_like(V, sd * 1e6)])

@@ -491,6 +491,12 @@ def _convert_parameter(name: str, p, spec, model_name: str):
     if unknown:
         raise ValueError(f"parameter {name!r}: unknown key(s) {sorted(unknown)}; use start, lower, upper, fixed, "
                          "unit, scale")
+    for key, x in p.items():
+        ok = isinstance(x, str) if key == "unit" else isinstance(x, bool) if key == "fixed" else (
+            isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x))
+        if not ok:
+            what = {"unit": "a unit string", "fixed": "true or false"}.get(key, "a number")
+            raise TypeError(f"parameter {name!r}: {key} must be {what}, got {x!r}")
     factor = 1.0
     unit = p.get("unit", spec.unit)
     if unit != spec.unit:
