@@ -20,8 +20,11 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import Array
+from jax import Array, lax
 from jax.custom_derivatives import SymbolicZero
+
+from .internal.blocktri import small_solve
+from .internal.engine import LinearSystem, implicit_solve
 
 
 def fermi(E, T) -> Array:
@@ -119,3 +122,148 @@ def _fermi_sums_jvp(order, primals, tangents):
         if not zero(dT):  # d/dT f((E - u)/T) = -(E - u)/T^2 f'
             tan = tan - (inv * inv * dT[:, None, None, None]) * (up_EB - u[..., None] * up_B)
     return out, jnp.broadcast_to(tan, out.shape)
+
+
+# ----------------------------------------------------------------------------- local equilibrium
+CONSERVED = ("charge", "spin", "energy")
+
+
+def conserved_quantities(value) -> tuple:
+    """Normalise a choice of conserved quantities: ``"all"``, one name or several of `CONSERVED`."""
+    if isinstance(value, str):
+        value = CONSERVED if value == "all" else (value,)
+    value = tuple(value)
+    bad = [v for v in value if v not in CONSERVED]
+    if bad:
+        raise ValueError(f"conserved quantities are any of {CONSERVED} (or 'all'), got {bad}; "
+                         "e.g. conserve=('charge', 'energy')")
+    return tuple(c for c in CONSERVED if c in value)
+
+
+def equilibrium_modes(E, mu, spin, T, n_sectors: int = 2) -> Array:
+    r"""``(f_{L,s}, f_{T,s})`` of Fermi functions at potential ``mu``, spin splitting ``spin`` and ``T``.
+
+    Per sector ``s = +1, -1`` (sector 0 is ``s = +1``),
+    ``f_{L,s} = [t(E - mu - s spin) + t(E + mu - s spin)] / 2`` and
+    ``f_{T,s} = [t(E - mu - s spin) - t(E + mu - s spin)] / 2`` with ``t(e) = tanh(e / 2T)``:
+    electrons of spin ``s`` at the potential ``mu + s spin``.  ``mu``, ``spin``, ``T``: ``(...)``;
+    returns ``(n_sectors, ..., n_E, 2)``.
+    """
+    E = jnp.asarray(E)
+    mu, spin, T = (jnp.asarray(a)[..., None] for a in (mu, spin, T))
+    s = jnp.asarray([1.0, -1.0][:n_sectors]).reshape((n_sectors,) + (1,) * mu.ndim)
+    T2 = 2.0 * jnp.maximum(T, 1e-300)
+    a = jnp.tanh((E - mu - s * spin) / T2)
+    b = jnp.tanh((E + mu - s * spin) / T2)
+    return jnp.stack([0.5 * (a + b), 0.5 * (a - b)], -1)
+
+
+def _moments(E, N, h, s):
+    """Charge, spin and energy moments ``(sum N f_T, sum s N f_L, sum E N f_L)``, (P, 3)."""
+    c = jnp.sum(N * h[..., 1], axis=(-2, -1))
+    sp = jnp.sum(s[:, None] * N * h[..., 0], axis=(-2, -1))
+    en = jnp.sum(E * N * h[..., 0], axis=(-2, -1))
+    return jnp.stack([c, sp, en], -1)
+
+
+class _LocalProblem:
+    """Residual and Jacobian of the moment equations, per point; static data only."""
+
+    def __init__(self, E, n_sectors, conserve):
+        self.E = np.asarray(E)
+        self.s = jnp.asarray([1.0, -1.0][:n_sectors])
+        self.ns = n_sectors
+        self.use = np.array([c in conserve and (c != "spin" or n_sectors == 2) for c in CONSERVED])
+
+    def target(self, u, Tb):
+        T = jnp.exp(u[..., 2]) if self.use[2] else Tb
+        h = equilibrium_modes(self.E, u[..., 0], u[..., 1], T, self.ns)  # (ns, P, nE, 2)
+        return jnp.moveaxis(h, 0, -3)  # (P, ns, nE, 2)
+
+    def residual(self, u, inputs):
+        N, h, Tb = inputs
+        scale = jnp.sum(N, axis=(-2, -1))[..., None] * jnp.asarray([1.0, 1.0, np.max(np.abs(self.E))]) + 1e-300
+        R = (_moments(self.E, N, h, self.s) - _moments(self.E, N, self.target(u, Tb), self.s)) / scale
+        return jnp.where(jnp.asarray(self.use), R, u)
+
+    def jacobian(self, u, inputs):
+        one = lambda v, q: self.residual(v[None], jax.tree.map(lambda a: a[None], q))[0]  # noqa: E731
+        J = jax.vmap(jax.jacfwd(one))(u, inputs)
+        return J + 1e-14 * jnp.eye(3)  # no states at all: a regular (trivial) system
+
+    def linearise(self, u, inputs):
+        J = jnp.asarray(self.jacobian(u, inputs))
+        Jt = jnp.swapaxes(J, -1, -2)
+        return LinearSystem(matvec=lambda v: jnp.einsum("pij,pj->pi", J, v),
+                            solve=lambda b: small_solve(J, b[..., None])[..., 0],
+                            transpose_solve=lambda b, _: small_solve(Jt, b[..., None])[..., 0])
+
+    def primal(self, inputs, u0):
+        eps = float(jnp.finfo(u0.dtype).eps)
+        tol = 1e3 * eps
+        clip = jnp.asarray([0.25 * np.max(np.abs(self.E)), 0.25 * np.max(np.abs(self.E)), 1.0])
+
+        def body(state):
+            u, _, k = state
+            R = self.residual(u, inputs)
+            du = small_solve(self.jacobian(u, inputs), -R[..., None])[..., 0]
+            du = jnp.clip(du, -clip, clip)
+            return u + du, jnp.max(jnp.abs(du) / (1.0 + jnp.abs(u)), axis=-1), k + 1
+
+        def cond(state):
+            _, step, k = state
+            return (k < 60) & jnp.any(step > tol)
+
+        u, step, k = lax.while_loop(cond, body, (u0, jnp.full(u0.shape[:-1], jnp.inf, u0.dtype), 0))
+        ok = (step <= tol) & jnp.all(jnp.isfinite(u), axis=-1)
+        return u, ok
+
+
+def local_equilibrium(E, N, h, *, temperature, conserve="all"):
+    r"""The local equilibrium of the distributions ``h``: Fermi functions with the same conserved moments.
+
+    At every point the potential ``mu``, spin splitting ``spin`` and temperature ``T`` of
+    `equilibrium_modes` are chosen so that the target has the moments of ``h`` that are in
+    ``conserve``,
+
+    $$
+    \sum_{s,E} N_s f_{T,s},\qquad \sum_{s,E} s\, N_s f_{L,s},\qquad \sum_{s,E} E\, N_s f_{L,s}
+    $$
+
+    (charge, spin, energy: the quantities whose currents the kinetic equations conserve when the
+    collision integral is orthogonal to ``1``, ``s`` and ``E`` with these weights); the others
+    take their bath values ``mu = spin = 0``, ``T = temperature``.  Newton on the three
+    unknowns per point (``T`` as ``log T``), derivatives by the implicit-function theorem
+    (forward and reverse mode).
+
+    Args:
+        E: energy grid ``(n_E,)`` (NumPy).
+        N: ``(n_s, ..., n_E)`` density of states per sector (broadcast against ``h``).
+        h: ``(n_s, ..., n_E, 2)``: ``(f_{L,s}, f_{T,s})``.
+        temperature: bath temperature (scalar).
+        conserve: ``"all"``, or any of ``"charge"``, ``"spin"``, ``"energy"``.
+
+    Returns:
+        ``(target, (mu, spin, T), converged)``: the target with the shape of ``h``, the parameters
+        and the convergence flag, each ``(...)``.  A point that does not converge (60 Newton steps)
+        gets a NaN target, so a solver that uses it reports the failure.
+    """
+    conserve = conserved_quantities(conserve)
+    E = np.asarray(E)
+    h = jnp.asarray(h)
+    ns = h.shape[0]
+    N = jnp.broadcast_to(jnp.asarray(N, h.dtype), h.shape[:-1])
+    batch = h.shape[1:-2]
+    P = int(np.prod(batch, dtype=int))
+    Nf = jnp.moveaxis(N, 0, -2).reshape((P, ns, E.size))
+    hf = jnp.moveaxis(h, 0, -3).reshape((P, ns, E.size, 2))
+    Tb = jnp.broadcast_to(jnp.asarray(temperature, h.dtype), (P,))
+    prob = _LocalProblem(E, ns, conserve)
+    dE = float(E[1] - E[0]) if E.size > 1 else 1.0
+    u0 = jnp.stack([jnp.zeros(P), jnp.zeros(P), jnp.log(jnp.maximum(Tb, dE))], -1).astype(h.dtype)
+    u, ok = implicit_solve(prob.primal, prob.residual, prob.linearise, (Nf, hf, Tb), lax.stop_gradient(u0))
+    target = jnp.where(ok[:, None, None, None], prob.target(u, Tb), jnp.nan)
+    T = jnp.exp(u[:, 2]) if prob.use[2] else Tb
+    target = jnp.moveaxis(target.reshape(batch + (ns, E.size, 2)), -3, 0)
+    params = tuple(a.reshape(batch) for a in (u[:, 0], u[:, 1], T))
+    return target, params, ok.reshape(batch)

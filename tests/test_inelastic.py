@@ -122,6 +122,51 @@ def test_full_collision_integral_fft_dense_reduction_balance_conservation():
     np.testing.assert_allclose(rt, 0.1 * g.real[..., None] * (h - heq), rtol=1e-13, atol=1e-16)
 
 
+def test_relaxation_to_the_local_equilibrium():
+    """RelaxationTime(conserve=...): the target is the Fermi function with the distribution's own charge,
+    spin and energy (against an independent scipy root of the three moment equations), so the collision
+    integral conserves them to round-off; a local equilibrium does not relax; the energy-mode path is the
+    full one at f_T = 0; the derivative is that of the computation (central differences)."""
+    from scipy.optimize import fsolve
+
+    E = np.arange(-30, 31) * 0.1
+    g, f = _bcs_complex(E, h=0.2)
+    N = g.real
+    rng = np.random.default_rng(5)
+    heq = np.asarray(qp.distributions.equilibrium_modes(E, 0.15, 0.05, 0.3))  # (2, n_E, 2)
+    h = heq + 0.05 * rng.normal(size=heq.shape)
+    G, F, H = jnp.asarray(g), jnp.asarray(f), jnp.asarray(h)
+    s = np.array([1.0, -1.0])
+    mom = lambda x: np.array([np.sum(N * x[..., 1]), np.sum(s[:, None] * N * x[..., 0]),  # noqa: E731
+                              np.sum(E * N * x[..., 0])])
+    proc = RelaxationTime(0.4, conserve="all")
+    I = np.asarray(collision_integral(proc, E, G, F, H, temperature=0.1))
+    for m in (np.sum(I[..., 1]), np.sum(s[:, None] * I[..., 0]), np.sum(E * I[..., 0])):  # charge, spin, energy
+        assert abs(m) < 1e-13 * np.sum(np.abs(I))
+    ref = fsolve(lambda u: mom(h) - mom(np.asarray(qp.distributions.equilibrium_modes(E, u[0], u[1], u[2]))),
+                 [0.0, 0.0, 0.3], xtol=1e-13)
+    tgt, params, ok = qp.distributions.local_equilibrium(E, N, H, temperature=0.1)
+    assert bool(ok) and np.max(np.abs(np.array([float(p) for p in params]) - ref)) < 1e-9
+    np.testing.assert_allclose(I, 0.4 * N[..., None] * (h - np.asarray(tgt)), rtol=1e-13, atol=1e-16)
+    assert np.max(np.abs(np.asarray(collision_integral(proc, E, G, F, jnp.asarray(heq), temperature=0.1)))) < 1e-12
+    # energy only: mu = spin = 0 and T from the energy moment alone
+    only = np.asarray(collision_integral(RelaxationTime(0.4, conserve="energy"), E, G, F, H, temperature=0.1))
+    assert abs(np.sum(E * only[..., 0])) < 1e-13 * np.sum(np.abs(only))
+    assert abs(np.sum(only[..., 1])) > 1e-2 * np.sum(np.abs(only))  # the charge relaxes to the bath
+    # the energy-mode path is the full integral at f_T = 0
+    h0 = jnp.asarray(np.stack([h[..., 0], 0 * h[..., 1]], -1))
+    proc2 = RelaxationTime(0.4, conserve=("spin", "energy"))
+    full = np.asarray(collision_integral(proc2, E, G, F, h0, temperature=0.1))
+    fast = np.asarray(energy_collision_integral(proc2, E, G.real, F.real, h0[..., 0], temperature=0.1))
+    assert np.max(np.abs(full[..., 0] - fast)) < 1e-13
+    # derivative of the computation: jvp against central differences
+    dh = jnp.asarray(rng.normal(size=h.shape))
+    fn = lambda a: collision_integral(proc, E, G, F, H + a * dh, temperature=0.1)  # noqa: E731
+    jv = np.asarray(jax.jvp(fn, (0.0,), (1.0,))[1])
+    fd = (np.asarray(fn(1e-6)) - np.asarray(fn(-1e-6))) / 2e-6
+    assert np.max(np.abs(jv - fd)) < 1e-6 * np.max(np.abs(jv))
+
+
 def _boltzmann_rates(proc, E, n):
     """Normal state, occupation numbers n[sigma, i] of electrons: dn/dt by the textbook in - out sums
     (partner occupations averaged over spin; phonons emitted and absorbed at T_ph)."""
@@ -379,7 +424,8 @@ def _boltzmann_wire(proc, E, x, V, T0, iters=400):
 def test_energy_relaxation_in_a_normal_wire_double_step_to_hot_electrons():
     """Pothier et al., PRL 79, 3490 (1997): a normal wire between a reservoir at V and a grounded one.
     No collisions: the double step; the diffusive-wire kernel K ~ kappa |E|^(-3/2) at an intermediate
-    kappa: the independent Boltzmann solution; strong e-e: the hot-electron Fermi function with
+    kappa: the independent Boltzmann solution; strong e-e (or a short relaxation time to the local
+    equilibrium): the hot-electron Fermi function with
     mu = V (1 - x/L), T_e^2 = T0^2 + (3/pi^2) V^2 (x/L)(1 - x/L), in f_L and f_T.  The current is the
     Ohmic one and both the charge and the energy current are conserved along the wire."""
     T0, V, L = 0.02, 1.0, 10.0
@@ -417,6 +463,13 @@ def test_energy_relaxation_in_a_normal_wire_double_step_to_hot_electrons():
         assert np.ptp(en) < 1e-8 * np.max(np.abs(en))
     assert errors[-1] < 2e-3 and errors[1] > 0.05
     assert all(a > b for a, b in zip(errors, errors[1:], strict=False))  # the crossover is monotonic
+    # the relaxation-time form with the local equilibrium as target conserves charge and energy too
+    s = inel.solve_inelastic(w, (RelaxationTime(10.0, conserve="all"),), grid=grid, subdivision=1)
+    m = np.asarray(s.modes)
+    assert max(np.max(np.abs(m[:, mid, k] - hot[k])) for k in (0, 1)) < 2e-3
+    prof = s.kinetic.current_profile()
+    np.testing.assert_allclose(np.asarray(prof["quasiparticle"]), I0, rtol=1e-8)
+    assert np.ptp(np.asarray(prof["energy"])) < 1e-8 * np.max(np.abs(np.asarray(prof["energy"])))
 
 
 def test_collisions_with_inhomogeneous_spectra():

@@ -10,7 +10,8 @@ Three processes, each an equinox Module:
 - `ElectronPhonon`: relaxation to a phonon bath at ``temperature`` with
   ``alpha^2 F(omega) ~ |omega|^power`` (``power = 2``: three-dimensional Debye phonons,
   normal-state heat flow ``~ T_e^5 - T_ph^5``).
-- `RelaxationTime`: relaxation of every mode to a normal bath, ``I = rate N (h - h_eq)``.
+- `RelaxationTime`: relaxation of every mode to a normal bath or to the local equilibrium with the
+  same charge, spin and energy, ``I = rate N (h - h_target)``.
 
 `collision_integral` acts on the whole distribution ``h = f_L + f_T tau_3`` of each spin sector
 (so on all four modes f_L, f_T, f_T3, f_L3): the Keldysh part of ``[Sigma, g]`` with the second-order
@@ -43,6 +44,7 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
+from ..distributions import conserved_quantities, local_equilibrium
 from ..internal import validation as val
 from ..units import TC_OVER_DELTA0
 
@@ -149,23 +151,45 @@ class ElectronPhonon(eqx.Module):
 
 
 class RelaxationTime(eqx.Module):
-    """Relaxation to a bath: ``I_{L,s} = rate N_s (f_{L,s} - tanh(E / 2T))``, ``I_{T,s} = rate N_s f_{T,s}``.
+    r"""Relaxation-time collisions: ``I_s = rate N_s (h_s - h_s^target)`` on every mode.
 
+    ``conserve=()`` (default): the target is the bath, ``f_{L,s} = tanh(E / 2T)``, ``f_{T,s} = 0``.
     This is the collision integral of a normal bath at equilibrium tunnel-coupled to every point
     of the wire (self-energy ``rate/2`` times the bath's Green function), so the charge and spin
     modes relax at the same rate as the energy mode.  ``temperature=None``: the wire's bath
-    temperature.  ``modes="energy"``: only ``f_{L,s}`` relaxes.
+    temperature.
+
+    ``conserve="all"`` or any of ``"charge"``, ``"spin"``, ``"energy"``: the target is the *local*
+    equilibrium (`jaxqp.distributions.local_equilibrium`), Fermi functions whose potential, spin
+    splitting and temperature at each point are set so that the collisions conserve the chosen
+    quantities, ``sum_s int N_s I_{T,s} = 0`` (charge), ``sum_s s int N_s I_{L,s} = 0`` (spin) and
+    ``sum_s int E N_s I_{L,s} = 0`` (energy); the others take the bath values.  ``"all"`` is the
+    relaxation-time form of electron-electron scattering (hot electrons: Pothier et al., PRL 79,
+    3490 (1997)); ``("energy",)`` lets charge and spin relax to the bath while the electrons keep
+    their energy.  In a superconductor the conserved charge is the quasiparticle charge weighted
+    by ``N``; leave ``"charge"`` out to let the charge imbalance relax.
+
+    ``modes="energy"``: only ``f_{L,s}`` relaxes.
     """
 
     rate: ArrayLike = eqx.field(converter=jnp.asarray)
     temperature: Array | None = None
     modes: str = eqx.field(default="all", static=True)
+    conserve: tuple = eqx.field(default=(), static=True, converter=lambda v: conserved_quantities(v) if v else ())
 
     def __check_init__(self):
         _check_modes(self)
         val.check_nonnegative("rate", self.rate, hint="the relaxation rate hbar / (Delta0 tau) is >= 0")
         if self.temperature is not None:
             val.check_nonnegative("temperature", self.temperature, hint="temperatures are k_B T / Delta0")
+
+
+def _relaxation_target(process: RelaxationTime, E: np.ndarray, N, h, T):
+    """``(f_{L,s}, f_{T,s})`` the `RelaxationTime` process relaxes to (the shape of ``h``)."""
+    if process.conserve:
+        return local_equilibrium(E, N, h, temperature=T, conserve=process.conserve)[0]
+    bath = jnp.stack([jnp.tanh(E / (2.0 * jnp.maximum(T, 1e-300))), jnp.zeros(E.shape[-1])], -1)
+    return jnp.broadcast_to(bath, h.shape)
 
 
 PROCESSES = (ElectronElectron, ElectronPhonon, RelaxationTime)
@@ -243,7 +267,8 @@ def energy_collision_integral(process, E, N, M, f, *, temperature=0.0, with_diag
     spacing = float(E[1] - E[0])
     if isinstance(process, RelaxationTime):
         T = temperature if process.temperature is None else process.temperature
-        feq = jnp.tanh(E / (2.0 * jnp.maximum(T, 1e-300)))
+        h = jnp.stack([f, jnp.zeros_like(f)], -1)
+        feq = _relaxation_target(process, E, N, h, T)[..., 0]
         diag = process.rate * N
         out = diag * (f - feq)
         return (out, diag) if with_diagonal else out
@@ -415,10 +440,10 @@ def collision_integral(process, E, g, f, h, *, temperature=0.0, with_diagonal: b
         h = jnp.stack([h[..., 0], jnp.zeros_like(h[..., 1])], -1)
     if isinstance(process, RelaxationTime):
         T = temperature if process.temperature is None else process.temperature
-        N = jnp.real(g)[..., None]
-        target = jnp.stack([jnp.tanh(E / (2.0 * jnp.maximum(T, 1e-300))), jnp.zeros(n)], -1)
-        out = process.rate * N * (h - target)
-        blocks = process.rate * N[..., None] * jnp.eye(2)
+        N = jnp.real(g)
+        target = _relaxation_target(process, E, N, h, T)
+        out = process.rate * N[..., None] * (h - target)
+        blocks = process.rate * N[..., None, None] * jnp.eye(2)
         if process.modes == "energy":
             out, blocks = out * jnp.array([1.0, 0.0]), blocks * jnp.diag(jnp.array([1.0, 0.0]))
         return (out, blocks) if with_diagonal else out
