@@ -219,7 +219,7 @@ class _LocalProblem:
         return u, ok
 
 
-def local_equilibrium(E, N, h, *, temperature, conserve="all"):
+def local_equilibrium(E, N, h, *, temperature, conserve="all", weights=None):
     r"""The local equilibrium of the distributions ``h``: Fermi functions with the same conserved moments.
 
     At every point the potential ``mu``, spin splitting ``spin`` and temperature ``T`` of
@@ -242,6 +242,8 @@ def local_equilibrium(E, N, h, *, temperature, conserve="all"):
         h: ``(n_s, ..., n_E, 2)``: ``(f_{L,s}, f_{T,s})``.
         temperature: bath temperature (scalar).
         conserve: ``"all"``, or any of ``"charge"``, ``"spin"``, ``"energy"``.
+        weights: quadrature weights ``(n_E,)`` of the sums over energy (default: equal weights,
+            a uniform grid).
 
     Returns:
         ``(target, (mu, spin, T), converged)``: the target with the shape of ``h``, the parameters
@@ -253,6 +255,8 @@ def local_equilibrium(E, N, h, *, temperature, conserve="all"):
     h = jnp.asarray(h)
     ns = h.shape[0]
     N = jnp.broadcast_to(jnp.asarray(N, h.dtype), h.shape[:-1])
+    if weights is not None:
+        N = N * jnp.asarray(weights, h.dtype)
     batch = h.shape[1:-2]
     P = int(np.prod(batch, dtype=int))
     Nf = jnp.moveaxis(N, 0, -2).reshape((P, ns, E.size))

@@ -452,6 +452,11 @@ def test_energy_relaxation_in_a_normal_wire_double_step_to_hot_electrons():
         if kappa == 0.0:
             assert max(np.max(np.abs(m[:, mid, k] - double[k])) for k in (0, 1)) < 2e-5
             I0 = np.asarray(s.kinetic.current_profile()["quasiparticle"])
+            # the double step carries the charge and energy of the hot-electron Fermi function
+            mu0, _, T_loc, ok = s.kinetic.local_equilibrium()
+            assert bool(np.all(ok))
+            assert np.max(np.abs(np.asarray(mu0) - V * (1 - x / L))) < 1e-4
+            assert np.max(np.abs(np.asarray(T_loc) - np.sqrt(T0**2 + 3 / np.pi**2 * V**2 * x / L * (1 - x / L)))) < 3e-4
         if kappa == 0.02:
             ref = _boltzmann_wire(proc, E, np.linspace(0, L, 21), V, T0)
             n = 0.5 * (1 - m[..., 0] - m[..., 1]).T  # electrons: h11 = f_L + f_T = 1 - 2n
@@ -466,6 +471,7 @@ def test_energy_relaxation_in_a_normal_wire_double_step_to_hot_electrons():
     # the relaxation-time form with the local equilibrium as target conserves charge and energy too
     s = inel.solve_inelastic(w, (RelaxationTime(10.0, conserve="all"),), grid=grid, subdivision=1)
     m = np.asarray(s.modes)
+    np.testing.assert_allclose(np.asarray(s.kinetic.local_equilibrium()[2]), np.asarray(T_loc), rtol=1e-9)
     assert max(np.max(np.abs(m[:, mid, k] - hot[k])) for k in (0, 1)) < 2e-3
     prof = s.kinetic.current_profile()
     np.testing.assert_allclose(np.asarray(prof["quasiparticle"]), I0, rtol=1e-8)

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
+from ..distributions import local_equilibrium
 from ..geometry import Chain
 from ..grids import EnergyGrid
 from ..internal import validation as val
@@ -186,6 +187,22 @@ class KineticSolution(eqx.Module):
         N = self.dos
         dens = 0.25 * (N[..., 0] * self.sectors[..., 1] + N[..., 1] * self.sectors[..., 3])
         return -jnp.sum(self.energy.weights[:, None] * dens, axis=0)
+
+    def local_equilibrium(self, conserve="all"):
+        """Potential, spin splitting and temperature of the local equilibrium at every node, ``(n_x,)`` each.
+
+        The Fermi functions with the same charge, spin and energy as the distributions here
+        (`jaxqp.distributions.local_equilibrium`, DOS-weighted moments): ``T`` is the effective
+        electron temperature of an energy-relaxation experiment.  Returns ``(mu, spin, T, converged)``.
+        Call it outside ``jit`` (it reads the energy grid concretely).
+        """
+        h = jnp.stack([self.sectors[..., 0:2], self.sectors[..., 2:4]])  # (2, n_E, n_x, 2)
+        h = jnp.swapaxes(h, 1, 2)
+        N = jnp.moveaxis(self.dos, -1, 0).swapaxes(1, 2)  # (2, n_x, n_E)
+        _, (mu, spin, T), ok = local_equilibrium(np.asarray(self.energy.points), N, h,
+                                                 temperature=self.temperature, conserve=conserve,
+                                                 weights=self.energy.weights)
+        return mu, spin, T, ok
 
     def spin_density(self) -> Array:
         r"""Spectral spin density ``s(E, x) = -(rho_+ f_T3 + rho_- (f_L - f_L^eq))`` (n_E, n_x).
