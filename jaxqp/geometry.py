@@ -9,6 +9,7 @@
   the kinetic solvers' form of a one-segment chain (`Wire.as_chain`,
   `Wire.from_chain`).
 - `SpinActive`: a spin-active end (magnetic insulator or spin-polarised barrier).
+- `Reservoir`: a reservoir end at its own potential and temperature.
 - `position_grid`: the non-uniform position nodes, graded around contacts.
 
 Lengths are in units of the coherence length xi, conductances in units of 1 / R_xi (the wire's
@@ -176,6 +177,35 @@ class TunnelContact(eqx.Module):
                         hint="the barrier spin polarisation P must lie in [-1, 1]")
 
 
+class Reservoir(eqx.Module):
+    """A reservoir end at its own electrochemical potential and temperature.
+
+    An end of a `Wire` or `Chain` that is a large normal lead in equilibrium: the kinetic solvers
+    fix the distribution at the end node to that of a normal metal at potential ``bias`` (units
+    ``Delta0 / e``) and ``temperature`` (``None``: the wire's bath temperature).  The plain
+    ``"reservoir"`` end is ``Reservoir()``.  The retarded (spectral) solvers see the end as any
+    reservoir: the bulk solution of the wire's material.  Both numbers are leaves (differentiable;
+    a new value reuses the compiled solver).  Example, the energy-relaxation wire of Pothier et al.
+    (PRL 79, 3490 (1997)): ``Wire(normal, 10.0, ends=(Reservoir(bias=1.0), "reservoir"))``.
+    """
+
+    bias: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    temperature: ArrayLike | None = None
+
+    def __check_init__(self):
+        val.check_finite("Reservoir.bias", self.bias)
+        if self.temperature is not None:
+            val.check_nonnegative("Reservoir.temperature", self.temperature, hint="temperatures are k_B T / Delta0")
+
+
+def _end_kinds(ends) -> tuple:
+    """``(kinds, reservoirs)``: the static kind of each end and its `Reservoir` (or None)."""
+    ends = tuple(ends)
+    kinds = tuple("reservoir" if isinstance(e, Reservoir) else "spin-active" if isinstance(e, SpinActive) else e
+                  for e in ends)
+    return kinds, tuple(e if isinstance(e, Reservoir) else None for e in ends)
+
+
 class Wire(eqx.Module):
     r"""A quasi-1-D superconducting (or normal, ``delta = 0``) wire.
 
@@ -188,7 +218,9 @@ class Wire(eqx.Module):
         phase_gradient: ``q = d_x phi`` (supercurrent); it adds ``q^2/2`` to the
             depairing of the spectral solve and the coupling terms to the
             kinetic equations.
-        ends: ``("reservoir" | "vacuum", ...)`` for the left and right ends.
+        ends: left and right end: ``"reservoir"``, ``"vacuum"`` or a `Reservoir` at its own
+            potential and temperature (``wire.ends`` gives the kinds, ``wire.boundaries`` the
+            objects, ``wire.reservoirs`` the `Reservoir` objects or None).
         n_x: number of position nodes (static).
         growth: grading of the position grid away from contacts (spacing grows
             by ``growth`` times the distance to the nearest contact).
@@ -209,6 +241,21 @@ class Wire(eqx.Module):
     n_x: int = eqx.field(default=200, static=True)
     growth: float = eqx.field(default=0.1, static=True)
     spectra: str = eqx.field(default="uniform", static=True)
+    reservoirs: tuple = (None, None)
+
+    def __init__(self, material, length, contacts=(), temperature=0.05, phase_gradient=0.0,
+                 ends=("reservoir", "reservoir"), n_x=200, growth=0.1, spectra="uniform", reservoirs=None):
+        self.material = material
+        self.length = length
+        self.contacts = tuple(contacts)
+        self.temperature = jnp.asarray(temperature)
+        self.phase_gradient = jnp.asarray(phase_gradient)
+        # the kinds are static (they shape the discretisation); a biased reservoir's numbers are leaves
+        self.ends, given = _end_kinds(ends)
+        self.reservoirs = given if reservoirs is None else tuple(reservoirs)
+        self.n_x = n_x
+        self.growth = growth
+        self.spectra = spectra
 
     def __check_init__(self):
         if self.spectra not in ("uniform", "inhomogeneous"):
@@ -224,7 +271,8 @@ class Wire(eqx.Module):
         val.check_nonnegative("temperature", self.temperature, hint="temperatures are k_B T / Delta0")
         val.check_finite("phase_gradient", self.phase_gradient)
         if len(self.ends) != 2 or any(e not in _ENDS for e in self.ends):
-            raise ValueError(f"ends must be two of {_ENDS}, got {self.ends}")
+            raise ValueError(f"ends must be two of {_ENDS} or jaxqp.Reservoir objects, got {self.ends}")
+        _check_reservoirs(self.ends, self.reservoirs)
         for c in self.contacts:
             if not isinstance(c, TunnelContact):
                 raise TypeError(f"contacts must be TunnelContact objects, got {type(c).__name__}")
@@ -247,6 +295,11 @@ class Wire(eqx.Module):
         x = self.x
         return tuple(int(np.argmin(np.abs(x - c.position))) for c in self.contacts)
 
+    @property
+    def boundaries(self) -> tuple:
+        """The two ends as given: ``"reservoir"``, ``"vacuum"`` or a `Reservoir`."""
+        return tuple(r if r is not None else e for e, r in zip(self.ends, self.reservoirs, strict=True))
+
     def as_chain(self) -> Chain:
         """The same wire as a one-segment `Chain` (same nodes)."""
         return chain_from_wire(self)
@@ -265,8 +318,8 @@ class Wire(eqx.Module):
         if seg.self_consistent:
             raise ValueError("the kinetic solvers take Delta from the material (or a GapEquation in "
                              "solve_inelastic): use Segment(self_consistent=False)")
-        return cls(seg.material, seg.length, chain.contacts, chain.temperature, seg.phase_gradient, chain.ends,
-                   seg.n_x, chain.growth, spectra)
+        return cls(seg.material, seg.length, chain.contacts, chain.temperature, seg.phase_gradient,
+                   chain.boundaries, seg.n_x, chain.growth, spectra)
 
     @property
     def biases(self) -> Array:
@@ -356,7 +409,8 @@ class Chain(eqx.Module):
             (the delta-function injectors of seed 002); their electrodes'
             spectra enter the retarded equation.
         ends: left and right end: ``"reservoir"`` (bulk solution of the end
-            segment imposed), ``"vacuum"`` (zero flux) or a `SpinActive`
+            segment imposed; a `Reservoir` for one at its own potential and
+            temperature), ``"vacuum"`` (zero flux) or a `SpinActive`
             interface (spin-general solver only).  ``chain.ends`` gives the kinds
             (``"spin-active"`` for the latter), ``chain.boundaries`` the objects.
         temperature: used by `self_consistent_gap` and
@@ -372,6 +426,7 @@ class Chain(eqx.Module):
     temperature: ArrayLike = eqx.field(default=0.05, converter=jnp.asarray)
     growth: float = eqx.field(default=0.1, static=True)
     spin_active: tuple = (None, None)
+    reservoirs: tuple = (None, None)
 
     def __init__(self, segments, interfaces=None, contacts=(), ends=("reservoir", "reservoir"), temperature=0.05,
                  growth=0.1):
@@ -381,8 +436,9 @@ class Chain(eqx.Module):
         self.interfaces = tuple(i if isinstance(i, Interface) else Interface(i) for i in interfaces)
         self.contacts = tuple(contacts)
         ends = tuple(ends)
-        # the kinds are static (they shape the discretisation); a spin-active end's numbers are leaves
-        self.ends = tuple("spin-active" if isinstance(e, SpinActive) else e for e in ends)
+        # the kinds are static (they shape the discretisation); a spin-active end's or a biased
+        # reservoir's numbers are leaves
+        self.ends, self.reservoirs = _end_kinds(ends)
         self.spin_active = tuple(e if isinstance(e, SpinActive) else None for e in ends)
         self.temperature = jnp.asarray(temperature)
         self.growth = float(growth)
@@ -402,6 +458,7 @@ class Chain(eqx.Module):
             if (e == "spin-active") != isinstance(a, SpinActive):
                 raise ValueError("a spin-active end is given as a SpinActive object, e.g. "
                                  "ends=('reservoir', jaxqp.SpinActive(0.5, (1, 0, 0)))")
+        _check_reservoirs(self.ends, self.reservoirs)
         total = sum(s.length for s in self.segments)
         for c in self.contacts:
             if not isinstance(c, TunnelContact):
@@ -416,8 +473,9 @@ class Chain(eqx.Module):
 
     @property
     def boundaries(self) -> tuple:
-        """The two ends as given: ``"reservoir"``, ``"vacuum"`` or a `SpinActive` interface."""
-        return tuple(a if a is not None else e for e, a in zip(self.ends, self.spin_active, strict=True))
+        """The two ends as given: ``"reservoir"``, ``"vacuum"``, a `Reservoir` or a `SpinActive` interface."""
+        return tuple(a if a is not None else r if r is not None else e
+                     for e, a, r in zip(self.ends, self.spin_active, self.reservoirs, strict=True))
 
     def single_segment(self, solver: str, unit_fields: tuple = (), hint: str = "") -> Segment:
         """The chain's only segment, for a solver of uniform wires; a ValueError that names ``solver``
@@ -439,4 +497,11 @@ class Chain(eqx.Module):
 def chain_from_wire(wire: Wire) -> Chain:
     """The single-segment `Chain` of a uniform `Wire` (same nodes)."""
     seg = Segment(wire.material, wire.length, n_x=wire.n_x, phase_gradient=wire.phase_gradient)
-    return Chain((seg,), (), wire.contacts, wire.ends, wire.temperature, wire.growth)
+    return Chain((seg,), (), wire.contacts, wire.boundaries, wire.temperature, wire.growth)
+
+
+def _check_reservoirs(kinds, reservoirs) -> None:
+    if len(reservoirs) != 2 or any(r is not None and (k != "reservoir" or not isinstance(r, Reservoir))
+                                   for k, r in zip(kinds, reservoirs, strict=True)):
+        raise ValueError("a reservoir end at its own potential is given as a Reservoir object in ends, e.g. "
+                         "ends=(jaxqp.Reservoir(bias=1.0), 'reservoir')")

@@ -25,16 +25,19 @@ def _island(material, temperature=0.1):
 
 
 def test_bias_step_relaxes_to_the_stationary_solution():
-    """After a bias step the distributions reach the stationary solution of the Newton solver (1e-8)."""
+    """After a bias step the distributions reach the stationary solution of the Newton solver (1e-8); the
+    end node stays at its (heated) reservoir's distribution throughout."""
     sc = qp.Superconductor(delta=1.0, gamma=0.05)
     inj = qp.TunnelContact(position=0.0, kappa=0.05, electrode=qp.NormalMetal(bias=1.2, temperature=0.1))
-    w = qp.Wire(sc, 1.0, (inj,), temperature=0.1, ends=("vacuum", "reservoir"), n_x=4)
+    w = qp.Wire(sc, 1.0, (inj,), temperature=0.1, ends=("vacuum", qp.Reservoir(temperature=0.15)), n_x=4)
     procs = (ElectronElectron(0.05), ElectronPhonon(0.05, temperature=0.1))
     st = inel.solve_inelastic(w, procs, grid=GRID, subdivision=2)
     d = solve_dynamics(w, procs, jnp.array([1.0, 1e4]), grid=GRID, subdivision=2)
     assert bool(d.converged)
     assert float(jnp.max(jnp.abs(d.sectors[0] - st.kinetic.sectors))) > 0.05  # still on its way at t = 1
     assert float(jnp.max(jnp.abs(d.sectors[-1] - st.kinetic.sectors))) < 1e-8
+    hot = np.tanh(E / (2 * 0.15))
+    assert np.max(np.abs(np.asarray(d.sectors[:, :, -1, 0]) - hot)) < 1e-14
 
 
 def test_small_deviation_decays_with_the_linearised_operator():

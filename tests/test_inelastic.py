@@ -429,10 +429,8 @@ def test_energy_relaxation_in_a_normal_wire_double_step_to_hot_electrons():
     mu = V (1 - x/L), T_e^2 = T0^2 + (3/pi^2) V^2 (x/L)(1 - x/L), in f_L and f_T.  The current is the
     Ohmic one and both the charge and the energy current are conserved along the wire."""
     T0, V, L = 0.02, 1.0, 10.0
-    # a strongly coupled contact at x = 0 is the biased reservoir (to 1/kappa_c)
-    inj = qp.TunnelContact(position=0.0, kappa=1e4, electrode=qp.NormalMetal(bias=V, temperature=T0))
-    w = qp.Wire(qp.Superconductor(delta=0.0, gamma=0.0), L, (inj,), temperature=T0, ends=("vacuum", "reservoir"),
-                n_x=21, growth=0.0)
+    w = qp.Wire(qp.Superconductor(delta=0.0, gamma=0.0), L, (), temperature=T0,
+                ends=(qp.Reservoir(bias=V), "reservoir"), n_x=21, growth=0.0)
     grid = inel.uniform_grid(3.0, 0.03)
     E, x = np.asarray(grid.points), np.asarray(w.x)
     mid = 10
@@ -452,6 +450,8 @@ def test_energy_relaxation_in_a_normal_wire_double_step_to_hot_electrons():
         if kappa == 0.0:
             assert max(np.max(np.abs(m[:, mid, k] - double[k])) for k in (0, 1)) < 2e-5
             I0 = np.asarray(s.kinetic.current_profile()["quasiparticle"])
+            np.testing.assert_allclose(I0, V / L, rtol=1e-3)  # Ohmic
+            np.testing.assert_allclose(np.asarray(s.kinetic.reservoir_currents()), [-V / L, V / L], rtol=1e-3)
             # the double step carries the charge and energy of the hot-electron Fermi function
             mu0, _, T_loc, ok = s.kinetic.local_equilibrium()
             assert bool(np.all(ok))

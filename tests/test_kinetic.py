@@ -1,5 +1,6 @@
 """Kinetic engine: coefficients, wire solver, conservation laws, analytic limits, seed 001 Eq. (21)."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -148,6 +149,40 @@ def test_normal_state_matches_resistor_network():
     sol = qp.solve_kinetic(w, jnp.asarray(V), n_energy=NE)
     i1, i2 = w.contact_nodes
     np.testing.assert_allclose(np.asarray(sol.charge_imbalance())[[i1, i2]], mu, rtol=1e-4)
+
+
+def test_biased_and_heated_reservoir_ends():
+    """Reservoir ends at their own potential and temperature (jaxqp.Reservoir), normal wire: Kirchhoff with
+    the reservoirs as voltage sources, the current into each reservoir, d I / d V_reservoir by autodiff
+    against central differences; a heated end without bias gives the Wiedemann-Franz profile
+    T_e^2(x) = T_L^2 (1 - x/L) + T_R^2 x/L of the local equilibrium (no inelastic scattering), no current."""
+    L, (x1, x2), (k1, k2), VL = 30.0, (10.0, 14.0), (0.5, 0.3), 0.3
+    normal = qp.Superconductor(delta=0.0)
+
+    def wire(vl):
+        return _wire(normal, kappas=(k1, k2), xs=(x1, x2), L=L, ends=(qp.Reservoir(bias=vl), "reservoir"))
+
+    w = wire(VL)
+    assert w.ends == ("reservoir", "reservoir") and isinstance(w.boundaries[0], qp.Reservoir)
+    V = np.array([0.7, -0.2])
+    sol = qp.solve_kinetic(w, jnp.asarray(V), n_energy=NE)
+    G = np.array([[1 / x1 + 1 / (x2 - x1) + k1, -1 / (x2 - x1)], [-1 / (x2 - x1), 1 / (x2 - x1) + 1 / (L - x2) + k2]])
+    mu = np.linalg.solve(G, np.array([k1 * V[0] + VL / x1, k2 * V[1]]))
+    np.testing.assert_allclose(np.asarray(sol.currents.charge), [k1 * (V[0] - mu[0]), k2 * (V[1] - mu[1])], rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(sol.reservoir_currents()), [(mu[0] - VL) / x1, mu[1] / (L - x2)],
+                               rtol=1e-4, atol=1e-7)
+    f = lambda vl: qp.contact_currents(wire(vl), jnp.asarray(V), n_energy=NE).charge[0]  # noqa: E731
+    d = float(jax.grad(f)(VL))
+    fd = (float(f(VL + 1e-4)) - float(f(VL - 1e-4))) / 2e-4
+    assert abs(d - fd) < 1e-7 * abs(d) + 1e-10 and d < 0
+    TL, TR = 0.3, 0.05
+    hot = qp.Wire(normal, L, (), temperature=TR, n_x=NX, growth=0.0, ends=(qp.Reservoir(temperature=TL), "reservoir"))
+    s = qp.solve_kinetic(hot, n_energy=NE)
+    mu_loc, _, T_loc, ok = s.local_equilibrium()
+    x = np.asarray(hot.x)
+    assert bool(np.all(ok)) and np.max(np.abs(np.asarray(mu_loc))) < 1e-10
+    np.testing.assert_allclose(np.asarray(T_loc) ** 2, TL**2 * (1 - x / L) + TR**2 * x / L, rtol=2e-3)
+    assert np.max(np.abs(np.asarray(s.reservoir_currents()))) < 1e-10
 
 
 def test_normal_state_spin_relaxation_length():

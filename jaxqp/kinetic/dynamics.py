@@ -166,14 +166,13 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
         V = bias_array(system.wire, bias)
         bias_fn = _Constant(V)
     shape = (system.setup.E.size, system.setup.x.size, 4)
-    heq = system.equilibrium()
     if initial is None:
-        h0 = heq
+        h0 = system.equilibrium()
     else:
         h0 = jnp.asarray(initial, float)
         if h0.shape != shape:
             raise ValueError(f"initial must be the sector distribution of shape {shape} (n_E, n_x, 4), got {h0.shape}")
-        h0 = jnp.where((system.volume > 0)[None, :, None], h0, heq)
+    h0 = jnp.where((system.volume > 0)[None, :, None], h0, system.bulk.d)  # reservoir rows: the reservoirs
     val.check_positive("capacity_floor", capacity_floor, hint="a small positive density of states, e.g. 1e-3")
     opts = _Options(rtol=float(rtol), atol=float(atol), max_steps=int(max_steps), floor=float(capacity_floor),
                     solver=default_solver() if solver is None else solver)

@@ -54,7 +54,16 @@ from ..spectral.bulk import green_functions
 from .coefficients import KineticCoefficients, coefficients, to_modes
 from .collisions import PROCESSES, collision_integral, energy_collision_integral
 from .solve import ContactCurrents, KineticSolution, bias_array, check_wire, currents_from_fluxes
-from .wire import Wire, WireResponse, assemble, contact_drive, equilibrium_sectors, proximity_spectra
+from .wire import (
+    Wire,
+    WireResponse,
+    assemble,
+    contact_drive,
+    equilibrium_sectors,
+    proximity_spectra,
+    reservoir_extent,
+    reservoir_sectors,
+)
 
 
 # ----------------------------------------------------------------- configuration
@@ -217,13 +226,12 @@ def _bulk_system(wire: Wire, cfg, delta) -> _System:
     batch = B.shape[:-3]
     B = jnp.broadcast_to(B, batch + (n, 4, 4))
     d = jnp.zeros(batch + (n, 4))
-    heq = equilibrium_sectors(jnp.asarray(E), wire.temperature)
     mask = vol
     if wire.ends[0] == "reservoir":
-        d = d.at[:, 0].set(heq)
+        d = d.at[:, 0].set(reservoir_sectors(wire, jnp.asarray(E), 0))
         mask = mask.at[0].set(0.0)
     if wire.ends[1] == "reservoir":
-        d = d.at[:, n - 1].set(heq)
+        d = d.at[:, n - 1].set(reservoir_sectors(wire, jnp.asarray(E), 1))
         mask = mask.at[n - 1].set(0.0)
     return _System(A=A, B=B, C=C, d=d, mask=mask, G=G, F=F, Ks=(), hes=(), co=co, ok=ok)
 
@@ -628,7 +636,8 @@ def _package(p: _Params, st: _Setup, grid: EnergyGrid, u, ok, res, k) -> Inelast
     h, delta = u
     S = _system(p, st, _delta_of(p, delta))
     fluxes = jnp.stack([jnp.einsum("eij,ej->ei", K, he - h[:, i])
-                        for K, he, i in zip(S.Ks, S.hes, st.nodes, strict=False)], 1)
+                        for K, he, i in zip(S.Ks, S.hes, st.nodes, strict=False)], 1) if S.Ks else jnp.zeros(
+        (st.E.size, 0, 4))
     charge, spin, heat = currents_from_fluxes(fluxes, grid)
     n_x = st.x.shape[0]
     dos = jnp.broadcast_to(jnp.moveaxis(S.N, 0, -1).transpose(1, 0, 2), (st.E.size, n_x, 2))
@@ -694,7 +703,9 @@ def _default_grid(wire, grid, spacing, e_max, gap, V):
         return _cell_grid(_check_uniform(grid))
     if e_max is None:
         vmax = float(np.max(np.abs(np.asarray(V)))) if np.size(V) else 0.0
-        e_max = gap.cutoff if gap is not None else vmax + 2.0 + 30.0 * float(np.max(np.asarray(wire.temperature)))
+        v_res, t_res = reservoir_extent(wire)
+        t_max = max([float(np.max(np.asarray(wire.temperature)))] + [float(np.max(t)) for t in t_res])
+        e_max = gap.cutoff if gap is not None else max(vmax, v_res) + 2.0 + 30.0 * t_max
     return uniform_grid(e_max, spacing)
 
 

@@ -52,10 +52,11 @@ def as_wire(wire) -> Wire:
 
 
 def check_wire(wire) -> Wire:
-    """The `jaxqp.Wire` of a kinetic problem (`as_wire`), which must have contacts."""
+    """The `jaxqp.Wire` of a kinetic problem (`as_wire`), which must have a drive: contacts or a `Reservoir` end."""
     wire = as_wire(wire)
-    if not wire.contacts:
-        raise ValueError("the wire has no contacts: add TunnelContact objects to Wire(contacts=...)")
+    if not wire.contacts and all(r is None for r in wire.reservoirs):
+        raise ValueError("the wire has no drive: add TunnelContact objects to Wire(contacts=...) or a reservoir end "
+                         "at its own potential or temperature, ends=(jaxqp.Reservoir(bias=...), 'reservoir')")
     return wire
 
 

@@ -35,6 +35,7 @@ from jax import Array
 from ..distributions import fermi
 from ..geometry import TunnelContact, Wire, position_grid  # noqa: F401  (kinetic names of the geometry)
 from ..grids import EnergyGrid, merged_grid
+from ..internal import validation as val
 from ..internal.blocktri import block_thomas, small_solve
 from ..materials import NormalMetal, Superconductor
 from ..spectral.bulk import green_functions
@@ -99,6 +100,9 @@ def default_energy_grid(wire: Wire, v_max=0.0, n: int = 2001, temperatures=None)
     """
     m = wire.material
     temps = [wire.temperature] + [c.electrode.temperature for c in wire.contacts if c.electrode.temperature is not None]
+    v_res, t_res = reservoir_extent(wire)
+    v_max = max(float(v_max), v_res)
+    temps += t_res
     if temperatures is not None:
         temps.append(jnp.max(jnp.asarray(temperatures)))
     tmax = float(np.max([np.max(np.asarray(t)) for t in temps]))
@@ -118,6 +122,7 @@ def default_energy_grid(wire: Wire, v_max=0.0, n: int = 2001, temperatures=None)
     n_a = n // 2
     t_el = [float(np.min(np.asarray(c.electrode.temperature if c.electrode.temperature is not None
                                      else wire.temperature))) for c in wire.contacts]
+    t_el += [float(np.min(t)) for t in t_res]
     spacing = 2.0 * e_max / (n - n_a - 1)
     if t_el and spacing > 2.5 * min(t_el):
         need = int(np.ceil(2.0 * (2.0 * e_max / (2.5 * min(t_el)) + 1)))
@@ -126,6 +131,21 @@ def default_energy_grid(wire: Wire, v_max=0.0, n: int = 2001, temperatures=None)
             f"resolve the Fermi edge of the coldest electrode (k_B T = {min(t_el):.3g}); use n_energy >= {need} "
             "or pass your own grid")
     return merged_grid(c, w, e_max, n)
+
+
+def reservoir_extent(wire: Wire) -> tuple[float, list]:
+    """Largest known ``|bias|`` of the wire's `jaxqp.Reservoir` ends and their known temperatures
+    (values being traced, e.g. under ``jax.grad``, are skipped): what a default energy grid must cover."""
+    v, temps = 0.0, []
+    for r in wire.reservoirs:
+        if r is None:
+            continue
+        b = val.concrete(r.bias)
+        v = max(v, float(np.max(np.abs(b)))) if b is not None else v
+        t = val.concrete(r.temperature)
+        if t is not None:
+            temps.append(t)
+    return v, temps
 
 
 # ----------------------------------------------------------------- assembly and solve
@@ -189,6 +209,17 @@ def equilibrium_sectors(E, T):
     return jnp.stack([fl, z, fl, z], -1)
 
 
+def reservoir_sectors(wire: Wire, E, side: int):
+    """Sector vector of the reservoir at end ``side`` (0 left, 1 right): equilibrium at the bath
+    temperature, or a normal metal at the `jaxqp.Reservoir`'s potential and temperature."""
+    res = wire.reservoirs[side]
+    if res is None:
+        return equilibrium_sectors(E, wire.temperature)
+    T = wire.temperature if res.temperature is None else res.temperature
+    fe, fh = fermi(E - res.bias, T), fermi(-E - res.bias, T)
+    return sectors_from_occupations(fe, fe, fh, fh)
+
+
 def wire_response(wire: Wire, grid: EnergyGrid, *, source=None, coefficients_override=None) -> WireResponse:
     """Solve the wire for the reservoir drive and for unit fluxes at every contact.
 
@@ -210,13 +241,12 @@ def wire_response(wire: Wire, grid: EnergyGrid, *, source=None, coefficients_ove
     nc = len(nodes)
     batch = B.shape[:-3]
     d = jnp.zeros(batch + (n, 4, 4 * nc + 1))
-    heq = equilibrium_sectors(E, wire.temperature)
     if source is not None:
         d = d.at[..., :, :, -1].add(-vol[:, None] * jnp.asarray(source))
     if wire.ends[0] == "reservoir":
-        d = d.at[..., 0, :, -1].set(heq)
+        d = d.at[..., 0, :, -1].set(reservoir_sectors(wire, E, 0))
     if wire.ends[1] == "reservoir":
-        d = d.at[..., n - 1, :, -1].set(heq)
+        d = d.at[..., n - 1, :, -1].set(reservoir_sectors(wire, E, 1))
     for c, i in enumerate(nodes):
         d = d.at[..., i, :, 4 * c:4 * c + 4].set(jnp.eye(4))
     sol = block_thomas(A, B, C, d)
@@ -279,6 +309,8 @@ def contact_kernels(wire: Wire, resp: WireResponse, V):
         Kfull = Kfull.at[..., 4 * c:4 * c + 4, 4 * c:4 * c + 4].set(K)
         hes.append(he)
         oks.append(ok)
+    if not hes:  # driven by its reservoirs alone
+        return Kfull, jnp.zeros(E.shape + (0,)), jnp.ones(E.shape, bool)
     return Kfull, jnp.concatenate(hes, -1), jnp.all(jnp.stack(oks), axis=0)
 
 
