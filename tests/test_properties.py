@@ -192,3 +192,87 @@ def test_spin_solver_is_invariant_under_rotations_of_the_field(record_property):
         assert nd.min() > -1e-9 or h == 0.0
 
     _draws(check, record_property)
+
+
+def test_proximity_chain_conserves_the_spectral_current_and_is_even_in_the_phase(record_property):
+    """S/N/S chains with random tunnel or transparent interfaces, phase, pair breaking and Dynes
+    broadening (the 1-D retarded solver): every energy converges; the DOS is finite and >= 0; the
+    spectral current is the same on every link of the normal segment (the equation it solves is a
+    conservation law there); reversing the phase leaves the DOS and reverses the current; at zero phase
+    no current flows."""
+    E = jnp.concatenate([jnp.linspace(-1.6, -0.05, 6), jnp.linspace(0.05, 1.6, 6)])
+    n_n = 9
+
+    def solve(delta, gamma, zeta, G1, G2, phi):
+        S = qp.Superconductor(delta=delta, gamma=gamma, zeta=zeta)
+        N = qp.Superconductor(delta=0.0, gamma=gamma)
+        segs = (qp.Segment(S, 0.5, n_x=4, conductance=1e3, phase=-phi / 2), qp.Segment(N, 2.0, n_x=n_n),
+                qp.Segment(S, 0.5, n_x=4, conductance=1e3, phase=phi / 2))
+        sol = qp.solve_proximity(qp.Chain(segs, (G1, G2), ends=("reservoir", "reservoir")), E, throw=False)
+        return (np.asarray(sol.dos), np.asarray(sol.spectral_current()), np.asarray(sol.converged),
+                np.asarray(sol.x))
+
+    @given(delta=st.floats(0.3, 1.0), gamma=st.sampled_from([1e-4, 1e-2, 0.1]), zeta=st.sampled_from([0.0, 0.05]),
+           G1=st.one_of(st.none(), st.floats(0.05, 50.0)), G2=st.one_of(st.none(), st.floats(0.05, 50.0)),
+           phi=st.floats(0.0, 2 * np.pi))
+    @example(delta=1.0, gamma=1e-4, zeta=0.0, G1=None, G2=None, phi=np.pi)  # transparent, minigap closed
+    @example(delta=0.3, gamma=0.1, zeta=0.05, G1=0.05, G2=50.0, phi=1.0)  # very asymmetric barriers
+    def check(count, delta, gamma, zeta, G1, G2, phi):
+        count[0] += 1
+        dos, j, ok, x = solve(delta, gamma, zeta, G1, G2, phi)
+        dos_r, j_r, ok_r, _ = solve(delta, gamma, zeta, G1, G2, -phi)
+        assert ok.all() and ok_r.all()
+        assert np.all(np.isfinite(dos)) and np.all(np.isfinite(j))
+        assert dos.min() > -1e-10
+        mid = 0.5 * (x[1:] + x[:-1])
+        jn = j[:, (mid > 0.5) & (mid < 2.5)]  # the links of the normal segment
+        assert np.max(np.abs(jn - jn[:, :1])) < 1e-8 * np.max(np.abs(jn)) + 1e-9  # the Newton tolerance
+        np.testing.assert_allclose(dos_r, dos, atol=1e-9)
+        np.testing.assert_allclose(j_r.real, -j.real, atol=1e-9 * (1 + np.max(np.abs(j))))
+        if phi == 0.0:
+            assert np.max(np.abs(j.real)) < 1e-9
+
+    _draws(check, record_property)
+
+
+def test_inelastic_solver_converges_to_its_residual_and_conserves_charge_and_energy(record_property):
+    """The energy-coupled kinetic solver with electron-electron scattering and relaxation to the local
+    equilibrium, random rates, temperatures, barriers, gaps and biases: a converged solution has the
+    residual of the public discrete system (recomputed here) at round-off; nothing is NaN; in a normal
+    wire the injected charge and energy reach the reservoir (both processes conserve them); without
+    bias the wire stays in equilibrium."""
+    from jaxqp.kinetic import inelastic as inel
+
+    grid = inel.uniform_grid(2.5, 0.1)
+
+    def wire(delta, kappa, T, V):
+        c = qp.TunnelContact(position=1.0, kappa=kappa, electrode=qp.NormalMetal(bias=V, temperature=T))
+        return qp.Wire(qp.Superconductor(delta=delta, gamma=0.05), 3.0, (c,), temperature=T,
+                       ends=("vacuum", "reservoir"), n_x=7, growth=0.0)
+
+    @given(delta=st.one_of(st.just(0.0), st.floats(0.3, 1.0)), kappa=st.floats(0.01, 2.0), T=st.floats(0.05, 0.3),
+           V=st.floats(-1.5, 1.5), r_ee=st.floats(1e-3, 1.0), r_rt=st.floats(1e-3, 1.0))
+    @example(delta=0.0, kappa=2.0, T=0.05, V=1.5, r_ee=1.0, r_rt=1.0)
+    @example(delta=1.0, kappa=0.01, T=0.3, V=0.0, r_ee=1e-3, r_rt=1e-3)
+    def check(count, delta, kappa, T, V, r_ee, r_rt):
+        count[0] += 1
+        w = wire(delta, kappa, T, V)
+        procs = (qp.ElectronElectron(kappa=r_ee, power=1.5), qp.RelaxationTime(r_rt, conserve="all"))
+        sol = inel.solve_inelastic(w, procs, grid=grid, subdivision=2, throw=False)
+        h = sol.kinetic.sectors
+        assert np.all(np.isfinite(np.asarray(h)))
+        assert bool(sol.converged), "these parameters are well inside the solver's range"
+        system = inel.kinetic_system(w, procs, grid=grid, subdivision=2)
+        F = np.asarray(system.residual(h, jnp.array([V])))
+        drive = np.max(np.abs(np.asarray(system.residual(system.equilibrium(), jnp.array([V])))))
+        assert np.max(np.abs(F)) < 1e-8 * max(drive, 1e-12) + 1e-13
+        if V == 0.0:
+            assert np.max(np.abs(np.asarray(h - system.equilibrium()))) < 1e-10
+        if delta == 0.0:
+            k = sol.kinetic
+            injected = float(k.currents.charge[0])
+            assert abs(injected - float(jnp.sum(k.reservoir_currents()))) < 1e-8 * abs(injected) + 1e-12
+            heat = float(k.currents.heat[0])
+            assert abs(heat - float(k.current_profile()["energy"][-1])) < 1e-8 * abs(heat) + 1e-12
+
+    _draws(check, record_property)
