@@ -188,3 +188,106 @@ def test_fit_configurations_validate_or_are_refused_clearly(tmp_path, record_pro
             _load_or_refuse(fitconfig.build, c, tmp_path)
 
     _draws(check, record_property)
+
+
+def _assert_correct_load(m):
+    """A load is a correct load: finite, labelled 1-D coordinates in SI units, strictly increasing for
+    a map (a curve may repeat a point), values matching the coordinates, finite."""
+    for k, c in m.coords.items():
+        assert c.ndim == 1 and np.all(np.isfinite(c)) and m.units[k]
+        if len(m.coords) > 1:
+            assert np.all(np.diff(c) > 0) or np.all(np.diff(c) < 0), "a map's axis is monotonic"
+    assert m.values.shape == tuple(len(c) for c in m.coords.values())
+    assert np.all(np.isfinite(m.values))
+
+
+AXIS = st.one_of(st.integers(1, 5).map(lambda n: np.linspace(-1.0, 1.0, n)),
+                 st.lists(st.one_of(st.floats(-3, 3), st.just(float("nan"))), min_size=1, max_size=5).map(np.asarray))
+
+
+@st.composite
+def array_dicts(draw):
+    """Named arrays of a curve or a map, sometimes with a 'units' entry, NaNs, wrong shapes, duplicates."""
+    x, y = draw(AXIS), draw(AXIS)
+    shape = draw(st.sampled_from([(len(x),), (len(x), len(y)), (len(y), len(x)), (2,)]))
+    vals = np.asarray(draw(st.lists(NUMBERS, min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))),
+                      float).reshape(shape)
+    d = {"bias": x, "field": y, draw(st.sampled_from(["G", "dIdV", "G_err", "sigma"])): vals}
+    if draw(st.booleans()):
+        d["sigma"] = np.abs(vals) + draw(st.sampled_from([0.0, 0.1]))
+    if draw(st.booleans()):
+        names = list(d) + ["extra"]
+        d["units"] = np.asarray(__import__("json").dumps({n: draw(UNITS) for n in names if draw(st.booleans())}))
+    return d
+
+
+def test_npz_and_npy_files_load_or_are_refused_clearly(tmp_path, record_property):
+    """Random .npz maps and curves (NaN and non-monotonic axes, shape mismatches, units in the file or
+    missing, sigma columns), random .npy arrays and random bytes under both names."""
+    npz, npy = tmp_path / "data.npz", tmp_path / "data.npy"
+
+    @given(d=array_dicts(), arr=st.lists(st.lists(NUMBERS, min_size=1, max_size=4), min_size=1, max_size=4),
+           raw=st.binary(max_size=80), which=st.sampled_from(["npz", "npy", "raw-npz", "raw-npy"]),
+           units=st.sampled_from([None, {"bias": "mV", "field": "T", "G": "uS", "y": "uS", "x": "mV"}]))
+    @example(d={"bias": np.array([0.0, np.nan]), "G": np.array([1.0, 2.0])}, arr=[[1.0]], raw=b"", which="npz",
+             units={"bias": "mV", "G": "uS"})
+    @example(d={"bias": np.array([0.0, 1.0, 0.5]), "field": np.array([0.0, 1.0]), "G": np.ones((3, 2))},
+             arr=[[1.0]], raw=b"", which="npz", units={"bias": "mV", "field": "T", "G": "uS"})  # non-monotonic
+    @example(d={}, arr=[[1.0]], raw=b"PK\x03\x04garbage", which="raw-npz", units=None)
+    def check(count, d, arr, raw, which, units):
+        count[0] += 1
+        if which == "npz":
+            np.savez(npz, **d)
+            m = _load_or_refuse(data.load, npz, units=units)
+        elif which == "npy":
+            rows = [r + [0.0] * (max(map(len, arr)) - len(r)) for r in arr]
+            np.save(npy, np.asarray(rows))
+            m = _load_or_refuse(data.load, npy, coords=["x"], value="y", units=units)
+        else:
+            path = npz if which == "raw-npz" else npy
+            path.write_bytes(raw)
+            m = _load_or_refuse(data.load, path, units=units)
+        if m is not None:
+            _assert_correct_load(m)
+
+    _draws(check, record_property)
+
+
+def test_netcdf_files_load_or_are_refused_clearly(tmp_path, record_property):
+    """Random datasets written as netCDF (NaN and non-monotonic dimensions, unit attributes present,
+    missing or unknown, several variables, a sigma variable) and random bytes under a .nc name."""
+    import xarray as xr
+
+    path = tmp_path / "data.nc"
+
+    @given(x=AXIS, y=AXIS, two_d=st.booleans(), vunit=UNITS, xunit=UNITS, with_sigma=st.booleans(),
+           nan_value=st.booleans(), raw=st.one_of(st.none(), st.binary(max_size=80)))
+    @example(x=np.array([0.0, np.nan]), y=np.array([1.0]), two_d=False, vunit="uS", xunit="mV", with_sigma=False,
+             nan_value=False, raw=None)
+    @example(x=np.array([0.0, 1.0, 0.5]), y=np.array([1.0, 2.0]), two_d=True, vunit="uS", xunit="mV",
+             with_sigma=True, nan_value=False, raw=None)
+    @example(x=np.array([0.0]), y=np.array([1.0]), two_d=False, vunit="uS", xunit="mV", with_sigma=False,
+             nan_value=False, raw=b"\x89HDF\r\n\x1a\ngarbage")
+    def check(count, x, y, two_d, vunit, xunit, with_sigma, nan_value, raw):
+        count[0] += 1
+        if raw is not None:
+            path.write_bytes(raw)
+        else:
+            dims = ("bias", "field") if two_d else ("bias",)
+            shape = (len(x), len(y)) if two_d else (len(x),)
+            vals = np.linspace(1.0, 2.0, int(np.prod(shape))).reshape(shape)
+            if nan_value:
+                vals.flat[0] = np.nan
+            ds = xr.Dataset({"G": (dims, vals, {"units": vunit} if vunit else {})},
+                            coords={"bias": ("bias", x, {"units": xunit} if xunit else {})})
+            if two_d:
+                ds = ds.assign_coords(field=("field", y, {"units": "T"}))
+            if with_sigma:
+                ds["dG"] = (dims, np.full(shape, 0.1), {"units": vunit} if vunit else {})
+            path.unlink(missing_ok=True)
+            ds.to_netcdf(path, engine="h5netcdf")
+        m = _load_or_refuse(data.load, path, sigma="dG" if with_sigma and raw is None else None)
+        if m is not None:
+            _assert_correct_load(m)
+
+    _draws(check, record_property)

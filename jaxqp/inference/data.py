@@ -246,8 +246,13 @@ def load(source, *, coords: list[str] | None = None, value: str | None = None, s
         if suffix in (".nc", ".h5", ".hdf5", ".nc4", ".cdf"):
             import xarray as xr
 
-            with xr.open_dataset(path, engine="h5netcdf") as ds:
-                return _load_xarray(ds.load(), coords, value, sigma, units, str(path))
+            try:
+                with xr.open_dataset(path, engine="h5netcdf") as ds:
+                    loaded = ds.load()
+            except Exception as e:  # noqa: BLE001 - h5py/xarray raise many kinds for a damaged file
+                raise ValueError(f"cannot read {path} as netCDF/HDF5 ({type(e).__name__}: {e}); is it a "
+                                 "netCDF4 file (xarray's to_netcdf)?") from None
+            return _load_xarray(loaded, coords, value, sigma, units, str(path))
         raise ValueError(f"unknown data format {suffix!r}: use CSV, .npy/.npz, netCDF/HDF5 (.nc, .h5)")
     if isinstance(source, dict):
         return _from_arrays(dict(source), coords, value, sigma, units, "dict")
@@ -284,7 +289,19 @@ def _finish(coord_arrays: dict, vals, sig, value: str, units: dict, source: str,
     for k, c in coords.items():
         if c.ndim != 1 or c.size == 0:
             raise ValueError(f"coordinate {k!r} must be a non-empty 1-D array, got shape {c.shape}")
-    return Measurement(coords=coords, values=out[value], sigma=sig_si, name=value, units=si_units, source=source)
+    vals_si = out[value]
+    if vals_si.shape == tuple(c.size for c in coords.values()) and all(np.all(np.isfinite(c))
+                                                                       for c in coords.values()):
+        # increasing coordinates (a curve may repeat a point: up and down sweeps; a map's axes may not)
+        for ax, (k, c) in enumerate(coords.items()):
+            order = np.argsort(c, kind="stable")
+            if len(coords) > 1 and np.any(np.diff(c[order]) == 0):
+                raise ValueError(f"coordinate {k!r} of the map in {source} repeats a value; the axes of a map "
+                                 "hold distinct values (average or drop the repeated rows)")
+            if sig_si is not None and np.shape(sig_si) == vals_si.shape:
+                sig_si = np.take(sig_si, order, axis=ax)
+            coords[k], vals_si = c[order], np.take(vals_si, order, axis=ax)
+    return Measurement(coords=coords, values=vals_si, sigma=sig_si, name=value, units=si_units, source=source)
 
 
 def _load_csv(path, coords, value, sigma, units) -> Measurement:
@@ -323,9 +340,27 @@ def _load_csv(path, coords, value, sigma, units) -> Measurement:
     return _from_arrays(cols, coords, value, sigma, units, str(path), long_format=True)
 
 
+def _read_numpy(path):
+    """The array of a .npy file or the named arrays of a .npz file; a clear error for anything else."""
+    def damaged(e):
+        return ValueError(f"cannot read {path} as a NumPy file ({type(e).__name__}: {e}); write it with "
+                          "np.save/np.savez")
+
+    try:
+        obj = np.load(path, allow_pickle=False)
+        if isinstance(obj, np.lib.npyio.NpzFile):
+            with obj as z:
+                obj = {k: np.asarray(z[k]) for k in z.files}
+    except Exception as e:  # noqa: BLE001 - zipfile, pickle and format errors of a damaged file
+        raise damaged(e) from None
+    if isinstance(obj, np.ndarray) and not np.issubdtype(obj.dtype, np.number):
+        raise ValueError(f"{path}: holds {obj.dtype} data, not numbers")
+    return obj
+
+
 def _load_numpy(path, coords, value, sigma, units) -> Measurement:
     if path.suffix.lower() == ".npy":
-        arr = np.load(path)
+        arr = _read_numpy(path)
         if arr.ndim != 2 or arr.shape[1] < 2:
             raise ValueError(f"{path}: a .npy file must hold columns (points x quantities); use .npz for maps")
         names = list(coords or []) + [value or "y"]
@@ -335,10 +370,18 @@ def _load_numpy(path, coords, value, sigma, units) -> Measurement:
             raise ValueError(f"{path}: {arr.shape[1]} columns; name them with coords=[...], value=..., sigma=...")
         return _from_arrays({n: arr[:, i] for i, n in enumerate(names)}, coords, value or "y", sigma, units,
                             str(path), long_format=True)
-    with np.load(path, allow_pickle=False) as z:
-        d = {k: z[k] for k in z.files}
+    d = _read_numpy(path)
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: a .npz file holds named arrays (np.savez(path, bias=..., G=...))")
     if "units" in d:
-        units = {**json.loads(str(d.pop("units"))), **units}
+        try:
+            file_units = json.loads(str(d.pop("units")))
+        except ValueError:
+            file_units = None
+        if not isinstance(file_units, dict) or not all(isinstance(u, str) for u in file_units.values()):
+            raise ValueError(f"{path}: the 'units' entry must be a JSON object name -> unit string, "
+                             "e.g. np.savez(path, ..., units=json.dumps({'bias': 'mV', 'G': 'uS'}))")
+        units = {**file_units, **units}
     return _from_arrays(d, coords, value, sigma, units, str(path))
 
 
