@@ -230,6 +230,52 @@ def test_ten_kills_at_random_points_end_in_the_identical_dataset(tmp_path):
     xr.testing.assert_identical(runner.open_result(tmp_path / "killed"), full)
 
 
+def test_two_readers_open_the_result_while_the_run_writes_it(tmp_path):
+    """Two readers (threads) open a running sweep's folder over and over with ``partial=True``: every
+    snapshot is a whole dataset whose finished points equal the final result and whose other points are
+    NaN with status "not_computed_yet"; the run is not disturbed and completes to the same dataset."""
+    import threading
+
+    cfg = _write(tmp_path, "sweep", _SWEEP.replace("num = 48", "num = 120"))
+    out = tmp_path / "watched"
+    cmd = [sys.executable, "-m", "jaxqp.app.cli", "run", str(cfg), "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    snapshots, errors = [[], []], []
+
+    def read(k):
+        while proc.poll() is None:
+            try:
+                snapshots[k].append(runner.open_result(out, partial=True))
+            except FileNotFoundError:  # no manifest or no finished chunk yet
+                pass
+            except Exception as e:  # noqa: BLE001 - any other failure is the test's finding
+                errors.append(e)
+                return
+            time.sleep(0.01)
+
+    readers = [threading.Thread(target=read, args=(k,)) for k in (0, 1)]
+    for t in readers:
+        t.start()
+    try:
+        assert proc.wait(300) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for t in readers:
+            t.join(60)
+    assert not errors, errors
+    final = runner.open_result(out)
+    assert runner.open_result(out, partial=True).identical(final)
+    pending = [s for snaps in snapshots for s in snaps if (s.status == 4).any()]
+    assert all(len(snaps) > 0 for snaps in snapshots) and pending, [len(x) for x in snapshots]
+    for s in pending:
+        done = s.status != 4
+        assert s.status.attrs["flag_meanings"].split()[4] == "not_computed_yet"
+        for name in ("conductance",):
+            np.testing.assert_array_equal(s[name].where(done).values, final[name].where(done).values)
+            assert bool(s[name].where(~done).isnull().all())
+
+
 def test_a_full_disk_is_reported_and_loses_no_finished_chunk(tmp_path, monkeypatch):
     """The fifth chunk write fails with ENOSPC: exit code 4 with the reason, the four finished chunks and
     nothing else on disk; once there is room the same command completes to the uninterrupted dataset."""

@@ -48,7 +48,7 @@ from ..internal.config import VERSION as __version__
 from ..units import Units
 from .configfile import ConfigError
 from .runconfig import RunConfig
-from .tasks import STATUS, TASKS
+from .tasks import PENDING, STATUS, TASKS
 
 _MANIFEST = "manifest.json"
 
@@ -359,18 +359,31 @@ _SI_FACTOR = {
 }
 
 
-def assemble(cfg: RunConfig, out: Path, pl: Plan) -> xr.Dataset:
-    """The labelled dataset from the chunk files (all must exist)."""
+def assemble(cfg: RunConfig, out: Path, pl: Plan, *, partial: bool = False) -> xr.Dataset:
+    """The labelled dataset from the chunk files (all must exist).
+
+    ``partial=True``: the chunks finished so far, the other points NaN with status
+    ``not_computed_yet``; it only reads (a run may be writing into the folder at the same time).
+    """
     task = TASKS[cfg.task]
     parts = []
     for i in range(pl.n_chunks):
         path = out / "chunks" / f"{i:06d}.npz"
         c = _load_chunk(path)
-        if c is None:
+        if c is None and not partial:
             path.unlink(missing_ok=True)  # so that the next run computes it again
             raise RuntimeError(f"chunk {i} of {out} is missing or unreadable; run the same command again to "
                                "compute it")
         parts.append(c)
+    like = next((p for p in parts if p is not None), None)
+    if like is None:
+        raise FileNotFoundError(f"no finished chunks in {out} yet; open it again when the run has written some")
+    n_rows = lambda i: min(pl.chunk, pl.n_points - i * pl.chunk)  # noqa: E731
+    for i, p in enumerate(parts):
+        if p is None:  # not computed yet
+            parts[i] = {k: (np.full((n_rows(i),) + v.shape[1:], PENDING, v.dtype) if k == "status"
+                            else np.full((n_rows(i),) + v.shape[1:], np.nan, np.result_type(v, np.float32)))
+                        for k, v in like.items()}
     arrays = {k: np.concatenate([p[k] for p in parts])[: pl.n_points] for k in parts[0]}
     shape = cfg.shape
     dims = tuple(a.name for a in cfg.axes)
@@ -426,12 +439,21 @@ def save(ds: xr.Dataset, out: Path, fmt: str = "netcdf") -> Path:
     return save_nc(ds, out / "result.nc")
 
 
-def open_result(path) -> xr.Dataset:
-    """Load ``result.nc`` / ``result.zarr`` (or the folder holding one) into memory."""
+def open_result(path, *, partial: bool = False) -> xr.Dataset:
+    """Load ``result.nc`` / ``result.zarr`` (or the folder holding one) into memory.
+
+    ``partial=True`` on a run folder whose run is still going (or was interrupted): the dataset of the
+    chunks finished so far, the other points NaN with status ``not_computed_yet`` (4); a finished
+    run's result as it is.  Any number of readers may do this while the run writes: they only read
+    whole files (chunks and results are written to a temporary name and renamed into place).
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path.resolve()} does not exist: `jaxqp run CONFIG.toml` writes its result to "
                                 "CONFIG-run/ next to the configuration file (or to its [output] dir)")
+    if partial and path.is_dir() and path.suffix != ".zarr" and not any(
+            (path / r).exists() for r in ("result.nc", "result.zarr")):
+        return _partial_result(path)
     if path.is_dir() and path.suffix != ".zarr":
         cands = [p for p in (path / "result.nc", path / "result.zarr") if p.exists()]
         if not cands:
@@ -446,6 +468,17 @@ def open_result(path) -> xr.Dataset:
     from ..io import load
 
     return load(path)
+
+
+def _partial_result(out: Path) -> xr.Dataset:
+    from .runconfig import from_dict
+
+    try:
+        m = json.loads((out / _MANIFEST).read_text())
+    except (OSError, json.JSONDecodeError):
+        raise FileNotFoundError(f"{out.resolve()} is not a `jaxqp run` folder (no readable {_MANIFEST})") from None
+    cfg = from_dict(m["config"], base=out)
+    return assemble(cfg, out, plan(cfg, chunk=int(m["chunk"])), partial=True)
 
 
 # ------------------------------------------------------------------------------- progress

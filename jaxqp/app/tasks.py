@@ -24,7 +24,8 @@ from ..selfconsistency import gap_jit, gap_params
 from ..spectral.bulk import green_functions
 
 #: status codes of a sweep point
-STATUS = {0: "ok", 1: "spectral_not_converged", 2: "gap_not_converged", 3: "non_finite"}
+STATUS = {0: "ok", 1: "spectral_not_converged", 2: "gap_not_converged", 3: "non_finite", 4: "not_computed_yet"}
+PENDING = 4  # a point of a run still in progress (`jaxqp.app.runner.open_result(..., partial=True)`)
 
 
 @dataclasses.dataclass(frozen=True)
