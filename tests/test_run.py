@@ -6,8 +6,10 @@ import subprocess
 import sys
 import textwrap
 import time
+import tomllib
 
 import numpy as np
+import pytest
 import xarray as xr
 from typer.testing import CliRunner
 
@@ -91,6 +93,40 @@ def test_dos_sweep_units_and_labels(tmp_path):
         np.testing.assert_allclose(row.N_dn.values, _bcs_dynes(E - h, d, 0.02), atol=1e-8)
     np.testing.assert_allclose(ds.field_reduced.values, MUB_UEV * ds.field.values / 180.0, rtol=1e-9)
     np.testing.assert_allclose(ds.delta_eV.values, ds.delta.values * 180e-6, rtol=1e-12)
+
+
+def test_zipped_sweep_is_the_diagonal_of_the_cartesian_one(tmp_path):
+    """[sweep.zip.<name>]: parameters that move together along one dimension (a list of points); every
+    member is a coordinate on that dimension, and the values equal the diagonal of the Cartesian sweep
+    of the same parameters and the closed form; unequal lengths and a parameter swept twice are
+    refused; a group named like a parameter leaves the parameter its full name."""
+    zipped = DOS.replace('[sweep.material]\nfield = { start = "0 T", stop = "1.2 T", num = 5 }',
+                         '[sweep.zip.path]\n"material.field" = ["0 T", "0.6 T", "1.2 T"]\n'
+                         '"material.temperature" = ["300 mK", "400 mK", "200 mK"]').replace(
+        'temperature = "300 mK"\n', "", 1)
+    assert "sweep.zip.path" in zipped and "300 mK\"\n" not in zipped.split("[sweep")[0]
+    ds, _ = runner.run(runconfig.from_dict(tomllib.loads(zipped)), out=tmp_path / "zip")
+    assert ds.N_up.dims == ("path", "energy") and ds.field.dims == ("path",) and ds.temperature.dims == ("path",)
+    cart = zipped.replace("[sweep.zip.path]", "[sweep]")
+    full, _ = runner.run(runconfig.from_dict(tomllib.loads(cart)), out=tmp_path / "cart")
+    assert full.N_up.dims == ("field", "temperature", "energy")
+    E = ds.energy.values * 1e6 / 180.0
+    for i in range(3):
+        B, T = float(ds.field[i]), float(ds.temperature[i])
+        diag = full.N_up.isel(field=i, temperature=i)
+        np.testing.assert_array_equal(ds.N_up.isel(path=i).values, diag.values)
+        h = MUB_UEV * B / 180.0
+        d = float(qp.gap(T * KB_UEV / 180.0, h=h))
+        np.testing.assert_allclose(ds.N_up.isel(path=i).values, _bcs_dynes(E + h, d, 0.02), atol=1e-8)
+    bad = {
+        "equally many": zipped.replace('"1.2 T"]', '"1.2 T", "1.5 T"]'),
+        "swept twice": zipped + '\n[sweep.material]\nfield = ["0 T"]\n',
+    }
+    for msg, text in bad.items():
+        with pytest.raises(runconfig.ConfigError, match=msg):
+            runconfig.from_dict(tomllib.loads(text))
+    named = runconfig.from_dict(tomllib.loads(zipped.replace("[sweep.zip.path]", "[sweep.zip.field]")))
+    assert named.dims == ("field",) and [a.name for a in named.axes] == ["material_field", "temperature"]
 
 
 def test_junction_sweep_equals_the_api_and_converts_currents(tmp_path):

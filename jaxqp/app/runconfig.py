@@ -272,6 +272,12 @@ class SweepAxis:
     si: np.ndarray  #: values in SI (or the reduced unit when the config used one)
     unit: str  #: the unit of ``si``
     reduced: np.ndarray  #: jaxqp units
+    group: str | None = None  #: the dimension of a zipped axis (``[sweep.zip.<group>]``), else None
+
+    @property
+    def dim_name(self) -> str:
+        """The dataset dimension this axis runs along (its own name, or its zip group's)."""
+        return self.group or self.name
 
 
 @dataclasses.dataclass
@@ -298,8 +304,14 @@ class RunConfig:
     notes: tuple = ()  #: one-line remarks on the physics of the sweep (printed with the plan)
 
     @property
+    def dims(self) -> tuple:
+        """The outer dimensions in order: one per Cartesian axis, one per zip group."""
+        return tuple(dict.fromkeys(a.dim_name for a in self.axes))
+
+    @property
     def shape(self) -> tuple:
-        return tuple(len(a.reduced) for a in self.axes)
+        sizes = {a.dim_name: len(a.reduced) for a in self.axes}
+        return tuple(sizes[d] for d in self.dims)
 
     @property
     def n_points(self) -> int:
@@ -317,9 +329,9 @@ class RunConfig:
             for k, v in d["params"].items():
                 out[f"{sec}.{k}"] = np.full(index.shape, v, float)
         if self.axes:
-            sub = np.unravel_index(index, self.shape)
-            for ax, i in zip(self.axes, sub, strict=False):
-                out[ax.key] = ax.reduced[i]
+            sub = dict(zip(self.dims, np.unravel_index(index, self.shape), strict=True))
+            for ax in self.axes:
+                out[ax.key] = ax.reduced[sub[ax.dim_name]]
         return out
 
 
@@ -635,7 +647,31 @@ def _grid(grid_t: dict, inner_name: str, inner_dim: str, errors: list):
 def _sweep(raw: dict, sections: dict, schemas: dict, delta0, xi_nm, errors: list) -> list:
     """[sweep]: the swept parameters (outer axes), reduced and checked against their bounds."""
     axes = []
-    sweep_t = _flatten_sweep(raw.get("sweep", {}))
+    sweep_raw = raw.get("sweep", {})
+    sweep_t: dict = {}
+    groups: dict = {}  # key -> zip group
+    for k, v in (sweep_raw.items() if isinstance(sweep_raw, dict) else ()):
+        if k != "zip":
+            for key, sp in _flatten_sweep({k: v}).items():
+                if key in sweep_t:
+                    errors.append(f"[sweep]: {key!r} is swept twice (also in [sweep.zip.{groups.get(key)}])")
+                    continue
+                sweep_t[key] = sp
+            continue
+        if not isinstance(v, dict) or not v or not all(isinstance(t, dict) for t in v.values()):
+            errors.append("[sweep.zip]: give one table per zipped dimension, e.g. [sweep.zip.cooldown] with "
+                          "\"right.temperature\" = [...] and \"right.field\" = [...] of equal length")
+            continue
+        for grp, t in v.items():
+            members = _flatten_sweep(t)
+            if len(members) < 1:
+                errors.append(f"[sweep.zip.{grp}]: no parameters")
+            for key, sp in members.items():
+                if key in sweep_t:
+                    errors.append(f"[sweep]: {key!r} is swept twice (also in [sweep.zip.{grp}])")
+                    continue
+                sweep_t[key] = sp
+                groups[key] = str(grp)
     for key, sp in sweep_t.items():
         sec, _, name = key.partition(".")
         if sec not in sections or name not in schemas.get(sec, {}):
@@ -668,14 +704,20 @@ def _sweep(raw: dict, sections: dict, schemas: dict, delta0, xi_nm, errors: list
             errors.append(f"[sweep]: {key!r} is swept, and [{sec}] also gives {name} = {raw[sec][name]!r}, which the "
                           f"sweep would override; remove one of the two")
             continue
-        axes.append(SweepAxis(name, key, p.dim, vals.value, vals.unit, red))
+        axes.append(SweepAxis(name, key, p.dim, vals.value, vals.unit, red, groups.get(key)))
         sections[sec]["params"].setdefault(name, float(red[0]))
     names = [a.name for a in axes]
-    for a in axes:
-        if names.count(a.name) > 1:
+    dims = {a.group for a in axes if a.group}
+    for a in axes:  # a coordinate named like another, or like a zip group, gets its full name
+        if names.count(a.name) > 1 or a.name in dims:
             a.name = a.key.replace(".", "_")
-    if len(axes) and int(np.prod([len(a.reduced) for a in axes], dtype=float)) > MAX_POINTS:
-        errors.append(f"[sweep]: {np.prod([len(a.reduced) for a in axes], dtype=float):.3g} points is absurdly "
+    for grp in dims:
+        sizes = {a.key: len(a.reduced) for a in axes if a.group == grp}
+        if len(set(sizes.values())) > 1:
+            errors.append(f"[sweep.zip.{grp}]: the zipped parameters need equally many values, got {sizes}")
+    sizes = {a.dim_name: len(a.reduced) for a in axes}
+    if len(axes) and int(np.prod(list(sizes.values()), dtype=float)) > MAX_POINTS:
+        errors.append(f"[sweep]: {np.prod(list(sizes.values()), dtype=float):.3g} points is absurdly "
                       f"many (limit {MAX_POINTS:.0e}); sweep fewer values")
     return axes
 

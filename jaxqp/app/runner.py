@@ -386,14 +386,17 @@ def assemble(cfg: RunConfig, out: Path, pl: Plan, *, partial: bool = False) -> x
                         for k, v in like.items()}
     arrays = {k: np.concatenate([p[k] for p in parts])[: pl.n_points] for k in parts[0]}
     shape = cfg.shape
-    dims = tuple(a.name for a in cfg.axes)
+    dims = cfg.dims
     coords = {}
     for a in cfg.axes:
         g = cfg.sections[a.key.split(".")[0]]["params"].get("g", 2.0)
         si, unit = (a.si, a.unit) if a.unit not in ("Delta0", "Tc", "xi") else _si(a.dim, a.reduced, cfg, g)
-        coords[a.name] = (a.name, si, {"units": unit, "long_name": a.key, "parameter": a.key})
-        coords[f"{a.name}_reduced"] = (a.name, a.reduced, {"units": _REDUCED_UNITS[a.dim],
-                                                           "long_name": f"{a.key} in jaxqp units"})
+        coords[a.name] = (a.dim_name, si, {"units": unit, "long_name": a.key, "parameter": a.key})
+        coords[f"{a.name}_reduced"] = (a.dim_name, a.reduced, {"units": _REDUCED_UNITS[a.dim],
+                                                               "long_name": f"{a.key} in jaxqp units"})
+    for grp in {a.group for a in cfg.axes if a.group}:
+        coords[grp] = (grp, np.arange(len(next(a for a in cfg.axes if a.group == grp).reduced)),
+                       {"long_name": f"index of the zipped sweep {grp!r}"})
     inner_dim = "energy" if cfg.inner_name == "energy" else "voltage"
     si, unit = ((cfg.inner_si, cfg.inner_unit) if cfg.inner_unit not in ("Delta0",)
                 else _si(inner_dim, cfg.inner_reduced, cfg))
