@@ -190,7 +190,7 @@ class Reservoir(eqx.Module):
     """
 
     bias: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
-    temperature: ArrayLike | None = None
+    temperature: ArrayLike | None = eqx.field(default=None, converter=val.optional_array)
 
     def __check_init__(self):
         val.check_finite("Reservoir.bias", self.bias)
@@ -364,7 +364,7 @@ class Segment(eqx.Module):
     phase_gradient: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     self_consistent: bool = eqx.field(default=False, static=True)
     exchange_direction: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
-    exchange: ArrayLike | None = None
+    exchange: ArrayLike | None = eqx.field(default=None, converter=val.optional_array)
 
     def __check_init__(self):
         unit_vector(self.exchange_direction, "exchange_direction")
@@ -390,7 +390,7 @@ class Interface(eqx.Module):
     ``sigma g d_x g = (G_B / 2) [g_left, g_right]``).
     """
 
-    conductance: Array | None = None
+    conductance: Array | None = eqx.field(default=None, converter=val.optional_array)
 
     def __check_init__(self):
         if self.conductance is not None:

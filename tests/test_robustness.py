@@ -2,6 +2,7 @@
 
 import time
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -209,3 +210,32 @@ def test_wire_configurations_are_checked():
         with pytest.raises(ConfigError) as e:
             runconfig.from_dict(cfg)
         assert msg in str(e.value), (name, str(e.value))
+
+
+def test_parameters_are_traced_leaves_so_new_values_reuse_the_compiled_solver():
+    """Every parameter object keeps its numbers as array leaves, also when given as Python floats or lists
+    (a Python number would be a static leaf of a filtered jit and compile the solver again for every
+    value: a barrier-conductance scan did); a new barrier conductance reuses the compiled proximity solve."""
+    from jax._src import monitoring
+
+    objs = [qp.TunnelContact(1.0, 0.3, qp.NormalMetal(bias=0.1, temperature=0.1), polarization=0.2),
+            qp.Superconductor(delta=1.0, gamma=0.01, temperature=0.1), qp.SpinActive(0.5, (1, 0, 0)),
+            qp.Reservoir(bias=0.5, temperature=0.1), qp.Interface(2.0), qp.RelaxationTime(0.1, temperature=0.2),
+            qp.Segment(qp.Superconductor(), 1.0, n_x=3, exchange=[[0.0, 0.0, 0.1]] * 3),
+            qp.ElectronPhonon(0.1, temperature=0.1), qp.GapEquation(coupling=0.2),
+            qp.Wire(qp.Superconductor(), 3.0, (), temperature=0.1, ends=(qp.Reservoir(0.1, 0.2), "vacuum"))]
+    for o in objs:
+        bad = [x for x in jax.tree.leaves(o) if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        assert not bad, (type(o).__name__, bad)
+    compiles = []
+    monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: compiles.append(event) if "backend_compile" in event else None)
+    E = jnp.array([0.2, 0.5])
+    chain = lambda G: qp.Chain((qp.Segment(qp.Superconductor(delta=1.0), 0.5, n_x=4),  # noqa: E731
+                                qp.Segment(qp.Superconductor(delta=0.0, gamma=1e-2), 1.0, n_x=4)), (G,),
+                               ends=("reservoir", "vacuum"))
+    qp.solve_proximity(chain(1.0), E)
+    n = len(compiles)
+    for G in (2.0, 5.0, 0.3):
+        qp.solve_proximity(chain(G), E)
+    assert len(compiles) == n, compiles[n:]

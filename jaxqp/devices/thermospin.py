@@ -56,8 +56,8 @@ class ThermospinJunction(eqx.Module):
     gamma: ArrayLike = eqx.field(default=DEFAULT_GAMMA, converter=jnp.asarray)
     zeta_Sm: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     b_so_Sm: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
-    delta_S: ArrayLike | None = None
-    delta_Sm: ArrayLike | None = None
+    delta_S: ArrayLike | None = eqx.field(default=None, converter=val.optional_array)
+    delta_Sm: ArrayLike | None = eqx.field(default=None, converter=val.optional_array)
 
     def __check_init__(self):
         val.check_nonnegative("T_S", self.T_S, hint="temperatures are k_B T / Delta0")

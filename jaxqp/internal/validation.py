@@ -9,6 +9,7 @@ tracing, which is where every public verb of jaxqp calls these helpers.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .engine import RESULTS
@@ -24,6 +25,15 @@ def concrete(x):
         return np.asarray(x)
     except Exception:  # pragma: no cover - exotic array types
         return None
+
+
+def optional_array(x):
+    """Field converter: ``None`` stays ``None``, anything else becomes a JAX array.
+
+    A parameter stored as a Python float would be a static leaf for ``equinox.filter_jit``, and every
+    new value would compile the solver again; an array leaf is traced.
+    """
+    return None if x is None else jnp.asarray(x)
 
 
 def known_zero(x) -> bool:

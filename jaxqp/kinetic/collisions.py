@@ -173,7 +173,7 @@ class RelaxationTime(eqx.Module):
     """
 
     rate: ArrayLike = eqx.field(converter=jnp.asarray)
-    temperature: Array | None = None
+    temperature: Array | None = eqx.field(default=None, converter=val.optional_array)
     modes: str = eqx.field(default="all", static=True)
     conserve: tuple = eqx.field(default=(), static=True, converter=lambda v: conserved_quantities(v) if v else ())
 

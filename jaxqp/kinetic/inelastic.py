@@ -82,7 +82,7 @@ class GapEquation(eqx.Module):
     """
 
     cutoff: float = eqx.field(default=10.0, static=True)
-    coupling: Array | None = None
+    coupling: Array | None = eqx.field(default=None, converter=val.optional_array)
     where: str = eqx.field(default="injector", static=True)
     contact: int = eqx.field(default=0, static=True)
     start: ArrayLike = eqx.field(default=1.0, converter=jnp.asarray)

@@ -126,7 +126,7 @@ class SpinWire(eqx.Module):
     length: float = eqx.field(static=True)
     n_x: int = eqx.field(static=True)
     ends: tuple[End, End] = ("vacuum", "vacuum")
-    exchange: ArrayLike | None = None
+    exchange: ArrayLike | None = eqx.field(default=None, converter=val.optional_array)
     exchange_direction: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
     conductance: ArrayLike = eqx.field(default=1.0, converter=jnp.asarray)
     phase: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
