@@ -54,6 +54,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -178,6 +179,7 @@ class Param:
     strict_lower: bool = False
     doc: str = ""
     sweepable: bool = True
+    static: bool = False  #: a shape parameter: a sweep compiles once per value (an outer axis of its own)
 
 
 def _energy(default="0 Delta0", doc=""):
@@ -208,15 +210,15 @@ BARRIER = {
                          sweepable=False),
 }
 WIRE = {
-    "length": Param("length", None, 0.0, strict_lower=True, doc="length of the wire", sweepable=False),
-    "n_x": Param("1", 200, 16, 100000, doc="position nodes (an integer)", sweepable=False),
+    "length": Param("length", None, 0.0, strict_lower=True, doc="length of the wire", static=True),
+    "n_x": Param("1", 200, 16, 100000, doc="position nodes (an integer)", static=True),
     "resistance_xi": Param("resistance", None, 0.0, strict_lower=True,
                            doc="normal-state resistance R_xi of one coherence length (converts G to kappa)",
                            sweepable=False),
     "phase_gradient": Param("1", 0.0, doc="supercurrent phase gradient q = d_x phi, in 1/xi"),
 }
 CONTACT = {
-    "position": Param("length", None, 0.0, doc="position along the wire", sweepable=False),
+    "position": Param("length", None, 0.0, doc="position along the wire", static=True),
     "conductance": Param("conductance", None, 0.0, doc="tunnel conductance G_T (needs wire.resistance_xi)"),
     "kappa": Param("1", None, 0.0, doc="G_T R_xi (instead of conductance)"),
     "polarization": Param("1", 0.0, -1.0, 1.0, doc="spin polarisation of the barrier"),
@@ -273,6 +275,7 @@ class SweepAxis:
     unit: str  #: the unit of ``si``
     reduced: np.ndarray  #: jaxqp units
     group: str | None = None  #: the dimension of a zipped axis (``[sweep.zip.<group>]``), else None
+    static: bool = False  #: a shape parameter: one sub-run (one compilation) per value
 
     @property
     def dim_name(self) -> str:
@@ -302,6 +305,12 @@ class RunConfig:
     memory_bytes: float | None
     title: str
     notes: tuple = ()  #: one-line remarks on the physics of the sweep (printed with the plan)
+    #: static (shape) sweep axes: ``((index tuple, RunConfig), ...)``, one validated sub-run per combination
+    static_runs: tuple = ()
+
+    @property
+    def static_axes(self) -> list:
+        return [a for a in self.axes if a.static]
 
     @property
     def dims(self) -> tuple:
@@ -439,6 +448,10 @@ def from_dict(raw: dict, base: Path | str = ".", name: str | None = None) -> Run
     errors: list[str] = []
     task, spec = _task(raw, errors)
     _raise(errors)
+    statics = _static_sweeps(task, raw, errors)
+    _raise(errors)
+    if statics:
+        return _with_static_runs(raw, statics, base, name)
     delta0, xi_nm = _reference_units(raw, errors)
     _raise(errors)
     sections: dict = {}
@@ -471,6 +484,95 @@ def from_dict(raw: dict, base: Path | str = ".", name: str | None = None) -> Run
                      inner_reduced=inner_red, n_energy=int(n_energy),
                      out_dir=Path(base) / out_t.get("dir", f"{name or task}-run"), format=fmt, chunk=chunk,
                      memory_bytes=memory_bytes, title=str(title), notes=_notes(sections, axes, delta0))
+
+
+def _static_keys(task: str, raw: dict) -> set:
+    tables = {sec: raw.get(sec) if isinstance(raw.get(sec), dict) else {} for sec in TASKS[task]["sections"]}
+    return {f"{sec}.{k}" for sec, t in tables.items() for k, p in _section_schema(task, sec, t).items() if p.static}
+
+
+def _static_sweeps(task: str, raw: dict, errors: list) -> dict:
+    """The swept shape parameters ``key -> [value as a config entry, ...]``, removed from ``raw["sweep"]``."""
+    sweep_raw = raw.get("sweep")
+    if not isinstance(sweep_raw, dict):
+        return {}
+    static = _static_keys(task, raw)
+    out = {}
+    for key, sp in _flatten_sweep({k: v for k, v in sweep_raw.items() if k != "zip"}).items():
+        if key not in static:
+            continue
+        sec, _, name = key.partition(".")
+        dim = _section_schema(task, sec, raw.get(sec, {}))[name].dim
+        q = _grid_values(sp, dim, f"sweep.{key}", errors)
+        if q is None:
+            continue
+        vals = np.atleast_1d(q.value)
+        if dim == "1":  # a count (n_x)
+            entries = [int(round(float(v))) for v in vals]
+        else:
+            entries = [{"value": float(v), "unit": q.unit} for v in vals]
+        if len(set(map(str, entries))) != len(entries):
+            errors.append(f"[sweep]: {key!r} repeats a value")
+        out[key] = (entries, q)
+    for grp, t in (sweep_raw.get("zip", {}) or {}).items() if isinstance(sweep_raw.get("zip"), dict) else ():
+        for key in _flatten_sweep(t) if isinstance(t, dict) else ():
+            if key in static:
+                errors.append(f"[sweep.zip.{grp}]: {key!r} is a shape parameter (each value compiles its own "
+                              "solver); sweep it as an axis of its own in [sweep]")
+    return out
+
+
+def _remove_sweep(raw: dict, key: str) -> None:
+    sec, _, name = key.partition(".")
+    sw = raw["sweep"]
+    if key in sw:
+        del sw[key]
+    elif isinstance(sw.get(sec), dict) and name in sw[sec]:
+        del sw[sec][name]
+        if not sw[sec]:
+            del sw[sec]
+
+
+def _with_static_runs(raw: dict, statics: dict, base, name) -> RunConfig:
+    """A configuration with swept shape parameters: one validated sub-configuration per combination of
+    their values (each compiles its own solver); the outer axes are the static ones, then the others."""
+    keys = list(statics)
+    inner = copy.deepcopy(raw)
+    for k in keys:
+        _remove_sweep(inner, k)
+    subs, errors = [], []
+    for combo in itertools.product(*(range(len(statics[k][0])) for k in keys)):
+        sub = copy.deepcopy(inner)
+        for k, i in zip(keys, combo, strict=True):
+            sec, _, pname = k.partition(".")
+            if pname in sub.get(sec, {}):
+                errors.append(f"[sweep]: {k!r} is swept, and [{sec}] also gives {pname} = {sub[sec][pname]!r}; "
+                              "remove one of the two")
+            sub.setdefault(sec, {})[pname] = statics[k][0][i]
+        try:
+            subs.append((combo, from_dict(sub, base, name)))
+        except ConfigError as e:
+            at = ", ".join(f"{k} = {statics[k][1].value[i] if np.ndim(statics[k][1].value) else statics[k][1].value}"
+                           f" {statics[k][1].unit}".rstrip() for k, i in zip(keys, combo, strict=True))
+            errors.append(f"at {at}: {e}")
+        if errors:
+            break
+    _raise(errors)
+    first = subs[0][1]
+    axes = []
+    for k in keys:
+        entries, q = statics[k]
+        sec, _, pname = k.partition(".")
+        dim = _section_schema(first.task, sec, raw.get(sec, {}))[pname].dim
+        red = np.asarray([float(sc.sections[sec]["params"][pname]) for combo, sc in subs
+                          if all(c == 0 for j, c in enumerate(combo) if keys[j] != k)], float)
+        axes.append(SweepAxis(pname, k, dim, np.atleast_1d(np.asarray(q.value, float)), q.unit, red, static=True))
+    names = [a.name for a in axes + first.axes]
+    for a in axes:
+        if names.count(a.name) > 1:
+            a.name = a.key.replace(".", "_")
+    return dataclasses.replace(first, raw=raw, axes=axes + first.axes, static_runs=tuple(subs),
+                               out_dir=Path(base) / raw.get("output", {}).get("dir", f"{name or first.task}-run"))
 
 
 def _notes(sections: dict, axes: list, delta0_ueV: float) -> tuple:

@@ -272,6 +272,8 @@ def run(cfg: RunConfig, *, out: Path | None = None, overwrite: bool = False, chu
     ``progress(done_points, total_points, chunks_done, chunks_total)`` is called after each chunk.
     """
     out = Path(out) if out is not None else cfg.out_dir
+    if cfg.static_runs:
+        return _run_static(cfg, out, overwrite, chunk, progress, max_chunks)
     pl = plan(cfg, chunk=chunk)
     writer = jax.process_index() == 0
     out.mkdir(parents=True, exist_ok=True)
@@ -326,6 +328,66 @@ def run(cfg: RunConfig, *, out: Path | None = None, overwrite: bool = False, chu
     finally:
         if lock:
             lock.__exit__(None, None, None)
+
+
+def _static_folder(out: Path, combo: tuple) -> Path:
+    return out / "static" / "-".join(f"{i:03d}" for i in combo)
+
+
+def _run_static(cfg: RunConfig, out: Path, overwrite, chunk, progress, max_chunks):
+    """A sweep over shape parameters: one sub-run per combination of their values (each compiles its own
+    solver, resumes on its own and keeps its chunks in ``<out>/static/<i>-<j>/``), then one dataset."""
+    out.mkdir(parents=True, exist_ok=True)
+    with _Lock(out):
+        man = out / _MANIFEST
+        if man.exists() and not overwrite:
+            try:
+                old = json.loads(man.read_text()).get("fingerprint")
+            except json.JSONDecodeError:
+                old = None
+            if old not in (None, cfg.fingerprint()):
+                raise ConfigError(f"{out} holds the results of a different configuration; choose another output "
+                                  "folder, or pass --overwrite to replace them")
+        if overwrite:
+            shutil.rmtree(out / "static", ignore_errors=True)
+            for f in out.glob("result.*"):
+                shutil.rmtree(f) if f.is_dir() else f.unlink()
+        _write_json(man, {"fingerprint": cfg.fingerprint(), "static": True, "task": cfg.task,
+                          "jaxqp_version": __version__, "config": cfg.raw})
+    parts = []
+    for combo, sub in cfg.static_runs:
+        ds, _ = run(sub, out=_static_folder(out, combo), overwrite=overwrite, chunk=chunk, progress=progress,
+                    max_chunks=max_chunks)
+        if ds is None:
+            return None, out
+        parts.append((combo, ds))
+    ds = combine_static(cfg, parts)
+    if jax.process_index() == 0:
+        return ds, save(ds, out, cfg.format)
+    return None, out
+
+
+def combine_static(cfg: RunConfig, parts: list) -> xr.Dataset:
+    """One dataset from the sub-runs of the static axes (outermost dimensions, in their order)."""
+    stat = cfg.static_axes
+    shape = tuple(len(a.reduced) for a in stat)
+    grid = np.empty(shape, dtype=object)
+    for combo, ds in parts:
+        grid[combo] = ds.drop_attrs(deep=False)
+    combined = xr.combine_nested(grid.tolist(), concat_dim=[a.name for a in stat], combine_attrs="drop")
+    coords = {}
+    for a in stat:
+        g = 2.0
+        si, unit = (a.si, a.unit) if a.unit not in ("Delta0", "Tc", "xi") else _si(a.dim, a.reduced, cfg, g)
+        coords[a.name] = (a.name, si, {"units": unit, "long_name": a.key, "parameter": a.key})
+        coords[f"{a.name}_reduced"] = (a.name, a.reduced, {"units": _REDUCED_UNITS[a.dim],
+                                                           "long_name": f"{a.key} in jaxqp units"})
+    combined = combined.assign_coords(coords)
+    first = parts[0][1]
+    combined.attrs.update(first.attrs)
+    combined.attrs.update(config=json.dumps(cfg.raw, sort_keys=True, default=str),
+                          n_not_ok=int(np.sum(combined.status.values != 0)))
+    return combined
 
 
 # ------------------------------------------------------------------------------- results
@@ -481,6 +543,20 @@ def _partial_result(out: Path) -> xr.Dataset:
     except (OSError, json.JSONDecodeError):
         raise FileNotFoundError(f"{out.resolve()} is not a `jaxqp run` folder (no readable {_MANIFEST})") from None
     cfg = from_dict(m["config"], base=out)
+    if cfg.static_runs:  # the sub-runs of the shape parameters, each as far as it got
+        parts = []
+        for combo, _ in cfg.static_runs:
+            try:
+                parts.append((combo, open_result(_static_folder(out, combo), partial=True)))
+            except FileNotFoundError:
+                parts.append((combo, None))
+        like = next((ds for _, ds in parts if ds is not None), None)
+        if like is None:
+            raise FileNotFoundError(f"no finished chunks in {out} yet; open it again when the run has written some")
+        pending = like.copy(data={k: (np.full(v.shape, PENDING, v.dtype) if k == "status"
+                                      else np.full(v.shape, np.nan, np.result_type(v.dtype, np.float32)))
+                                  for k, v in like.data_vars.items()})
+        return combine_static(cfg, [(c, ds if ds is not None else pending) for c, ds in parts])
     return assemble(cfg, out, plan(cfg, chunk=int(m["chunk"])), partial=True)
 
 
