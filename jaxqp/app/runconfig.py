@@ -487,7 +487,10 @@ def from_dict(raw: dict, base: Path | str = ".", name: str | None = None) -> Run
 
 
 def _static_keys(task: str, raw: dict) -> set:
-    tables = {sec: raw.get(sec) if isinstance(raw.get(sec), dict) else {} for sec in TASKS[task]["sections"]}
+    tables: dict[str, dict] = {}
+    for sec in TASKS[task]["sections"]:
+        t = raw.get(sec)
+        tables[sec] = t if isinstance(t, dict) else {}
     return {f"{sec}.{k}" for sec, t in tables.items() for k, p in _section_schema(task, sec, t).items() if p.static}
 
 

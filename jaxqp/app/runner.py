@@ -544,7 +544,7 @@ def _partial_result(out: Path) -> xr.Dataset:
         raise FileNotFoundError(f"{out.resolve()} is not a `jaxqp run` folder (no readable {_MANIFEST})") from None
     cfg = from_dict(m["config"], base=out)
     if cfg.static_runs:  # the sub-runs of the shape parameters, each as far as it got
-        parts = []
+        parts: list[tuple[tuple, xr.Dataset | None]] = []
         for combo, _ in cfg.static_runs:
             try:
                 parts.append((combo, open_result(_static_folder(out, combo), partial=True)))
