@@ -288,7 +288,7 @@ def test_bad_input_is_rejected():
     w = qp.Wire(mat, 10.0, (kw.TunnelContact(5.0, 0.1),))
     with pytest.raises(ValueError, match="one per contact"):
         qp.contact_currents(w, jnp.zeros((3, 2)))
-    with pytest.raises(ValueError, match="no contacts"):
+    with pytest.raises(ValueError, match="no drive: add TunnelContact"):
         qp.solve_kinetic(qp.Wire(mat, 10.0, ()))
     with pytest.raises(ValueError, match="symmetric about zero"):
         qp.symmetry_decomposition(jnp.zeros(3), jnp.array([0.0, 1.0, 2.0]))
