@@ -42,7 +42,9 @@ def scipy_point(E, N, h):
         eq = np.asarray(qp.distributions.equilibrium_modes(E, u[0], u[1], np.exp(u[2])))
         return (target - moments(E, N, eq)) / np.array([1.0, 1.0, np.max(np.abs(E))]) / np.sum(N)
 
-    return fsolve(F, [0.0, 0.0, np.log(0.1)], xtol=1e-12)
+    dE = E[1] - E[0]
+    mu0 = -0.25 * np.sum(h[..., 1]) * dE  # the normal-state potential: int f_T dE = -2 mu per sector
+    return fsolve(F, [mu0, 0.0, np.log(0.2)], xtol=1e-12)
 
 
 def main():

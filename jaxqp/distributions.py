@@ -171,7 +171,7 @@ class _LocalProblem:
 
     def __init__(self, E, n_sectors, conserve):
         self.E = np.asarray(E)
-        self.s = jnp.asarray([1.0, -1.0][:n_sectors])
+        self.s = np.asarray([1.0, -1.0][:n_sectors])  # NumPy: a constant, never a traced value
         self.ns = n_sectors
         self.use = np.array([c in conserve and (c != "spin" or n_sectors == 2) for c in CONSERVED])
 
@@ -208,7 +208,11 @@ class _LocalProblem:
             R = self.residual(u, inputs)
             du = small_solve(self.jacobian(u, inputs), -R[..., None])[..., 0]
             du = jnp.clip(du, -clip, clip)
-            return u + du, jnp.max(jnp.abs(du) / (1.0 + jnp.abs(u)), axis=-1), k + 1
+            # done: the update is at the tolerance, or the (scaled, O(1)) residual at round-off, where the
+            # update is round-off amplified by the condition number
+            small = jnp.max(jnp.abs(R), axis=-1) <= 1e2 * eps
+            step = jnp.max(jnp.abs(du) / (1.0 + jnp.abs(u)), axis=-1)
+            return u + du, jnp.where(small, 0.0, step), k + 1
 
         def cond(state):
             _, step, k = state
@@ -262,12 +266,21 @@ def local_equilibrium(E, N, h, *, temperature, conserve="all", weights=None):
     Nf = jnp.moveaxis(N, 0, -2).reshape((P, ns, E.size))
     hf = jnp.moveaxis(h, 0, -3).reshape((P, ns, E.size, 2))
     Tb = jnp.broadcast_to(jnp.asarray(temperature, h.dtype), (P,))
-    prob = _LocalProblem(E, ns, conserve)
-    dE = float(E[1] - E[0]) if E.size > 1 else 1.0
-    u0 = jnp.stack([jnp.zeros(P), jnp.zeros(P), jnp.log(jnp.maximum(Tb, dE))], -1).astype(h.dtype)
-    u, ok = implicit_solve(prob.primal, prob.residual, prob.linearise, (Nf, hf, Tb), lax.stop_gradient(u0))
-    target = jnp.where(ok[:, None, None, None], prob.target(u, Tb), jnp.nan)
-    T = jnp.exp(u[:, 2]) if prob.use[2] else Tb
+    target, u, T, ok = _local_solve(tuple(E.tolist()), ns, conserve, Nf, hf, Tb)
     target = jnp.moveaxis(target.reshape(batch + (ns, E.size, 2)), -3, 0)
     params = tuple(a.reshape(batch) for a in (u[:, 0], u[:, 1], T))
     return target, params, ok.reshape(batch)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _local_solve(E_points: tuple, ns: int, conserve: tuple, Nf, hf, Tb):
+    """The Newton solve of `local_equilibrium` on flat points (one compiled program per grid and choice)."""
+    E = np.asarray(E_points)
+    prob = _LocalProblem(E, ns, conserve)
+    dE = float(E[1] - E[0]) if E.size > 1 else 1.0
+    P = Tb.shape[0]
+    u0 = jnp.stack([jnp.zeros(P), jnp.zeros(P), jnp.log(jnp.maximum(Tb, dE))], -1).astype(hf.dtype)
+    u, ok = implicit_solve(prob.primal, prob.residual, prob.linearise, (Nf, hf, Tb), lax.stop_gradient(u0))
+    target = jnp.where(ok[:, None, None, None], prob.target(u, Tb), jnp.nan)
+    T = jnp.exp(u[:, 2]) if prob.use[2] else Tb
+    return target, u, T, ok
