@@ -204,7 +204,10 @@ def test_wire_configurations_are_checked():
                  "exactly one"),
         "no xi": ({**wire, "units": {"delta0": "265 ueV"}}, "coherence length"),
         "same place": ({**wire, "detector": {"position": "5.5 um", "kappa": 2e-4}}, "same position"),
-        "position not sweepable": ({**wire, "sweep": {"injector.position": ["1 um", "2 um"]}}, "cannot be swept"),
+        "position swept and given": ({**wire, "sweep": {"injector.position": ["1 um", "2 um"]}},
+                                     "also gives position"),
+        "resistance not sweepable": ({**wire, "sweep": {"wire.resistance_xi": ["1 Ohm", "2 Ohm"]}},
+                                     "cannot be swept"),
     }
     for name, (cfg, msg) in cases.items():
         with pytest.raises(ConfigError) as e:
