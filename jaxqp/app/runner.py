@@ -443,9 +443,7 @@ def assemble(cfg: RunConfig, out: Path, pl: Plan, *, partial: bool = False) -> x
     n_rows = lambda i: min(pl.chunk, pl.n_points - i * pl.chunk)  # noqa: E731
     for i, p in enumerate(parts):
         if p is None:  # not computed yet
-            parts[i] = {k: (np.full((n_rows(i),) + v.shape[1:], PENDING, v.dtype) if k == "status"
-                            else np.full((n_rows(i),) + v.shape[1:], np.nan, np.result_type(v, np.float32)))
-                        for k, v in like.items()}
+            parts[i] = {k: _pending(k, (n_rows(i),) + v.shape[1:], v.dtype) for k, v in like.items()}
     arrays = {k: np.concatenate([p[k] for p in parts])[: pl.n_points] for k in parts[0]}
     shape = cfg.shape
     dims = cfg.dims
@@ -535,6 +533,13 @@ def open_result(path, *, partial: bool = False) -> xr.Dataset:
     return load(path)
 
 
+def _pending(name: str, shape: tuple, dtype) -> np.ndarray:
+    """Placeholder values of points not computed yet: status ``not_computed_yet``, NaN elsewhere."""
+    if name == "status":
+        return np.full(shape, PENDING, dtype)
+    return np.full(shape, np.nan, np.result_type(dtype, np.float32))
+
+
 def _partial_result(out: Path) -> xr.Dataset:
     from .runconfig import from_dict
 
@@ -553,9 +558,7 @@ def _partial_result(out: Path) -> xr.Dataset:
         like = next((ds for _, ds in parts if ds is not None), None)
         if like is None:
             raise FileNotFoundError(f"no finished chunks in {out} yet; open it again when the run has written some")
-        pending = like.copy(data={k: (np.full(v.shape, PENDING, v.dtype) if k == "status"
-                                      else np.full(v.shape, np.nan, np.result_type(v.dtype, np.float32)))
-                                  for k, v in like.data_vars.items()})
+        pending = like.copy(data={k: _pending(k, v.shape, v.dtype) for k, v in like.data_vars.items()})
         return combine_static(cfg, [(c, ds if ds is not None else pending) for c, ds in parts])
     return assemble(cfg, out, plan(cfg, chunk=int(m["chunk"])), partial=True)
 

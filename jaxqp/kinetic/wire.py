@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from ..distributions import fermi
+from ..distributions import equilibrium_modes, fermi
 from ..geometry import TunnelContact, Wire, position_grid  # noqa: F401  (kinetic names of the geometry)
 from ..grids import EnergyGrid, merged_grid
 from ..internal import validation as val
@@ -216,8 +216,8 @@ def reservoir_sectors(wire: Wire, E, side: int):
     if res is None:
         return equilibrium_sectors(E, wire.temperature)
     T = wire.temperature if res.temperature is None else res.temperature
-    fe, fh = fermi(E - res.bias, T), fermi(-E - res.bias, T)
-    return sectors_from_occupations(fe, fe, fh, fh)
+    m = equilibrium_modes(E, res.bias, 0.0, T)  # (2 sectors, n_E, (f_L, f_T))
+    return jnp.concatenate([m[0], m[1]], -1)
 
 
 def wire_response(wire: Wire, grid: EnergyGrid, *, source=None, coefficients_override=None) -> WireResponse:
