@@ -533,7 +533,7 @@ def open_result(path, *, partial: bool = False) -> xr.Dataset:
     return load(path)
 
 
-def _pending(name: str, shape: tuple, dtype) -> np.ndarray:
+def _pending(name, shape: tuple, dtype) -> np.ndarray:
     """Placeholder values of points not computed yet: status ``not_computed_yet``, NaN elsewhere."""
     if name == "status":
         return np.full(shape, PENDING, dtype)
