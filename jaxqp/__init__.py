@@ -11,7 +11,7 @@ from .internal import config as _config  # noqa: F401  (first: enables float64 b
 # isort: split
 from . import geometry, grids, units
 from .distributions import fermi
-from .geometry import Chain, Interface, Reservoir, Segment, TunnelContact, Wire
+from .geometry import Chain, GaugeField, Interface, Reservoir, Segment, TunnelContact, Wire
 from .grids import EnergyGrid
 from .internal import moved as _moved
 from .internal.config import VERSION, enable_compilation_cache
@@ -76,7 +76,7 @@ __all__ = [
     "ContactCurrents", "KineticSolution", "NonlocalMap", "TunnelContact", "Wire", "bias_for_current",
     "contact_currents", "local_conductance", "nonlocal_conductance", "solve_kinetic", "supercurrent",
     "symmetry_decomposition",
-    "Chain", "GapProfile", "Interface", "Reservoir", "JosephsonCurrent", "ProximitySolution", "Segment",
+    "Chain", "GapProfile", "GaugeField", "Interface", "Reservoir", "JosephsonCurrent", "ProximitySolution", "Segment",
     "josephson_current",
     "self_consistent_gap", "solve_proximity",
     "SpinActive", "SpinDistribution", "SpinSolution", "SpinWire", "solve_spin",

@@ -95,6 +95,78 @@ class SpinActive(eqx.Module):
 End = str | SpinActive
 
 
+class GaugeField(eqx.Module):
+    r"""Linear-in-momentum spin-orbit coupling as a uniform SU(2) gauge field.
+
+    The Usadel equation becomes covariant: every gradient is
+    ``nabla X -> nabla X - i [A, X]`` with ``A_k = sum_a A[k, a] sigma_a``
+    (F. S. Bergeret and I. V. Tokatly, Phys. Rev. B 89, 134517 (2014)).  In this
+    spin-rotation covariant Nambu basis the field acts on both Nambu blocks
+    alike (it is a spin rotation, not a charge), unlike the exchange field.
+
+    Attributes:
+        components: ``A[k, a]``, shape ``(3, 3)``, units ``1 / xi``: row ``k = 0``
+            along the wire, rows 1 and 2 the two transverse directions; column
+            ``a`` the spin component (x, y, z).  The transverse rows act where
+            the wire is a strip of a film wide compared with the spin-orbit
+            length (the spin density is uniform across it); for a wire narrower
+            than that, leave them zero (``narrow=True`` in the constructors).
+
+    The constructors take a film in the x-y plane (normal z) and a wire at
+    ``angle`` to the crystal x axis:
+
+    * `GaugeField.rashba`: ``A_x = alpha sigma_y``, ``A_y = -alpha sigma_x``;
+    * `GaugeField.dresselhaus`: ``A_x = -beta sigma_x``, ``A_y = beta sigma_y``;
+
+    and fields add (``rashba(a) + dresselhaus(b)``).  A single uniform
+    component along the wire, alone, is a pure gauge: it rotates the spin
+    structure along the wire and changes no spin-rotation invariant (tested).
+    """
+
+    components: Array = eqx.field(converter=jnp.asarray)
+
+    def __check_init__(self):
+        if jnp.shape(self.components) != (3, 3):
+            raise ValueError(f"GaugeField.components must have shape (3, 3) = (direction, spin), "
+                             f"got {jnp.shape(self.components)}")
+        val.check_finite("GaugeField.components", self.components)
+
+    @staticmethod
+    def _in_plane(ax, ay, angle, narrow):
+        c, s = np.cos(angle), np.sin(angle)
+        along = c * ax + s * ay
+        across = jnp.zeros(3) if narrow else -s * ax + c * ay
+        return GaugeField(jnp.stack([along, across, jnp.zeros(3)]))
+
+    @classmethod
+    def rashba(cls, alpha, *, angle: float = 0.0, narrow: bool = False) -> GaugeField:
+        """Rashba coupling ``alpha`` (units ``1 / xi``: ``m alpha_R / hbar^2``) of a film with normal z,
+        for a wire at ``angle`` (radians) to x; ``narrow``: drop the transverse component."""
+        a = jnp.asarray(alpha)
+        return cls._in_plane(a * jnp.array([0.0, 1.0, 0.0]), a * jnp.array([-1.0, 0.0, 0.0]), angle, narrow)
+
+    @classmethod
+    def dresselhaus(cls, beta, *, angle: float = 0.0, narrow: bool = False) -> GaugeField:
+        """Linear Dresselhaus coupling ``beta`` (units ``1 / xi``) of a [001] film, for a wire at
+        ``angle`` (radians) to the crystal x axis; ``narrow``: drop the transverse component."""
+        b = jnp.asarray(beta)
+        return cls._in_plane(b * jnp.array([-1.0, 0.0, 0.0]), b * jnp.array([0.0, 1.0, 0.0]), angle, narrow)
+
+    def __add__(self, other: GaugeField) -> GaugeField:
+        if not isinstance(other, GaugeField):
+            return NotImplemented
+        return GaugeField(self.components + other.components)
+
+    def relaxation_tensor(self) -> Array:
+        r"""D'yakonov-Perel spin relaxation of a uniform normal-state spin density, ``(3, 3)`` in units
+        of ``D / xi^2``: ``d s_a / dt = -D Gamma_ab s_b`` with
+        ``Gamma_ab = 4 sum_k (|A_k|^2 delta_ab - A_k^a A_k^b)`` (the covariant Laplacian
+        ``-sum_k [A_k, [A_k, s.sigma]]``).  For the Rashba film ``Gamma = 4 alpha^2 diag(1, 1, 2)``:
+        out-of-plane spin relaxes twice as fast as in-plane spin."""
+        A = self.components
+        return 4 * (jnp.sum(A * A) * jnp.eye(3) - A.T @ A)
+
+
 # ----------------------------------------------------------------- position nodes
 def position_grid(length: float, points: Sequence[float] = (), n: int = 200, growth: float = 0.1) -> np.ndarray:
     """Non-uniform nodes on ``[0, length]`` that contain every ``points`` exactly.
@@ -353,6 +425,9 @@ class Segment(eqx.Module):
         exchange: optional exchange field per node ``(n_x, 3)`` (units Delta0),
             replacing ``material.h * exchange_direction``: any direction, varying
             along the segment (spin-general solver only).
+        spin_orbit: optional `GaugeField`: linear-in-momentum (Rashba,
+            Dresselhaus) spin-orbit coupling as an SU(2) gauge field
+            (spin-general solver only).
     """
 
     material: Superconductor
@@ -365,9 +440,12 @@ class Segment(eqx.Module):
     self_consistent: bool = eqx.field(default=False, static=True)
     exchange_direction: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
     exchange: ArrayLike | None = eqx.field(default=None, converter=val.optional_array)
+    spin_orbit: GaugeField | None = None
 
     def __check_init__(self):
         unit_vector(self.exchange_direction, "exchange_direction")
+        if self.spin_orbit is not None and not isinstance(self.spin_orbit, GaugeField):
+            raise TypeError("spin_orbit must be a jaxqp.GaugeField (e.g. GaugeField.rashba(alpha)) or None")
         if self.exchange is not None and jnp.shape(self.exchange) != (self.n_x, 3):
             raise ValueError(f"exchange must have shape (n_x, 3) = ({self.n_x}, 3), got {jnp.shape(self.exchange)}")
         if not isinstance(self.material, Superconductor):
@@ -490,8 +568,10 @@ class Chain(eqx.Module):
         return seg
 
     def is_collinear(self) -> bool:
-        """Whether the collinear solver can take the chain (no spin-active end, no exchange profile)."""
-        return "spin-active" not in self.ends and all(s.exchange is None for s in self.segments)
+        """Whether the collinear solver can take the chain (no spin-active end, no exchange profile, no
+        spin-orbit gauge field)."""
+        return "spin-active" not in self.ends and all(s.exchange is None and s.spin_orbit is None
+                                                      for s in self.segments)
 
 
 def chain_from_wire(wire: Wire) -> Chain:

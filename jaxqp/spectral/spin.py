@@ -80,7 +80,7 @@ from jax import Array, lax
 from jax.typing import ArrayLike
 
 from .. import grids
-from ..geometry import Chain, End, Segment, SpinActive, unit_vector
+from ..geometry import Chain, End, GaugeField, Segment, SpinActive, unit_vector
 from ..internal import config as _config
 from ..internal import engine
 from ..internal import validation as val
@@ -120,6 +120,8 @@ class SpinWire(eqx.Module):
             reference (``sigma``).
         phase: phase of Delta, a scalar or one value per node ``(n_x,)`` (a
             phase gradient drives a charge supercurrent).
+        spin_orbit: optional `jaxqp.GaugeField`: Rashba/Dresselhaus spin-orbit
+            coupling as an SU(2) gauge field (covariant derivatives).
     """
 
     material: Superconductor
@@ -130,8 +132,11 @@ class SpinWire(eqx.Module):
     exchange_direction: tuple = eqx.field(default=(0.0, 0.0, 1.0), static=True)
     conductance: ArrayLike = eqx.field(default=1.0, converter=jnp.asarray)
     phase: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
+    spin_orbit: GaugeField | None = None
 
     def __check_init__(self):
+        if self.spin_orbit is not None and not isinstance(self.spin_orbit, GaugeField):
+            raise TypeError("spin_orbit must be a jaxqp.GaugeField (e.g. GaugeField.rashba(alpha)) or None")
         if not (isinstance(self.length, (int, float)) and self.length > 0):
             raise ValueError(f"length must be a positive number (units of xi), got {self.length!r}")
         if not (isinstance(self.n_x, int) and self.n_x >= 3):
@@ -157,7 +162,7 @@ class SpinWire(eqx.Module):
         if jnp.ndim(self.phase):
             raise ValueError("a phase profile per node has no Chain form; give a scalar phase (or use SpinWire)")
         seg = Segment(self.material, self.length, n_x=self.n_x, conductance=self.conductance, phase=self.phase,
-                      exchange=self.exchange, exchange_direction=self.exchange_direction)
+                      exchange=self.exchange, exchange_direction=self.exchange_direction, spin_orbit=self.spin_orbit)
         return Chain((seg,), ends=self.ends, growth=0.0)
 
     @classmethod
@@ -175,7 +180,8 @@ class SpinWire(eqx.Module):
         phase = seg.phase if grad is not None and np.all(grad == 0) else (
             seg.phase + seg.phase_gradient * jnp.linspace(0.0, seg.length, seg.n_x))
         return cls(seg.material, seg.length, seg.n_x, ends=chain.boundaries, exchange=seg.exchange,
-                   exchange_direction=seg.exchange_direction, conductance=seg.conductance, phase=phase)
+                   exchange_direction=seg.exchange_direction, conductance=seg.conductance, phase=phase,
+                   spin_orbit=seg.spin_orbit)
 
     def exchange_field(self) -> Array:
         """Exchange field on the nodes, ``(n_x, 3)``."""
@@ -244,6 +250,51 @@ class _SpinLocal(eqx.Module):
     z: Array  # (B,) complex energies
     ext: Array  # (4 blocks, 2, 2, n, B): G_T S(g_e) per node
     target: Array  # (2, 8, B) Dirichlet values
+    gauge: _Gauge | None = None  # spin-orbit gauge field (None: none)
+
+
+class _Gauge(eqx.Module):
+    """A spin-orbit gauge field on the nodes: link transports and the transverse components."""
+
+    right: Array  # (2, 2, n): U_i = exp(-i A_0 dx) carries g_{i+1} to node i (identity at the last node)
+    left: Array  # (2, 2, n): U_{i-1}^dagger carries g_{i-1} to node i (identity at the first node)
+    across: Array  # (2, 2, 2, n): sqrt(V sigma) A_k, k = 1, 2 transverse
+
+
+def _su2_exp(a, t):
+    """``exp(-i t a.sigma)`` for a 3-vector ``a`` and lengths ``t`` (m,): (2, 2, m)."""
+    norm = jnp.sqrt(jnp.sum(a ** 2) + 1e-300)
+    th = norm * t
+    unit = jnp.einsum("a,aij->ij", a / norm, jnp.asarray(SIGMA))
+    return jnp.cos(th) * jnp.asarray(_EYE2)[:, :, None] - 1j * jnp.sin(th) * unit[:, :, None]
+
+
+def _gauge(field: GaugeField, mass, dx: float) -> _Gauge:
+    n = mass.shape[0]
+    A = jnp.asarray(field.components)
+    U = _su2_exp(A[0], jnp.full(n - 1, dx))  # (2, 2, n-1)
+    eye = jnp.asarray(_EYE2)[:, :, None]
+    right = jnp.concatenate([U, eye], axis=2)
+    left = jnp.concatenate([eye, jnp.conj(jnp.swapaxes(U, 0, 1))], axis=2)
+    across = jnp.einsum("ka,aij->kij", A[1:], jnp.asarray(SIGMA))[..., None] * jnp.sqrt(mass)[None, None, None, :]
+    return _Gauge(right=right, left=left, across=across)
+
+
+def _carry(U, x):
+    """``U x U^dagger`` per node: U (2, 2, n), x (2, 2, n, ...)."""
+    extra = (None,) * (x.ndim - 3)
+    Ux = jnp.einsum("abn...,bcn...->acn...", U[(...,) + extra], x)
+    return jnp.einsum("abn...,cbn...->acn...", Ux, jnp.conj(U)[(...,) + extra])
+
+
+def _sandwich(across, x):
+    """``sum_k A_k x A_k`` (volume weighted): across (2_k, 2, 2, n), x (2, 2, n, ...)."""
+    extra = (None,) * (x.ndim - 3)
+    out = 0
+    for k in range(across.shape[0]):
+        a = across[k][(...,) + extra]
+        out = out + jnp.einsum("abn...,bcn...->acn...", jnp.einsum("abn...,bcn...->acn...", a, x), a)
+    return out
 
 
 def _unpack(Y):
@@ -270,6 +321,9 @@ def _w_blocks(gam, gamt, loc: _SpinLocal, eta):
     def nb(x):
         left = jnp.concatenate([jnp.zeros_like(x[:, :, :1]), x[:, :, :-1]], 2)
         right = jnp.concatenate([x[:, :, 1:], jnp.zeros_like(x[:, :, :1])], 2)
+        if loc.gauge is not None:  # covariant: the neighbour carried to this node, plus sum_k A_k x A_k
+            return 0.5 * (col(Gl) * _carry(loc.gauge.left, left) + col(Gr) * _carry(loc.gauge.right, right)) \
+                + _sandwich(loc.gauge.across, x)
         return 0.5 * (col(Gl) * left + col(Gr) * right)
 
     one = _eye_like(gam)
@@ -372,6 +426,9 @@ def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
     dW22 = orb * dG[3] + (so + sf) * _pauli_sum(dG[3])
     dW12 = -orb * dG[1] + (so - sf) * _pauli_sum(dG[1])
     dW21 = -orb * dG[2] + (so - sf) * _pauli_sum(dG[2])
+    if loc.gauge is not None:
+        dW11, dW12, dW21, dW22 = (w + _sandwich(loc.gauge.across, d)
+                                  for w, d in zip((dW11, dW12, dW21, dW22), dG, strict=True))
     e1, e2 = proj(dW11, dW12, dW21, dW22)
     e1 = e1 - _mm(W11, dg) + _mm(dg, W22) - _mm(_mm(dg, W21), g_) - _mm(_mm(g_, W21), dg)
     e2 = e2 + _mm(dgt, W11) - _mm(W22, dgt) - _mm(_mm(dgt, W12), gt_) - _mm(_mm(gt_, W12), dgt)
@@ -380,8 +437,12 @@ def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
     shift = lambda a, k: jnp.roll(a, k, axis=2)  # noqa: E731
     Gl = jnp.concatenate([jnp.zeros(1), loc.links])
     Gr = jnp.concatenate([loc.links, jnp.zeros(1)])
-    A = as_block(*proj(*(0.5 * col(Gl) * shift(d, 1) for d in dG)))
-    C = as_block(*proj(*(0.5 * col(Gr) * shift(d, -1) for d in dG)))
+    carry_l = carry_r = lambda d: d  # noqa: E731
+    if loc.gauge is not None:
+        carry_l = lambda d: _carry(loc.gauge.left, d)  # noqa: E731
+        carry_r = lambda d: _carry(loc.gauge.right, d)  # noqa: E731
+    A = as_block(*proj(*(0.5 * col(Gl) * carry_l(shift(d, 1)) for d in dG)))
+    C = as_block(*proj(*(0.5 * col(Gr) * carry_r(shift(d, -1)) for d in dG)))
     A, Bm, C = _wire.dirichlet_blocks(A, Bm, C, dirichlet)
     return R, A, Bm, C
 
@@ -390,6 +451,8 @@ def _scale(loc: _SpinLocal):
     G = jnp.concatenate([jnp.zeros(1), loc.links]) + jnp.concatenate([loc.links, jnp.zeros(1)])
     ext = jnp.sum(jnp.abs(loc.ext), axis=(0, 1, 2))
     base = G + jnp.abs(loc.delta) + jnp.sqrt(jnp.sum(loc.hvec ** 2, 0)) + loc.orb + 2 * loc.so + 2 * loc.sf + 1e-300
+    if loc.gauge is not None:
+        base = base + jnp.sum(jnp.abs(loc.gauge.across) ** 2, axis=(0, 1, 2))
     return base[:, None] + ext + loc.mass[:, None] * (1.0 + jnp.abs(loc.z))
 
 
@@ -499,10 +562,11 @@ def _local(wire: SpinWire, z, delta_profile):
                                      jnp.reshape(m.b_so, (1,)), jnp.reshape(m.b_sf, (1,)))
             target = target.at[side].set(_pack(gam, gamt)[0])
     links = jnp.full(n - 1, wire.conductance * (n - 1) / wire.length)
+    gauge = None if wire.spin_orbit is None else _gauge(wire.spin_orbit, mass, wire.length / (n - 1))
     return _SpinLocal(mass=mass, hvec=mass * nd.h + nd.hb, gamma=mass * m.gamma, delta=mass * dcomplex,
                       delta_t=mass * nd.delta * jnp.exp(-1j * nd.phase),
                       orb=mass * m.zeta / 2, so=mass * m.b_so / 2, sf=mass * m.b_sf / 2, links=links, z=z.astype(cdt),
-                      ext=ext, target=target), nd
+                      ext=ext, target=target, gauge=gauge), nd
 
 
 def _guess(wire: SpinWire, nd: _Nodes, z):
@@ -540,7 +604,9 @@ class SpinSolution(eqx.Module):
     ``gamma``, ``gamma_t``: Riccati matrices ``(n_E, n_x, 2, 2)``; ``energy``
     ``(n_E,)``; ``x`` ``(n_x,)``; ``converged``, ``residual``, ``iterations``
     and ``result`` (the `jaxqp.internal.engine.RESULTS` code) per energy;
-    ``links`` the link conductances.
+    ``links`` the link conductances; ``transport`` ``(2, 2, n_x - 1)`` the spin
+    rotations ``exp(-i A dx)`` that carry node i + 1 to node i (a spin-orbit
+    gauge field; ``None`` without one).
     """
 
     energy: Array
@@ -552,6 +618,7 @@ class SpinSolution(eqx.Module):
     iterations: Array
     links: Array
     result: Array | None = None  # (n_E,) jaxqp.internal.engine.RESULTS code per energy
+    transport: Array | None = None
 
     def blocks(self):
         """2x2 blocks ``(g, F, -Ft, -gt)`` of the retarded function, each ``(2, 2, n_E, n_x)``."""
@@ -603,7 +670,8 @@ def _solve_jit(wire, E, delta_profile, opts):
     n = wire.n_x
     return SpinSolution(energy=jnp.real(E), x=jnp.asarray(wire.x), gamma=Yb[:, :, :4].reshape(-1, n, 2, 2),
                         gamma_t=Yb[:, :, 4:].reshape(-1, n, 2, 2), converged=ok, residual=res, iterations=k,
-                        links=loc.links, result=_wire.result_codes(ok, res, k, opts))
+                        links=loc.links, result=_wire.result_codes(ok, res, k, opts),
+                        transport=None if loc.gauge is None else loc.gauge.right[:, :, :-1])
 
 
 def solve_spin(wire: SpinWire, E, *, delta_profile=None, options: _wire.Options | None = None,
@@ -745,6 +813,9 @@ def observables(sol: SpinSolution, dist: SpinDistribution, weights) -> SpinObser
     Gl = sol.links[None, :]
     left = tuple(b[..., :-1] for b in bR)
     right = tuple(b[..., 1:] for b in bR)
+    if sol.transport is not None:  # covariant: g_{i+1} carried to node i
+        U = sol.transport[:, :, None, :]
+        right = tuple(jnp.einsum("abex,bcex,dcex->adex", U, b, jnp.conj(U)) for b in right)
     LR, RL = _block_mm(left, right), _block_mm(right, left)
     JR = tuple(0.5 * Gl * (a - b) for a, b in zip(LR, RL, strict=False))
     JA = _advanced(JR)
