@@ -127,3 +127,40 @@ def test_gauge_field_jacobian_constructors_and_refusals():
     assert S.SpinWire.from_chain(chain).spin_orbit is field
     with pytest.raises(ValueError, match="spin-orbit gauge field"):
         qp.solve_proximity(chain, jnp.linspace(0.1, 1.0, 3))
+
+
+def test_reservoir_ends_hold_the_bulk_film_and_the_wire_converges_to_it():
+    """A reservoir end with a gauge field is the bulk of the end material: a film in which every component
+    acts (no closed form; a uniform solve).  With the exchange field out of plane the Rashba film is
+    spin-orbit scattering with ``b_so = 2 alpha^2`` (out-of-plane D'yakonov-Perel), so the end nodes carry
+    the bulk spin-split DOS of `jaxqp.dos` to the Newton tolerance.  Inside, the lattice transport
+    reproduces the covariant Laplacian to O(dx^2): halving dx divides the deviation by 4.  The derivative
+    in alpha, through the reservoir's own solve, equals central differences."""
+    import jax
+
+    al = 0.3
+    bulk = np.asarray(qp.dos(qp.Superconductor(delta=1.0, gamma=2e-3, h=0.3, b_so=2 * al ** 2), E))[0]
+
+    def wire(n, a=al):
+        return S.SpinWire(qp.Superconductor(delta=1.0, gamma=2e-3, h=0.3), L, n, ends=("reservoir", "reservoir"),
+                          spin_orbit=qp.GaugeField.rashba(a))
+
+    dev = []
+    for n in (NX, 2 * NX - 1):
+        sol = S.solve_spin(wire(n), E)
+        up = np.asarray(sol.spin_dos())[2, 0]  # (E, x), spin along +z
+        np.testing.assert_allclose(up[:, [0, -1]], np.stack([bulk, bulk], 1), atol=1e-9)
+        dev.append(np.abs(up - bulk[:, None]).max())
+    # in equilibrium the covariant (lowest-order) equation carries spin currents (the field's torque) but
+    # no charge current at zero phase: no spin-galvanic current without a gyrotropic term
+    ob = S.observables(sol, S.SpinDistribution(0.1), np.full(E.shape, float(E[1] - E[0])))
+    np.testing.assert_allclose(np.asarray(ob.current)[:, 0], 0.0, atol=1e-12)
+    assert np.abs(np.asarray(ob.current)[:, 1:]).max() > 1e-3
+    assert 1e-5 < dev[1] < dev[0] < 2e-3
+    assert 3.5 < dev[0] / dev[1] < 4.5
+
+    def dos_mid(a):
+        return S.solve_spin(wire(NX, a), E).dos()[3, NX // 2]
+
+    fd = (dos_mid(al + 1e-5) - dos_mid(al - 1e-5)) / 2e-5
+    np.testing.assert_allclose(float(jax.grad(dos_mid)(al)), float(fd), rtol=1e-6)

@@ -269,14 +269,19 @@ def _su2_exp(a, t):
     return jnp.cos(th) * jnp.asarray(_EYE2)[:, :, None] - 1j * jnp.sin(th) * unit[:, :, None]
 
 
-def _gauge(field: GaugeField, mass, dx: float) -> _Gauge:
+def _gauge(field: GaugeField, mass, dx: float, uniform: bool = False) -> _Gauge:
+    """The field on the nodes; ``uniform``: every component acts as a transverse one (a solution that
+    does not vary in any direction: the bulk of the end material, `_uniform_target`)."""
     n = mass.shape[0]
     A = jnp.asarray(field.components)
     U = _su2_exp(A[0], jnp.full(n - 1, dx))  # (2, 2, n-1)
     eye = jnp.asarray(_EYE2)[:, :, None]
+    if uniform:
+        U = jnp.broadcast_to(eye, U.shape).astype(U.dtype)
     right = jnp.concatenate([U, eye], axis=2)
     left = jnp.concatenate([eye, jnp.conj(jnp.swapaxes(U, 0, 1))], axis=2)
-    across = jnp.einsum("ka,aij->kij", A[1:], jnp.asarray(SIGMA))[..., None] * jnp.sqrt(mass)[None, None, None, :]
+    rows = A if uniform else A[1:]
+    across = jnp.einsum("ka,aij->kij", rows, jnp.asarray(SIGMA))[..., None] * jnp.sqrt(mass)[None, None, None, :]
     return _Gauge(right=right, left=left, across=across)
 
 
@@ -538,8 +543,11 @@ def _node_data(wire: SpinWire, delta_profile):
     return _Nodes(mass=mass, h=h, hb=hb, delta=jnp.asarray(d), phase=jnp.asarray(wire.phase * jnp.ones(n)))
 
 
-def _local(wire: SpinWire, z, delta_profile):
-    """Node coefficients, the Dirichlet targets and the bulk guess at z + i eta0 is made by the caller."""
+def _local(wire: SpinWire, z, delta_profile, uniform: bool = False):
+    """Node coefficients, the Dirichlet targets and the bulk guess at z + i eta0 is made by the caller.
+
+    With a gauge field the targets of reservoir ends are left for `_uniform_target` (no closed form);
+    ``uniform``: every component of the field acts as a transverse one."""
     m = wire.material
     nd = _node_data(wire, delta_profile)
     n = wire.n_x
@@ -556,13 +564,13 @@ def _local(wire: SpinWire, z, delta_profile):
             ge = _electrode_blocks(e.electrode, e.magnetization, z)
             S = _transmission(ge, e.magnetization, e.polarization)
             ext = ext.at[:, :, :, node].add(GN * e.conductance * jnp.stack(S))
-        if e == "reservoir":
+        if e == "reservoir" and wire.spin_orbit is None:
             gam, gamt = _bulk_blocks(z, nd.h[:, node:node + 1], nd.delta[node:node + 1], nd.phase[node:node + 1],
                                      jnp.reshape(m.gamma, (1,)), jnp.reshape(m.zeta, (1,)),
                                      jnp.reshape(m.b_so, (1,)), jnp.reshape(m.b_sf, (1,)))
             target = target.at[side].set(_pack(gam, gamt)[0])
     links = jnp.full(n - 1, wire.conductance * (n - 1) / wire.length)
-    gauge = None if wire.spin_orbit is None else _gauge(wire.spin_orbit, mass, wire.length / (n - 1))
+    gauge = None if wire.spin_orbit is None else _gauge(wire.spin_orbit, mass, wire.length / (n - 1), uniform)
     return _SpinLocal(mass=mass, hvec=mass * nd.h + nd.hb, gamma=mass * m.gamma, delta=mass * dcomplex,
                       delta_t=mass * nd.delta * jnp.exp(-1j * nd.phase),
                       orb=mass * m.zeta / 2, so=mass * m.b_so / 2, sf=mass * m.b_sf / 2, links=links, z=z.astype(cdt),
@@ -588,13 +596,34 @@ def _solve_core(wire: SpinWire, E, delta_profile, opts: _wire.Options, Y0=None):
     z = jnp.asarray(E).astype(jnp.result_type(E, 1j))
     loc, nd = _local(wire, z, delta_profile)
     dirichlet = _ends_dirichlet(wire)
+    ok_ends = True
+    if wire.spin_orbit is not None and any(dirichlet):
+        target = loc.target
+        for side, node in ((0, 0), (1, wire.n_x - 1)):
+            if dirichlet[side]:
+                t, ok_t = _uniform_target(wire, nd, node, z, opts)
+                target, ok_ends = target.at[side].set(t), ok_ends & ok_t
+        loc = eqx.tree_at(lambda lc: lc.target, loc, target)
     if Y0 is None:
         Y0 = lax.stop_gradient(_guess(wire, nd, z + 1j * opts.eta0)).astype(z.dtype)
     for side, node in ((0, 0), (1, wire.n_x - 1)):
         if dirichlet[side]:
             Y0 = Y0.at[node].set(lax.stop_gradient(loc.target[side]))
     Y, ok, res, k = _wire.newton_solve(loc, Y0, dirichlet, opts, _MODEL)
-    return Y, ok > 0.5, res, k, loc
+    return Y, (ok > 0.5) & ok_ends, res, k, loc
+
+
+def _uniform_target(wire: SpinWire, nd: _Nodes, node: int, z, opts: _wire.Options):
+    """The bulk solution of the end material with a gauge field, ``[Lambda + sum_k A_k g A_k, g] = 0``
+    over all three components (a film that does not vary in any direction), which has no closed form:
+    the uniform solution of three nodes with vacuum ends, on which the neighbour terms cancel.
+    Returns the node's unknowns (8, B) and the per-energy converged flags."""
+    aux = SpinWire(wire.material, wire.length, 3, exchange=jnp.tile(nd.h[:, node], (3, 1)), phase=nd.phase[node],
+                   spin_orbit=wire.spin_orbit)
+    loc, nd_aux = _local(aux, z, jnp.full(3, nd.delta[node]), uniform=True)
+    Y0 = lax.stop_gradient(_guess(aux, nd_aux, z + 1j * opts.eta0)).astype(z.dtype)
+    Y, ok, _, _ = _wire.newton_solve(loc, Y0, (False, False), opts, _MODEL)
+    return Y[1], ok > 0.5
 
 
 # ----------------------------------------------------------------- results
