@@ -271,7 +271,7 @@ def _su2_exp(a, t):
 
 def _gauge(field: GaugeField, mass, dx: float, uniform: bool = False) -> _Gauge:
     """The field on the nodes; ``uniform``: every component acts as a transverse one (a solution that
-    does not vary in any direction: the bulk of the end material, `_uniform_target`)."""
+    does not vary in any direction: the bulk of the end material, `_uniform_targets`)."""
     n = mass.shape[0]
     A = jnp.asarray(field.components)
     U = _su2_exp(A[0], jnp.full(n - 1, dx))  # (2, 2, n-1)
@@ -546,7 +546,7 @@ def _node_data(wire: SpinWire, delta_profile):
 def _local(wire: SpinWire, z, delta_profile, uniform: bool = False):
     """Node coefficients, the Dirichlet targets and the bulk guess at z + i eta0 is made by the caller.
 
-    With a gauge field the targets of reservoir ends are left for `_uniform_target` (no closed form);
+    With a gauge field the targets of reservoir ends are left for `_uniform_targets` (no closed form);
     ``uniform``: every component of the field acts as a transverse one."""
     m = wire.material
     nd = _node_data(wire, delta_profile)
@@ -598,12 +598,9 @@ def _solve_core(wire: SpinWire, E, delta_profile, opts: _wire.Options, Y0=None):
     dirichlet = _ends_dirichlet(wire)
     ok_ends = True
     if wire.spin_orbit is not None and any(dirichlet):
-        target = loc.target
-        for side, node in ((0, 0), (1, wire.n_x - 1)):
-            if dirichlet[side]:
-                t, ok_t = _uniform_target(wire, nd, node, z, opts)
-                target, ok_ends = target.at[side].set(t), ok_ends & ok_t
-        loc = eqx.tree_at(lambda lc: lc.target, loc, target)
+        sides = [side for side in (0, 1) if dirichlet[side]]
+        t, ok_ends = _uniform_targets(wire, nd, [(0, wire.n_x - 1)[side] for side in sides], z, opts)
+        loc = eqx.tree_at(lambda lc: lc.target, loc, loc.target.at[np.asarray(sides)].set(t))
     if Y0 is None:
         Y0 = lax.stop_gradient(_guess(wire, nd, z + 1j * opts.eta0)).astype(z.dtype)
     for side, node in ((0, 0), (1, wire.n_x - 1)):
@@ -613,17 +610,21 @@ def _solve_core(wire: SpinWire, E, delta_profile, opts: _wire.Options, Y0=None):
     return Y, (ok > 0.5) & ok_ends, res, k, loc
 
 
-def _uniform_target(wire: SpinWire, nd: _Nodes, node: int, z, opts: _wire.Options):
-    """The bulk solution of the end material with a gauge field, ``[Lambda + sum_k A_k g A_k, g] = 0``
-    over all three components (a film that does not vary in any direction), which has no closed form:
-    the uniform solution of three nodes with vacuum ends, on which the neighbour terms cancel.
-    Returns the node's unknowns (8, B) and the per-energy converged flags."""
-    aux = SpinWire(wire.material, wire.length, 3, exchange=jnp.tile(nd.h[:, node], (3, 1)), phase=nd.phase[node],
+def _uniform_targets(wire: SpinWire, nd: _Nodes, nodes: list, z, opts: _wire.Options):
+    """The bulk solutions of the end material at ``nodes`` with a gauge field,
+    ``[Lambda + sum_k A_k g A_k, g] = 0`` over all three components (a film that does not vary in any
+    direction), which have no closed form: the uniform solutions of three decoupled nodes per end with
+    vacuum ends, on which the neighbour terms cancel, in one Newton solve.
+    Returns the unknowns (len(nodes), 8, B) and the per-energy converged flags."""
+    idx = np.repeat(np.asarray(nodes), 3)
+    aux = SpinWire(wire.material, wire.length, idx.size, exchange=nd.h[:, idx].T, phase=nd.phase[idx],
                    spin_orbit=wire.spin_orbit)
-    loc, nd_aux = _local(aux, z, jnp.full(3, nd.delta[node]), uniform=True)
+    loc, nd_aux = _local(aux, z, nd.delta[idx], uniform=True)
+    cut = np.arange(1, idx.size) % 3 != 0  # no link between the triples of different ends
+    loc = eqx.tree_at(lambda lc: lc.links, loc, loc.links * cut)
     Y0 = lax.stop_gradient(_guess(aux, nd_aux, z + 1j * opts.eta0)).astype(z.dtype)
     Y, ok, _, _ = _wire.newton_solve(loc, Y0, (False, False), opts, _MODEL)
-    return Y[1], ok > 0.5
+    return Y[1::3], ok > 0.5
 
 
 # ----------------------------------------------------------------- results
