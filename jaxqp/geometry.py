@@ -36,7 +36,14 @@ _ENDS = ("reservoir", "vacuum")
 
 
 def unit_vector(v, what: str) -> np.ndarray:
-    """``v`` as a normalised 3-vector (numpy), or a ValueError that names ``what``."""
+    """``v`` as a normalised 3-vector (numpy), or a ValueError that names ``what``.
+
+    A traced ``v`` (inside ``jit`` or ``vmap``: a direction that is swept) is normalised as a JAX array.
+    """
+    if val.concrete(v) is None and v is not None and not isinstance(v, (tuple, list)):
+        if jnp.shape(v) != (3,):
+            raise ValueError(f"{what} must be a 3-vector (x, y, z), got shape {jnp.shape(v)}")
+        return v / jnp.linalg.norm(v)
     v = np.asarray(v, dtype=float)
     if v.shape != (3,):
         raise ValueError(f"{what} must be a 3-vector (x, y, z), got shape {v.shape}")

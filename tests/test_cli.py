@@ -53,12 +53,20 @@ def test_compilation_cache_switch(tmp_path):
 def test_help_lists_every_command():
     out = runner.invoke(app, ["--help"])
     assert out.exit_code == 0
-    for cmd in ("run", "fit", "demo", "bench", "info"):
+    for cmd in ("run", "tasks", "fit", "demo", "bench", "info"):
         assert cmd in out.output
     out = runner.invoke(app, ["info"])
     assert out.exit_code == 0 and "float64" in out.output
     out = runner.invoke(app, ["--version"])
     assert out.exit_code == 0 and out.output.strip() == f"jaxqp {jaxqp.__version__}"
+    from jaxqp.app.runconfig import TASKS
+
+    out = runner.invoke(app, ["tasks"])
+    assert out.exit_code == 0 and [line.split()[0] for line in out.output.splitlines()] == list(TASKS)
+    out = runner.invoke(app, ["tasks", "inelastic"])
+    assert out.exit_code == 0 and "[collisions]" in out.output and "cutoff" in out.output
+    assert "shape parameter" in out.output and "V_det" in out.output
+    assert runner.invoke(app, ["tasks", "nis"]).exit_code == 2
 
 
 #: what the compiler or the libraries print when something is off (XLA alarms, absl logs, Python warnings)

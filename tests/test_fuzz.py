@@ -11,6 +11,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -135,11 +136,27 @@ def _edited(base: dict, edits) -> dict:
     return cfg
 
 
-def test_run_configurations_validate_or_are_refused_clearly(record_property):
-    @given(edits=st.lists(st.tuples(st.sampled_from(PATHS), VALUES), min_size=1, max_size=3))
+GOOD_SPIN = {
+    "task": "spin",
+    "material": {"delta0": "200 ueV", "temperature": "0.05 Tc", "gamma": "0.01 Delta0"},
+    "wire": {"length": "1.5 xi", "n_x": 9},
+    "left": {"kind": "spin_active", "spin_mixing": 0.6, "theta": 90},
+    "right": {"kind": "vacuum"},
+    "distribution": {"spin_voltage": "0.1 Delta0"},
+    "grid": {"energy": {"start": "0 Delta0", "stop": "2 Delta0", "num": 201}, "n_energy": 160},
+    "sweep": {"wire.length": ["1 xi", "2 xi"]},
+}
+PATHS_SPIN = ["task", "material/temperature", "wire/length", "wire/n_x", "wire/theta", "left/kind", "left/spin_mixing",
+              "left/phi", "right/kind", "right/spin_mixing", "distribution/spin_voltage", "grid/energy/num",
+              "grid/V_det", "sweep/wire.length", "sweep/wire.n_x", "sweep/left.theta", "collisions/modes", "link"]
+
+
+@pytest.mark.parametrize("good, paths", [(GOOD, PATHS), (GOOD_SPIN, PATHS_SPIN)], ids=["junction", "spin"])
+def test_run_configurations_validate_or_are_refused_clearly(record_property, good, paths):
+    @given(edits=st.lists(st.tuples(st.sampled_from(paths), VALUES), min_size=1, max_size=3))
     def check(count, edits):
         count[0] += 1
-        _load_or_refuse(runconfig.from_dict, _edited(GOOD, edits))
+        _load_or_refuse(runconfig.from_dict, _edited(good, edits))
 
     _draws(check, record_property)
 

@@ -121,6 +121,38 @@ def fit_config(
         raise typer.Exit(1)
 
 
+@app.command("tasks")
+def list_tasks(name: str = typer.Argument(None, help="a task: list its sections and parameters")):
+    """The tasks of `jaxqp run` (with a name: its sections, parameters, units and defaults)."""
+    from .runconfig import KINDS, SC_FLAGS, TASKS, Choice
+
+    if name is None:
+        for t, spec in TASKS.items():
+            typer.echo(f"{t:<18s} inner grid {spec['inner'][0]:<13s} {spec['doc']}")
+        return
+    if name not in TASKS:
+        typer.echo(f"unknown task {name!r}; the tasks: {', '.join(TASKS)}", err=True)
+        raise typer.Exit(2)
+    spec = TASKS[name]
+    typer.echo(f"{name}: {spec['doc']}\n[grid] {spec['inner'][0]} ({spec['inner'][1]})"
+               + "".join(f", {k} ({d})" for k, d in spec.get("extra", {}).items()))
+    for sec, schema in spec["sections"].items():
+        kinds = {"": schema} if isinstance(schema, dict) else {f" kind = {k!r}": s for k, s in KINDS[schema].items()}
+        for label, sch in kinds.items():
+            req = " (required)" if sec in spec["required"] else ""
+            typer.echo(f"[{sec}]{label}{req}")
+            if "delta0" in sch and sec != "units":
+                default = str(SC_FLAGS["self_consistent"]).lower()
+                typer.echo(f"  {'self_consistent':<16s} true | false, default {default}: Delta from the gap equation")
+            for k, p in sch.items():
+                if isinstance(p, Choice):
+                    typer.echo(f"  {k:<16s} one of {list(p.values)}, default {p.default!r}: {p.doc}")
+                    continue
+                shape = ", shape parameter" if p.static else ("" if p.sweepable else ", not sweepable")
+                default = "" if p.default is None else f", default {p.default!r}"
+                typer.echo(f"  {k:<16s} {p.dim}{default}{shape}: {p.doc}")
+
+
 @app.command("run")
 def run_config(
     config: Path = typer.Argument(..., help="TOML file: task, device in physical units, grid, sweep, output "

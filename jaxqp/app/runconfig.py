@@ -6,7 +6,7 @@ one vectorised call per point), the parameters to sweep (the outer grid, run
 in chunks that are written to disk as they finish) and the output.  Example
 (``nis.toml``)::
 
-    task = "junction"                  # dos | junction
+    task = "junction"                  # dos | junction | wire | proximity | spin | spin_supercurrent | inelastic
 
     [units]
     delta0 = "200 ueV"                 # reference gap Delta0 (or Tc = "1.31 K")
@@ -231,18 +231,107 @@ UNITS = {
     "xi": Param("length", None, 0.0, strict_lower=True, doc="coherence length", sweepable=False),
 }
 
-#: the tasks: sections with parameters, the inner grid and its dimension
-TASKS = {
-    "dos": {"sections": ("units", "material"), "inner": ("energy", "energy"),
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """A named option of a section (a string, static: it shapes the computation)."""
+
+    values: tuple
+    default: str
+    doc: str = ""
+    dim = None
+    sweepable = False
+    static = False
+
+
+#: the superconducting leads of a proximity junction: a superconductor at the junction's temperature,
+#: plus the length and nodes of the lead segment (its far end holds the bulk)
+LEAD = {k: p for k, p in SUPERCONDUCTOR.items() if k not in ("temperature", "field", "r_orb", "g")} | {
+    "length": Param("length", "2 xi", 0.0, strict_lower=True, doc="length of the lead segment", static=True),
+    "n_x": Param("1", 11, 3, 100000, doc="nodes of the lead segment (an integer)", static=True),
+    "phase": Param("1", 0.0, doc="phase of the lead's pair potential (radians)"),
+}
+#: the normal (or ferromagnetic) link of a proximity junction
+LINK = {
+    "length": Param("length", None, 0.0, strict_lower=True, doc="length of the link", static=True),
+    "n_x": Param("1", 41, 3, 100000, doc="nodes of the link (an integer)", static=True),
+    "temperature": Param("temperature", "0 K", 0.0, strict_lower=False, doc="temperature (supercurrent)"),
+    "h": _energy(doc="exchange field of the link"),
+    "gamma": _energy("1e-4 Delta0", "Dynes broadening of the link"),
+    "b_so": _energy(doc="spin-orbit scattering energy"),
+    "b_sf": _energy(doc="spin-flip scattering energy"),
+    "interface": Param("1", None, 0.0, strict_lower=True,
+                       doc="G_B R_xi of the two link-lead interfaces (Kupriyanov-Lukichev; absent: transparent)"),
+    "resistance_xi": WIRE["resistance_xi"],
+}
+#: a wire with general spin structure (the superconductor is [material])
+SPIN_WIRE = {
+    "length": WIRE["length"],
+    "n_x": Param("1", 31, 3, 100000, doc="position nodes (an integer)", static=True),
+    "theta": Param("1", 0.0, doc="polar angle of the exchange field material.h (degrees from z)"),
+    "phi": Param("1", 0.0, doc="azimuth of the exchange field (degrees from x)"),
+}
+SPIN_ACTIVE = {
+    "spin_mixing": Param("1", 0.0, doc="spin-mixing conductance G_phi / G_N"),
+    "theta": Param("1", 90.0, doc="polar angle of the magnetisation (degrees from z)"),
+    "phi": Param("1", 0.0, doc="azimuth of the magnetisation (degrees from x)"),
+}
+#: the prescribed distribution of the spin tasks: spin voltage along an axis
+SPIN_BIAS = {
+    "spin_voltage": Param("voltage", "0 V", doc="spin voltage V_s of the distribution"),
+    "theta": Param("1", 0.0, doc="polar angle of the spin-voltage axis (degrees from z)"),
+    "phi": Param("1", 0.0, doc="azimuth of the spin-voltage axis (degrees from x)"),
+}
+#: the self-consistent gap and collisions of the inelastic task (seed 001, Figs. 11-12)
+INELASTIC = {
+    "cutoff": Param("energy", "10 Delta0", 0.0, strict_lower=True, doc="Debye cut-off omega_D", static=True),
+    "spacing": Param("energy", "0.025 Delta0", 0.0, strict_lower=True, doc="energy grid spacing", static=True),
+    "rate_ee": Param("energy", "2e-4 Delta0", 0.0, doc="electron-electron rate hbar/tau_ee at T_c"),
+    "power_ee": Param("1", 0.0, 0.0, 0.99, doc="exponent of the e-e kernel |omega|^-power", static=True),
+    "rate_eph": Param("energy", "0 Delta0", 0.0, doc="electron-phonon rate hbar/tau_eph at T_c"),
+    "modes": Choice(("all", "energy"), "all", "what the collisions act on: all modes, or f_L only (seed 001)"),
+}
+#: the kinds of a section whose schema depends on its ``kind`` (the first is the default)
+KINDS = {
+    "electrode": {"superconductor": SUPERCONDUCTOR, "normal": NORMAL},
+    "end": {"vacuum": {}, "reservoir": {}, "spin_active": SPIN_ACTIVE},
+}
+
+#: the tasks: sections with their schemas (or a `KINDS` entry), the required ones, the inner grid
+TASKS: dict[str, dict[str, Any]] = {
+    "dos": {"sections": {"units": UNITS, "material": SUPERCONDUCTOR}, "required": ("material",),
+            "inner": ("energy", "energy"),
             "doc": "spin-resolved density of states of a homogeneous superconductor"},
-    "junction": {"sections": ("units", "left", "right", "barrier"), "inner": ("bias", "voltage"),
+    "junction": {"sections": {"units": UNITS, "left": "electrode", "right": "electrode", "barrier": BARRIER},
+                 "required": ("left", "right"), "inner": ("bias", "voltage"),
                  "doc": "tunnel junction: charge, spin and heat currents and dI/dV vs bias"},
-    "wire": {"sections": ("units", "material", "wire", "injector", "detector"), "inner": ("V_inj", "voltage"),
+    "wire": {"sections": {"units": UNITS, "material": SUPERCONDUCTOR, "wire": WIRE, "injector": CONTACT,
+                          "detector": CONTACT},
+             "required": ("material", "wire", "injector", "detector"), "inner": ("V_inj", "voltage"),
              "doc": "superconducting wire between reservoirs with a tunnel injector and detector: non-local "
                     "conductance and contact currents vs injector bias (kinetic equations)"},
+    "proximity": {"sections": {"units": UNITS, "left": LEAD, "right": LEAD, "link": LINK},
+                  "required": ("left", "right", "link"), "inner": ("energy", "energy"),
+                  "doc": "S-N-S (or S-F-S) proximity junction: local DOS along the chain and the Josephson "
+                         "current (retarded Usadel equation, Matsubara sum)"},
+    "spin": {"sections": {"units": UNITS, "material": SUPERCONDUCTOR, "wire": SPIN_WIRE, "left": "end",
+                          "right": "end", "distribution": SPIN_BIAS},
+             "required": ("material", "wire"), "inner": ("energy", "energy"),
+             "doc": "wire with general spin structure (exchange field, spin-active ends): spin-resolved DOS "
+                    "along the wire, spin currents and accumulation with a prescribed spin voltage"},
+    "spin_supercurrent": {"sections": {"units": UNITS, "material": SUPERCONDUCTOR, "wire": SPIN_WIRE,
+                                       "left": "end", "right": "end", "distribution": SPIN_BIAS},
+                          "required": ("material", "wire"), "inner": ("spin_voltage", "voltage"),
+                          "doc": "seed 003: self-consistent spin supercurrent vs spin voltage with "
+                                 "continuation, the normal state's stability and the bistable region"},
+    "inelastic": {"sections": {"units": UNITS, "material": SUPERCONDUCTOR, "wire": WIRE, "injector": CONTACT,
+                               "detector": CONTACT, "collisions": INELASTIC},
+                  "required": ("material", "wire", "injector", "detector"), "inner": ("V_inj", "voltage"),
+                  "extra": {"V_det": "voltage"},
+                  "doc": "seed 001: self-consistent Delta vs injector bias with inelastic collisions "
+                         "(continuation) and the non-local conductance map g(V_inj, V_det)"},
 }
-_TOP = {"task", "units", "material", "left", "right", "barrier", "wire", "injector", "detector", "grid", "sweep",
-        "output", "title"}
+_SECTIONS = {s for t in TASKS.values() for s in t["sections"]}
+_TOP = _SECTIONS | {"task", "grid", "sweep", "output", "title"}
 _OUTPUT = {"dir", "format", "chunk", "memory"}
 _SWEEP_KEYS = {"start", "stop", "num", "values", "unit", "spacing"}
 #: at most this many sweep points and inner points: beyond, the request is surely a typo
@@ -251,18 +340,15 @@ MAX_AXIS = 10**7  #: values per axis
 
 
 def _section_schema(task: str, section: str, table: dict) -> dict:
-    if section == "units":
-        return UNITS
-    if section == "barrier":
-        return BARRIER
-    if section == "material":
-        return SUPERCONDUCTOR
-    if section == "wire":
-        return WIRE
-    if section in ("injector", "detector"):
-        return CONTACT
-    kind = table.get("kind", "superconductor")
-    return NORMAL if kind == "normal" else SUPERCONDUCTOR
+    schema = TASKS[task]["sections"][section]
+    if isinstance(schema, dict):
+        return schema
+    kinds = KINDS[schema]
+    return kinds.get(table.get("kind", next(iter(kinds))), next(iter(kinds.values())))
+
+
+def _is_superconductor(schema: dict) -> bool:
+    return "delta0" in schema
 
 
 # ------------------------------------------------------------------------------ the checked plan
@@ -307,6 +393,9 @@ class RunConfig:
     notes: tuple = ()  #: one-line remarks on the physics of the sweep (printed with the plan)
     #: static (shape) sweep axes: ``((index tuple, RunConfig), ...)``, one validated sub-run per combination
     static_runs: tuple = ()
+    #: further inner axes of the task (e.g. the detector biases of ``inelastic``): name -> (SI values, unit,
+    #: reduced values)
+    extra: dict = dataclasses.field(default_factory=dict)
 
     @property
     def static_axes(self) -> list:
@@ -459,11 +548,16 @@ def from_dict(raw: dict, base: Path | str = ".", name: str | None = None) -> Run
     for s in spec["sections"]:
         if s != "units":
             sections[s], schemas[s] = _section(task, s, raw.get(s, {}), delta0, xi_nm, errors)
-    if task == "wire" and not errors:
+    if task in ("wire", "inelastic") and not errors:
         _check_wire(sections, errors)
     inner_name, inner_dim = spec["inner"]
-    inner, n_energy = _grid(raw.get("grid", {}), inner_name, inner_dim, errors)
+    extra_spec = spec.get("extra", {})
+    inner, n_energy = _grid(raw.get("grid", {}), inner_name, inner_dim, errors, tuple(extra_spec))
+    extra_q = {k: _grid_values(raw.get("grid", {}).get(k, [f"0 {DIMENSIONS[d][1][0]}"]), d, f"grid.{k}", errors)
+               for k, d in extra_spec.items()}
     axes = _sweep(raw, sections, schemas, delta0, xi_nm, errors)
+    if task in ("spin", "spin_supercurrent") and not errors:
+        _check_spin(sections, axes, errors)
     out_t = raw.get("output", {})
     fmt, chunk, memory_bytes = _output(out_t, errors)
     title = raw.get("title", f"jaxqp {task}")
@@ -476,14 +570,19 @@ def from_dict(raw: dict, base: Path | str = ".", name: str | None = None) -> Run
     inner_red = np.asarray(inner.reduced(inner_dim, delta0, xi_nm), float)
     if inner_red.size > MAX_POINTS:
         errors.append(f"grid.{inner_name}: {inner_red.size} points is absurdly many")
-    _check_resolution(task, sections, axes, inner_name, inner_red, errors)
+    if inner_dim in ("energy",) or task in ("junction", "wire"):
+        _check_resolution(task, sections, axes, inner_name, inner_red, errors)
+    extra = {k: (np.atleast_1d(np.asarray(q.value, float)), q.unit,
+                 np.atleast_1d(np.asarray(q.reduced(extra_spec[k], delta0, xi_nm), float)))
+             for k, q in extra_q.items()}
     _raise(errors)
     return RunConfig(task=task, raw=raw, base=Path(base), delta0_ueV=float(delta0), xi_nm=xi_nm,
                      sections=sections, axes=axes, inner_name=inner_name,
                      inner_si=np.asarray(inner.value, float), inner_unit=inner.unit,
                      inner_reduced=inner_red, n_energy=int(n_energy),
                      out_dir=Path(base) / out_t.get("dir", f"{name or task}-run"), format=fmt, chunk=chunk,
-                     memory_bytes=memory_bytes, title=str(title), notes=_notes(sections, axes, delta0))
+                     memory_bytes=memory_bytes, title=str(title), notes=_notes(sections, axes, delta0),
+                     extra=extra)
 
 
 def _static_keys(task: str, raw: dict) -> set:
@@ -625,12 +724,10 @@ def _task(raw: dict, errors: list):
         msg = "name the task" if task is None else f"unknown task {task!r}{suggest(str(task), TASKS)}"
         raise ConfigError(f"{msg}: task = one of {sorted(TASKS)}" + ("" if not errors else "\n" + "\n".join(errors)))
     spec = TASKS[task]
-    for s in ("material", "left", "right", "barrier", "wire", "injector", "detector"):
+    for s in sorted(_SECTIONS):
         if s in raw and s not in spec["sections"]:
             errors.append(f"[{s}] is not part of task {task!r} (its sections: {list(spec['sections'])})")
-    required = {"junction": ("left", "right"), "dos": ("material",),
-                "wire": ("material", "wire", "injector", "detector")}[task]
-    for s in required:
+    for s in spec["required"]:
         if s not in raw:
             errors.append(f"task {task!r} needs a [{s}] table")
     for s in (*spec["sections"], "units", "grid", "sweep", "output"):
@@ -686,21 +783,37 @@ def _reference_units(raw: dict, errors: list):
 def _section(task: str, s: str, t: dict, delta0, xi_nm, errors: list):
     """One device section (material, electrode, barrier, wire or contact): kind, reduced parameters, flags."""
     schema = _section_schema(task, s, t)
-    allowed = set(schema) | ({"kind"} if s in ("left", "right") else set()) | (
-        set(SC_FLAGS) if schema is SUPERCONDUCTOR else set())
+    sc = _is_superconductor(schema)
+    kinds = TASKS[task]["sections"][s]
+    allowed = set(schema) | ({"kind"} if isinstance(kinds, str) else set()) | (set(SC_FLAGS) if sc else set())
+    if isinstance(kinds, str):
+        kind = t.get("kind", next(iter(KINDS[kinds])))
+        if kind not in KINDS[kinds]:
+            errors.append(f"{s}.kind = {kind!r}; use one of {list(KINDS[kinds])}")
+        else:  # a key of another kind: say which kind has it
+            for k in set(t) - allowed:
+                other = [n for n, sch in KINDS[kinds].items() if k in sch]
+                if other:
+                    errors.append(f"[{s}]: {k} belongs to kind = {other[0]!r}, and this end is {kind!r}; "
+                                  f"write kind = \"{other[0]}\" in [{s}]")
+                    allowed = allowed | {k}
+    else:
+        kind = "superconductor" if sc else s
     check_keys(t, allowed, f"[{s}]", errors)
-    kind = t.get("kind", "superconductor") if s in ("left", "right") else (
-        s if s in ("barrier", "wire", "injector", "detector") else "superconductor")
-    if s in ("left", "right") and kind not in ("normal", "superconductor"):
-        errors.append(f"{s}.kind = {kind!r}; use \"normal\" or \"superconductor\"")
     d: dict[str, Any] = {"kind": kind, "params": {}, "flags": {}}
     for flag, default in SC_FLAGS.items():
-        if schema is SUPERCONDUCTOR:
+        if sc:
             val = t.get(flag, default)
             if not isinstance(val, bool):
                 errors.append(f"{s}.{flag} must be true or false, got {val!r}")
             d["flags"][flag] = bool(val)
-    if schema is SUPERCONDUCTOR:
+    for k, c in schema.items():
+        if isinstance(c, Choice):
+            val = t.get(k, c.default)
+            if val not in c.values:
+                errors.append(f"{s}.{k} = {val!r}; use one of {list(c.values)}")
+            d["flags"][k] = val
+    if sc and "field" in schema:
         if "field" in t and "h" in t:
             errors.append(f"[{s}]: give field (tesla) or h (energy), not both")
         if "r_orb" in t and "zeta" in t:
@@ -708,7 +821,7 @@ def _section(task: str, s: str, t: dict, delta0, xi_nm, errors: list):
     g = float(t.get("g", 2.0)) if isinstance(t.get("g", 2.0), (int, float)) else 2.0
     for k, p in schema.items():
         value = t.get(k, p.default)
-        if value is None:
+        if value is None or isinstance(p, Choice):
             continue
         try:
             qv = parse_quantity(value, p.dim, f"{s}.{k}")
@@ -716,9 +829,11 @@ def _section(task: str, s: str, t: dict, delta0, xi_nm, errors: list):
             if k == "r_orb":
                 d["params"][k] = orbital_per_h2(qv.reduced("energy", delta0), delta0, g)
             _check_bounds(f"{s}.{k}", p, d["params"][k], errors, given=value)
+            if k == "n_x" and d["params"][k] != int(d["params"][k]):
+                errors.append(f"{s}.n_x = {value!r} must be an integer (a number of nodes)")
         except ConfigError as e:
             errors.append(str(e))
-    if schema is SUPERCONDUCTOR:
+    if sc:
         d["params"].setdefault("delta0", 1.0)
     return d, schema
 
@@ -731,9 +846,9 @@ def orbital_per_h2(r_orb, delta0_ueV, g):
     return r_orb / Units(delta0_ueV, g=g).zeeman(1.0) ** 2
 
 
-def _grid(grid_t: dict, inner_name: str, inner_dim: str, errors: list):
+def _grid(grid_t: dict, inner_name: str, inner_dim: str, errors: list, extra: tuple = ()):
     """[grid]: the task's inner axis (bias or energy) and the number of energy nodes."""
-    check_keys(grid_t, {inner_name, "n_energy"}, "[grid]", errors)
+    check_keys(grid_t, {inner_name, "n_energy", *extra}, "[grid]", errors)
     inner = None
     if inner_name not in grid_t:
         errors.append(f"[grid] needs {inner_name} = {{ start = ..., stop = ..., num = ... }} "
@@ -857,9 +972,6 @@ def _check_wire(sections: dict, errors: list):
     if "length" not in w:
         errors.append("wire.length is required, e.g. length = \"11 um\" (with [units] xi) or \"169 xi\"")
         return
-    n_x = w.get("n_x", 200)
-    if n_x != int(n_x):
-        errors.append(f"wire.n_x = {n_x} must be an integer")
     positions = []
     for c in ("injector", "detector"):
         p = sections[c]["params"]
@@ -876,6 +988,15 @@ def _check_wire(sections: dict, errors: list):
                           f"to become kappa = G_T R_xi; or give {c}.kappa")
     if len(positions) == 2 and abs(positions[0] - positions[1]) < 1e-9:
         errors.append("injector and detector sit at the same position")
+
+
+def _check_spin(sections: dict, axes: list, errors: list):
+    """The spin tasks: a prescribed distribution needs T > 0, and the wire a length."""
+    if "length" not in sections["wire"]["params"]:
+        errors.append("wire.length is required, e.g. length = \"1.5 xi\"")
+    if (_extreme(sections, axes, "material.temperature", np.min) or 0.0) <= 0.0:
+        errors.append("material.temperature reaches 0: the spin tasks integrate a thermal distribution; give a small "
+                      "positive temperature, e.g. temperature = \"0.01 Tc\"")
 
 
 def _flatten_sweep(t: dict, prefix: str = "") -> dict:

@@ -106,7 +106,8 @@ class Plan:
 
 def _out_size(cfg: RunConfig) -> int:
     """Floats per sweep point in the result."""
-    return 8 * cfg.inner_reduced.size + 8
+    stored = TASKS[cfg.task].stored_per_point
+    return int(stored(cfg)) if stored is not None else 8 * cfg.inner_reduced.size + 8
 
 
 def plan(cfg: RunConfig, chunk: int | None = None, memory: float | None = None) -> Plan:
@@ -462,8 +463,13 @@ def assemble(cfg: RunConfig, out: Path, pl: Plan, *, partial: bool = False) -> x
                 else _si(inner_dim, cfg.inner_reduced, cfg))
     coords[cfg.inner_name] = (cfg.inner_name, si, {"units": unit})
     coords[f"{cfg.inner_name}_reduced"] = (cfg.inner_name, cfg.inner_reduced, {"units": _REDUCED_UNITS[inner_dim]})
+    for k, (si_k, unit_k, red_k) in cfg.extra.items():  # further inner axes (all voltages)
+        si, unit = (si_k, unit_k) if unit_k != "Delta0" else _si("voltage", red_k, cfg)
+        coords[k] = (k, si, {"units": unit})
+        coords[f"{k}_reduced"] = (k, red_k, {"units": _REDUCED_UNITS["voltage"]})
     G = cfg.sections.get("barrier", {}).get("params", {}).get("conductance")
-    R = cfg.sections.get("wire", {}).get("params", {}).get("resistance_xi")
+    R = next((cfg.sections[s]["params"]["resistance_xi"] for s in ("wire", "link")
+              if "resistance_xi" in cfg.sections.get(s, {}).get("params", {})), None)
     data_vars = {}
     for k, v in arrays.items():
         if k == "status":

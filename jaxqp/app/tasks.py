@@ -15,13 +15,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..geometry import TunnelContact, Wire
+from ..devices import spin_supercurrent as ssc
+from ..geometry import Chain, Interface, Segment, SpinActive, TunnelContact, Wire
 from ..grids import merged_grid
 from ..junction import evaluate
+from ..kinetic.collisions import ElectronElectron, ElectronPhonon
+from ..kinetic.inelastic import GapEquation, inelastic_setup, map_core, uniform_grid
 from ..kinetic.solve import responses_core
 from ..materials import NormalMetal, Superconductor
 from ..selfconsistency import gap_jit, gap_params
 from ..spectral.bulk import green_functions
+from ..spectral.spin import SpinDistribution, SpinWire, normal_state_gain, observables, solve_spin
+from ..spectral.spin import self_consistent_gap as spin_gap
+from ..spectral.wire import josephson_current, solve_proximity
 
 #: status codes of a sweep point
 STATUS = {0: "ok", 1: "spectral_not_converged", 2: "gap_not_converged", 3: "non_finite", 4: "not_computed_yet"}
@@ -42,6 +48,8 @@ class Task:
     outputs: dict
     make: Callable  #: (RunConfig) -> fn(params, inner) -> dict of arrays incl. "status"
     bytes_per_point: Callable  #: (RunConfig) -> working memory of one sweep point (bytes)
+    #: (RunConfig) -> numbers stored per sweep point (default: eight per inner point)
+    stored_per_point: Callable | None = None
 
 
 def _sc_arrays(p: dict, s: str):
@@ -261,4 +269,302 @@ WIRE = Task(
     lambda cfg: 4096.0 * cfg.n_energy * int(cfg.sections["wire"]["params"].get("n_x", 200)),
 )
 
-TASKS = {t.name: t for t in (DOS, JUNCTION, WIRE)}
+# ------------------------------------------------------------------------------- proximity
+def matsubara_count(cfg, omega_max: float = 40.0) -> int:
+    """Matsubara frequencies of the Josephson current: enough to reach ``omega_max`` at the lowest
+    temperature of the sweep (a fixed number for every point, so that one program serves them all;
+    at higher temperatures the sum runs further)."""
+    T = _lowest(cfg, "link.temperature")
+    return int(max(8, np.ceil((omega_max / (np.pi * max(T, 1e-3)) - 1.0) / 2.0)))
+
+
+def _lowest(cfg, key: str) -> float:
+    for a in cfg.axes:
+        if a.key == key:
+            return float(np.min(a.reduced))
+    sec, _, name = key.partition(".")
+    return float(cfg.sections[sec]["params"][name])
+
+
+def _make_proximity(cfg):
+    link = cfg.sections["link"]["params"]
+    leads = {s: cfg.sections[s] for s in ("left", "right")}
+    tunnel = "interface" in link
+    n_w = matsubara_count(cfg)
+
+    def point(p):
+        segs, ok = [], jnp.ones((), bool)
+        for s in ("left", "right"):
+            a = _sc_arrays(dict(p, **{f"{s}.temperature": p["link.temperature"]}), s)
+            delta, gap_ok = _pair_potential({k: v[None] for k, v in a.items()},
+                                            leads[s]["flags"]["self_consistent"],
+                                            None if f"{s}.delta" not in p else p[f"{s}.delta"][None],
+                                            _pair_breaking(cfg, s))
+            ok = ok & gap_ok[0]
+            mat = Superconductor(delta=jnp.nan_to_num(delta[0]), h=a["h"], zeta=a["zeta"], b_so=a["b_so"],
+                                 b_sf=a["b_sf"], gamma=a["gamma"])
+            segs.append(Segment(mat, float(leads[s]["params"]["length"]), n_x=int(leads[s]["params"]["n_x"]),
+                                phase=p[f"{s}.phase"]))
+        normal = Superconductor(delta=0.0, h=p["link.h"], b_so=p["link.b_so"], b_sf=p["link.b_sf"],
+                                gamma=p["link.gamma"])
+        mid = Segment(normal, float(link["length"]), n_x=int(link["n_x"]))
+        interfaces = (Interface(p["link.interface"]),) * 2 if tunnel else None
+        return Chain((segs[0], mid, segs[1]), interfaces, temperature=p["link.temperature"]), ok
+
+    def fn(p, E):
+        def one(pp):
+            chain, gap_ok = point(pp)
+            sol = solve_proximity(chain, E, throw=False)
+            jc = josephson_current(chain, n_matsubara=n_w)
+            dos = sol.dos  # (n_E, n_x, 2)
+            res = {"N": 0.5 * (dos[..., 0] + dos[..., 1]), "N_up": dos[..., 0], "N_dn": dos[..., 1],
+                   "x": sol.x, "supercurrent": jc.current}
+            return res, jnp.all(sol.converged) & jc.converged, gap_ok
+
+        res, ok, gap_ok = jax.lax.map(one, p)
+        res["status"] = _status(ok, gap_ok, res["N"], res["supercurrent"])
+        return res
+
+    return fn
+
+
+def _proximity_nodes(cfg) -> int:
+    return sum(int(cfg.sections[s]["params"]["n_x"]) for s in ("left", "link", "right"))
+
+
+PROXIMITY = Task(
+    "proximity",
+    {
+        "N": Output(("energy", "node"), "N_F", "local density of states per spin, (N_up + N_dn)/2"),
+        "N_up": Output(("energy", "node"), "N_F", "local density of states, spin up (along the exchange field)"),
+        "N_dn": Output(("energy", "node"), "N_F", "local density of states, spin down"),
+        "x": Output(("node",), "xi", "position of the node (left lead from 0, link, right lead)"),
+        "supercurrent": Output((), "Delta0/(e R_xi)", "Josephson current at the phase difference (Matsubara sum)",
+                               ("supercurrent_A", "A", "wire_I")),
+    },
+    _make_proximity,
+    lambda cfg: 3000.0 * (cfg.inner_reduced.size + matsubara_count(cfg)) * _proximity_nodes(cfg),
+    lambda cfg: (3 * cfg.inner_reduced.size + 1) * _proximity_nodes(cfg) + 2,
+)
+
+
+# ------------------------------------------------------------------------------------ spin
+def _direction(theta_deg, phi_deg):
+    """The unit vector at polar angle theta (from z) and azimuth phi (from x), in degrees."""
+    t, f = jnp.deg2rad(theta_deg), jnp.deg2rad(phi_deg)
+    return jnp.stack([jnp.sin(t) * jnp.cos(f), jnp.sin(t) * jnp.sin(f), jnp.cos(t)])
+
+
+def _spin_wire(cfg, p, delta):
+    """The `SpinWire` of a sweep point: the material with ``delta`` (a number or one per node), the exchange
+    field along (wire.theta, wire.phi), and the two ends."""
+    w = cfg.sections["wire"]["params"]
+    n_x = int(w["n_x"])
+    a = _sc_arrays(p, "material")
+    mat = Superconductor(delta=delta, h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"], gamma=a["gamma"])
+    exchange = jnp.broadcast_to(a["h"] * _direction(p["wire.theta"], p["wire.phi"]), (n_x, 3))
+    ends = []
+    for s in ("left", "right"):
+        kind = cfg.sections[s]["kind"] if s in cfg.sections else "vacuum"
+        ends.append(SpinActive(p[f"{s}.spin_mixing"], _direction(p[f"{s}.theta"], p[f"{s}.phi"]))
+                    if kind == "spin_active" else kind)
+    return SpinWire(mat, float(w["length"]), n_x, ends=tuple(ends), exchange=exchange)
+
+
+def _spin_distribution(p, spin_voltage):
+    return SpinDistribution(p["material.temperature"], spin_voltage,
+                            _direction(p["distribution.theta"], p["distribution.phi"]))
+
+
+def _make_spin(cfg):
+    sc_flag = cfg.sections["material"]["flags"]["self_consistent"]
+    n_in = cfg.inner_reduced.size
+
+    def fn(p, E):
+        def one(pp):
+            a = _sc_arrays(pp, "material")
+            delta, gap_ok = _pair_potential({k: v[None] for k, v in a.items()}, sc_flag,
+                                            None if "material.delta" not in pp else pp["material.delta"][None],
+                                            _pair_breaking(cfg, "material"))
+            delta = jnp.nan_to_num(delta[0])
+            wire = _spin_wire(cfg, pp, delta)
+            Vs = pp["distribution.spin_voltage"]
+            grid = ssc.energy_grid(Vs, a["T"], n=cfg.n_energy, gamma=a["gamma"], gap=delta)
+            sol = solve_spin(wire, jnp.concatenate([E, grid.points]), throw=False)
+            spec, on_grid = sol.at_energies(slice(0, n_in)), sol.at_energies(slice(n_in, None))
+            ob = observables(on_grid, _spin_distribution(pp, Vs), grid.weights)
+            nk = spec.spin_dos()  # (3, 2, n_E, n_x)
+            J = jnp.mean(ob.current, axis=0)
+            res = {"N": spec.dos(), "S_x": 0.5 * (nk[0, 0] - nk[0, 1]), "S_y": 0.5 * (nk[1, 0] - nk[1, 1]),
+                   "S_z": 0.5 * (nk[2, 0] - nk[2, 1]), "x": sol.x, "delta": delta,
+                   "J_charge": J[0], "J_x": J[1], "J_y": J[2], "J_z": J[3],
+                   "mu_x": ob.spin_accumulation[:, 0], "mu_y": ob.spin_accumulation[:, 1],
+                   "mu_z": ob.spin_accumulation[:, 2]}
+            return res, jnp.all(sol.converged), gap_ok[0]
+
+        res, ok, gap_ok = jax.lax.map(one, p)
+        res["status"] = _status(ok, gap_ok, res["N"], res["J_x"])
+        return res
+
+    return fn
+
+
+_SPIN_CURRENT = "Delta0/(e R_xi) (charge); the same with hbar/2e for spin"
+SPIN = Task(
+    "spin",
+    {
+        "N": Output(("energy", "node"), "N_F", "local density of states per spin"),
+        "S_x": Output(("energy", "node"), "N_F", "spin-resolved DOS along x: (N_x+ - N_x-)/2"),
+        "S_y": Output(("energy", "node"), "N_F", "spin-resolved DOS along y: (N_y+ - N_y-)/2"),
+        "S_z": Output(("energy", "node"), "N_F", "spin-resolved DOS along z: (N_z+ - N_z-)/2"),
+        "x": Output(("node",), "xi", "position of the node"),
+        "delta": Output((), "Delta0", "pair potential of the wire", ("delta_eV", "eV", "energy")),
+        "J_charge": Output((), _SPIN_CURRENT, "charge current (mean over the links)"),
+        "J_x": Output((), _SPIN_CURRENT, "spin current, x polarisation (mean over the links)"),
+        "J_y": Output((), _SPIN_CURRENT, "spin current, y polarisation (mean over the links)"),
+        "J_z": Output((), _SPIN_CURRENT, "spin current, z polarisation (mean over the links)"),
+        "mu_x": Output(("node",), "Delta0/e", "spin accumulation, x component"),
+        "mu_y": Output(("node",), "Delta0/e", "spin accumulation, y component"),
+        "mu_z": Output(("node",), "Delta0/e", "spin accumulation, z component"),
+    },
+    _make_spin,
+    lambda cfg: 2500.0 * (cfg.inner_reduced.size + cfg.n_energy) * int(cfg.sections["wire"]["params"]["n_x"]),
+    lambda cfg: (4 * cfg.inner_reduced.size + 4) * int(cfg.sections["wire"]["params"]["n_x"]) + 7,
+)
+
+
+# ----------------------------------------------------------------------- spin supercurrent
+def _make_spin_supercurrent(cfg):
+    n_x = int(cfg.sections["wire"]["params"]["n_x"])
+    min_delta = 1e-3
+
+    def fn(p, Vs_all):
+        def one(pp):
+            a = _sc_arrays(pp, "material")
+            d0 = a["delta0"]
+
+            def step(carry, Vs):
+                start, alive = carry
+                dist = _spin_distribution(pp, Vs)
+                wire = _spin_wire(cfg, pp, d0)
+                normal = ssc.energy_grid(Vs, a["T"], n=cfg.n_energy, gamma=a["gamma"], gap=1.0)
+                gain = normal_state_gain(wire, dist, normal)
+                guess = jnp.mean(start)
+                grid = ssc.energy_grid(Vs, a["T"], n=cfg.n_energy, gamma=a["gamma"], gap=guess)
+
+                def solve(_):
+                    gs = spin_gap(wire, dist, grid, start=start)
+                    ob = observables(gs.solution, dist, grid.weights)
+                    return gs.delta, gs.converged, jnp.mean(ob.current[:, 1:], 0)
+
+                def skip(_):
+                    return jnp.zeros(n_x), jnp.asarray(True), jnp.zeros(3)
+
+                d, conv, J = jax.lax.cond(alive, solve, skip, None)
+                exists = alive & conv & (jnp.mean(d) > min_delta)
+                J = jnp.where(exists, J, 0.0)
+                out = {"J_x": J[0], "J_y": J[1], "J_z": J[2], "delta_mean": jnp.where(exists, jnp.mean(d), 0.0),
+                       "delta_center": jnp.where(exists, d[n_x // 2], 0.0), "normal_gain": gain,
+                       "sc_exists": exists.astype(jnp.int8), "bistable": (exists & (gain < 1)).astype(jnp.int8)}
+                ok = conv | ~exists
+                return (jnp.where(exists, d, start), exists), (out, ok)
+
+            start = d0 * jnp.ones(n_x)
+            _, (out, ok) = jax.lax.scan(step, (start, jnp.asarray(True)), Vs_all)
+            return out, jnp.all(ok) & jnp.all(jnp.isfinite(out["normal_gain"]))
+
+        res, ok = jax.lax.map(one, p)
+        res["status"] = _status(ok, jnp.ones_like(ok), res["J_x"], res["normal_gain"])
+        return res
+
+    return fn
+
+
+SPIN_SUPERCURRENT = Task(
+    "spin_supercurrent",
+    {
+        "J_x": Output(("spin_voltage",), _SPIN_CURRENT, "spin current, x polarisation, superconducting branch"),
+        "J_y": Output(("spin_voltage",), _SPIN_CURRENT, "spin current, y polarisation, superconducting branch"),
+        "J_z": Output(("spin_voltage",), _SPIN_CURRENT, "spin current, z polarisation, superconducting branch"),
+        "delta_mean": Output(("spin_voltage",), "Delta0", "mean of Delta(x) on the superconducting branch"),
+        "delta_center": Output(("spin_voltage",), "Delta0", "Delta at the centre node"),
+        "normal_gain": Output(("spin_voltage",), "1", "largest eigenvalue of the linearised gap map at Delta = 0 "
+                                                      "(the normal state is stable below 1)"),
+        "sc_exists": Output(("spin_voltage",), "1", "1 where the superconducting branch exists"),
+        "bistable": Output(("spin_voltage",), "1", "1 where the superconducting and normal states coexist"),
+    },
+    _make_spin_supercurrent,
+    lambda cfg: 4000.0 * cfg.n_energy * int(cfg.sections["wire"]["params"]["n_x"]) ** 2,
+)
+
+
+# ------------------------------------------------------------------------------- inelastic
+def _make_inelastic(cfg):
+    w = cfg.sections["wire"]["params"]
+    length, n_x = float(w["length"]), int(w.get("n_x", 200))
+    pos = [float(cfg.sections[c]["params"]["position"]) for c in ("injector", "detector")]
+    col = cfg.sections["collisions"]
+    cutoff, spacing = float(col["params"]["cutoff"]), float(col["params"]["spacing"])
+    power, modes = float(col["params"]["power_ee"]), col["flags"]["modes"]
+    phonons = "collisions.rate_eph" in {a.key for a in cfg.axes} or col["params"]["rate_eph"] > 0
+    grid = uniform_grid(cutoff, spacing)
+    V_det = jnp.asarray(cfg.extra["V_det"][2])
+
+    def build(p):
+        a = _sc_arrays(p, "material")
+        T = a["T"]
+        contacts = []
+        for c, x in zip(("injector", "detector"), pos, strict=True):
+            kappa = p[f"{c}.kappa"] if f"{c}.kappa" in p else p[f"{c}.conductance"] * p["wire.resistance_xi"]
+            contacts.append(TunnelContact(x, kappa, NormalMetal(temperature=p.get(f"{c}.temperature", T)),
+                                          polarization=p[f"{c}.polarization"], name=c))
+        mat = Superconductor(delta=a["delta0"], h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"],
+                             gamma=a["gamma"])
+        wire = Wire(mat, length, tuple(contacts), temperature=T, phase_gradient=p["wire.phase_gradient"], n_x=n_x)
+        collisions = [ElectronElectron(rate=p["collisions.rate_ee"], power=power, modes=modes)]
+        if phonons:
+            collisions.append(ElectronPhonon(rate=p["collisions.rate_eph"], temperature=T, modes=modes))
+        gap = GapEquation(cutoff=cutoff, coupling=1.0 / jnp.arcsinh(cutoff / a["delta0"]), start=a["delta0"])
+        return wire, tuple(collisions), gap
+
+    base = {k: jnp.asarray(v[0]) for k, v in cfg.point_params(np.zeros(1, int)).items()}
+    wire0, collisions0, gap0 = build(base)  # the static setup (nodes, grid) is the same at every point
+    st = inelastic_setup(wire0, grid, collisions0, gap0, None, 8)
+
+    def fn(p, V_inj):
+        def one(pp):
+            wire, collisions, gap = build(pp)
+            I, g, gN, gS, dl, ddl, out = map_core(wire, collisions, gap, V_inj, st, grid, V_det, 0, 1)
+            conv = jnp.all(out.converged.reshape(V_inj.shape[0], -1), axis=-1)
+            res = {"delta": dl, "d_delta": ddl, "I_det": I, "g_nl": g, "g_sa": gN, "g_ss": gS,
+                   "converged": conv.astype(jnp.int8)}
+            return res, jnp.all(conv)
+
+        res, ok = jax.lax.map(one, p)
+        res["status"] = _status(ok, jnp.ones_like(ok), res["delta"], res["g_nl"])
+        return res
+
+    return fn
+
+
+INELASTIC = Task(
+    "inelastic",
+    {
+        "delta": Output(("V_inj",), "Delta0", "self-consistent Delta at the injector", ("delta_eV", "eV", "energy")),
+        "d_delta": Output(("V_inj",), "Delta0/(Delta0/e)", "dDelta/dV_inj (implicit differentiation)"),
+        "I_det": Output(("V_inj", "V_det"), "Delta0/(e R_xi)", "current out of the wire at the detector",
+                        ("I_det_A", "A", "wire_I")),
+        "g_nl": Output(("V_inj", "V_det"), "1/R_xi", "non-local conductance dI_det/dV_inj (exact derivative)",
+                       ("g_nl_S", "S", "wire_G")),
+        "g_sa": Output(("V_inj", "V_det"), "1/R_xi", "part of g_nl from the Delta modulation of the detector DOS"),
+        "g_ss": Output(("V_inj", "V_det"), "1/R_xi", "part of g_nl from the charge imbalance"),
+        "converged": Output(("V_inj",), "1", "1 where the continuation point converged"),
+    },
+    _make_inelastic,
+    lambda cfg: 64.0 * (2 * float(cfg.sections["collisions"]["params"]["cutoff"])
+                        / float(cfg.sections["collisions"]["params"]["spacing"])) ** 2
+    * int(cfg.sections["wire"]["params"].get("n_x", 200)),
+    lambda cfg: (4 * cfg.extra["V_det"][2].size + 3) * cfg.inner_reduced.size + 1,
+)
+
+TASKS = {t.name: t for t in (DOS, JUNCTION, WIRE, PROXIMITY, SPIN, SPIN_SUPERCURRENT, INELASTIC)}

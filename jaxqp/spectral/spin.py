@@ -656,6 +656,12 @@ class SpinSolution(eqx.Module):
         gamt = jnp.moveaxis(jnp.moveaxis(self.gamma_t, -2, 0), -1, 1)
         return blocks_from_riccati(gam, gamt)
 
+    def at_energies(self, index) -> SpinSolution:
+        """The solution at some of its energies (``index``: a slice or integer array into ``energy``)."""
+        per_energy = ("energy", "gamma", "gamma_t", "converged", "residual", "iterations", "result")
+        return eqx.tree_at(lambda s: [getattr(s, k) for k in per_energy if getattr(s, k) is not None], self,
+                           [getattr(self, k)[index] for k in per_energy if getattr(self, k) is not None])
+
     def retarded(self) -> Array:
         """4x4 retarded function ``(n_E, n_x, 4, 4)``."""
         return to_matrix(self.blocks())
@@ -1018,10 +1024,10 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
         wire = SpinWire.from_chain(wire)
     if not isinstance(wire, SpinWire):
         raise TypeError(f"expected a jaxqp.Chain (one segment) or a SpinWire, got {type(wire).__name__}")
-    pts = np.asarray(grid.points)
-    if pts.ndim != 1 or pts[0] < 0 or not np.all(np.diff(pts) > 0):
+    pts = val.concrete(grid.points)  # None inside jit (a grid that moves with swept parameters)
+    if pts is not None and (pts.ndim != 1 or pts[0] < 0 or not np.all(np.diff(pts) > 0)):
         raise ValueError("grid must be a 1-D increasing energy grid on [0, omega_c] (positive energies)")
-    if pts[-1] < 5.0:
+    if pts is not None and pts[-1] < 5.0:
         raise ValueError(f"the energy grid must reach the cutoff omega_c >= 5 Delta0, got {pts[-1]:.3g}")
     if start is None:
         start = wire.material.delta * jnp.ones(wire.n_x)

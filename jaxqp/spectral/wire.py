@@ -804,13 +804,24 @@ def josephson_current(structure, *, temperature=None, omega_max: float = 40.0, n
 
     (the contour of the real-energy integral closed in the upper half plane);
     the sum runs to ``omega_max`` and the tail is added assuming ``j ~ 1/omega^2``.
-    A positive current flows towards +x.
+    A positive current flows towards +x.  Under ``jit`` or ``vmap`` (a traced
+    temperature) give ``n_matsubara``: the number of frequencies is then fixed
+    and the sum runs to ``(2 n_matsubara - 1) pi T``; a solve that did not
+    converge shows as ``converged=False``.
     """
     chain = _as_chain(structure)
     T = chain.temperature if temperature is None else temperature
-    w = matsubara_frequencies(float(np.asarray(T)), omega_max, n_matsubara)
+    Tc = val.concrete(T)
+    if Tc is None:
+        if n_matsubara is None:
+            raise ValueError("a traced temperature (inside jit or vmap) needs a fixed number of Matsubara "
+                             "frequencies: pass n_matsubara")
+        w = jnp.pi * T * (2 * jnp.arange(int(n_matsubara)) + 1)
+        sol = solve_proximity(chain, 1j * w, delta_profile=delta_profile, options=options, throw=False)
+        return _matsubara_current(sol, T, w[-1])
+    w = matsubara_frequencies(float(Tc), omega_max, n_matsubara)
     sol = solve_proximity(chain, 1j * jnp.asarray(w), delta_profile=delta_profile, options=options)
-    return _matsubara_current(sol, float(np.asarray(T)), w[-1])
+    return _matsubara_current(sol, float(Tc), w[-1])
 
 
 @jax.jit
