@@ -99,6 +99,15 @@ def _status(spectral_ok, gap_ok, *values):
     return jnp.where(~gap_ok, 2, jnp.where(~spectral_ok, 1, jnp.where(~finite, 3, 0))).astype(jnp.int8)
 
 
+def _point_by_point(one, p, *checked):
+    """Run ``one`` (the parameters of a sweep point -> outputs, converged flags, gap converged) over a
+    chunk one point at a time (``lax.map``: the working memory of one point) and add the status."""
+    res, ok, gap_ok = jax.lax.map(one, p)
+    ok = jnp.all(ok.reshape(ok.shape[0], -1), axis=-1)
+    res["status"] = _status(ok, gap_ok, *(res[k] for k in checked))
+    return res
+
+
 # ------------------------------------------------------------------------------------- dos
 def _make_dos(cfg):
     sc = cfg.sections["material"]["flags"]["self_consistent"]
@@ -229,9 +238,7 @@ def _make_wire(cfg):
                    "I_det": -out["charge"][:, 1], "spin_det": -out["spin"][:, 1]}
             return res, out["ok"], gap_ok
 
-        res, ok, gap_ok = jax.lax.map(one, p)
-        res["status"] = _status(jnp.all(ok.reshape(ok.shape[0], -1), axis=-1), gap_ok, res["g_nl"], res["I_det"])
-        return res
+        return _point_by_point(one, p, "g_nl", "I_det")
 
     return fn
 
@@ -321,9 +328,7 @@ def _make_proximity(cfg):
                    "x": sol.x, "supercurrent": jc.current}
             return res, jnp.all(sol.converged) & jc.converged, gap_ok
 
-        res, ok, gap_ok = jax.lax.map(one, p)
-        res["status"] = _status(ok, gap_ok, res["N"], res["supercurrent"])
-        return res
+        return _point_by_point(one, p, "N", "supercurrent")
 
     return fn
 
@@ -402,9 +407,7 @@ def _make_spin(cfg):
                    "mu_z": ob.spin_accumulation[:, 2]}
             return res, jnp.all(sol.converged), gap_ok[0]
 
-        res, ok, gap_ok = jax.lax.map(one, p)
-        res["status"] = _status(ok, gap_ok, res["N"], res["J_x"])
-        return res
+        return _point_by_point(one, p, "N", "J_x")
 
     return fn
 
@@ -471,11 +474,9 @@ def _make_spin_supercurrent(cfg):
 
             start = d0 * jnp.ones(n_x)
             _, (out, ok) = jax.lax.scan(step, (start, jnp.asarray(True)), Vs_all)
-            return out, jnp.all(ok) & jnp.all(jnp.isfinite(out["normal_gain"]))
+            return out, jnp.all(ok), jnp.asarray(True)
 
-        res, ok = jax.lax.map(one, p)
-        res["status"] = _status(ok, jnp.ones_like(ok), res["J_x"], res["normal_gain"])
-        return res
+        return _point_by_point(one, p, "J_x", "normal_gain")
 
     return fn
 
@@ -538,11 +539,9 @@ def _make_inelastic(cfg):
             conv = jnp.all(out.converged.reshape(V_inj.shape[0], -1), axis=-1)
             res = {"delta": dl, "d_delta": ddl, "I_det": I, "g_nl": g, "g_sa": gN, "g_ss": gS,
                    "converged": conv.astype(jnp.int8)}
-            return res, jnp.all(conv)
+            return res, conv, jnp.asarray(True)
 
-        res, ok = jax.lax.map(one, p)
-        res["status"] = _status(ok, jnp.ones_like(ok), res["delta"], res["g_nl"])
-        return res
+        return _point_by_point(one, p, "delta", "g_nl")
 
     return fn
 
