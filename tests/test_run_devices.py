@@ -207,6 +207,13 @@ def test_device_task_configurations_are_checked():
     with pytest.raises(runconfig.ConfigError, match="collisions.modes"):
         runconfig.from_dict(raw)
     raw = tomllib.loads(PROXIMITY)
+    raw["link"]["temperature"] = "0 K"  # the Matsubara sum of the Josephson current needs T > 0
+    with pytest.raises(runconfig.ConfigError, match="link.temperature = '0 K' is unphysical"):
+        runconfig.from_dict(raw)
+    raw["link"].pop("temperature")
+    with pytest.raises(runconfig.ConfigError, match="link.temperature is required"):
+        runconfig.from_dict(raw)
+    raw = tomllib.loads(PROXIMITY)
     raw["sweep"]["link.length"] = ["1 xi", "2 xi"]
     with pytest.raises(runconfig.ConfigError, match="also gives length"):
         runconfig.from_dict(raw)

@@ -254,7 +254,8 @@ LEAD = {k: p for k, p in SUPERCONDUCTOR.items() if k not in ("temperature", "fie
 LINK = {
     "length": Param("length", None, 0.0, strict_lower=True, doc="length of the link", static=True),
     "n_x": Param("1", 41, 3, 100000, doc="nodes of the link (an integer)", static=True),
-    "temperature": Param("temperature", "0 K", 0.0, strict_lower=False, doc="temperature (supercurrent)"),
+    "temperature": Param("temperature", None, 0.0, strict_lower=True,
+                         doc="temperature (required: the Josephson current is a Matsubara sum at T > 0)"),
     "h": _energy(doc="exchange field of the link"),
     "gamma": _energy("1e-4 Delta0", "Dynes broadening of the link"),
     "b_so": _energy(doc="spin-orbit scattering energy"),
@@ -558,6 +559,10 @@ def from_dict(raw: dict, base: Path | str = ".", name: str | None = None) -> Run
     axes = _sweep(raw, sections, schemas, delta0, xi_nm, errors)
     if task in ("spin", "spin_supercurrent") and not errors:
         _check_spin(sections, axes, errors)
+    if task == "proximity" and not errors:
+        for k, example in (("length", '"1 xi"'), ("temperature", '"50 mK"')):
+            if k not in sections["link"]["params"]:
+                errors.append(f"link.{k} is required, e.g. {k} = {example}")
     out_t = raw.get("output", {})
     fmt, chunk, memory_bytes = _output(out_t, errors)
     title = raw.get("title", f"jaxqp {task}")
