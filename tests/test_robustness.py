@@ -76,8 +76,9 @@ BAD = {
     "absurd number of points": (_with("grid/bias", {"start": "-1 mV", "stop": "1 mV", "num": 10**10}),
                                 "absurdly large"),
     "absurd energy grid": (_with("grid/n_energy", 10**8), "absurdly large"),
-    "bad kind": (_with("left/kind", "ferromagnet"), "use \"normal\" or \"superconductor\""),
-    "normal metal has no gap": (_with("left/gamma", "1 ueV"), "unknown key 'gamma'"),
+    "bad kind": (_with("left/kind", "ferromagnet"), "use one of ['superconductor', 'normal']"),
+    "normal metal has no gap": (_with("left/gamma", "1 ueV"),
+                                "gamma belongs to kind = 'superconductor', and [left] is kind = 'normal'"),
     "bad output format": (_with("output/format", "hdf4"), "use \"netcdf\" or \"zarr\""),
     "bad memory": (_with("output/memory", "lots"), "a size such as"),
 }

@@ -799,7 +799,7 @@ def _section(task: str, s: str, t: dict, delta0, xi_nm, errors: list):
             for k in set(t) - allowed:
                 other = [n for n, sch in KINDS[kinds].items() if k in sch]
                 if other:
-                    errors.append(f"[{s}]: {k} belongs to kind = {other[0]!r}, and this end is {kind!r}; "
+                    errors.append(f"[{s}]: {k} belongs to kind = {other[0]!r}, and [{s}] is kind = {kind!r}; "
                                   f"write kind = \"{other[0]}\" in [{s}]")
                     allowed = allowed | {k}
     else:
