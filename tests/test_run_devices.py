@@ -195,6 +195,11 @@ def test_device_task_configurations_are_checked():
     raw["material"]["temperature"] = "0 K"
     with pytest.raises(runconfig.ConfigError, match="reaches 0"):
         runconfig.from_dict(raw)
+    raw = dict(tomllib.loads(SPIN), task="spin_supercurrent", units={"delta0": "180 ueV"})
+    raw["grid"] = {"spin_voltage": ["0 Delta0"]}
+    raw["material"]["delta0"] = "200 ueV"
+    with pytest.raises(runconfig.ConfigError, match="bulk gap at T = 0 is the reference"):
+        runconfig.from_dict(raw)
     raw = tomllib.loads(INELASTIC)
     raw["grid"]["V_det"] = ["0.1 T"]
     with pytest.raises(runconfig.ConfigError, match="grid.V_det"):

@@ -558,7 +558,7 @@ def from_dict(raw: dict, base: Path | str = ".", name: str | None = None) -> Run
                for k, d in extra_spec.items()}
     axes = _sweep(raw, sections, schemas, delta0, xi_nm, errors)
     if task in ("spin", "spin_supercurrent") and not errors:
-        _check_spin(sections, axes, errors)
+        _check_spin(task, sections, axes, errors)
     if task == "proximity" and not errors:
         for k, example in (("length", '"1 xi"'), ("temperature", '"50 mK"')):
             if k not in sections["link"]["params"]:
@@ -995,10 +995,15 @@ def _check_wire(sections: dict, errors: list):
         errors.append("injector and detector sit at the same position")
 
 
-def _check_spin(sections: dict, axes: list, errors: list):
+def _check_spin(task: str, sections: dict, axes: list, errors: list):
     """The spin tasks: a prescribed distribution needs T > 0, and the wire a length."""
     if "length" not in sections["wire"]["params"]:
         errors.append("wire.length is required, e.g. length = \"1.5 xi\"")
+    d0 = _extreme(sections, axes, "material.delta0", np.max)
+    if task == "spin_supercurrent" and (abs(d0 - 1.0) > 1e-9 or "material.delta0" in {a.key for a in axes}):
+        errors.append("material.delta0: the spin_supercurrent task fixes the coupling so that the bulk gap at T = 0 "
+                      "is the reference Delta0; give the gap in [units] (or as material.delta0 without [units]) "
+                      "and do not sweep it")
     if (_extreme(sections, axes, "material.temperature", np.min) or 0.0) <= 0.0:
         errors.append("material.temperature reaches 0: the spin tasks integrate a thermal distribution; give a small "
                       "positive temperature, e.g. temperature = \"0.01 Tc\"")
