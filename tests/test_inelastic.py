@@ -1,10 +1,12 @@
 """Inelastic collision integrals, the energy-coupled kinetic solver and the non-equilibrium gap."""
 
 import dataclasses
+import tomllib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jaxqp as qp
 from jaxqp.kinetic import inelastic as inel
@@ -384,6 +386,58 @@ def test_nonlocal_gap_map_symmetries():
     assert np.allclose(np.asarray(m.g_nl), gfd, rtol=1e-4, atol=1e-10 * np.max(np.abs(gfd)))
 
 
+HALF_WIRE_RUN = """
+task = "inelastic"
+[units]
+delta0 = "200 ueV"
+[material]
+temperature = "0.02 Delta0"
+gamma = "0.01 Delta0"
+[wire]
+length = "10 xi"
+n_x = 12
+left_end = "vacuum"                # the symmetry plane at the injector (seed 001's half wire)
+[injector]
+position = "0 xi"
+kappa = 0.005
+temperature = "0.02 Delta0"
+[detector]
+position = "2 xi"
+kappa = 1e-3
+temperature = "0.02 Delta0"
+[collisions]
+cutoff = "4 Delta0"
+spacing = "0.04 Delta0"
+rate_ee = "5e-3 Delta0"
+[grid]
+V_inj = { values = [-3.2, 0.0, 3.2], unit = "Delta0" }
+V_det = ["-0.6 Delta0", "0.6 Delta0"]
+"""
+
+
+def test_inelastic_run_task_equals_the_gap_map(tmp_path):
+    """``jaxqp run`` task ``inelastic`` (seed 001 Figs. 11-12 from a configuration file): Delta(V_inj) and the
+    map g(V_inj, V_det) equal nonlocal_gap_map on the same half wire (the program of the symmetry test
+    above), with the detector biases as a labelled axis in volts; g_nl = g_sa + g_ss."""
+    from jaxqp.app import runconfig, runner
+
+    path = tmp_path / "half.toml"
+    path.write_text(HALF_WIRE_RUN)
+    ds, _ = runner.run(runconfig.load(path))
+    assert ds.g_nl.dims == ("V_inj", "V_det") and ds.V_det.attrs["units"] == "V"
+    np.testing.assert_allclose(ds.V_det.values, [-0.6 * 200e-6, 0.6 * 200e-6], rtol=1e-12)
+    assert np.all(ds.converged.values == 1) and int(ds.status) == 0
+    m = inel.nonlocal_gap_map(_wire(V=0.0), (ElectronElectron(5e-3),), jnp.array([-3.2, 0.0, 3.2]),
+                              jnp.array([-0.6, 0.6]), gap=inel.GapEquation(cutoff=4.0), grid=GRID)
+    for k in ("delta", "d_delta", "I_det", "g_nl", "g_sa", "g_ss"):
+        np.testing.assert_allclose(ds[k].values, np.asarray(getattr(m, k)), rtol=1e-9, atol=1e-12, err_msg=k)
+    np.testing.assert_allclose(ds.g_nl.values, ds.g_sa.values + ds.g_ss.values, atol=1e-12)
+    np.testing.assert_allclose(ds.delta_eV.values, ds.delta.values * 200e-6, rtol=1e-12)
+    bad = HALF_WIRE_RUN.replace('left_end = "vacuum"', 'left_end = "reservoir"')
+    with pytest.raises(runconfig.ConfigError, match="a contact at an end needs a vacuum end"):
+        runconfig.from_dict(tomllib.loads(bad))
+
+
 def _boltzmann_wire(proc, E, x, V, T0, iters=400):
     """Independent reference: the 1-D Boltzmann equation of a normal wire, D n'' = -Coll[n], with
     n(0) = f0(E - V), n(L) = f0(E), the e-e integral Coll = (1 - n) A_in - n A_out in occupation
@@ -511,8 +565,6 @@ def test_collisions_with_inhomogeneous_spectra():
 
 
 def test_collision_processes_refuse_bad_input():
-    import pytest
-
     with pytest.raises(ValueError, match="kappa"):
         ElectronElectron(0.1, power=1.5)  # the Fermi-level rate is infinite for power >= 1
     with pytest.raises(ValueError, match="exactly one"):

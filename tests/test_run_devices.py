@@ -1,4 +1,5 @@
-"""``jaxqp run`` tasks for the proximity, spin-general and inelastic solvers, each against its Python API."""
+"""``jaxqp run`` tasks for the proximity and spin-general solvers, each against its Python API (the inelastic task
+is tested with the gap map in test_inelastic.py, where the reference program is compiled anyway)."""
 
 import tomllib
 
@@ -10,8 +11,6 @@ import jaxqp as qp
 from jaxqp.app import runconfig, runner
 from jaxqp.app.tasks import matsubara_count
 from jaxqp.devices import spin_supercurrent as ssc
-from jaxqp.kinetic.collisions import ElectronElectron
-from jaxqp.kinetic.inelastic import GapEquation, nonlocal_gap_map, uniform_grid
 from jaxqp.spectral.spin import SpinDistribution, observables, solve_spin
 
 PROXIMITY = """
@@ -165,23 +164,6 @@ def test_spin_supercurrent_task_follows_the_branch_like_the_python_sweep(tmp_pat
     np.testing.assert_allclose(ds.normal_gain.values, ref.normal_gain, rtol=1e-8)
     np.testing.assert_array_equal(ds.sc_exists.values.astype(bool), ref.sc_exists)
     assert abs(float(ds.J_y[1])) > 1e-3 > abs(float(ds.J_y[0]))
-
-
-def test_inelastic_task_equals_the_gap_map_api(tmp_path):
-    """Seed 001 Figs. 11-12 from a configuration: Delta(V_inj) by continuation with e-e collisions and the
-    map g(V_inj, V_det) equal nonlocal_gap_map on the hand-built wire; g_nl = g_sa + g_ss."""
-    ds = _run(tmp_path, "fig11", INELASTIC)
-    assert ds.g_nl.dims == ("V_inj", "V_det") and ds.V_det.attrs["units"] == "V"
-    assert np.all(ds.converged.values == 1) and int(ds.status) == 0
-    np.testing.assert_allclose(ds.g_nl.values, ds.g_sa.values + ds.g_ss.values, atol=1e-12)
-    wire = qp.Wire(qp.Superconductor(delta=1.0, gamma=2e-2), 12.0,
-                   (qp.TunnelContact(5.0, 0.2, qp.NormalMetal(temperature=0.02)),
-                    qp.TunnelContact(7.0, 0.2, qp.NormalMetal(temperature=0.01))), temperature=0.01, n_x=16)
-    ref = nonlocal_gap_map(wire, (ElectronElectron(rate=1e-3),), ds.V_inj_reduced.values, [0.0, 0.5],
-                           gap=GapEquation(cutoff=5.0), grid=uniform_grid(5.0, 0.1))
-    np.testing.assert_allclose(ds.delta.values, np.asarray(ref.delta), atol=1e-9)
-    np.testing.assert_allclose(ds.g_nl.values, np.asarray(ref.g_nl), atol=1e-9)
-    assert float(ds.delta[-1]) < float(ds.delta[0])  # injection above the gap suppresses Delta
 
 
 def test_device_task_configurations_are_checked():

@@ -182,6 +182,18 @@ class Param:
     static: bool = False  #: a shape parameter: a sweep compiles once per value (an outer axis of its own)
 
 
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """A named option of a section (a string, static: it shapes the computation)."""
+
+    values: tuple
+    default: str
+    doc: str = ""
+    dim = None
+    sweepable = False
+    static = False
+
+
 def _energy(default="0 Delta0", doc=""):
     return Param("energy", default, 0.0, doc=doc)
 
@@ -211,11 +223,15 @@ BARRIER = {
 }
 WIRE = {
     "length": Param("length", None, 0.0, strict_lower=True, doc="length of the wire", static=True),
-    "n_x": Param("1", 200, 16, 100000, doc="position nodes (an integer)", static=True),
+    "n_x": Param("1", 200, 10, 100000, doc="position nodes (an integer; at least 10 for two contacts)", static=True),
     "resistance_xi": Param("resistance", None, 0.0, strict_lower=True,
                            doc="normal-state resistance R_xi of one coherence length (converts G to kappa)",
                            sweepable=False),
     "phase_gradient": Param("1", 0.0, doc="supercurrent phase gradient q = d_x phi, in 1/xi"),
+    "left_end": Choice(("reservoir", "vacuum"), "reservoir",
+                       "the end at x = 0: an equilibrium reservoir, or a vacuum (zero-flux) end, e.g. the symmetry "
+                       "plane of a wire with the injector at its centre (seed 001's half wire)"),
+    "right_end": Choice(("reservoir", "vacuum"), "reservoir", "the end at x = length"),
 }
 CONTACT = {
     "position": Param("length", None, 0.0, doc="position along the wire", static=True),
@@ -230,18 +246,6 @@ UNITS = {
     "Tc": Param("temperature", None, 0.0, strict_lower=True, doc="reference critical temperature", sweepable=False),
     "xi": Param("length", None, 0.0, strict_lower=True, doc="coherence length", sweepable=False),
 }
-
-@dataclasses.dataclass(frozen=True)
-class Choice:
-    """A named option of a section (a string, static: it shapes the computation)."""
-
-    values: tuple
-    default: str
-    doc: str = ""
-    dim = None
-    sweepable = False
-    static = False
-
 
 #: the superconducting leads of a proximity junction: a superconductor at the junction's temperature,
 #: plus the length and nodes of the lead segment (its far end holds the bulk)
@@ -977,13 +981,17 @@ def _check_wire(sections: dict, errors: list):
     if "length" not in w:
         errors.append("wire.length is required, e.g. length = \"11 um\" (with [units] xi) or \"169 xi\"")
         return
+    ends = sections["wire"]["flags"]["left_end"], sections["wire"]["flags"]["right_end"]
     positions = []
     for c in ("injector", "detector"):
         p = sections[c]["params"]
         if "position" not in p:
             errors.append(f"{c}.position is required (where the contact sits along the wire)")
-        elif not 0.0 < p["position"] < w["length"]:
-            errors.append(f"{c}.position = {p['position']:.4g} xi lies outside the wire (0, {w['length']:.4g} xi)")
+        elif not (0.0 < p["position"] < w["length"] or (p["position"] == 0.0 and ends[0] == "vacuum")
+                  or (p["position"] == w["length"] and ends[1] == "vacuum")):
+            errors.append(f"{c}.position = {p['position']:.4g} xi lies outside the wire (0, {w['length']:.4g} xi)"
+                          + (" (a contact at an end needs a vacuum end there: wire.left_end or right_end)"
+                             if p["position"] in (0.0, w["length"]) else ""))
         else:
             positions.append(p["position"])
         if ("conductance" in p) == ("kappa" in p):

@@ -222,7 +222,7 @@ def _make_wire(cfg):
             contacts.append(TunnelContact(x, kappa, NormalMetal(temperature=Tc, bias=p[f"{c}.bias"]),
                                           polarization=p[f"{c}.polarization"], name=c))
         mat = Superconductor(delta=delta, h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"], gamma=a["gamma"])
-        wire = Wire(mat, length, tuple(contacts), temperature=T, phase_gradient=q, n_x=n_x)
+        wire = Wire(mat, length, tuple(contacts), temperature=T, phase_gradient=q, n_x=n_x, ends=_ends(cfg))
         t_min = jnp.minimum(T, jnp.minimum(*(c.electrode.temperature for c in contacts)))
         width = jnp.maximum(a["gamma"], 2e-4) + a["zeta"] + 0.5 * q**2
         centers = jnp.stack([jnp.zeros(()), delta - a["h"], delta + a["h"], -delta + a["h"], -delta - a["h"]])
@@ -241,6 +241,11 @@ def _make_wire(cfg):
         return _point_by_point(one, p, "g_nl", "I_det")
 
     return fn
+
+
+def _ends(cfg) -> tuple:
+    flags = cfg.sections["wire"]["flags"]
+    return flags["left_end"], flags["right_end"]
 
 
 def _wire_window(cfg) -> float:
@@ -521,7 +526,8 @@ def _make_inelastic(cfg):
                                           polarization=p[f"{c}.polarization"], name=c))
         mat = Superconductor(delta=a["delta0"], h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"],
                              gamma=a["gamma"])
-        wire = Wire(mat, length, tuple(contacts), temperature=T, phase_gradient=p["wire.phase_gradient"], n_x=n_x)
+        wire = Wire(mat, length, tuple(contacts), temperature=T, phase_gradient=p["wire.phase_gradient"], n_x=n_x,
+                    ends=_ends(cfg))
         collisions = [ElectronElectron(rate=p["collisions.rate_ee"], power=power, modes=modes)]
         if phonons:
             collisions.append(ElectronPhonon(rate=p["collisions.rate_eph"], temperature=T, modes=modes))
