@@ -301,26 +301,28 @@ KINDS = {
     "end": {"vacuum": {}, "reservoir": {}, "spin_active": SPIN_ACTIVE},
 }
 
-#: the tasks: sections with their schemas (or a `KINDS` entry), the required ones, the inner grid
+#: the tasks: sections with their schemas (or a `KINDS` entry), the required ones, the inner grid (and
+#: further inner axes); ``resolution``: the inner grid must resolve the narrowest spectral feature
 TASKS: dict[str, dict[str, Any]] = {
     "dos": {"sections": {"units": UNITS, "material": SUPERCONDUCTOR}, "required": ("material",),
-            "inner": ("energy", "energy"),
+            "inner": ("energy", "energy"), "resolution": True,
             "doc": "spin-resolved density of states of a homogeneous superconductor"},
     "junction": {"sections": {"units": UNITS, "left": "electrode", "right": "electrode", "barrier": BARRIER},
-                 "required": ("left", "right"), "inner": ("bias", "voltage"),
+                 "required": ("left", "right"), "inner": ("bias", "voltage"), "resolution": True,
                  "doc": "tunnel junction: charge, spin and heat currents and dI/dV vs bias"},
     "wire": {"sections": {"units": UNITS, "material": SUPERCONDUCTOR, "wire": WIRE, "injector": CONTACT,
                           "detector": CONTACT},
              "required": ("material", "wire", "injector", "detector"), "inner": ("V_inj", "voltage"),
+             "resolution": True,
              "doc": "superconducting wire between reservoirs with a tunnel injector and detector: non-local "
                     "conductance and contact currents vs injector bias (kinetic equations)"},
     "proximity": {"sections": {"units": UNITS, "left": LEAD, "right": LEAD, "link": LINK},
-                  "required": ("left", "right", "link"), "inner": ("energy", "energy"),
+                  "required": ("left", "right", "link"), "inner": ("energy", "energy"), "resolution": True,
                   "doc": "S-N-S (or S-F-S) proximity junction: local DOS along the chain and the Josephson "
                          "current (retarded Usadel equation, Matsubara sum)"},
     "spin": {"sections": {"units": UNITS, "material": SUPERCONDUCTOR, "wire": SPIN_WIRE, "left": "end",
                           "right": "end", "distribution": SPIN_BIAS},
-             "required": ("material", "wire"), "inner": ("energy", "energy"),
+             "required": ("material", "wire"), "inner": ("energy", "energy"), "resolution": True,
              "doc": "wire with general spin structure (exchange field, spin-active ends): spin-resolved DOS "
                     "along the wire, spin currents and accumulation with a prescribed spin voltage"},
     "spin_supercurrent": {"sections": {"units": UNITS, "material": SUPERCONDUCTOR, "wire": SPIN_WIRE,
@@ -553,20 +555,14 @@ def from_dict(raw: dict, base: Path | str = ".", name: str | None = None) -> Run
     for s in spec["sections"]:
         if s != "units":
             sections[s], schemas[s] = _section(task, s, raw.get(s, {}), delta0, xi_nm, errors)
-    if task in ("wire", "inelastic") and not errors:
-        _check_wire(sections, errors)
     inner_name, inner_dim = spec["inner"]
     extra_spec = spec.get("extra", {})
     inner, n_energy = _grid(raw.get("grid", {}), inner_name, inner_dim, errors, tuple(extra_spec))
     extra_q = {k: _grid_values(raw.get("grid", {}).get(k, [f"0 {DIMENSIONS[d][1][0]}"]), d, f"grid.{k}", errors)
                for k, d in extra_spec.items()}
     axes = _sweep(raw, sections, schemas, delta0, xi_nm, errors)
-    if task in ("spin", "spin_supercurrent") and not errors:
-        _check_spin(task, sections, axes, errors)
-    if task == "proximity" and not errors:
-        for k, example in (("length", '"1 xi"'), ("temperature", '"50 mK"')):
-            if k not in sections["link"]["params"]:
-                errors.append(f"link.{k} is required, e.g. {k} = {example}")
+    if task in _DEVICE_CHECKS and not errors:
+        _DEVICE_CHECKS[task](task, sections, axes, errors)
     out_t = raw.get("output", {})
     fmt, chunk, memory_bytes = _output(out_t, errors)
     title = raw.get("title", f"jaxqp {task}")
@@ -579,7 +575,7 @@ def from_dict(raw: dict, base: Path | str = ".", name: str | None = None) -> Run
     inner_red = np.asarray(inner.reduced(inner_dim, delta0, xi_nm), float)
     if inner_red.size > MAX_POINTS:
         errors.append(f"grid.{inner_name}: {inner_red.size} points is absurdly many")
-    if inner_dim in ("energy",) or task in ("junction", "wire"):
+    if spec.get("resolution"):
         _check_resolution(task, sections, axes, inner_name, inner_red, errors)
     extra = {k: (np.atleast_1d(np.asarray(q.value, float)), q.unit,
                  np.atleast_1d(np.asarray(q.reduced(extra_spec[k], delta0, xi_nm), float)))
@@ -976,7 +972,9 @@ def _output(out_t: dict, errors: list):
     return fmt, chunk, memory_bytes
 
 
-def _check_wire(sections: dict, errors: list):
+def _check_wire(task: str, sections: dict, axes: list, errors: list):
+    """The wire tasks: a length, two contacts on the wire (an end only if it is a vacuum end), one of
+    conductance and kappa per contact."""
     w = sections["wire"]["params"]
     if "length" not in w:
         errors.append("wire.length is required, e.g. length = \"11 um\" (with [units] xi) or \"169 xi\"")
@@ -1007,14 +1005,27 @@ def _check_spin(task: str, sections: dict, axes: list, errors: list):
     """The spin tasks: a prescribed distribution needs T > 0, and the wire a length."""
     if "length" not in sections["wire"]["params"]:
         errors.append("wire.length is required, e.g. length = \"1.5 xi\"")
-    d0 = _extreme(sections, axes, "material.delta0", np.max)
+    d0 = sweep_extreme(sections, axes, "material.delta0", np.max)
     if task == "spin_supercurrent" and (abs(d0 - 1.0) > 1e-9 or "material.delta0" in {a.key for a in axes}):
         errors.append("material.delta0: the spin_supercurrent task fixes the coupling so that the bulk gap at T = 0 "
                       "is the reference Delta0; give the gap in [units] (or as material.delta0 without [units]) "
                       "and do not sweep it")
-    if (_extreme(sections, axes, "material.temperature", np.min) or 0.0) <= 0.0:
+    if (sweep_extreme(sections, axes, "material.temperature", np.min) or 0.0) <= 0.0:
         errors.append("material.temperature reaches 0: the spin tasks integrate a thermal distribution; give a small "
                       "positive temperature, e.g. temperature = \"0.01 Tc\"")
+
+
+def _check_proximity(task: str, sections: dict, axes: list, errors: list):
+    """The proximity task: the link needs a length and a temperature (the Josephson current is a Matsubara
+    sum at T > 0; the schema's lower bound refuses T = 0)."""
+    for k, example in (("length", '"1 xi"'), ("temperature", '"50 mK"')):
+        if k not in sections["link"]["params"]:
+            errors.append(f"link.{k} is required, e.g. {k} = {example}")
+
+
+#: the checks of a task's device that need the reduced values and the sweep
+_DEVICE_CHECKS = {"wire": _check_wire, "inelastic": _check_wire, "spin": _check_spin,
+                  "spin_supercurrent": _check_spin, "proximity": _check_proximity}
 
 
 def _flatten_sweep(t: dict, prefix: str = "") -> dict:
@@ -1038,8 +1049,9 @@ def _parse_bytes(x, errors) -> float | None:
     return float(m.group(1)) * f[m.group(2)]
 
 
-def _extreme(sections, axes, key, fn):
-    """min/max of a parameter over the sweep (its fixed value if not swept)."""
+def sweep_extreme(sections, axes, key, fn):
+    """``fn`` (``np.min``, ``np.max``) of a parameter over the sweep, its fixed value if not swept (None if
+    absent); ``sections`` and ``axes`` as in `RunConfig`."""
     for a in axes:
         if a.key == key:
             return float(fn(a.reduced))
@@ -1057,19 +1069,19 @@ def _check_resolution(task, sections, axes, inner_name, inner, errors):
     widths = []
     for s, d in sections.items():
         if d["kind"] == "superconductor":
-            g = _extreme(sections, axes, f"{s}.gamma", np.min) or 0.0
-            z = _extreme(sections, axes, f"{s}.zeta", np.min) or 0.0
+            g = sweep_extreme(sections, axes, f"{s}.gamma", np.min) or 0.0
+            z = sweep_extreme(sections, axes, f"{s}.zeta", np.min) or 0.0
             w = max(g, z)
             if task == "junction":
-                w = max(w, 2.0 * (_extreme(sections, axes, f"{s}.temperature", np.min) or 0.0))
+                w = max(w, 2.0 * (sweep_extreme(sections, axes, f"{s}.temperature", np.min) or 0.0))
             if task == "wire":
-                w = min(w, 2.0 * (_extreme(sections, axes, f"{s}.temperature", np.min) or 0.0)) or w
+                w = min(w, 2.0 * (sweep_extreme(sections, axes, f"{s}.temperature", np.min) or 0.0)) or w
             widths.append((w, s))
         elif task == "junction":
-            widths.append((2.0 * (_extreme(sections, axes, f"{s}.temperature", np.min) or 0.0), s))
+            widths.append((2.0 * (sweep_extreme(sections, axes, f"{s}.temperature", np.min) or 0.0), s))
     if task == "wire":
-        t = _extreme(sections, axes, "injector.temperature", np.min)
-        t = _extreme(sections, axes, "material.temperature", np.min) if t is None else t
+        t = sweep_extreme(sections, axes, "injector.temperature", np.min)
+        t = sweep_extreme(sections, axes, "material.temperature", np.min) if t is None else t
         widths.append((2.0 * (t or 0.0), "injector"))
     if task in ("junction", "wire"):
         # the conductance peaks are as wide as the broadest of the two electrodes' features

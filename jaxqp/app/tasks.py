@@ -28,6 +28,7 @@ from ..spectral.bulk import green_functions
 from ..spectral.spin import SpinDistribution, SpinWire, normal_state_gain, observables, solve_spin
 from ..spectral.spin import self_consistent_gap as spin_gap
 from ..spectral.wire import josephson_current, solve_proximity
+from .runconfig import sweep_extreme
 
 #: status codes of a sweep point
 STATUS = {0: "ok", 1: "spectral_not_converged", 2: "gap_not_converged", 3: "non_finite", 4: "not_computed_yet"}
@@ -97,6 +98,14 @@ def _status(spectral_ok, gap_ok, *values):
     for v in values:
         finite = finite & jnp.all(jnp.isfinite(v.reshape(v.shape[0], -1)), axis=-1)
     return jnp.where(~gap_ok, 2, jnp.where(~spectral_ok, 1, jnp.where(~finite, 3, 0))).astype(jnp.int8)
+
+
+def _point_gap(cfg, p: dict, s: str):
+    """Delta of section ``s`` at one sweep point (self-consistent or fixed) and whether it converged."""
+    a = {k: v[None] for k, v in _sc_arrays(p, s).items()}
+    fixed = p[f"{s}.delta"][None] if f"{s}.delta" in p else None
+    delta, ok = _pair_potential(a, cfg.sections[s]["flags"]["self_consistent"], fixed, _pair_breaking(cfg, s))
+    return jnp.nan_to_num(delta[0]), ok[0]
 
 
 def _point_by_point(one, p, *checked):
@@ -286,37 +295,26 @@ def matsubara_count(cfg, omega_max: float = 40.0) -> int:
     """Matsubara frequencies of the Josephson current: enough to reach ``omega_max`` at the lowest
     temperature of the sweep (a fixed number for every point, so that one program serves them all;
     at higher temperatures the sum runs further)."""
-    T = _lowest(cfg, "link.temperature")
+    T = sweep_extreme(cfg.sections, cfg.axes, "link.temperature", np.min)
     return int(max(8, np.ceil((omega_max / (np.pi * max(T, 1e-3)) - 1.0) / 2.0)))
-
-
-def _lowest(cfg, key: str) -> float:
-    for a in cfg.axes:
-        if a.key == key:
-            return float(np.min(a.reduced))
-    sec, _, name = key.partition(".")
-    return float(cfg.sections[sec]["params"][name])
 
 
 def _make_proximity(cfg):
     link = cfg.sections["link"]["params"]
-    leads = {s: cfg.sections[s] for s in ("left", "right")}
+    leads = {s: cfg.sections[s]["params"] for s in ("left", "right")}
     tunnel = "interface" in link
     n_w = matsubara_count(cfg)
 
     def point(p):
         segs, ok = [], jnp.ones((), bool)
         for s in ("left", "right"):
-            a = _sc_arrays(dict(p, **{f"{s}.temperature": p["link.temperature"]}), s)
-            delta, gap_ok = _pair_potential({k: v[None] for k, v in a.items()},
-                                            leads[s]["flags"]["self_consistent"],
-                                            None if f"{s}.delta" not in p else p[f"{s}.delta"][None],
-                                            _pair_breaking(cfg, s))
-            ok = ok & gap_ok[0]
-            mat = Superconductor(delta=jnp.nan_to_num(delta[0]), h=a["h"], zeta=a["zeta"], b_so=a["b_so"],
-                                 b_sf=a["b_sf"], gamma=a["gamma"])
-            segs.append(Segment(mat, float(leads[s]["params"]["length"]), n_x=int(leads[s]["params"]["n_x"]),
-                                phase=p[f"{s}.phase"]))
+            lead = dict(p, **{f"{s}.temperature": p["link.temperature"]})  # the leads are at the link's T
+            delta, gap_ok = _point_gap(cfg, lead, s)
+            ok = ok & gap_ok
+            a = _sc_arrays(lead, s)
+            mat = Superconductor(delta=delta, h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"],
+                                 gamma=a["gamma"])
+            segs.append(Segment(mat, float(leads[s]["length"]), n_x=int(leads[s]["n_x"]), phase=p[f"{s}.phase"]))
         normal = Superconductor(delta=0.0, h=p["link.h"], b_so=p["link.b_so"], b_sf=p["link.b_sf"],
                                 gamma=p["link.gamma"])
         mid = Segment(normal, float(link["length"]), n_x=int(link["n_x"]))
@@ -375,7 +373,7 @@ def _spin_wire(cfg, p, delta):
     exchange = jnp.broadcast_to(a["h"] * _direction(p["wire.theta"], p["wire.phi"]), (n_x, 3))
     ends = []
     for s in ("left", "right"):
-        kind = cfg.sections[s]["kind"] if s in cfg.sections else "vacuum"
+        kind = cfg.sections[s]["kind"]
         ends.append(SpinActive(p[f"{s}.spin_mixing"], _direction(p[f"{s}.theta"], p[f"{s}.phi"]))
                     if kind == "spin_active" else kind)
     return SpinWire(mat, float(w["length"]), n_x, ends=tuple(ends), exchange=exchange)
@@ -387,16 +385,12 @@ def _spin_distribution(p, spin_voltage):
 
 
 def _make_spin(cfg):
-    sc_flag = cfg.sections["material"]["flags"]["self_consistent"]
     n_in = cfg.inner_reduced.size
 
     def fn(p, E):
         def one(pp):
             a = _sc_arrays(pp, "material")
-            delta, gap_ok = _pair_potential({k: v[None] for k, v in a.items()}, sc_flag,
-                                            None if "material.delta" not in pp else pp["material.delta"][None],
-                                            _pair_breaking(cfg, "material"))
-            delta = jnp.nan_to_num(delta[0])
+            delta, gap_ok = _point_gap(cfg, pp, "material")
             wire = _spin_wire(cfg, pp, delta)
             Vs = pp["distribution.spin_voltage"]
             grid = ssc.energy_grid(Vs, a["T"], n=cfg.n_energy, gamma=a["gamma"], gap=delta)
@@ -410,7 +404,7 @@ def _make_spin(cfg):
                    "J_charge": J[0], "J_x": J[1], "J_y": J[2], "J_z": J[3],
                    "mu_x": ob.spin_accumulation[:, 0], "mu_y": ob.spin_accumulation[:, 1],
                    "mu_z": ob.spin_accumulation[:, 2]}
-            return res, jnp.all(sol.converged), gap_ok[0]
+            return res, jnp.all(sol.converged), gap_ok
 
         return _point_by_point(one, p, "N", "J_x")
 
@@ -450,11 +444,11 @@ def _make_spin_supercurrent(cfg):
         def one(pp):
             a = _sc_arrays(pp, "material")
             d0 = a["delta0"]
+            wire = _spin_wire(cfg, pp, d0)  # the same wire at every spin voltage; Delta(x) is the carry
 
             def step(carry, Vs):
                 start, alive = carry
                 dist = _spin_distribution(pp, Vs)
-                wire = _spin_wire(cfg, pp, d0)
                 normal = ssc.energy_grid(Vs, a["T"], n=cfg.n_energy, gamma=a["gamma"], gap=1.0)
                 gain = normal_state_gain(wire, dist, normal)
                 guess = jnp.mean(start)
