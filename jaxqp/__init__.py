@@ -37,6 +37,7 @@ from .kinetic import (
 )
 from .kinetic.collisions import ElectronElectron, ElectronPhonon, RelaxationTime
 from .kinetic.dynamics import DynamicsSolution, solve_dynamics
+from .kinetic.spin import SpinKineticSolution, solve_spin_kinetic
 from .kinetic.inelastic import (
     GapEquation,
     GapSweep,
@@ -82,5 +83,5 @@ __all__ = [
     "SpinActive", "SpinDistribution", "SpinSolution", "SpinWire", "solve_spin",
     "ElectronElectron", "ElectronPhonon", "GapEquation", "GapSweep", "InelasticSolution", "NewtonOptions",
     "NonlocalGapMap", "RelaxationTime", "gap_sweep", "nonlocal_gap_map", "solve_inelastic", "uniform_grid",
-    "DynamicsSolution", "solve_dynamics",
+    "DynamicsSolution", "solve_dynamics", "SpinKineticSolution", "solve_spin_kinetic",
 ]

@@ -102,7 +102,7 @@ def test_analytic_jacobian_equals_jvp_and_retarded_normalisation():
     ends = ("reservoir", S.SpinActive(0.6, (0, 1, 0), conductance=0.3, polarization=0.4, electrode=qp.NormalMetal()))
     sw = S.SpinWire(m, 1.5, NX, ends=ends, exchange_direction=(1, 1, 0))
     z = jnp.linspace(0.1, 2.0, 7).astype(complex)
-    loc, nd = S._local(sw, z, None)
+    loc, nd = S.node_terms(sw, z, None)
     Y = (S._guess(sw, nd, z + 0.3j) * 1.1).astype(complex)
     for dirichlet in ((True, False), (False, False)):
         a = S._blocks(Y, loc, dirichlet, 0.01)

@@ -9,6 +9,8 @@
 - `collisions` and `inelastic`: collision integrals on every distribution mode and the
   Newton-Krylov solver with a self-consistent gap.
 - `dynamics`: time evolution of the distributions (diffrax).
+- `spin`: the kinetic equations with general (non-collinear) spin structure: eight modes on a
+  `jaxqp.SpinWire`.
 
 Imports: ``internal``, ``units``, ``distributions``, ``grids``, ``materials``, ``geometry``,
 ``spectral`` and ``selfconsistency``; never ``devices``, the inference or the application layer.
@@ -26,11 +28,12 @@ from .solve import (
     solve_kinetic,
     supercurrent,
 )
+from .spin import SpinKineticSolution, solve_spin_kinetic
 from .wire import TunnelContact, Wire, default_energy_grid, position_grid, wire_response
 
 __all__ = [
     "ContactCurrents", "KineticCoefficients", "KineticSolution", "NonlocalMap", "TunnelContact", "Wire",
     "bias_for_current", "contact_currents", "default_energy_grid", "local_conductance",
-    "nonlocal_conductance", "position_grid", "solve_kinetic", "supercurrent", "to_modes", "to_sectors",
+    "nonlocal_conductance", "position_grid", "solve_kinetic", "SpinKineticSolution", "solve_spin_kinetic", "supercurrent", "to_modes", "to_sectors",
     "wire_response",
 ]

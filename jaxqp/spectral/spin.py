@@ -235,8 +235,10 @@ def to_matrix(b):
 
 
 # ----------------------------------------------------------------- residual
-class _SpinLocal(eqx.Module):
-    """Node coefficients (volume weighted, batch = energies last) for `_residual`."""
+class NodeTerms(eqx.Module):
+    """Node coefficients of a `SpinWire` (volume weighted, energies last): the terms of the node
+    equation ``[g_i, W_i] = 0`` (module docstring), shared by the retarded residual and the Keldysh
+    (kinetic) equation of `jaxqp.kinetic.spin`."""
 
     mass: Array  # (n,) V sigma
     hvec: Array  # (3, n) V sigma h + boundary G_phi m / 2
@@ -317,7 +319,7 @@ def _pack(gam, gamt):
     return jnp.concatenate([a, b], axis=1)
 
 
-def _w_blocks(gam, gamt, loc: _SpinLocal, eta):
+def _w_blocks(gam, gamt, loc: NodeTerms, eta):
     g = blocks_from_riccati(gam, gamt)
     col = lambda a: a[None, None, :, None]  # noqa: E731  (n,) -> (1, 1, n, 1)
     Gl = jnp.concatenate([jnp.zeros(1), loc.links])
@@ -354,7 +356,7 @@ def _project(gam, gamt, W):
     return e1, e2
 
 
-def _residual(Y, loc: _SpinLocal, dirichlet, eta):
+def _residual(Y, loc: NodeTerms, dirichlet, eta):
     """Projected node equations (n, 8, B) (module docstring)."""
     gam, gamt = _unpack(Y)
     e1, e2 = _project(gam, gamt, _w_blocks(gam, gamt, loc, eta))
@@ -404,7 +406,7 @@ _DIR_I = np.array([0, 0, 1, 1])  # row and column of the unit matrix E_ij of dir
 _DIR_J = np.array([0, 1, 0, 1])
 
 
-def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
+def _blocks(Y, loc: NodeTerms, dirichlet, eta):
     """Residual and analytic block diagonals (A, B, C), each (n, 8, 8, B), of its Jacobian.
 
     Equal to `_jvp_blocks` (tested) and several times cheaper: the
@@ -452,7 +454,7 @@ def _blocks(Y, loc: _SpinLocal, dirichlet, eta):
     return R, A, Bm, C
 
 
-def _scale(loc: _SpinLocal):
+def _scale(loc: NodeTerms):
     G = jnp.concatenate([jnp.zeros(1), loc.links]) + jnp.concatenate([loc.links, jnp.zeros(1)])
     ext = jnp.sum(jnp.abs(loc.ext), axis=(0, 1, 2))
     base = G + jnp.abs(loc.delta) + jnp.sqrt(jnp.sum(loc.hvec ** 2, 0)) + loc.orb + 2 * loc.so + 2 * loc.sf + 1e-300
@@ -494,8 +496,8 @@ def _bulk_blocks(z, hvec, delta, phase, gamma, zeta=0.0, b_so=0.0, b_sf=0.0):
     return gam, gamt
 
 
-def _electrode_blocks(el: Electrode, m, z):
-    """Blocks of an electrode's 4x4 function (spin axis m), each (2, 2, B)."""
+def electrode_blocks(el: Electrode, m, z):
+    """Retarded blocks of an electrode's 4x4 function (spin axis m), each (2, 2, B)."""
     B = z.shape[0]
     if isinstance(el, Superconductor):
         hv = jnp.asarray(m)[:, None] * el.h
@@ -506,7 +508,7 @@ def _electrode_blocks(el: Electrode, m, z):
     return (one, 0 * one, 0 * one, -one)
 
 
-def _transmission(ge, m, P):
+def transmission(ge, m, P):
     """``S(g_e)`` of the module docstring, blocks (2, 2, B)."""
     ms = _spin_vec(jnp.asarray(m)[:, None])  # (2, 2, 1)
     Mb = (ms, 0 * ms, 0 * ms, -ms)  # tau_3 m.sigma
@@ -543,8 +545,9 @@ def _node_data(wire: SpinWire, delta_profile):
     return _Nodes(mass=mass, h=h, hb=hb, delta=jnp.asarray(d), phase=jnp.asarray(wire.phase * jnp.ones(n)))
 
 
-def _local(wire: SpinWire, z, delta_profile, uniform: bool = False):
-    """Node coefficients, the Dirichlet targets and the bulk guess at z + i eta0 is made by the caller.
+def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False):
+    """`NodeTerms` of the wire at energies ``z`` (B,), with the Dirichlet targets of reservoir ends, and the
+    node data; the bulk guess at z + i eta0 is made by the caller.
 
     With a gauge field the targets of reservoir ends are left for `_uniform_targets` (no closed form);
     ``uniform``: every component of the field acts as a transverse one."""
@@ -561,8 +564,8 @@ def _local(wire: SpinWire, z, delta_profile, uniform: bool = False):
     for side, node in ((0, 0), (1, n - 1)):
         e = wire.ends[side]
         if isinstance(e, SpinActive) and e.electrode is not None:
-            ge = _electrode_blocks(e.electrode, e.magnetization, z)
-            S = _transmission(ge, e.magnetization, e.polarization)
+            ge = electrode_blocks(e.electrode, e.magnetization, z)
+            S = transmission(ge, e.magnetization, e.polarization)
             ext = ext.at[:, :, :, node].add(GN * e.conductance * jnp.stack(S))
         if e == "reservoir" and wire.spin_orbit is None:
             gam, gamt = _bulk_blocks(z, nd.h[:, node:node + 1], nd.delta[node:node + 1], nd.phase[node:node + 1],
@@ -571,7 +574,7 @@ def _local(wire: SpinWire, z, delta_profile, uniform: bool = False):
             target = target.at[side].set(_pack(gam, gamt)[0])
     links = jnp.full(n - 1, wire.conductance * (n - 1) / wire.length)
     gauge = None if wire.spin_orbit is None else _gauge(wire.spin_orbit, mass, wire.length / (n - 1), uniform)
-    return _SpinLocal(mass=mass, hvec=mass * nd.h + nd.hb, gamma=mass * m.gamma, delta=mass * dcomplex,
+    return NodeTerms(mass=mass, hvec=mass * nd.h + nd.hb, gamma=mass * m.gamma, delta=mass * dcomplex,
                       delta_t=mass * nd.delta * jnp.exp(-1j * nd.phase),
                       orb=mass * m.zeta / 2, so=mass * m.b_so / 2, sf=mass * m.b_sf / 2, links=links, z=z.astype(cdt),
                       ext=ext, target=target, gauge=gauge), nd
@@ -594,7 +597,7 @@ def _ends_dirichlet(wire):
 def _solve_core(wire: SpinWire, E, delta_profile, opts: _wire.Options, Y0=None):
     """Solve at real or complex energies E (B,); Y (B, n, 8) and flags.  ``Y0`` (n, 8, B) warm start."""
     z = jnp.asarray(E).astype(jnp.result_type(E, 1j))
-    loc, nd = _local(wire, z, delta_profile)
+    loc, nd = node_terms(wire, z, delta_profile)
     dirichlet = _ends_dirichlet(wire)
     ok_ends = True
     if wire.spin_orbit is not None and any(dirichlet):
@@ -619,7 +622,7 @@ def _uniform_targets(wire: SpinWire, nd: _Nodes, nodes: list, z, opts: _wire.Opt
     idx = np.repeat(np.asarray(nodes), 3)
     aux = SpinWire(wire.material, wire.length, idx.size, exchange=nd.h[:, idx].T, phase=nd.phase[idx],
                    spin_orbit=wire.spin_orbit)
-    loc, nd_aux = _local(aux, z, nd.delta[idx], uniform=True)
+    loc, nd_aux = node_terms(aux, z, nd.delta[idx], uniform=True)
     cut = np.arange(1, idx.size) % 3 != 0  # no link between the triples of different ends
     loc = eqx.tree_at(lambda lc: lc.links, loc, loc.links * cut)
     Y0 = lax.stop_gradient(_guess(aux, nd_aux, z + 1j * opts.eta0)).astype(z.dtype)

@@ -1,0 +1,165 @@
+"""Kinetic equations with general spin structure (`jaxqp.kinetic.spin`): the collinear engine, the
+prescribed-distribution solver, conservation laws, spin-rotation covariance and derivatives.
+
+The non-collinear checks share one wire structure (a spin-active barrier to a normal electrode on
+the left, a reservoir on the right, 9 nodes, an exchange profile as an array) and one energy grid,
+so that they share one compiled program.
+"""
+
+import jax
+import numpy as np
+import pytest
+
+import jaxqp as qp
+from jaxqp import grids
+from jaxqp.kinetic import spin as K
+from jaxqp.spectral import spin as S
+
+GRID = grids.uniform(-3.0, 3.0, 201)
+N_X, LENGTH = 9, 2.0
+TIGHT = S.default_options()._replace(rtol=1e-12, res_tol=1e-12)
+
+
+def _rotation(v):
+    """Rotation matrix exp(v . L) (Rodrigues)."""
+    v = np.asarray(v, float)
+    t = np.linalg.norm(v)
+    k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]]) / t
+    return np.eye(3) + np.sin(t) * k + (1 - np.cos(t)) * k @ k
+
+
+def _device(material, exchange, magnetization, *, spin_mixing=0.8, conductance=0.5, polarization=0.3):
+    """The shared structure: electrode behind a spin-active barrier (left), reservoir (right)."""
+    barrier = qp.SpinActive(spin_mixing, magnetization, conductance=conductance, polarization=polarization,
+                            electrode=qp.NormalMetal())
+    return qp.SpinWire(material, LENGTH, N_X, ends=(barrier, "reservoir"),
+                       exchange=np.broadcast_to(np.asarray(exchange, float), (N_X, 3)))
+
+
+def test_collinear_reduction_to_the_four_mode_engine():
+    """Exchange field along z with spin-orbit and spin-flip scattering, orbital depairing and reservoirs
+    at different potentials and temperatures: the eight-mode solver reproduces solve_kinetic's four
+    modes (the others stay zero) and its charge current on every link."""
+    m = qp.Superconductor(delta=1.0, h=0.3, gamma=2e-3, zeta=0.01, b_so=0.02, b_sf=0.03)
+    (b0, T0), (b1, T1) = (0.8, 0.1), (-0.2, 0.05)
+    collinear = qp.Wire(m, 4.0, ends=(qp.Reservoir(bias=b0, temperature=T0), qp.Reservoir(bias=b1, temperature=T1)),
+                        temperature=0.05, n_x=N_X, growth=0.0)
+    ref = qp.solve_kinetic(collinear, grid=GRID)
+    wire = qp.SpinWire(m, 4.0, N_X, ends=("reservoir", "reservoir"), phase=np.zeros(N_X))
+    # a Reservoir's bias is the electrons' potential, SpinDistribution's voltage the electric one
+    out = K.solve_spin_kinetic(wire, GRID, (qp.SpinDistribution(T0, voltage=-b0), qp.SpinDistribution(T1, voltage=-b1)),
+                               options=TIGHT)
+    h = np.asarray(out.modes)
+    np.testing.assert_allclose(h[..., list(K.COLLINEAR_MODES)], ref.modes, atol=1e-10)
+    assert np.max(np.abs(h[..., [2, 3, 5, 6]])) == 0.0
+    prof = ref.current_profile()
+    np.testing.assert_allclose(out.charge_current, prof["quasiparticle"] + prof["super"], atol=1e-10)
+    assert np.ptp(np.asarray(out.charge_current)) > 0.5  # conversion to supercurrent: a real test of R
+
+
+def test_prescribed_limit_collinear_spin_voltage_with_supercurrent():
+    """Field and spin voltage along z, a phase gradient, equal reservoirs, no relaxation: the uniform
+    prescribed distribution solves the kinetic equations, and the currents and accumulations equal
+    those of the prescribed-distribution observables (half their full-grid integrals)."""
+    m = qp.Superconductor(delta=1.0, h=0.2, gamma=5e-3)
+    wire = qp.SpinWire(m, 4.0, N_X, ends=("reservoir", "reservoir"), phase=0.3 * np.linspace(0.0, 4.0, N_X))
+    d = qp.SpinDistribution(0.1, spin_voltage=0.5, axis=(0, 0, 1))
+    sol = qp.solve_spin(wire, GRID.points, options=TIGHT)
+    out = K.solve_spin_kinetic(wire, GRID, (d, d), spectra=sol)
+    h0 = K.modes_of(K.distribution_matrix(d, GRID.points))
+    np.testing.assert_allclose(out.modes, np.broadcast_to(np.asarray(h0)[:, None], out.modes.shape), atol=1e-10)
+    ob = S.observables(sol, d, GRID.weights)
+    assert abs(float(out.charge_current[0])) > 0.1  # a supercurrent flows
+    np.testing.assert_allclose(out.charge_current, 0.5 * ob.current[:, 0], atol=1e-8)
+    np.testing.assert_allclose(out.spin_current, 0.5 * ob.current[:, 1:], atol=1e-8)
+    np.testing.assert_allclose(out.spin_accumulation, 0.5 * ob.spin_accumulation, atol=1e-8)
+
+
+def test_prescribed_limit_equilibrium_spin_supercurrent():
+    """Non-collinear: exchange along z, spin mixing along x, no tunnelling, equilibrium everywhere. The
+    equilibrium distribution solves the kinetic equations, and the spin supercurrent equals that of the
+    prescribed-distribution observables."""
+    m = qp.Superconductor(delta=1.0, gamma=5e-3)
+    wire = _device(m, (0.0, 0.0, 0.2), (1.0, 0.0, 0.0), conductance=0.0, polarization=0.0)
+    d = qp.SpinDistribution(0.1)
+    sol = qp.solve_spin(wire, GRID.points)
+    out = K.solve_spin_kinetic(wire, GRID, (d, d), spectra=sol)
+    h0 = K.modes_of(K.distribution_matrix(d, GRID.points))
+    np.testing.assert_allclose(out.modes, np.broadcast_to(np.asarray(h0)[:, None], out.modes.shape), atol=1e-10)
+    ob = S.observables(sol, d, GRID.weights)
+    assert np.max(np.abs(np.asarray(out.spin_current[:, 1]))) > 1e-2  # a spin supercurrent along y flows
+    np.testing.assert_allclose(out.spin_current, 0.5 * ob.current[:, 1:], atol=1e-10)
+
+
+def _normal_device(spin_mixing=0.6):
+    m = qp.Superconductor(delta=0.0, gamma=1e-3)
+    return _device(m, (0.0, 0.0, 0.25), (0.0, 1.0, 0.0), spin_mixing=spin_mixing, conductance=0.7, polarization=0.0)
+
+
+def test_normal_state_conservation_ohm_and_torque():
+    """Normal wire with an exchange field, spin injected along x through a spin-active barrier:
+    charge is conserved link by link, the barrier is an Ohmic resistor in series,
+    I = -G_T (V - mu(0)), and the spin current changes only by the exchange torque
+    d_x j_s = 2 h x mu_s (computed here from the field and the accumulation)."""
+    wire = _normal_device()
+    de = qp.SpinDistribution(0.1, spin_voltage=0.4, axis=(1, 0, 0), voltage=0.5)
+    out = K.solve_spin_kinetic(wire, GRID, (de, qp.SpinDistribution(0.1)))
+    I = np.asarray(out.charge_current)
+    assert np.ptp(I) < 1e-13 and abs(I[0]) > 0.05
+    GT = 0.7 / LENGTH  # G_T = (G_T / G_N) sigma / L
+    np.testing.assert_allclose(I[0], -GT * (0.5 - float(out.charge_potential[0])), rtol=1e-9)
+    dx = LENGTH / (N_X - 1)
+    js, mu = np.asarray(out.spin_current), np.asarray(out.spin_accumulation)
+    torque = 2 * dx * np.cross([0.0, 0.0, 0.25], mu[1:-1])
+    assert np.max(np.abs(torque)) > 1e-3
+    np.testing.assert_allclose(js[1:] - js[:-1], torque, atol=1e-14)
+
+
+def test_spin_rotation_covariance():
+    """Rotating every spin vector (exchange field, barrier magnetisation, spin-voltage axis) rotates the
+    spin currents and accumulations the same way and leaves charge untouched: superconducting wire
+    with spin-orbit scattering, polarised tunnelling and non-coplanar vectors."""
+    m = qp.Superconductor(delta=1.0, gamma=5e-3, b_so=0.01)
+
+    def run(R):
+        wire = _device(m, R @ [0.0, 0.0, 0.3], R @ [0.0, 1.0, 0.0])
+        de = qp.SpinDistribution(0.1, spin_voltage=0.4, axis=R @ [1.0, 0.0, 0.0], voltage=0.2)
+        return K.solve_spin_kinetic(wire, GRID, (de, qp.SpinDistribution(0.1, voltage=-0.3)))
+
+    R = _rotation([0.3, -0.7, 1.1])
+    a, b = run(np.eye(3)), run(R)
+    assert np.max(np.abs(np.asarray(a.spin_current))) > 1e-2
+    np.testing.assert_allclose(b.spin_current, np.asarray(a.spin_current) @ R.T, atol=1e-12)
+    np.testing.assert_allclose(b.spin_accumulation, np.asarray(a.spin_accumulation) @ R.T, atol=1e-12)
+    np.testing.assert_allclose(b.charge_current, a.charge_current, atol=1e-12)
+
+
+def test_conductance_by_autodiff_equals_finite_differences():
+    """dI/dV of the barrier current by reverse mode through the solve equals central differences."""
+    wire = _normal_device()
+
+    def current(V):
+        de = qp.SpinDistribution(0.1, spin_voltage=0.4, axis=(1, 0, 0), voltage=V)
+        return K.solve_spin_kinetic(wire, GRID, (de, qp.SpinDistribution(0.1))).charge_current[0]
+
+    g = jax.grad(current)(0.5)
+    eps = 1e-4
+    fd = (current(0.5 + eps) - current(0.5 - eps)) / (2 * eps)
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
+
+
+def test_bad_drives_are_explained():
+    m = qp.Superconductor(delta=1.0, gamma=5e-3)
+    closed = qp.SpinWire(m, LENGTH, N_X, ends=("vacuum", qp.SpinActive(0.5, (1, 0, 0))))
+    with pytest.raises(ValueError, match="no reservoir and no electrode"):
+        K.solve_spin_kinetic(closed, GRID, (None, None))
+    wire = _device(m, (0.0, 0.0, 0.2), (1.0, 0.0, 0.0))
+    with pytest.raises(ValueError, match="left end is a reservoir or an electrode"):
+        K.solve_spin_kinetic(wire, GRID, (None, qp.SpinDistribution(0.1)))
+    with pytest.raises(ValueError, match="must be None"):
+        K.solve_spin_kinetic(closed, GRID, (qp.SpinDistribution(0.1), None))
+    sc = qp.SpinWire(m, LENGTH, N_X, ends=(qp.SpinActive(0.0, (0, 0, 1), conductance=0.3, electrode=m), "reservoir"))
+    with pytest.raises(ValueError, match="electrode is a superconductor"):
+        K.solve_spin_kinetic(sc, GRID, (qp.SpinDistribution(0.1, voltage=0.5), qp.SpinDistribution(0.1)))
+    with pytest.raises(TypeError, match="EnergyGrid"):
+        K.solve_spin_kinetic(wire, GRID.points, (qp.SpinDistribution(0.1), qp.SpinDistribution(0.1)))
