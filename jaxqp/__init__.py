@@ -37,7 +37,6 @@ from .kinetic import (
 )
 from .kinetic.collisions import ElectronElectron, ElectronPhonon, RelaxationTime
 from .kinetic.dynamics import DynamicsSolution, solve_dynamics
-from .kinetic.spin import SpinKineticSolution, solve_spin_kinetic
 from .kinetic.inelastic import (
     GapEquation,
     GapSweep,
@@ -49,6 +48,7 @@ from .kinetic.inelastic import (
     solve_inelastic,
     uniform_grid,
 )
+from .kinetic.spin import SpinKineticSolution, solve_spin_kinetic
 from .materials import Electrode, NormalMetal, Superconductor
 from .observables import symmetry_decomposition
 from .selfconsistency import TC0, GapBranches, gap, gap_branches, gap_equation, tc

@@ -34,6 +34,7 @@ from .wire import TunnelContact, Wire, default_energy_grid, position_grid, wire_
 __all__ = [
     "ContactCurrents", "KineticCoefficients", "KineticSolution", "NonlocalMap", "TunnelContact", "Wire",
     "bias_for_current", "contact_currents", "default_energy_grid", "local_conductance",
-    "nonlocal_conductance", "position_grid", "solve_kinetic", "SpinKineticSolution", "solve_spin_kinetic", "supercurrent", "to_modes", "to_sectors",
+    "nonlocal_conductance", "position_grid", "solve_kinetic",
+    "SpinKineticSolution", "solve_spin_kinetic", "supercurrent", "to_modes", "to_sectors",
     "wire_response",
 ]

@@ -56,6 +56,21 @@ _SIG = np.stack([np.kron(_I2, s) for s in _S2])  # sigma_k on both Nambu blocks 
 RHO = np.concatenate([np.eye(4, dtype=complex)[None], _TAU3[None], _SIG, _TAU3[None] @ _SIG])  # (8, 4, 4)
 MODE_NAMES = ("f_L", "f_T", "f_T3x", "f_T3y", "f_T3z", "f_L3x", "f_L3y", "f_L3z")
 COLLINEAR_MODES = (0, 1, 4, 7)  # (f_L, f_T, f_T3, f_L3) of jaxqp.solve_kinetic with the spin axis z
+_T3SIGN = np.outer(np.diag(_TAU3).real, np.diag(_TAU3).real)  # tau_3 x tau_3 = x * _T3SIGN
+
+
+def _mm(a, b):
+    """Batched 4x4 products as broadcast sums: XLA's CPU dot of tiny batched matrices is several times
+    slower than elementwise arithmetic over the batch."""
+    return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
+
+
+def _pauli_sum(x):
+    """``sum_k sigma_k x sigma_k = 2 Tr_spin(b) - b`` on each 2x2 spin block ``b`` of ``x`` ``(..., 4, 4)``."""
+    y = x.reshape(x.shape[:-2] + (2, 2, 2, 2))  # (Nambu i, spin a, Nambu j, spin b)
+    t = y[..., :, 0, :, 0] + y[..., :, 1, :, 1]
+    eye = jnp.asarray(np.eye(2))
+    return (2 * t[..., :, None, :, None] * eye[None, :, None, :]).reshape(x.shape) - x
 
 
 def _dag(a):
@@ -64,7 +79,7 @@ def _dag(a):
 
 def advanced(gR: Array) -> Array:
     """``g^A = -tau_3 (g^R)^dagger tau_3`` of 4x4 matrices ``(..., 4, 4)``."""
-    return -_TAU3 @ _dag(gR) @ _TAU3
+    return -_dag(gR) * _T3SIGN
 
 
 def modes_of(h: Array) -> Array:
@@ -93,12 +108,12 @@ def _project(Y):
 
 def _keldysh_basis(gR, gA, rho=RHO):
     """``g^K`` for ``h = rho_c``: ``(..., 8, 4, 4)``."""
-    return gR[..., None, :, :] @ rho - rho @ gA[..., None, :, :]
+    return _mm(gR[..., None, :, :], rho) - _mm(rho, gA[..., None, :, :])
 
 
 def _comm_K(gR, gA, gK, XR, XA, XK):
     """Keldysh component of ``[g, X]``."""
-    return gR @ XK + gK @ XA - XR @ gK - XK @ gA
+    return _mm(gR, XK) + _mm(gK, XA) - _mm(XR, gK) - _mm(XK, gA)
 
 
 def _blockdiag(x):
@@ -111,7 +126,7 @@ def _carry(U, x):
     """``U x U^dagger`` with U ``(n, 4, 4)`` and x ``(B, n, ..., 4, 4)`` (node axis 1)."""
     extra = (None,) * (x.ndim - 4)
     Ub = U[(None, slice(None)) + extra]
-    return Ub @ x @ _dag(Ub)
+    return _mm(_mm(Ub, x), _dag(Ub))
 
 
 class KineticOperator(eqx.Module):
@@ -146,7 +161,7 @@ def _end_terms(wire: SpinWire, E, dists, n):
             ge = _spin.electrode_blocks(e.electrode, e.magnetization, E)
             geR = _spin.to_matrix(ge)  # (B, 4, 4)
             hE = distribution_matrix(dist, E)
-            geK = geR @ hE - hE @ advanced(geR)
+            geK = _mm(geR, hE) - _mm(hE, advanced(geR))
             blocks = lambda m: tuple(jnp.moveaxis(b, 0, -1) for b in (m[:, :2, :2], m[:, :2, 2:],  # noqa: E731
                                                                        m[:, 2:, :2], m[:, 2:, 2:]))
             c = 0.5 * GN * e.conductance
@@ -161,15 +176,12 @@ def _self_energy(loc: _spin.NodeTerms, x):
     spin-orbit and spin-flip scattering and the transverse gauge components (`jaxqp.spectral.spin`)."""
     extra = (None,) * (x.ndim - 4)
     col = lambda a: a[(None, slice(None)) + extra + (None, None)]  # noqa: E731
-    t3 = jnp.asarray(_TAU3)
-    sig = [jnp.asarray(s) for s in _SIG]
-    t3xt3 = t3 @ x @ t3
-    out = col(loc.orb) * t3xt3
-    out = out + col(loc.so) * sum(s @ x @ s for s in sig) + col(loc.sf) * sum(s @ t3xt3 @ s for s in sig)
+    t3xt3 = x * _T3SIGN
+    out = col(loc.orb) * t3xt3 + col(loc.so) * _pauli_sum(x) + col(loc.sf) * _pauli_sum(t3xt3)
     if loc.gauge is not None:
         for k in range(loc.gauge.across.shape[0]):
             a = _blockdiag(jnp.moveaxis(loc.gauge.across[k], -1, 0))[(None, slice(None)) + extra]  # (1, n, .., 4, 4)
-            out = out + a @ x @ a
+            out = out + _mm(_mm(a, x), a)
     return out
 
 
@@ -210,8 +222,9 @@ def kinetic_operator(wire: SpinWire, sol: SpinSolution, dists, *, delta_profile=
             gRj, gAj, gKj = _carry(U, gRj), _carry(U, gAj), _carry(U, gKj)
         gRi, gAi, gKi = gR[:, i_sl, None], gA[:, i_sl, None], gK[:, i_sl]
         half = 0.5 * G[None, :, None, None, None]
-        own = _project(half * (gKi @ gAj[:, :, None] - gRj[:, :, None] @ gKi)) - floor * G[None, :, None, None] * eye8
-        nxt = _project(half * (gRi @ gKj - gKj @ gAi)) + floor * G[None, :, None, None] * eye8
+        fl = floor * G[None, :, None, None] * eye8
+        own = _project(half * (_mm(gKi, gAj[:, :, None]) - _mm(gRj[:, :, None], gKi))) - fl
+        nxt = _project(half * (_mm(gRi, gKj) - _mm(gKj, gAi))) + fl
         return own, nxt
 
     U_right = U_left = None
@@ -228,7 +241,7 @@ def kinetic_operator(wire: SpinWire, sol: SpinSolution, dists, *, delta_profile=
     XK = _self_energy(loc, gK)
     (SR, SA, SK), fixed = _end_terms(wire, E, dists, n)
     local = _project(_comm_K(gR[:, :, None], gA[:, :, None], gK, XR + SR[:, :, None], XA + SA[:, :, None], XK))
-    src = jnp.real(jnp.einsum("aij,bnji->bna", RHO, gR @ SK - SK @ gA)) / 8  # (B, n, 8): the electrodes' drive
+    src = jnp.real(jnp.einsum("aij,bnji->bna", RHO, _mm(gR, SK) - _mm(SK, gA))) / 8  # (B, n, 8): the electrodes' drive
     Bm = local + jnp.concatenate([own_r, zero], 1) + jnp.concatenate([zero, own_l], 1)
     Am = jnp.concatenate([zero, prev_l], 1)
     Cm = jnp.concatenate([next_r, zero], 1)
@@ -307,7 +320,7 @@ def _solve_jit(wire, sol, dists, weights, delta_profile, floor):
     E = sol.energy
     gR = sol.retarded()
     H = matrix_of(h)
-    gK = gR @ H - H @ advanced(gR)
+    gK = _mm(gR, H) - _mm(H, advanced(gR))
     t3 = jnp.asarray(_TAU3)
     pot = jnp.real(jnp.trace(gK, axis1=-2, axis2=-1)) / 8
     acc = jnp.real(jnp.einsum("kij,bnji->bnk", t3 @ jnp.asarray(_SIG), gK)) / 8
