@@ -358,10 +358,7 @@ def solve_spin_kinetic(wire: SpinWire | Chain, grid: EnergyGrid, distributions, 
     Returns:
         `SpinKineticSolution`.
     """
-    if isinstance(wire, Chain):
-        wire = SpinWire.from_chain(wire)
-    if not isinstance(wire, SpinWire):
-        raise TypeError(f"expected a jaxqp.SpinWire or a one-segment jaxqp.Chain, got {type(wire).__name__}")
+    wire = _spin.as_spin_wire(wire)
     if not isinstance(grid, EnergyGrid):
         raise TypeError("grid must be a jaxqp.EnergyGrid (points and quadrature weights), e.g. "
                         "jaxqp.grids.uniform(-e_max, e_max, n)")

@@ -191,6 +191,15 @@ class SpinWire(eqx.Module):
         return jnp.broadcast_to(self.material.h * n, (self.n_x, 3))
 
 
+def as_spin_wire(wire) -> SpinWire:
+    """The `SpinWire` of a `SpinWire` or a one-segment `jaxqp.Chain` (`SpinWire.from_chain`)."""
+    if isinstance(wire, Chain):
+        wire = SpinWire.from_chain(wire)
+    if not isinstance(wire, SpinWire):
+        raise TypeError(f"expected a jaxqp.Chain (one segment) or a jaxqp.SpinWire, got {type(wire).__name__}")
+    return wire
+
+
 # ----------------------------------------------------------------- 2x2 algebra, batch last: arrays (2, 2, ...)
 def _inv2(a):
     det = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
@@ -736,10 +745,7 @@ def solve_spin(wire: SpinWire, E, *, delta_profile=None, options: _wire.Options 
     Returns:
         `SpinSolution`.
     """
-    if isinstance(wire, Chain):
-        wire = SpinWire.from_chain(wire)
-    if not isinstance(wire, SpinWire):
-        raise TypeError(f"expected a jaxqp.Chain (one segment) or a jaxqp.SpinWire, got {type(wire).__name__}")
+    wire = as_spin_wire(wire)
     E = _wire.check_energy(E)
     if delta_profile is not None and jnp.shape(delta_profile) != (wire.n_x,):
         raise ValueError(f"delta_profile must have one value per node, shape ({wire.n_x},), "
@@ -1023,10 +1029,7 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
     Returns:
         `GapSolution` (``converged`` False if the cap was hit: never a silent result).
     """
-    if isinstance(wire, Chain):
-        wire = SpinWire.from_chain(wire)
-    if not isinstance(wire, SpinWire):
-        raise TypeError(f"expected a jaxqp.Chain (one segment) or a SpinWire, got {type(wire).__name__}")
+    wire = as_spin_wire(wire)
     pts = val.concrete(grid.points)  # None inside jit (a grid that moves with swept parameters)
     if pts is not None and (pts.ndim != 1 or pts[0] < 0 or not np.all(np.diff(pts) > 0)):
         raise ValueError("grid must be a 1-D increasing energy grid on [0, omega_c] (positive energies)")
@@ -1102,7 +1105,6 @@ def normal_state_gain(wire: SpinWire, distribution: SpinDistribution, grid, *, i
     gain below 1 marks the bistable region.  Power iteration (``iterations``
     Jacobian-vector products through the spectral solve at Delta = 0).
     """
-    if isinstance(wire, Chain):
-        wire = SpinWire.from_chain(wire)
+    wire = as_spin_wire(wire)
     opts = default_options() if options is None else options
     return _normal_gain(wire, distribution, grid.points, grid.weights, opts, int(iterations))
