@@ -53,7 +53,7 @@ from .materials import Electrode, NormalMetal, Superconductor
 from .observables import symmetry_decomposition
 from .selfconsistency import TC0, GapBranches, gap, gap_branches, gap_equation, tc
 from .spectral import SpectralParams, SpectralSolution, dos, solve
-from .spectral.spin import SpinActive, SpinDistribution, SpinSolution, SpinWire, solve_spin
+from .spectral.spin import SpinActive, SpinContact, SpinDistribution, SpinSolution, SpinWire, solve_spin
 from .spectral.wire import (
     GapProfile,
     JosephsonCurrent,
@@ -80,7 +80,7 @@ __all__ = [
     "Chain", "GapProfile", "GaugeField", "Interface", "Reservoir", "JosephsonCurrent", "ProximitySolution", "Segment",
     "josephson_current",
     "self_consistent_gap", "solve_proximity",
-    "SpinActive", "SpinDistribution", "SpinSolution", "SpinWire", "solve_spin",
+    "SpinActive", "SpinContact", "SpinDistribution", "SpinSolution", "SpinWire", "solve_spin",
     "ElectronElectron", "ElectronPhonon", "GapEquation", "GapSweep", "InelasticSolution", "NewtonOptions",
     "NonlocalGapMap", "RelaxationTime", "gap_sweep", "nonlocal_gap_map", "solve_inelastic", "uniform_grid",
     "DynamicsSolution", "solve_dynamics", "SpinKineticSolution", "solve_spin_kinetic",

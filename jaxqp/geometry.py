@@ -102,6 +102,25 @@ class SpinActive(eqx.Module):
 End = str | SpinActive
 
 
+class SpinContact(eqx.Module):
+    """A spin-active tunnel barrier at a point inside a `jaxqp.SpinWire` (a contact on top of the wire).
+
+    Attributes:
+        x: position in units of xi (static); the barrier sits on the nearest interior node.
+        barrier: the `SpinActive` barrier (spin mixing, magnetisation, ``conductance`` = ``G_T / G_N``
+            relative to the whole wire's normal-state conductance, polarisation, electrode).
+    """
+
+    x: float = eqx.field(static=True)
+    barrier: SpinActive
+
+    def __check_init__(self):
+        if not isinstance(self.barrier, SpinActive):
+            raise TypeError(f"barrier must be a jaxqp.SpinActive, got {type(self.barrier).__name__}")
+        if not isinstance(self.x, (int, float)):
+            raise ValueError(f"x must be a number (units of xi), got {self.x!r}")
+
+
 class GaugeField(eqx.Module):
     r"""Linear-in-momentum spin-orbit coupling as a uniform SU(2) gauge field.
 

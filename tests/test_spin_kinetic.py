@@ -154,12 +154,138 @@ def test_bad_drives_are_explained():
     with pytest.raises(ValueError, match="no reservoir and no electrode"):
         K.solve_spin_kinetic(closed, GRID, (None, None))
     wire = _device(m, (0.0, 0.0, 0.2), (1.0, 0.0, 0.0))
-    with pytest.raises(ValueError, match="left end is a reservoir or an electrode"):
+    with pytest.raises(ValueError, match="the left end is a reservoir or an electrode"):
         K.solve_spin_kinetic(wire, GRID, (None, qp.SpinDistribution(0.1)))
     with pytest.raises(ValueError, match="must be None"):
         K.solve_spin_kinetic(closed, GRID, (qp.SpinDistribution(0.1), None))
     sc = qp.SpinWire(m, LENGTH, N_X, ends=(qp.SpinActive(0.0, (0, 0, 1), conductance=0.3, electrode=m), "reservoir"))
-    with pytest.raises(ValueError, match="electrode is a superconductor"):
+    with pytest.raises(ValueError, match="is a superconductor"):
         K.solve_spin_kinetic(sc, GRID, (qp.SpinDistribution(0.1, voltage=0.5), qp.SpinDistribution(0.1)))
     with pytest.raises(TypeError, match="EnergyGrid"):
         K.solve_spin_kinetic(wire, GRID.points, (qp.SpinDistribution(0.1), qp.SpinDistribution(0.1)))
+
+
+# ----------------------------------------------------------------- self-consistent Delta(x) out of equilibrium
+_POSITIVE = grids.adaptive(np.array([0.0, 0.9, 0.3, 0.8]), np.array([0.05, 0.01, 0.05, 0.01]), 0.0, 8.0, 120)
+_SYMMETRIC = K.symmetric_grid(_POSITIVE)
+
+
+def test_symmetric_grid_halves_to_the_positive_integral():
+    f = lambda E: np.cosh(E) ** -2 + E ** 2 * np.exp(-np.abs(E))  # noqa: E731
+    full = float(np.sum(_SYMMETRIC.weights * f(np.asarray(_SYMMETRIC.points))))
+    half = float(np.sum(_POSITIVE.weights * f(np.asarray(_POSITIVE.points))))
+    assert abs(0.5 * full - half) < 1e-13 * half
+    assert float(_SYMMETRIC.points[0]) == -8.0 and np.all(np.diff(np.asarray(_SYMMETRIC.points)) > 0)
+
+
+def test_kinetic_self_consistent_gap_equals_the_prescribed_one_where_uniform():
+    """Field and spin voltage along z on both reservoirs, no relaxation: the kinetic distributions are
+    the prescribed ones at every Delta(x), so both self-consistent gaps agree; the spin voltage
+    suppresses Delta (a real test of the non-equilibrium source)."""
+    m = qp.Superconductor(delta=1.0, h=0.1, gamma=0.01)
+    wire = qp.SpinWire(m, 1.5, 7, ends=("reservoir", "reservoir"))
+    d = qp.SpinDistribution(0.2, spin_voltage=0.4, axis=(0, 0, 1))
+    ref = S.self_consistent_gap(wire, d, _POSITIVE)
+    out = K.self_consistent_gap(wire, _SYMMETRIC, (d, d))
+    assert bool(ref.converged) and bool(out.converged)
+    np.testing.assert_allclose(out.delta, ref.delta, atol=1e-7)
+    eq = S.self_consistent_gap(wire, qp.SpinDistribution(0.2), _POSITIVE)
+    assert float(np.min(np.asarray(eq.delta) - np.asarray(out.delta))) > 1e-3
+
+
+def test_kinetic_self_consistent_gap_derivative_by_implicit_differentiation():
+    """Reverse mode through the self-consistent gap of a contact-driven wire (spin injected through a
+    spin-active barrier, far end insulating) equals central differences in the injector's spin voltage."""
+    m = qp.Superconductor(delta=1.0, gamma=0.01)
+    wire = qp.SpinWire(m, 1.5, 7, ends=(qp.SpinActive(0.6, (1, 0, 0), conductance=0.3, electrode=qp.NormalMetal()),
+                                        qp.SpinActive(0.6, (0, 1, 0))))
+
+    def mean_gap(Vs):
+        d = qp.SpinDistribution(0.05, spin_voltage=Vs, axis=(1, 0, 0))
+        out = K.self_consistent_gap(wire, _SYMMETRIC, (d, None))
+        return out.delta.mean(), out.converged
+
+    g, ok = jax.grad(mean_gap, has_aux=True)(0.4)
+    eps = 1e-4
+    (up, ok_up), (dn, ok_dn) = mean_gap(0.4 + eps), mean_gap(0.4 - eps)
+    assert bool(ok) and bool(ok_up) and bool(ok_dn)
+    fd = (up - dn) / (2 * eps)
+    assert abs(float(g)) > 1e-3
+    np.testing.assert_allclose(g, fd, rtol=1e-5)
+
+
+def test_superconducting_wire_conserves_spin_and_the_far_barrier_absorbs_none_along_its_magnetization():
+    """Spin injected (axis off every magnetisation) from a normal electrode through the left spin-active
+    barrier into a superconducting wire without exchange field or spin relaxation, with a magnetic
+    insulator at the right end. The singlet pair potential exerts no torque, so the spin current is the
+    same on every link; a spin-mixing torque is perpendicular to its magnetisation, so that current has no
+    component along m2. No charge flows (one electrode). (The prescribed, uniform distribution of seed 003
+    violates both: its spin current along m1 x m2 x h_s needs a distributed spin source.)"""
+    m2 = np.array([0.6, 0.8, 0.0])
+    wire = qp.SpinWire(qp.Superconductor(delta=1.0, gamma=0.01), 1.5, N_X,
+                       ends=(qp.SpinActive(0.6, (1, 0, 0), conductance=1.0, electrode=qp.NormalMetal()),
+                             qp.SpinActive(0.6, m2)))
+    out = K.solve_spin_kinetic(wire, GRID, (qp.SpinDistribution(0.1, spin_voltage=0.5, axis=(0.3, 0, 1)), None))
+    js = np.asarray(out.spin_current)
+    assert np.linalg.norm(js[0]) > 1e-2
+    assert np.max(np.ptp(js, axis=0)) < 1e-14
+    assert abs(js[-1] @ m2) < 1e-14
+    assert np.max(np.abs(np.asarray(out.charge_current))) < 1e-14
+
+
+# ----------------------------------------------------------------- point contacts inside the wire
+def _three_terminal(sign=1.0, delta=1.0):
+    """Electrode behind the left barrier, an electrode on a contact in the middle, a reservoir on the right;
+    non-coplanar exchange field and magnetisations (all reversed with ``sign = -1``)."""
+    h, m1, m2 = (sign * np.asarray(v) for v in ([0.1, 0.0, 0.25], [1.0, 0.0, 0.0], [0.0, 0.6, 0.8]))
+    return qp.SpinWire(qp.Superconductor(delta=delta, gamma=0.01, b_so=0.01), LENGTH, N_X,
+                       exchange=np.broadcast_to(h, (N_X, 3)),
+                       ends=(qp.SpinActive(0.5, m1, conductance=0.8, polarization=0.3, electrode=qp.NormalMetal()),
+                             "reservoir"),
+                       contacts=(qp.SpinContact(1.0, qp.SpinActive(0.4, m2, conductance=0.6, polarization=0.5,
+                                                                   electrode=qp.NormalMetal())),))
+
+
+def test_onsager_reciprocity_of_the_three_terminal_conductance():
+    """Linear-response conductances G_ij = dI_i/dV_j between the two electrodes (the reservoir grounded):
+    G_ij(m) = G_ji(-m) with every magnetic vector reversed, in the normal and the superconducting state,
+    while G itself is not symmetric."""
+    def conductance(sign, delta):
+        wire = _three_terminal(sign, delta)
+
+        def currents(V):
+            d = (qp.SpinDistribution(0.15, voltage=V[0]), qp.SpinDistribution(0.15),
+                 qp.SpinDistribution(0.15, voltage=V[1]))
+            return K.solve_spin_kinetic(wire, GRID, d).barrier_charge
+
+        return np.asarray(jax.jacfwd(currents)(np.zeros(2)))
+
+    for delta in (0.0, 1.0):
+        plus, minus = conductance(1.0, delta), conductance(-1.0, delta)
+        assert abs(plus[0, 1] - plus[1, 0]) > 1e-4
+        np.testing.assert_allclose(plus, minus.T, atol=1e-13)
+
+
+def test_point_contact_reduces_to_the_collinear_tunnel_contact():
+    """A polarised contact in the middle of a normal wire with spin-flip scattering between two grounded
+    reservoirs: f_T is exactly piecewise linear (no charge relaxation in a normal metal), and the modes and
+    the contact's charge and spin currents equal solve_kinetic's with kappa = G_T (1 + sqrt(1 - P^2)) / (2 L)
+    (the charge conductance of the spin-active barrier is G_T 2 / (1 + sqrt(1 - P^2)); agreement to 1e-6,
+    the collinear engine's nodes around a contact being uniform only to 1.5e-6)."""
+    m = qp.Superconductor(delta=0.0, gamma=1e-3, b_sf=0.05)
+    kappa, P, V, L = 0.3, 0.4, 0.7, 4.0
+    collinear = qp.Wire(m, L, contacts=(qp.TunnelContact(2.0, kappa, qp.NormalMetal(), polarization=P),),
+                        ends=(qp.Reservoir(), qp.Reservoir()), temperature=0.1, n_x=N_X, growth=0.0)
+    ref = qp.solve_kinetic(collinear, [V], grid=GRID)
+    GT = kappa * L * (1 + np.sqrt(1 - P ** 2)) / 2
+    barrier = qp.SpinActive(0.0, (0, 0, 1), conductance=GT, polarization=P, electrode=qp.NormalMetal())
+    wire = qp.SpinWire(m, L, N_X, ends=("reservoir", "reservoir"), contacts=(qp.SpinContact(2.0, barrier),))
+    d = qp.SpinDistribution(0.1)
+    out = K.solve_spin_kinetic(wire, GRID, (d, d, qp.SpinDistribution(0.1, voltage=-V)))
+    fT = np.asarray(out.modes[..., 1])
+    np.testing.assert_allclose(fT[:, 1:4], fT[:, 4:5] * np.arange(1, 4) / 4, atol=1e-12)
+    np.testing.assert_allclose(out.modes[..., list(K.COLLINEAR_MODES)], ref.modes, atol=1e-6)
+    np.testing.assert_allclose(out.barrier_charge, ref.currents.charge, rtol=1e-6)
+    np.testing.assert_allclose(out.barrier_spin[:, 2], ref.currents.spin, rtol=1e-6)
+    with pytest.raises(ValueError, match="distinct interior"):
+        qp.SpinWire(m, L, N_X, contacts=(qp.SpinContact(0.1, qp.SpinActive(0.5, (1, 0, 0))),))

@@ -12,7 +12,11 @@ independent distribution with spin voltage V_s along an axis (seed 003 Eqs.
 current leaves it unchanged; injection perpendicular to it adds a component
 along j_eq x h_s, linear in V_s at small V_s (seed 003 Eq. (7)).  Above about
 e V_s = Delta0/2 the system is bistable: a superconducting solution coexists
-with a locally stable normal state; both are reported.
+with a locally stable normal state; both are reported.  `contact_device` and
+`solve_contact` drive the same wire through a real contact (a normal electrode
+behind the left barrier) and take the distribution from the kinetic equations
+with general spin structure (`jaxqp.kinetic.spin`), to show where the
+prescribed distribution of the paper holds.
 
 Units: energies in Delta0, lengths in xi, temperatures in Delta0/k_B (the
 seed quotes T/Tc: multiply by ``TC0``).  Currents are
@@ -35,7 +39,8 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from .. import grids
-from ..materials import Superconductor
+from ..kinetic import spin as _kspin
+from ..materials import NormalMetal, Superconductor
 from ..selfconsistency import TC0
 from ..spectral import spin as _spin
 
@@ -76,6 +81,20 @@ class SpinSupercurrentResult(eqx.Module):
     gap: _spin.GapSolution | None
 
 
+def _gap_with_retry(run, make_grid, grid, start):
+    """``run(grid, start)`` (a self-consistent gap); the gap may move away from the grid's refinement (a
+    temperature step): if so, retry once on ``make_grid(gap found)``, started from it.  Returns the
+    solution and its grid."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        gs = run(grid, start)
+    d = np.asarray(gs.delta)
+    if not bool(gs.converged) and np.any(d > 1e-3):
+        grid = make_grid(float(np.mean(d[d > 1e-3])))
+        gs = run(grid, gs.delta)
+    return gs, grid
+
+
 def solve(dev: _spin.SpinWire, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), temperature=DEFAULT_T, *,
           n_energy: int = 400, start=None, self_consistent: bool = True, grid=None) -> SpinSupercurrentResult:
     """Self-consistent solution and currents at one spin voltage and temperature."""
@@ -85,16 +104,8 @@ def solve(dev: _spin.SpinWire, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), temperatu
     g = energy_grid(spin_voltage, temperature, n=n_energy, gamma=gamma, gap=guess) if grid is None else grid
     if self_consistent:
         if grid is None:
-            # the gap may move away from the refinement (a temperature step): retry once with the
-            # grid refined at the gap found, started from it
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                gs = _spin.self_consistent_gap(dev, dist, g, start=start)
-            d = np.asarray(gs.delta)
-            if not bool(gs.converged) and np.any(d > 1e-3):
-                g = energy_grid(spin_voltage, temperature, n=n_energy, gamma=gamma,
-                                gap=float(np.mean(d[d > 1e-3])))
-                gs = _spin.self_consistent_gap(dev, dist, g, start=gs.delta)
+            make = lambda gap: energy_grid(spin_voltage, temperature, n=n_energy, gamma=gamma, gap=gap)  # noqa: E731
+            gs, g = _gap_with_retry(lambda gr, st: _spin.self_consistent_gap(dev, dist, gr, start=st), make, g, start)
         else:
             gs = _spin.self_consistent_gap(dev, dist, g, start=start)
         sol, ok = gs.solution, gs.converged
@@ -107,6 +118,47 @@ def solve(dev: _spin.SpinWire, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), temperatu
     delta = gs.delta if gs is not None else jnp.asarray(d)
     return SpinSupercurrentResult(x=sol.x, delta=delta, current=ob.current, spin_current=jnp.mean(ob.current[:, 1:], 0),
                                   spin_accumulation=ob.spin_accumulation, converged=ok, gap=gs)
+
+
+def contact_device(contact: float = 1.0, polarization: float = 0.0, length: float = 1.5, spin_mixing: float = 0.6,
+                   magnetizations=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)), n_x: int = 31, gamma: float = DEFAULT_GAMMA,
+                   material: Superconductor | None = None) -> _spin.SpinWire:
+    """The wire of `device` driven by a real spin source: the left magnetic-insulator barrier also tunnels
+    (``G_T / G_N = contact``, polarisation ``polarization``) to a normal electrode that holds the spin
+    voltage.  The distribution in the wire then follows from the kinetic equations
+    (`jaxqp.kinetic.spin`) instead of being prescribed; `solve_contact` solves it."""
+    m = Superconductor(delta=1.0, gamma=gamma) if material is None else material
+    left = _spin.SpinActive(spin_mixing=spin_mixing, magnetization=magnetizations[0], conductance=contact,
+                            polarization=polarization, electrode=NormalMetal())
+    right = _spin.SpinActive(spin_mixing=spin_mixing, magnetization=magnetizations[1])
+    return _spin.SpinWire(m, float(length), int(n_x), ends=(left, right))
+
+
+def solve_contact(dev: _spin.SpinWire, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), temperature=DEFAULT_T, *,
+                  n_energy: int = 400, start=None, self_consistent: bool = True) -> SpinSupercurrentResult:
+    """`solve` for a `contact_device`: the electrode holds the spin voltage, the wire's eight distribution
+    modes and (``self_consistent``) Delta(x) follow from the kinetic equations
+    (`jaxqp.kinetic.spin.self_consistent_gap`) on the mirrored grid of `energy_grid`.  The currents and
+    accumulations have the units of `solve`; ``gap.solution`` is the retarded solution at the result."""
+    dist = _spin.SpinDistribution(temperature, spin_voltage, axis)
+    guess = float(np.mean(np.asarray(start if start is not None else dev.material.delta)))
+    make = lambda gap: _kspin.symmetric_grid(energy_grid(spin_voltage, temperature, n=n_energy,  # noqa: E731
+                                                         gamma=dev.material.gamma, gap=gap))
+    grid = make(guess)
+    dists = (dist, None)
+    if self_consistent:
+        gs, grid = _gap_with_retry(lambda gr, st: _kspin.self_consistent_gap(dev, gr, dists, start=st), make, grid,
+                                   start)
+        sol, delta, ok = gs.solution, gs.delta, gs.converged
+    else:
+        delta = dev.material.delta * jnp.ones(dev.n_x) if start is None else jnp.asarray(start)
+        sol = _spin.solve_spin(dev, grid.points, delta_profile=delta, throw=False)
+        gs, ok = None, jnp.all(sol.converged)
+    out = _kspin.solve_spin_kinetic(dev, grid, dists, spectra=sol, delta_profile=delta)
+    current = jnp.concatenate([out.charge_current[:, None], out.spin_current], axis=1)
+    return SpinSupercurrentResult(x=out.x, delta=jnp.asarray(delta), current=current,
+                                  spin_current=jnp.mean(out.spin_current, 0), spin_accumulation=out.spin_accumulation,
+                                  converged=ok, gap=gs)
 
 
 class Sweep(eqx.Module):

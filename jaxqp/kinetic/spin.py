@@ -145,30 +145,24 @@ class KineticOperator(eqx.Module):
     next: Array
 
 
-def _end_terms(wire: SpinWire, E, dists, n):
-    """Keldysh parts ``(S^R, S^A, S^K) / 2`` of the tunnel terms of spin-active ends with an electrode,
-    each ``(n_E, n_x, 4, 4)`` (zero elsewhere), and the Dirichlet values ``(2, n_E, 8)`` of reservoir ends."""
-    B = E.shape[0]
-    SR = jnp.zeros((B, n, 4, 4), complex)
-    SK = jnp.zeros((B, n, 4, 4), complex)
-    fixed = jnp.zeros((2, B, 8))
+def _tunnel_terms(wire: SpinWire, E, dists) -> tuple:
+    """``(index, node, (S^R, S^A, S^K) / 2)`` of every barrier with an electrode (`SpinWire.barriers`): the
+    Keldysh parts of its tunnel term, each ``(n_E, 4, 4)``, with the electrode's distribution ``dists[index]``."""
     GN = wire.conductance / wire.length
-    for side, node in ((0, 0), (1, n - 1)):
-        e, dist = wire.ends[side], dists[side]
-        if e == "reservoir":
-            fixed = fixed.at[side].set(modes_of(distribution_matrix(dist, E)))
-        elif isinstance(e, SpinActive) and e.electrode is not None:
-            ge = _spin.electrode_blocks(e.electrode, e.magnetization, E)
-            geR = _spin.to_matrix(ge)  # (B, 4, 4)
-            hE = distribution_matrix(dist, E)
-            geK = _mm(geR, hE) - _mm(hE, advanced(geR))
-            blocks = lambda m: tuple(jnp.moveaxis(b, 0, -1) for b in (m[:, :2, :2], m[:, :2, 2:],  # noqa: E731
-                                                                       m[:, 2:, :2], m[:, 2:, 2:]))
-            c = 0.5 * GN * e.conductance
-            SR = SR.at[:, node].set(c * _spin.to_matrix(_spin.transmission(ge, e.magnetization, e.polarization)))
-            SK = SK.at[:, node].set(c * _spin.to_matrix(_spin.transmission(blocks(geK), e.magnetization,
-                                                                           e.polarization)))
-    return (SR, advanced(SR), SK), fixed
+    out = []
+    for index, node, e in wire.barriers():
+        if e.electrode is None:
+            continue
+        ge = _spin.electrode_blocks(e.electrode, e.magnetization, E)
+        geR = _spin.to_matrix(ge)  # (B, 4, 4)
+        hE = distribution_matrix(dists[index], E)
+        geK = _mm(geR, hE) - _mm(hE, advanced(geR))
+        blocks = tuple(jnp.moveaxis(b, 0, -1) for b in (geK[:, :2, :2], geK[:, :2, 2:], geK[:, 2:, :2], geK[:, 2:, 2:]))
+        c = 0.5 * GN * e.conductance
+        SR = c * _spin.to_matrix(_spin.transmission(ge, e.magnetization, e.polarization))
+        SK = c * _spin.to_matrix(_spin.transmission(blocks, e.magnetization, e.polarization))
+        out.append((index, node, (SR, advanced(SR), SK)))
+    return tuple(out)
 
 
 def _self_energy(loc: _spin.NodeTerms, x):
@@ -239,7 +233,9 @@ def kinetic_operator(wire: SpinWire, sol: SpinSolution, dists, *, delta_profile=
     XR = C0 + _self_energy(loc, gR)[:, :, None]
     XA = C0 + _self_energy(loc, gA)[:, :, None]
     XK = _self_energy(loc, gK)
-    (SR, SA, SK), fixed = _end_terms(wire, E, dists, n)
+    SR, SA, SK = (jnp.zeros(gR.shape, complex) for _ in range(3))
+    for _, node, (r, a, k) in _tunnel_terms(wire, E, dists):
+        SR, SA, SK = SR.at[:, node].add(r), SA.at[:, node].add(a), SK.at[:, node].add(k)
     local = _project(_comm_K(gR[:, :, None], gA[:, :, None], gK, XR + SR[:, :, None], XA + SA[:, :, None], XK))
     src = jnp.real(jnp.einsum("aij,bnji->bna", RHO, _mm(gR, SK) - _mm(SK, gA))) / 8  # (B, n, 8): the electrodes' drive
     Bm = local + jnp.concatenate([own_r, zero], 1) + jnp.concatenate([zero, own_l], 1)
@@ -252,7 +248,7 @@ def kinetic_operator(wire: SpinWire, sol: SpinSolution, dists, *, delta_profile=
             Bm = Bm.at[:, node].set(eye)
             Am = Am.at[:, node].set(0.0)
             Cm = Cm.at[:, node].set(0.0)
-            d = d.at[:, node].set(fixed[side])
+            d = d.at[:, node].set(modes_of(distribution_matrix(dists[side], E)))
     return KineticOperator(A=Am, B=Bm, C=Cm, d=d, own=own_r, next=next_r)
 
 
@@ -271,6 +267,10 @@ class SpinKineticSolution(eqx.Module):
         charge_potential: ``(1/2) int dE (1/8) Re Tr g^K`` per node (``V`` of a normal reservoir at
             ``SpinDistribution(voltage=V)``); ``spin_accumulation``: ``(1/2) int dE (1/8) Re Tr[tau_3
             sigma_k g^K]`` ``(n_x, 3)`` (``V_s`` along the axis in the normal state).
+        barrier_charge, barrier_spin: charge ``(n_t,)`` and spin ``(n_t, 3)`` currents into the wire through
+            every barrier with an electrode, in the order of `jaxqp.SpinWire.barriers` (left end, right end,
+            contacts), with the sign of the matrix current: in the normal state a left-end barrier's current
+            equals that of the first link, a right-end barrier's minus that of the last one.
         converged: per energy, of the retarded solution.
     """
 
@@ -283,44 +283,68 @@ class SpinKineticSolution(eqx.Module):
     heat_current: Array
     charge_potential: Array
     spin_accumulation: Array
+    barrier_charge: Array
+    barrier_spin: Array
     converged: Array
 
 
 def _check_drive(wire: SpinWire, dists):
-    if len(dists) != 2:
-        raise ValueError("distributions must be a pair (left, right) of SpinDistribution or None")
+    n_c = len(wire.contacts)
+    if len(dists) != 2 + n_c:
+        raise ValueError(f"distributions must give (left, right{', then one per contact' if n_c else ''}): "
+                         f"{2 + n_c} SpinDistribution or None, got {len(dists)}")
+    barriers = {index: e for index, _, e in wire.barriers()}
     driven = False
-    for side, (e, d) in enumerate(zip(wire.ends, dists, strict=True)):
-        name = ("left", "right")[side]
+    for index, d in enumerate(dists):
+        name = ("the left end", "the right end")[index] if index < 2 else f"contact {index - 2}"
+        e = barriers.get(index, wire.ends[index] if index < 2 else None)
         needs = e == "reservoir" or (isinstance(e, SpinActive) and e.electrode is not None)
         if needs and not isinstance(d, SpinDistribution):
-            raise ValueError(f"the {name} end is a reservoir or an electrode behind a spin-active barrier: give its "
+            raise ValueError(f"{name} is a reservoir or an electrode behind a spin-active barrier: give its "
                              f"state as a jaxqp.SpinDistribution(temperature, spin_voltage, axis, voltage), got {d!r}")
         if not needs and d is not None:
-            raise ValueError(f"the {name} end is {'vacuum' if e == 'vacuum' else 'an insulating spin-active barrier'} "
+            raise ValueError(f"{name} is {'vacuum' if e == 'vacuum' else 'an insulating spin-active barrier'} "
                              "and exchanges no particles: its distribution must be None")
         if needs and isinstance(e, SpinActive) and isinstance(e.electrode, Superconductor):
             v = [val.concrete(getattr(d, k)) for k in ("voltage", "spin_voltage")]
             if any(a is None or np.any(np.asarray(a) != 0) for a in v):
-                raise ValueError(f"the {name} electrode is a superconductor: its distribution must be at zero voltage "
-                                 "and spin voltage (a biased superconducting electrode has no stationary Keldysh "
-                                 "boundary term); use a NormalMetal electrode to inject")
+                raise ValueError(f"the electrode of {name} is a superconductor: its distribution must be at zero "
+                                 "voltage and spin voltage (a biased superconducting electrode has no stationary "
+                                 "Keldysh boundary term); use a NormalMetal electrode to inject")
         driven = driven or needs
     if not driven:
-        raise ValueError("the wire has no reservoir and no electrode end, so its distribution is undetermined; "
-                         "make an end 'reservoir' or a SpinActive(conductance=..., electrode=...) barrier")
+        raise ValueError("the wire has no reservoir and no electrode, so its distribution is undetermined; "
+                         "make an end 'reservoir' or give a SpinActive barrier a conductance and an electrode")
+
+
+def _modes(op: KineticOperator) -> Array:
+    """The modes ``(n_E, n_x, 8)`` that solve the equations of `kinetic_operator`."""
+    return block_thomas(op.A, op.B, op.C, op.d[..., None])[..., 0]
+
+
+def _keldysh(sol: SpinSolution, h) -> Array:
+    """``g^K = g^R h - h g^A`` ``(n_E, n_x, 4, 4)`` from the modes ``h``."""
+    gR = sol.retarded()
+    H = matrix_of(h)
+    return _mm(gR, H) - _mm(H, advanced(gR))
 
 
 @eqx.filter_jit
 def _solve_jit(wire, sol, dists, weights, delta_profile, floor):
     op = kinetic_operator(wire, sol, dists, delta_profile=delta_profile, floor=floor)
-    h = block_thomas(op.A, op.B, op.C, op.d[..., None])[..., 0]  # (B, n, 8)
+    h = _modes(op)  # (B, n, 8)
     j = jnp.einsum("bnac,bnc->bna", op.own, h[:, :-1]) + jnp.einsum("bnac,bnc->bna", op.next, h[:, 1:])
     w = 0.5 * jnp.asarray(weights)
     E = sol.energy
+    gK = _keldysh(sol, h)
     gR = sol.retarded()
-    H = matrix_of(h)
-    gK = _mm(gR, H) - _mm(H, advanced(gR))
+    gA = advanced(gR)
+    terminals = []
+    for _, node, (SR, SA, SK) in _tunnel_terms(wire, E, dists):
+        # current into the wire through the barrier: minus its term in the node's equations
+        y = -_comm_K(gR[:, node], gA[:, node], gK[:, node], SR, SA, SK)
+        terminals.append(jnp.real(jnp.einsum("aij,bji->ba", RHO, y)) / 8)
+    tj = jnp.stack(terminals, 1) if terminals else jnp.zeros(E.shape + (0, 8))  # (B, n_t, 8)
     t3 = jnp.asarray(_TAU3)
     pot = jnp.real(jnp.trace(gK, axis1=-2, axis2=-1)) / 8
     acc = jnp.real(jnp.einsum("kij,bnji->bnk", t3 @ jnp.asarray(_SIG), gK)) / 8
@@ -328,7 +352,8 @@ def _solve_jit(wire, sol, dists, weights, delta_profile, floor):
         energy=E, x=sol.x, modes=h, spectral_current=j,
         charge_current=jnp.einsum("b,bn->n", w, j[..., 1]), spin_current=jnp.einsum("b,bnk->nk", w, j[..., 2:5]),
         heat_current=jnp.einsum("b,bn->n", w * E, j[..., 0]), charge_potential=jnp.einsum("b,bn->n", w, pot),
-        spin_accumulation=jnp.einsum("b,bnk->nk", w, acc), converged=sol.converged)
+        spin_accumulation=jnp.einsum("b,bnk->nk", w, acc), barrier_charge=jnp.einsum("b,bt->t", w, tj[..., 1]),
+        barrier_spin=jnp.einsum("b,btk->tk", w, tj[..., 2:5]), converged=sol.converged)
 
 
 def solve_spin_kinetic(wire: SpinWire | Chain, grid: EnergyGrid, distributions, *, spectra: SpinSolution | None = None,
@@ -348,8 +373,9 @@ def solve_spin_kinetic(wire: SpinWire | Chain, grid: EnergyGrid, distributions, 
         wire: `jaxqp.SpinWire` or a one-segment `jaxqp.Chain`.
         grid: `jaxqp.EnergyGrid` over both signs of the energy (the currents are half its integrals);
             it must resolve the reservoirs' Fermi edges.
-        distributions: ``(left, right)``: the `jaxqp.SpinDistribution` of each reservoir end or
-            electrode, ``None`` for vacuum and insulating ends.
+        distributions: ``(left, right, *contacts)``: the `jaxqp.SpinDistribution` of each reservoir end
+            or electrode (ends, then the wire's `jaxqp.SpinContact` barriers), ``None`` for vacuum and
+            insulating ones.
         spectra: the retarded solution at ``grid.points`` (default: `jaxqp.solve_spin`).
         delta_profile: |Delta| on the nodes ``(n_x,)``.
         options: Newton options of the retarded solve.
@@ -370,3 +396,62 @@ def solve_spin_kinetic(wire: SpinWire | Chain, grid: EnergyGrid, distributions, 
         raise ValueError(f"spectra must be the wire's solution at the grid's {grid.n} energies and {wire.n_x} nodes, "
                          f"got shape {spectra.gamma.shape[:2]}")
     return _solve_jit(wire, spectra, dists, grid.weights, delta_profile, DIFFUSION_FLOOR)
+
+
+# ----------------------------------------------------------------- self-consistent Delta(x) out of equilibrium
+class KineticPairing(eqx.Module):
+    r"""The kinetic equations as the source of the gap equation: at every Delta(x) the distributions are
+    solved again (`kinetic_operator`) and the pair amplitude is
+
+    $$
+    P(x) = \tfrac12 \int_{-\omega_c}^{\omega_c} dE\; \tfrac18\,[\mathrm{Tr}\,F^K
+    - \overline{\mathrm{Tr}\,\tilde F^K}](E, x)
+    $$
+
+    (the anomalous blocks of ``g^K``; half the full-grid integral, which is the positive-energy
+    integral of `jaxqp.spectral.spin.SpinObservables.pair_amplitude` for an even integrand).
+    ``distributions``: as for `solve_spin_kinetic`.
+    """
+
+    distributions: tuple
+    full_energy_grid = True
+
+    def pair_amplitude(self, wire: SpinWire, sol: SpinSolution, weights, delta_profile) -> Array:
+        op = kinetic_operator(wire, sol, self.distributions, delta_profile=delta_profile)
+        gK = _keldysh(sol, _modes(op))
+        tr = lambda m: m[..., 0, 0] + m[..., 1, 1]  # noqa: E731
+        pair = (tr(gK[..., :2, 2:]) - jnp.conj(tr(gK[..., 2:, :2]))) / 8
+        return 0.5 * jnp.einsum("b,bn->n", jnp.asarray(weights), pair)
+
+
+def symmetric_grid(grid: EnergyGrid) -> EnergyGrid:
+    """A grid on ``[-omega_c, omega_c]`` mirrored from one on ``[0, omega_c]`` that starts at E = 0
+    (e.g. `jaxqp.devices.spin_supercurrent.energy_grid`): half its integral of an even integrand is the
+    positive grid's integral exactly."""
+    p, w = jnp.asarray(grid.points), jnp.asarray(grid.weights)
+    first = val.concrete(p[0])
+    if first is not None and first != 0.0:
+        raise ValueError(f"the positive grid must start at E = 0 to be mirrored, got {float(first):.3g}")
+    return EnergyGrid(points=jnp.concatenate([-p[:0:-1], p]),
+                      weights=jnp.concatenate([w[:0:-1], 2 * w[:1], w[1:]]))
+
+
+def self_consistent_gap(wire: SpinWire | Chain, grid: EnergyGrid, distributions, **options) -> _spin.GapSolution:
+    r"""Self-consistent Delta(x) with the distributions of the kinetic equations (out of equilibrium).
+
+    $$
+    \Delta(x) = \frac{1}{\mathrm{arccosh}\,\omega_c}\,\tfrac12\int_{-\omega_c}^{\omega_c} dE\;
+    \tfrac18\,\mathrm{Re}\,[\mathrm{Tr}\,F^K - \overline{\mathrm{Tr}\,\tilde F^K}](E, x)
+    $$
+
+    with ``g^K`` from `solve_spin_kinetic` at the current Delta(x): the iteration, convergence flags and
+    implicit differentiation (forward and reverse mode) of `jaxqp.spectral.spin.self_consistent_gap`,
+    whose keyword ``options`` (``start``, ``tol``, ``max_steps``, ``method``, ``memory``, ``options``) this
+    takes.  ``grid`` covers ``[-omega_c, omega_c]`` (`symmetric_grid`), ``omega_c >= 5``.  The
+    kinetic solution at the result: ``solve_spin_kinetic(wire, grid, distributions,
+    spectra=gap.solution, delta_profile=gap.delta)``.
+    """
+    wire = _spin.as_spin_wire(wire)
+    dists = tuple(distributions)
+    _check_drive(wire, dists)
+    return _spin.self_consistent_gap(wire, KineticPairing(dists), grid, **options)

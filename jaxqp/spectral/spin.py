@@ -70,7 +70,7 @@ shared with `jaxqp.spectral.wire`.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import equinox as eqx
 import jax
@@ -80,7 +80,7 @@ from jax import Array, lax
 from jax.typing import ArrayLike
 
 from .. import grids
-from ..geometry import Chain, End, GaugeField, Segment, SpinActive, unit_vector
+from ..geometry import Chain, End, GaugeField, Segment, SpinActive, SpinContact, unit_vector
 from ..internal import config as _config
 from ..internal import engine
 from ..internal import validation as val
@@ -122,6 +122,8 @@ class SpinWire(eqx.Module):
             phase gradient drives a charge supercurrent).
         spin_orbit: optional `jaxqp.GaugeField`: Rashba/Dresselhaus spin-orbit
             coupling as an SU(2) gauge field (covariant derivatives).
+        contacts: `jaxqp.SpinContact` barriers on interior nodes (spin mixing and
+            polarised tunnelling to an electrode, as at a `SpinActive` end).
     """
 
     material: Superconductor
@@ -133,6 +135,7 @@ class SpinWire(eqx.Module):
     conductance: ArrayLike = eqx.field(default=1.0, converter=jnp.asarray)
     phase: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     spin_orbit: GaugeField | None = None
+    contacts: tuple = ()
 
     def __check_init__(self):
         if self.spin_orbit is not None and not isinstance(self.spin_orbit, GaugeField):
@@ -146,6 +149,16 @@ class SpinWire(eqx.Module):
         for e in self.ends:
             if not (isinstance(e, SpinActive) or e in ("vacuum", "reservoir")):
                 raise ValueError(f"an end must be 'vacuum', 'reservoir' or a SpinActive interface, got {e!r}")
+        nodes = []
+        for c in self.contacts:
+            if not isinstance(c, SpinContact):
+                raise TypeError(f"contacts must be jaxqp.SpinContact objects, got {type(c).__name__}")
+            i = int(round(c.x / self.length * (self.n_x - 1)))
+            if not 0 < i < self.n_x - 1 or i in nodes:
+                raise ValueError(f"the contact at x = {c.x} falls on node {i}: contacts need distinct interior "
+                                 f"nodes 1..{self.n_x - 2} (put a barrier at an end as ends=(SpinActive(...), ...), "
+                                 "or refine n_x)")
+            nodes.append(i)
         if self.exchange is not None and jnp.shape(self.exchange) != (self.n_x, 3):
             raise ValueError(f"exchange must have shape (n_x, 3) = ({self.n_x}, 3), got {jnp.shape(self.exchange)}")
         val.check_positive("conductance", self.conductance, hint="sigma is the wire's conductance per length > 0")
@@ -157,8 +170,17 @@ class SpinWire(eqx.Module):
     def x(self) -> np.ndarray:
         return np.linspace(0.0, self.length, self.n_x)
 
+    def barriers(self) -> tuple:
+        """``(index, node, SpinActive)`` of every spin-active barrier: the ends (index 0, 1) and the contacts
+        (index 2 + c), in the order of the kinetic solver's distributions."""
+        out = [(side, (0, self.n_x - 1)[side], e) for side, e in enumerate(self.ends) if isinstance(e, SpinActive)]
+        out += [(2 + k, int(round(c.x / self.length * (self.n_x - 1))), c.barrier) for k, c in enumerate(self.contacts)]
+        return tuple(out)
+
     def as_chain(self) -> Chain:
         """The same wire as a one-segment `jaxqp.Chain` (the shared 1-D description)."""
+        if self.contacts:
+            raise ValueError("a SpinWire with SpinContact barriers has no Chain form")
         if jnp.ndim(self.phase):
             raise ValueError("a phase profile per node has no Chain form; give a scalar phase (or use SpinWire)")
         seg = Segment(self.material, self.length, n_x=self.n_x, conductance=self.conductance, phase=self.phase,
@@ -546,10 +568,8 @@ def _node_data(wire: SpinWire, delta_profile):
     h = jnp.asarray(wire.exchange_field()).T
     GN = sig / wire.length
     hb = jnp.zeros((3, n))
-    for side, node in ((0, 0), (1, n - 1)):
-        e = wire.ends[side]
-        if isinstance(e, SpinActive):
-            hb = hb.at[:, node].add(0.5 * GN * e.spin_mixing * jnp.asarray(e.magnetization))
+    for _, node, e in wire.barriers():
+        hb = hb.at[:, node].add(0.5 * GN * e.spin_mixing * jnp.asarray(e.magnetization))
     d = wire.material.delta * jnp.ones(n) if delta_profile is None else jnp.asarray(delta_profile)
     return _Nodes(mass=mass, h=h, hb=hb, delta=jnp.asarray(d), phase=jnp.asarray(wire.phase * jnp.ones(n)))
 
@@ -570,12 +590,13 @@ def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False):
     GN = wire.conductance / wire.length
     ext = jnp.zeros((4, 2, 2, n, B), cdt)
     target = jnp.zeros((2, 8, B), cdt)
-    for side, node in ((0, 0), (1, n - 1)):
-        e = wire.ends[side]
-        if isinstance(e, SpinActive) and e.electrode is not None:
+    for _, node, e in wire.barriers():
+        if e.electrode is not None:
             ge = electrode_blocks(e.electrode, e.magnetization, z)
             S = transmission(ge, e.magnetization, e.polarization)
             ext = ext.at[:, :, :, node].add(GN * e.conductance * jnp.stack(S))
+    for side, node in ((0, 0), (1, n - 1)):
+        e = wire.ends[side]
         if e == "reservoir" and wire.spin_orbit is None:
             gam, gamt = _bulk_blocks(z, nd.h[:, node:node + 1], nd.delta[node:node + 1], nd.phase[node:node + 1],
                                      jnp.reshape(m.gamma, (1,)), jnp.reshape(m.zeta, (1,)),
@@ -797,6 +818,14 @@ class SpinDistribution(eqx.Module):
         hh = f(-1, -1)[None, None] * P[0] + f(-1, 1)[None, None] * P[1]
         return he, hh
 
+    # the gap equation's source (`self_consistent_gap`): a prescribed distribution on a positive-energy
+    # grid; `jaxqp.kinetic.spin.KineticPairing` is the other source, from the kinetic equations
+    full_energy_grid = False
+
+    def pair_amplitude(self, wire: SpinWire, sol: SpinSolution, weights, delta_profile) -> Array:
+        """Pair amplitude per node (`SpinObservables.pair_amplitude`) of ``sol`` with this distribution."""
+        return observables(sol, self, weights).pair_amplitude
+
 
 def _advanced(b):
     """Blocks of ``g^A = -tau_3 (g^R)^dagger tau_3`` from those of ``g^R``."""
@@ -905,7 +934,7 @@ def _gap_map(wire, dist, points, weights, d, Y0, opts):
     sol = SpinSolution(energy=jnp.real(points), x=jnp.asarray(wire.x), gamma=Yb[:, :, :4].reshape(-1, n, 2, 2),
                        gamma_t=Yb[:, :, 4:].reshape(-1, n, 2, 2), converged=ok, residual=jnp.zeros_like(points),
                        iterations=jnp.zeros(points.shape, int), links=loc.links)
-    pair = observables(sol, dist, weights).pair_amplitude * jnp.exp(-1j * wire.phase * jnp.ones(n))
+    pair = dist.pair_amplitude(wire, sol, weights, d) * jnp.exp(-1j * wire.phase * jnp.ones(n))
     new = jnp.real(pair) / coupling_log(points[-1])
     return new, (Y, ok, jnp.max(jnp.abs(jnp.imag(pair))) / coupling_log(points[-1]), sol)
 
@@ -990,7 +1019,16 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
     return GapSolution(delta=d, solution=sol, converged=conv, residual=res, steps=k, imag=imag)
 
 
-def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *, start=None, tol: float | None = None,
+class PairingSource(Protocol):
+    """What `self_consistent_gap` takes as its distribution: `SpinDistribution` (prescribed) or
+    `jaxqp.kinetic.spin.KineticPairing` (the kinetic equations)."""
+
+    full_energy_grid: bool
+
+    def pair_amplitude(self, wire: SpinWire, sol: SpinSolution, weights, delta_profile) -> Array: ...
+
+
+def self_consistent_gap(wire: SpinWire, distribution: PairingSource, grid, *, start=None, tol: float | None = None,
                         max_steps: int = 60, method: str = "anderson", memory: int = 5,
                         options: _wire.Options | None = None) -> GapSolution:
     r"""Self-consistent Delta(x) of a `SpinWire` with a prescribed, position-independent distribution.
@@ -1017,8 +1055,11 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
 
     Args:
         wire: `SpinWire`; its ``material.delta`` is the start if ``start`` is None.
-        distribution: `SpinDistribution`.
-        grid: `jaxqp.grids.EnergyGrid` on ``[0, omega_c]`` (positive energies).
+        distribution: `SpinDistribution` (prescribed), or `jaxqp.kinetic.spin.KineticPairing` (the
+            distributions of the kinetic equations, recomputed at every Delta; use
+            `jaxqp.kinetic.spin.self_consistent_gap`).
+        grid: `jaxqp.grids.EnergyGrid` on ``[0, omega_c]`` (positive energies); on
+            ``[-omega_c, omega_c]`` for the kinetic distributions.
         start: initial Delta on the nodes ``(n_x,)``.
         tol: on ``max |F(Delta) - Delta|`` and on the Newton step (default 1e-8 in float64, 1e-5 in
             float32, where the gap functional is not computed more accurately than that).
@@ -1031,7 +1072,11 @@ def self_consistent_gap(wire: SpinWire, distribution: SpinDistribution, grid, *,
     """
     wire = as_spin_wire(wire)
     pts = val.concrete(grid.points)  # None inside jit (a grid that moves with swept parameters)
-    if pts is not None and (pts.ndim != 1 or pts[0] < 0 or not np.all(np.diff(pts) > 0)):
+    if getattr(distribution, "full_energy_grid", False):
+        if pts is not None and (pts.ndim != 1 or not np.all(np.diff(pts) > 0) or pts[0] > -pts[-1] * (1 - 1e-12)):
+            raise ValueError("grid must be a 1-D increasing energy grid on [-omega_c, omega_c] (both signs: the "
+                             "kinetic distributions are not symmetric in E); see jaxqp.kinetic.spin.symmetric_grid")
+    elif pts is not None and (pts.ndim != 1 or pts[0] < 0 or not np.all(np.diff(pts) > 0)):
         raise ValueError("grid must be a 1-D increasing energy grid on [0, omega_c] (positive energies)")
     if pts is not None and pts[-1] < 5.0:
         raise ValueError(f"the energy grid must reach the cutoff omega_c >= 5 Delta0, got {pts[-1]:.3g}")
