@@ -61,7 +61,8 @@ for gt in CONTACTS:
 # spin current is the same on every link, and at the right barrier it has no component along
 # m2 = y, since a spin-mixing torque is perpendicular to its magnetisation. The J_y of the paper
 # (along J_eq x h_s) therefore needs a spin source spread over the wire; an end contact cannot
-# supply it. The prescribed distribution's current is not conserved along the wire.
+# supply it. In the prescribed solution J_y flows uniformly into the m2 = y barrier, which cannot take
+# it up: the imposed distribution is itself the source and the sink of that spin.
 
 # %%
 fig, ax = plt.subplots(1, 3, figsize=(14, 4))

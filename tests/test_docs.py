@@ -67,7 +67,8 @@ def test_every_seed_device_tutorial_and_notebook_cites_its_paper():
              "001": ("nonlocal_wire", "seed001_nonlocal_conductance",
                      ("seed000_001_kinetics", "seed000_001_inference", "seed001_inelastic")),
              "002": ("spin_injection", "seed002_spin_injection", ("seed002_spin_injection",)),
-             "003": ("spin_supercurrent", "seed003_spin_supercurrents", ("seed003_spin_supercurrent",)),
+             "003": ("spin_supercurrent", "seed003_spin_supercurrents", ("seed003_spin_supercurrent",
+                                                                          "seed003_contact_driven")),
              "004": ("thermospin", "seed004_thermospin", ("seed004_thermospin",))}
     assert set(homes) == set(PAPERS)
     refs = (ROOT / "docs" / "references.md").read_text()
