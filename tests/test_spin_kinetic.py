@@ -289,3 +289,28 @@ def test_point_contact_reduces_to_the_collinear_tunnel_contact():
     np.testing.assert_allclose(out.barrier_spin[:, 2], ref.currents.spin, rtol=1e-6)
     with pytest.raises(ValueError, match="distinct interior"):
         qp.SpinWire(m, L, N_X, contacts=(qp.SpinContact(0.1, qp.SpinActive(0.5, (1, 0, 0))),))
+
+
+def test_pure_su2_gauge_field_only_rotates_the_kinetic_spin_frame():
+    """A uniform spin-orbit field along the wire alone (A = alpha sigma_y, no transverse component) is a
+    pure gauge: with spin injected along x through a polarised barrier into a superconducting wire with a
+    vacuum end, the charge potential and currents are unchanged, and the spin accumulation is that of
+    the wire without the field rotated about y by -2 alpha x (to the retarded solver's tolerance)."""
+    alpha = 0.4
+
+    def run(field):
+        wire = qp.SpinWire(qp.Superconductor(delta=1.0, gamma=0.01), LENGTH, N_X, spin_orbit=field,
+                           ends=(qp.SpinActive(0.3, (0, 0, 1), conductance=0.8, polarization=0.4,
+                                               electrode=qp.NormalMetal()), "vacuum"))
+        d = qp.SpinDistribution(0.15, spin_voltage=0.5, axis=(1, 0, 0), voltage=0.3)
+        return K.solve_spin_kinetic(wire, GRID, (d, None), options=TIGHT)
+
+    plain = run(None)
+    gauged = run(qp.GaugeField(np.array([[0.0, alpha, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])))
+    np.testing.assert_allclose(gauged.charge_potential, plain.charge_potential, atol=1e-10)
+    np.testing.assert_allclose(gauged.charge_current, plain.charge_current, atol=1e-10)
+    mu = np.asarray(plain.spin_accumulation)
+    assert np.max(np.abs(mu[:, [0, 2]])) > 0.05
+    x = np.linspace(0.0, LENGTH, N_X)
+    R = np.array([_rotation([0.0, -2 * alpha * xi, 0.0]) if xi > 0 else np.eye(3) for xi in x])
+    np.testing.assert_allclose(gauged.spin_accumulation, np.einsum("nij,nj->ni", R, mu), atol=1e-9)
