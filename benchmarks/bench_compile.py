@@ -53,6 +53,11 @@ VERBS = {
         "wire = qp.SpinWire(qp.Superconductor(delta=1.0, gamma=0.01), 1.5, 31, "
         "ends=(qp.SpinActive(0.6, (1, 0, 0)), qp.SpinActive(0.6, (0, 1, 0))))\n"
         "RUN = lambda: qp.solve_spin(wire, jnp.linspace(0.0, 3.0, 301)).gamma"),
+    "solve_spin_kinetic": (
+        "inj = qp.SpinWire(qp.Superconductor(delta=1.0, gamma=5e-3, h=0.2), 3.0, 13, "
+        "ends=(qp.SpinActive(0.5, (0, 0, 1), conductance=0.5, electrode=qp.NormalMetal()), 'reservoir'))\n"
+        "d = (qp.SpinDistribution(0.1, spin_voltage=1.5, axis=(1, 0, 0)), qp.SpinDistribution(0.1))\n"
+        "RUN = lambda: qp.solve_spin_kinetic(inj, qp.grids.uniform(-3.0, 3.0, 301), d).modes"),
 }
 
 

@@ -202,7 +202,7 @@ def kinetic_operator(wire: SpinWire, sol: SpinSolution, dists, *, delta_profile=
     """
     n = wire.n_x
     E = sol.energy
-    loc, _ = _spin.node_terms(wire, E.astype(complex), delta_profile)
+    loc, _ = _spin.node_terms(wire, E.astype(complex), delta_profile, boundary=False)
     gR = sol.retarded()  # (B, n, 4, 4)
     gA = advanced(gR)
     gK = _keldysh_basis(gR, gA)  # (B, n, 8, 4, 4)

@@ -574,9 +574,11 @@ def _node_data(wire: SpinWire, delta_profile):
     return _Nodes(mass=mass, h=h, hb=hb, delta=jnp.asarray(d), phase=jnp.asarray(wire.phase * jnp.ones(n)))
 
 
-def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False):
+def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False, boundary: bool = True):
     """`NodeTerms` of the wire at energies ``z`` (B,), with the Dirichlet targets of reservoir ends, and the
-    node data; the bulk guess at z + i eta0 is made by the caller.
+    node data; the bulk guess at z + i eta0 is made by the caller.  ``boundary=False`` leaves the
+    electrodes' tunnel terms and the reservoirs' targets at zero (callers with their own, such as the
+    kinetic equations: no bulk solve in their programs).
 
     With a gauge field the targets of reservoir ends are left for `_uniform_targets` (no closed form);
     ``uniform``: every component of the field acts as a transverse one."""
@@ -590,12 +592,12 @@ def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False):
     GN = wire.conductance / wire.length
     ext = jnp.zeros((4, 2, 2, n, B), cdt)
     target = jnp.zeros((2, 8, B), cdt)
-    for _, node, e in wire.barriers():
+    for _, node, e in wire.barriers() if boundary else ():
         if e.electrode is not None:
             ge = electrode_blocks(e.electrode, e.magnetization, z)
             S = transmission(ge, e.magnetization, e.polarization)
             ext = ext.at[:, :, :, node].add(GN * e.conductance * jnp.stack(S))
-    for side, node in ((0, 0), (1, n - 1)):
+    for side, node in ((0, 0), (1, n - 1)) if boundary else ():
         e = wire.ends[side]
         if e == "reservoir" and wire.spin_orbit is None:
             gam, gamt = _bulk_blocks(z, nd.h[:, node:node + 1], nd.delta[node:node + 1], nd.phase[node:node + 1],
