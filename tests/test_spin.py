@@ -221,8 +221,9 @@ def test_bad_input_is_rejected():
         S.solve_spin(sw, jnp.linspace(0.1, 1.0, 4), delta_profile=jnp.ones(3))
     with pytest.raises(ValueError, match="cutoff"):
         S.self_consistent_gap(sw, S.SpinDistribution(0.1), grids.uniform(0.0, 3.0, 10))
-    two = qp.Chain((qp.Segment(m, 1.0, n_x=5), qp.Segment(m, 1.0, n_x=5)), ends=("vacuum", "vacuum"))
-    with pytest.raises(ValueError, match="one segment"):
+    two = qp.Chain((qp.Segment(m, 1.0, n_x=5), qp.Segment(m, 1.0, n_x=5, spin_orbit=qp.GaugeField.rashba(0.2))),
+                   ends=("vacuum", "vacuum"))
+    with pytest.raises(ValueError, match="one-segment wire"):  # several segments: no gauge field yet
         S.solve_spin(two, jnp.linspace(0.1, 1.0, 4))
     with pytest.raises(ValueError, match="point contacts"):
         S.solve_spin(qp.Chain((qp.Segment(m, 1.0, n_x=5),), contacts=(qp.TunnelContact(0.5, 0.1, qp.NormalMetal()),)),

@@ -314,3 +314,32 @@ def test_pure_su2_gauge_field_only_rotates_the_kinetic_spin_frame():
     x = np.linspace(0.0, LENGTH, N_X)
     R = np.array([_rotation([0.0, -2 * alpha * xi, 0.0]) if xi > 0 else np.eye(3) for xi in x])
     np.testing.assert_allclose(gauged.spin_accumulation, np.einsum("nij,nj->ni", R, mu), atol=1e-9)
+
+
+# ----------------------------------------------------------------- multi-segment chains
+def test_multi_segment_chain_equals_the_collinear_proximity_solver_and_ohms_law_in_series():
+    """A superconductor (with a phase, spin-orbit scattering) joined to a ferromagnet (exchange field,
+    spin-flip scattering, twice the conductance, half the diffusion constant) by a tunnel or a transparent
+    interface: the spin-general solver on the chain equals solve_proximity's spin-resolved DOS to 1e-10.
+    Two normal segments joined by a tunnel interface between reservoirs carry the current of the three
+    resistances in series, L1/sigma1 + 1/G_B + L2/sigma2, on every link."""
+    from jaxqp.spectral import wire as W
+
+    sc = qp.Superconductor(delta=1.0, gamma=0.02, b_so=0.02)
+    fm = qp.Superconductor(delta=0.0, h=0.3, gamma=0.02, b_sf=0.03)
+    E = np.linspace(0.05, 2.0, 24)
+    for interface in (qp.Interface(0.5), qp.Interface()):
+        chain = qp.Chain((qp.Segment(sc, 2.0, n_x=15, phase=0.3),
+                          qp.Segment(fm, 1.0, n_x=9, conductance=2.0, diffusion=0.5)),
+                         interfaces=(interface,), ends=("reservoir", "vacuum"), growth=0.0)
+        ref = W.solve_proximity(chain, E)
+        nd = np.asarray(qp.solve_spin(chain, E).spin_dos())
+        np.testing.assert_allclose(nd[2, 0], ref.dos[..., 0], atol=1e-10)
+        np.testing.assert_allclose(nd[2, 1], ref.dos[..., 1], atol=1e-10)
+    normal = qp.Superconductor(delta=0.0, gamma=1e-3)
+    chain = qp.Chain((qp.Segment(normal, 2.0, n_x=9), qp.Segment(normal, 1.0, n_x=5, conductance=2.0)),
+                     interfaces=(qp.Interface(0.5),), ends=("reservoir", "reservoir"), growth=0.0)
+    out = K.solve_spin_kinetic(chain, GRID, (qp.SpinDistribution(0.1, voltage=0.4), qp.SpinDistribution(0.1)))
+    np.testing.assert_allclose(out.charge_current, -0.4 / (2.0 / 1.0 + 1 / 0.5 + 1.0 / 2.0), rtol=1e-10)
+    with pytest.raises(ValueError, match="one-segment"):
+        S.self_consistent_gap(chain, qp.SpinDistribution(0.1), _POSITIVE)

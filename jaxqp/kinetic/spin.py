@@ -148,11 +148,11 @@ class KineticOperator(eqx.Module):
 def _tunnel_terms(wire: SpinWire, E, dists) -> tuple:
     """``(index, node, (S^R, S^A, S^K) / 2)`` of every barrier with an electrode (`SpinWire.barriers`): the
     Keldysh parts of its tunnel term, each ``(n_E, 4, 4)``, with the electrode's distribution ``dists[index]``."""
-    GN = wire.conductance / wire.length
     out = []
     for index, node, e in wire.barriers():
         if e.electrode is None:
             continue
+        GN = wire.conductance / wire.length if index > 1 else wire.end_conductance(index)
         ge = _spin.electrode_blocks(e.electrode, e.magnetization, E)
         geR = _spin.to_matrix(ge)  # (B, 4, 4)
         hE = distribution_matrix(dists[index], E)

@@ -98,6 +98,32 @@ _EYE2 = np.eye(2, dtype=complex)
 # ----------------------------------------------------------------- structures
 
 
+class SpinNodes(eqx.Module):
+    """Node data of a multi-segment `jaxqp.Chain` for the spin-general solvers (`SpinWire.from_chain`).
+
+    The finite volumes of `jaxqp.spectral.wire.discretize`: segments joined by transparent interfaces
+    share a node (its half cells carry each segment's parameters), tunnel interfaces are links of
+    conductance ``G_B``.  Volume-weighted sums ``V sigma / D`` times each parameter, as in the node
+    equation; ``h``, ``delta`` and ``phase`` per node (the mass-weighted means) for the bulk solutions.
+    """
+
+    x: tuple = eqx.field(static=True)  # node positions (hashable: part of the compiled program's key)
+    mass: Array
+    hw: Array  # (3, n)
+    gw: Array
+    dw: Array  # complex: sum V sigma / D Delta e^{i phi}
+    dtw: Array
+    orb: Array
+    so: Array
+    sf: Array
+    links: Array
+    h: Array  # (3, n)
+    delta: Array
+    phase: Array
+    end_materials: tuple
+    end_conductances: tuple
+
+
 class SpinWire(eqx.Module):
     """A uniform superconducting (or normal, ``delta=0``) wire with general spin structure.
 
@@ -136,8 +162,15 @@ class SpinWire(eqx.Module):
     phase: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     spin_orbit: GaugeField | None = None
     contacts: tuple = ()
+    nodes: SpinNodes | None = None
 
     def __check_init__(self):
+        if self.nodes is not None:
+            if len(self.nodes.x) != self.n_x:
+                raise ValueError(f"nodes describe {len(self.nodes.x)} nodes, n_x is {self.n_x}")
+            if self.contacts or self.spin_orbit is not None or self.exchange is not None:
+                raise ValueError("a multi-segment SpinWire takes no contacts, spin-orbit field or exchange profile "
+                                 "of its own (give them per segment; contacts and gauge fields need one segment)")
         if self.spin_orbit is not None and not isinstance(self.spin_orbit, GaugeField):
             raise TypeError("spin_orbit must be a jaxqp.GaugeField (e.g. GaugeField.rashba(alpha)) or None")
         if not (isinstance(self.length, (int, float)) and self.length > 0):
@@ -168,7 +201,16 @@ class SpinWire(eqx.Module):
 
     @property
     def x(self) -> np.ndarray:
+        if self.nodes is not None:
+            return np.asarray(self.nodes.x)
         return np.linspace(0.0, self.length, self.n_x)
+
+    def end_conductance(self, side: int):
+        """``G_N = sigma / L`` of the segment at end ``side`` (0 left, 1 right): the unit of its barrier's
+        ``conductance`` and ``spin_mixing``."""
+        if self.nodes is not None:
+            return self.nodes.end_conductances[side]
+        return self.conductance / self.length
 
     def barriers(self) -> tuple:
         """``(index, node, SpinActive)`` of every spin-active barrier: the ends (index 0, 1) and the contacts
@@ -181,6 +223,8 @@ class SpinWire(eqx.Module):
         """The same wire as a one-segment `jaxqp.Chain` (the shared 1-D description)."""
         if self.contacts:
             raise ValueError("a SpinWire with SpinContact barriers has no Chain form")
+        if self.nodes is not None:
+            raise ValueError("this SpinWire was built from a multi-segment Chain: use that chain")
         if jnp.ndim(self.phase):
             raise ValueError("a phase profile per node has no Chain form; give a scalar phase (or use SpinWire)")
         seg = Segment(self.material, self.length, n_x=self.n_x, conductance=self.conductance, phase=self.phase,
@@ -189,10 +233,14 @@ class SpinWire(eqx.Module):
 
     @classmethod
     def from_chain(cls, chain: Chain) -> SpinWire:
-        """The spin solver's form of a one-segment `jaxqp.Chain` (uniform nodes, no point contacts).
+        """The spin solver's form of a `jaxqp.Chain`: one segment (uniform nodes, no point contacts), or
+        several, joined by transparent or tunnel `jaxqp.Interface` s (`SpinNodes`; no contacts, exchange
+        profiles or gauge fields).
 
         The node phases are ``phase + phase_gradient * x``.
         """
+        if len(chain.segments) > 1:
+            return cls._from_segments(chain)
         seg = chain.single_segment("the spin-general solvers", ("diffusion",),
                                    hint="; describe a varying field with Segment(exchange=...) of shape (n_x, 3)")
         if chain.contacts:
@@ -204,6 +252,50 @@ class SpinWire(eqx.Module):
         return cls(seg.material, seg.length, seg.n_x, ends=chain.boundaries, exchange=seg.exchange,
                    exchange_direction=seg.exchange_direction, conductance=seg.conductance, phase=phase,
                    spin_orbit=seg.spin_orbit)
+
+    @classmethod
+    def _from_segments(cls, chain: Chain) -> SpinWire:
+        if chain.contacts:
+            raise ValueError("the spin-general solvers take point contacts on one-segment wires only "
+                             "(SpinWire(contacts=(SpinContact(...),)))")
+        if any(s.exchange is not None or s.spin_orbit is not None for s in chain.segments):
+            raise ValueError("an exchange profile or a spin-orbit gauge field needs a one-segment wire in the "
+                             "spin-general solvers; use exchange_direction per segment")
+        geo = _wire.discretize(chain)
+        n = geo.x.shape[0]
+        acc = {k: jnp.zeros(n) for k in ("mass", "gw", "orb", "so", "sf")}
+        acc["hw"] = jnp.zeros((3, n))
+        acc["dw"] = jnp.zeros(n, complex)
+        acc["dtw"] = jnp.zeros(n, complex)
+        x0 = 0.0
+        for k, seg in enumerate(chain.segments):
+            idx, left, right = geo.halves[k]
+            m = seg.material
+            w = (jnp.asarray(left) + jnp.asarray(right)) * seg.conductance / seg.diffusion
+            phi = seg.phase + seg.phase_gradient * (jnp.asarray(geo.x[idx]) - x0)
+            hdir = jnp.asarray(unit_vector(seg.exchange_direction, "exchange_direction"))
+            acc["mass"] = acc["mass"].at[idx].add(w)
+            acc["gw"] = acc["gw"].at[idx].add(w * m.gamma)
+            acc["orb"] = acc["orb"].at[idx].add(w * m.zeta / 2)
+            acc["so"] = acc["so"].at[idx].add(w * m.b_so / 2)
+            acc["sf"] = acc["sf"].at[idx].add(w * m.b_sf / 2)
+            acc["hw"] = acc["hw"].at[:, idx].add(w[None] * m.h * hdir[:, None])
+            acc["dw"] = acc["dw"].at[idx].add(w * m.delta * jnp.exp(1j * phi))
+            acc["dtw"] = acc["dtw"].at[idx].add(w * m.delta * jnp.exp(-1j * phi))
+            x0 += seg.length
+        pieces = []
+        for k, seg in enumerate(chain.segments):
+            if k > 0 and chain.interfaces[k - 1].conductance is not None:
+                pieces.append(jnp.reshape(chain.interfaces[k - 1].conductance, (1,)))
+            pieces.append(seg.conductance / jnp.asarray(np.diff(geo.x[geo.segment_nodes[k]])))
+        mass = acc["mass"]
+        nodes = SpinNodes(x=tuple(float(v) for v in geo.x), links=jnp.concatenate(pieces), h=acc["hw"] / mass,
+                          delta=jnp.abs(acc["dw"]) / mass,
+                          phase=jnp.angle(acc["dw"] + 1e-300), end_materials=(chain.segments[0].material,
+                                                                               chain.segments[-1].material),
+                          end_conductances=tuple(s.conductance / s.length for s in (chain.segments[0],
+                                                                                     chain.segments[-1])), **acc)
+        return cls(chain.segments[0].material, float(chain.length), int(n), ends=chain.boundaries, nodes=nodes)
 
     def exchange_field(self) -> Array:
         """Exchange field on the nodes, ``(n_x, 3)``."""
@@ -560,15 +652,23 @@ class _Nodes(NamedTuple):
 
 def _node_data(wire: SpinWire, delta_profile):
     n = wire.n_x
+    if wire.nodes is not None:
+        if delta_profile is not None:
+            raise ValueError("a Delta profile needs a one-segment wire in the spin-general solvers")
+        nb = wire.nodes
+        hb = jnp.zeros((3, n))
+        for index, node, e in wire.barriers():
+            hb = hb.at[:, node].add(0.5 * wire.end_conductance(index) * e.spin_mixing * jnp.asarray(e.magnetization))
+        return _Nodes(mass=nb.mass, h=nb.h, hb=hb, delta=nb.delta, phase=nb.phase)
     dx = wire.length / (n - 1)
     vol = np.full(n, dx)
     vol[0] = vol[-1] = dx / 2
     sig = wire.conductance
     mass = jnp.asarray(vol) * sig
     h = jnp.asarray(wire.exchange_field()).T
-    GN = sig / wire.length
     hb = jnp.zeros((3, n))
-    for _, node, e in wire.barriers():
+    for index, node, e in wire.barriers():
+        GN = sig / wire.length if index > 1 else wire.end_conductance(index)
         hb = hb.at[:, node].add(0.5 * GN * e.spin_mixing * jnp.asarray(e.magnetization))
     d = wire.material.delta * jnp.ones(n) if delta_profile is None else jnp.asarray(delta_profile)
     return _Nodes(mass=mass, h=h, hb=hb, delta=jnp.asarray(d), phase=jnp.asarray(wire.phase * jnp.ones(n)))
@@ -589,21 +689,26 @@ def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False, boundary
     cdt = jnp.result_type(z, 1j)
     mass = nd.mass
     dcomplex = nd.delta * jnp.exp(1j * nd.phase)
-    GN = wire.conductance / wire.length
     ext = jnp.zeros((4, 2, 2, n, B), cdt)
     target = jnp.zeros((2, 8, B), cdt)
-    for _, node, e in wire.barriers() if boundary else ():
+    for index, node, e in wire.barriers() if boundary else ():
         if e.electrode is not None:
             ge = electrode_blocks(e.electrode, e.magnetization, z)
             S = transmission(ge, e.magnetization, e.polarization)
+            GN = wire.conductance / wire.length if index > 1 else wire.end_conductance(index)
             ext = ext.at[:, :, :, node].add(GN * e.conductance * jnp.stack(S))
     for side, node in ((0, 0), (1, n - 1)) if boundary else ():
         e = wire.ends[side]
+        me = m if wire.nodes is None else wire.nodes.end_materials[side]
         if e == "reservoir" and wire.spin_orbit is None:
             gam, gamt = _bulk_blocks(z, nd.h[:, node:node + 1], nd.delta[node:node + 1], nd.phase[node:node + 1],
-                                     jnp.reshape(m.gamma, (1,)), jnp.reshape(m.zeta, (1,)),
-                                     jnp.reshape(m.b_so, (1,)), jnp.reshape(m.b_sf, (1,)))
+                                     jnp.reshape(me.gamma, (1,)), jnp.reshape(me.zeta, (1,)),
+                                     jnp.reshape(me.b_so, (1,)), jnp.reshape(me.b_sf, (1,)))
             target = target.at[side].set(_pack(gam, gamt)[0])
+    if wire.nodes is not None:
+        nb = wire.nodes
+        return NodeTerms(mass=mass, hvec=nb.hw + nd.hb, gamma=nb.gw, delta=nb.dw, delta_t=nb.dtw, orb=nb.orb,
+                         so=nb.so, sf=nb.sf, links=nb.links, z=z.astype(cdt), ext=ext, target=target), nd
     links = jnp.full(n - 1, wire.conductance * (n - 1) / wire.length)
     gauge = None if wire.spin_orbit is None else _gauge(wire.spin_orbit, mass, wire.length / (n - 1), uniform)
     return NodeTerms(mass=mass, hvec=mass * nd.h + nd.hb, gamma=mass * m.gamma, delta=mass * dcomplex,
@@ -616,8 +721,8 @@ def _guess(wire: SpinWire, nd: _Nodes, z):
     """Local bulk solution at ``z = E + i eta0`` without pair breaking (the closed form): the start of
     the continuation, whose first stage iterates until its update is small, so zeta, b_so and b_sf
     enter there; a Newton loop for the guess alone would only lengthen the program."""
-    m = wire.material
-    gam, gamt = _bulk_blocks(z, nd.h, nd.delta, nd.phase, m.gamma * jnp.ones(wire.n_x))
+    gamma = wire.material.gamma * jnp.ones(wire.n_x) if wire.nodes is None else wire.nodes.gw / wire.nodes.mass
+    gam, gamt = _bulk_blocks(z, nd.h, nd.delta, nd.phase, gamma)
     Y = _pack(gam, gamt)
     return jnp.where(jnp.isfinite(Y), Y, 0.0)
 
