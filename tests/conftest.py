@@ -77,9 +77,9 @@ def _release_compiled_programs():
 # The slowest test files (cold, 2-core CPU, seconds of wall time measured with 2 workers) run first, so
 # that `--dist loadfile` ends with short files on both workers instead of one worker finishing a long
 # file alone; every other file keeps its place after them.
-_SLOW_FILES = ("test_inelastic", "test_quadrature", "test_spin", "test_spin_kinetic", "test_run", "test_run_devices", "test_kinetic",
-               "test_cli", "test_inference", "test_dynamics", "test_spin_valve", "test_proximity", "test_properties",
-               "test_thermospin", "test_bayes", "test_gap", "test_junction")
+_SLOW_FILES = ("test_inelastic", "test_quadrature", "test_spin", "test_spin_kinetic", "test_run", "test_run_devices",
+               "test_kinetic", "test_cli", "test_inference", "test_dynamics", "test_spin_valve", "test_proximity",
+               "test_properties", "test_thermospin", "test_bayes", "test_gap", "test_junction")
 
 
 def pytest_collection_modifyitems(config, items):
