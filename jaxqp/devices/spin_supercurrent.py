@@ -49,10 +49,15 @@ DEFAULT_GAMMA = 0.01
 
 
 def device(length: float = 1.5, spin_mixing: float = 0.6, magnetizations=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
-           n_x: int = 31, gamma: float = DEFAULT_GAMMA, material: Superconductor | None = None) -> _spin.SpinWire:
-    """The FI/S/FI wire of seed 003 (a `jaxqp.spectral.spin.SpinWire`)."""
+           n_x: int = 31, gamma: float = DEFAULT_GAMMA, material: Superconductor | None = None, *,
+           contact: float | None = None, polarization: float = 0.0) -> _spin.SpinWire:
+    """The FI/S/FI wire of seed 003 (a `jaxqp.spectral.spin.SpinWire`).  ``contact``: the left barrier
+    also tunnels (``G_T / G_N = contact``, polarisation ``polarization``) to a normal electrode
+    (`contact_device`)."""
     m = Superconductor(delta=1.0, gamma=gamma) if material is None else material
-    left, right = (_spin.SpinActive(spin_mixing=spin_mixing, magnetization=mv) for mv in magnetizations)
+    tunnel = {} if contact is None else dict(conductance=contact, polarization=polarization, electrode=NormalMetal())
+    left = _spin.SpinActive(spin_mixing=spin_mixing, magnetization=magnetizations[0], **tunnel)
+    right = _spin.SpinActive(spin_mixing=spin_mixing, magnetization=magnetizations[1])
     return _spin.SpinWire(m, float(length), int(n_x), ends=(left, right))
 
 
@@ -120,18 +125,13 @@ def solve(dev: _spin.SpinWire, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), temperatu
                                   spin_accumulation=ob.spin_accumulation, converged=ok, gap=gs)
 
 
-def contact_device(contact: float = 1.0, polarization: float = 0.0, length: float = 1.5, spin_mixing: float = 0.6,
-                   magnetizations=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)), n_x: int = 31, gamma: float = DEFAULT_GAMMA,
-                   material: Superconductor | None = None) -> _spin.SpinWire:
+def contact_device(contact: float = 1.0, polarization: float = 0.0, **device_options) -> _spin.SpinWire:
     """The wire of `device` driven by a real spin source: the left magnetic-insulator barrier also tunnels
     (``G_T / G_N = contact``, polarisation ``polarization``) to a normal electrode that holds the spin
     voltage.  The distribution in the wire then follows from the kinetic equations
-    (`jaxqp.kinetic.spin`) instead of being prescribed; `solve_contact` solves it."""
-    m = Superconductor(delta=1.0, gamma=gamma) if material is None else material
-    left = _spin.SpinActive(spin_mixing=spin_mixing, magnetization=magnetizations[0], conductance=contact,
-                            polarization=polarization, electrode=NormalMetal())
-    right = _spin.SpinActive(spin_mixing=spin_mixing, magnetization=magnetizations[1])
-    return _spin.SpinWire(m, float(length), int(n_x), ends=(left, right))
+    (`jaxqp.kinetic.spin`) instead of being prescribed; `solve_contact` solves it.  ``device_options``:
+    those of `device`."""
+    return device(contact=contact, polarization=polarization, **device_options)
 
 
 def solve_contact(dev: _spin.SpinWire, spin_voltage=0.0, axis=(0.0, 0.0, 1.0), temperature=DEFAULT_T, *,

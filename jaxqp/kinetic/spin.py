@@ -152,13 +152,12 @@ def _tunnel_terms(wire: SpinWire, E, dists) -> tuple:
     for index, node, e in wire.barriers():
         if e.electrode is None:
             continue
-        GN = wire.conductance / wire.length if index > 1 else wire.end_conductance(index)
         ge = _spin.electrode_blocks(e.electrode, e.magnetization, E)
         geR = _spin.to_matrix(ge)  # (B, 4, 4)
         hE = distribution_matrix(dists[index], E)
         geK = _mm(geR, hE) - _mm(hE, advanced(geR))
         blocks = tuple(jnp.moveaxis(b, 0, -1) for b in (geK[:, :2, :2], geK[:, :2, 2:], geK[:, 2:, :2], geK[:, 2:, 2:]))
-        c = 0.5 * GN * e.conductance
+        c = 0.5 * wire.barrier_conductance(index) * e.conductance
         SR = c * _spin.to_matrix(_spin.transmission(ge, e.magnetization, e.polarization))
         SK = c * _spin.to_matrix(_spin.transmission(blocks, e.magnetization, e.polarization))
         out.append((index, node, (SR, advanced(SR), SK)))

@@ -101,22 +101,14 @@ _EYE2 = np.eye(2, dtype=complex)
 class SpinNodes(eqx.Module):
     """Node data of a multi-segment `jaxqp.Chain` for the spin-general solvers (`SpinWire.from_chain`).
 
-    The finite volumes of `jaxqp.spectral.wire.discretize`: segments joined by transparent interfaces
-    share a node (its half cells carry each segment's parameters), tunnel interfaces are links of
-    conductance ``G_B``.  Volume-weighted sums ``V sigma / D`` times each parameter, as in the node
-    equation; ``h``, ``delta`` and ``phase`` per node (the mass-weighted means) for the bulk solutions.
+    The finite volumes of the collinear solver (`jaxqp.spectral.wire.discretize` and its volume-weighted
+    `jaxqp.spectral.wire.NodeParams`): segments joined by transparent interfaces share a node (its half
+    cells carry each segment's parameters), tunnel interfaces are links of conductance ``G_B``.  ``h``,
+    ``delta`` and ``phase`` per node (mass-weighted means) serve the bulk solutions.
     """
 
     x: tuple = eqx.field(static=True)  # node positions (hashable: part of the compiled program's key)
-    mass: Array
-    hw: Array  # (3, n)
-    gw: Array
-    dw: Array  # complex: sum V sigma / D Delta e^{i phi}
-    dtw: Array
-    orb: Array
-    so: Array
-    sf: Array
-    links: Array
+    params: _wire.NodeParams
     h: Array  # (3, n)
     delta: Array
     phase: Array
@@ -186,7 +178,7 @@ class SpinWire(eqx.Module):
         for c in self.contacts:
             if not isinstance(c, SpinContact):
                 raise TypeError(f"contacts must be jaxqp.SpinContact objects, got {type(c).__name__}")
-            i = int(round(c.x / self.length * (self.n_x - 1)))
+            i = self._node_of(c.x)
             if not 0 < i < self.n_x - 1 or i in nodes:
                 raise ValueError(f"the contact at x = {c.x} falls on node {i}: contacts need distinct interior "
                                  f"nodes 1..{self.n_x - 2} (put a barrier at an end as ends=(SpinActive(...), ...), "
@@ -205,18 +197,21 @@ class SpinWire(eqx.Module):
             return np.asarray(self.nodes.x)
         return np.linspace(0.0, self.length, self.n_x)
 
-    def end_conductance(self, side: int):
-        """``G_N = sigma / L`` of the segment at end ``side`` (0 left, 1 right): the unit of its barrier's
-        ``conductance`` and ``spin_mixing``."""
-        if self.nodes is not None:
-            return self.nodes.end_conductances[side]
+    def barrier_conductance(self, index: int):
+        """``G_N = sigma / L``, the unit of a barrier's ``conductance`` and ``spin_mixing``: of the end
+        segment for the ends (index 0, 1), of the wire for its contacts (index 2 + c)."""
+        if self.nodes is not None and index < 2:
+            return self.nodes.end_conductances[index]
         return self.conductance / self.length
+
+    def _node_of(self, x) -> int:
+        return int(round(x / self.length * (self.n_x - 1)))
 
     def barriers(self) -> tuple:
         """``(index, node, SpinActive)`` of every spin-active barrier: the ends (index 0, 1) and the contacts
         (index 2 + c), in the order of the kinetic solver's distributions."""
         out = [(side, (0, self.n_x - 1)[side], e) for side, e in enumerate(self.ends) if isinstance(e, SpinActive)]
-        out += [(2 + k, int(round(c.x / self.length * (self.n_x - 1))), c.barrier) for k, c in enumerate(self.contacts)]
+        out += [(2 + k, self._node_of(c.x), c.barrier) for k, c in enumerate(self.contacts)]
         return tuple(out)
 
     def as_chain(self) -> Chain:
@@ -263,38 +258,12 @@ class SpinWire(eqx.Module):
                              "spin-general solvers; use exchange_direction per segment")
         geo = _wire.discretize(chain)
         n = geo.x.shape[0]
-        acc = {k: jnp.zeros(n) for k in ("mass", "gw", "orb", "so", "sf")}
-        acc["hw"] = jnp.zeros((3, n))
-        acc["dw"] = jnp.zeros(n, complex)
-        acc["dtw"] = jnp.zeros(n, complex)
-        x0 = 0.0
-        for k, seg in enumerate(chain.segments):
-            idx, left, right = geo.halves[k]
-            m = seg.material
-            w = (jnp.asarray(left) + jnp.asarray(right)) * seg.conductance / seg.diffusion
-            phi = seg.phase + seg.phase_gradient * (jnp.asarray(geo.x[idx]) - x0)
-            hdir = jnp.asarray(unit_vector(seg.exchange_direction, "exchange_direction"))
-            acc["mass"] = acc["mass"].at[idx].add(w)
-            acc["gw"] = acc["gw"].at[idx].add(w * m.gamma)
-            acc["orb"] = acc["orb"].at[idx].add(w * m.zeta / 2)
-            acc["so"] = acc["so"].at[idx].add(w * m.b_so / 2)
-            acc["sf"] = acc["sf"].at[idx].add(w * m.b_sf / 2)
-            acc["hw"] = acc["hw"].at[:, idx].add(w[None] * m.h * hdir[:, None])
-            acc["dw"] = acc["dw"].at[idx].add(w * m.delta * jnp.exp(1j * phi))
-            acc["dtw"] = acc["dtw"].at[idx].add(w * m.delta * jnp.exp(-1j * phi))
-            x0 += seg.length
-        pieces = []
-        for k, seg in enumerate(chain.segments):
-            if k > 0 and chain.interfaces[k - 1].conductance is not None:
-                pieces.append(jnp.reshape(chain.interfaces[k - 1].conductance, (1,)))
-            pieces.append(seg.conductance / jnp.asarray(np.diff(geo.x[geo.segment_nodes[k]])))
-        mass = acc["mass"]
-        nodes = SpinNodes(x=tuple(float(v) for v in geo.x), links=jnp.concatenate(pieces), h=acc["hw"] / mass,
-                          delta=jnp.abs(acc["dw"]) / mass,
-                          phase=jnp.angle(acc["dw"] + 1e-300), end_materials=(chain.segments[0].material,
-                                                                               chain.segments[-1].material),
-                          end_conductances=tuple(s.conductance / s.length for s in (chain.segments[0],
-                                                                                     chain.segments[-1])), **acc)
+        p = _wire.node_params(chain, geo)
+        ends = (chain.segments[0], chain.segments[-1])
+        nodes = SpinNodes(x=tuple(float(v) for v in geo.x), params=p, h=p.hvec / p.mass,
+                          delta=jnp.abs(p.delta) / p.mass, phase=jnp.angle(p.delta + 1e-300),
+                          end_materials=tuple(s.material for s in ends),
+                          end_conductances=tuple(s.conductance / s.length for s in ends))
         return cls(chain.segments[0].material, float(chain.length), int(n), ends=chain.boundaries, nodes=nodes)
 
     def exchange_field(self) -> Array:
@@ -652,24 +621,19 @@ class _Nodes(NamedTuple):
 
 def _node_data(wire: SpinWire, delta_profile):
     n = wire.n_x
+    hb = jnp.zeros((3, n))
+    for index, node, e in wire.barriers():
+        hb = hb.at[:, node].add(0.5 * wire.barrier_conductance(index) * e.spin_mixing * jnp.asarray(e.magnetization))
     if wire.nodes is not None:
         if delta_profile is not None:
             raise ValueError("a Delta profile needs a one-segment wire in the spin-general solvers")
         nb = wire.nodes
-        hb = jnp.zeros((3, n))
-        for index, node, e in wire.barriers():
-            hb = hb.at[:, node].add(0.5 * wire.end_conductance(index) * e.spin_mixing * jnp.asarray(e.magnetization))
-        return _Nodes(mass=nb.mass, h=nb.h, hb=hb, delta=nb.delta, phase=nb.phase)
+        return _Nodes(mass=nb.params.mass, h=nb.h, hb=hb, delta=nb.delta, phase=nb.phase)
     dx = wire.length / (n - 1)
     vol = np.full(n, dx)
     vol[0] = vol[-1] = dx / 2
-    sig = wire.conductance
-    mass = jnp.asarray(vol) * sig
+    mass = jnp.asarray(vol) * wire.conductance
     h = jnp.asarray(wire.exchange_field()).T
-    hb = jnp.zeros((3, n))
-    for index, node, e in wire.barriers():
-        GN = sig / wire.length if index > 1 else wire.end_conductance(index)
-        hb = hb.at[:, node].add(0.5 * GN * e.spin_mixing * jnp.asarray(e.magnetization))
     d = wire.material.delta * jnp.ones(n) if delta_profile is None else jnp.asarray(delta_profile)
     return _Nodes(mass=mass, h=h, hb=hb, delta=jnp.asarray(d), phase=jnp.asarray(wire.phase * jnp.ones(n)))
 
@@ -695,8 +659,7 @@ def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False, boundary
         if e.electrode is not None:
             ge = electrode_blocks(e.electrode, e.magnetization, z)
             S = transmission(ge, e.magnetization, e.polarization)
-            GN = wire.conductance / wire.length if index > 1 else wire.end_conductance(index)
-            ext = ext.at[:, :, :, node].add(GN * e.conductance * jnp.stack(S))
+            ext = ext.at[:, :, :, node].add(wire.barrier_conductance(index) * e.conductance * jnp.stack(S))
     for side, node in ((0, 0), (1, n - 1)) if boundary else ():
         e = wire.ends[side]
         me = m if wire.nodes is None else wire.nodes.end_materials[side]
@@ -705,10 +668,11 @@ def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False, boundary
                                      jnp.reshape(me.gamma, (1,)), jnp.reshape(me.zeta, (1,)),
                                      jnp.reshape(me.b_so, (1,)), jnp.reshape(me.b_sf, (1,)))
             target = target.at[side].set(_pack(gam, gamt)[0])
-    if wire.nodes is not None:
-        nb = wire.nodes
-        return NodeTerms(mass=mass, hvec=nb.hw + nd.hb, gamma=nb.gw, delta=nb.dw, delta_t=nb.dtw, orb=nb.orb,
-                         so=nb.so, sf=nb.sf, links=nb.links, z=z.astype(cdt), ext=ext, target=target), nd
+    if wire.nodes is not None:  # the collinear solver's weights: own = (zeta + b_sf)/2, so = b_so, sf = b_sf
+        p = wire.nodes.params
+        return NodeTerms(mass=mass, hvec=p.hvec + nd.hb, gamma=p.gamma, delta=p.delta, delta_t=p.delta_t,
+                         orb=p.own - p.sf / 2, so=p.so / 2, sf=p.sf / 2, links=p.links, z=z.astype(cdt), ext=ext,
+                         target=target), nd
     links = jnp.full(n - 1, wire.conductance * (n - 1) / wire.length)
     gauge = None if wire.spin_orbit is None else _gauge(wire.spin_orbit, mass, wire.length / (n - 1), uniform)
     return NodeTerms(mass=mass, hvec=mass * nd.h + nd.hb, gamma=mass * m.gamma, delta=mass * dcomplex,
@@ -721,7 +685,8 @@ def _guess(wire: SpinWire, nd: _Nodes, z):
     """Local bulk solution at ``z = E + i eta0`` without pair breaking (the closed form): the start of
     the continuation, whose first stage iterates until its update is small, so zeta, b_so and b_sf
     enter there; a Newton loop for the guess alone would only lengthen the program."""
-    gamma = wire.material.gamma * jnp.ones(wire.n_x) if wire.nodes is None else wire.nodes.gw / wire.nodes.mass
+    gamma = (wire.material.gamma * jnp.ones(wire.n_x) if wire.nodes is None
+             else wire.nodes.params.gamma / wire.nodes.params.mass)
     gam, gamt = _bulk_blocks(z, nd.h, nd.delta, nd.phase, gamma)
     Y = _pack(gam, gamt)
     return jnp.where(jnp.isfinite(Y), Y, 0.0)

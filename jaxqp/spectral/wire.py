@@ -63,7 +63,16 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array, lax
 
-from ..geometry import Chain, Interface, Segment, TunnelContact, Wire, chain_from_wire, position_grid  # noqa: F401
+from ..geometry import (  # noqa: F401
+    Chain,
+    Interface,
+    Segment,
+    TunnelContact,
+    Wire,
+    chain_from_wire,
+    position_grid,
+    unit_vector,
+)
 from ..internal import config as _config
 from ..internal import engine
 from ..internal import validation as val
@@ -143,6 +152,7 @@ class NodeParams(eqx.Module):
     so: Array  # (n,) sum V sigma/D b_so
     sf: Array  # (n,) sum V sigma/D b_sf
     links: Array  # (n-1,)
+    hvec: Array  # (3, n) sum V sigma/D h n_seg: the field along each segment's exchange_direction (spin solver)
 
 
 def node_params(chain: Chain, geo: Geometry, delta_profile: Array | None = None) -> NodeParams:
@@ -155,6 +165,7 @@ def node_params(chain: Chain, geo: Geometry, delta_profile: Array | None = None)
     acc = {k: jnp.zeros(n) for k in ("mass", "h", "gamma", "own", "so", "sf")}
     acc["delta"] = jnp.zeros(n, cdt)
     acc["delta_t"] = jnp.zeros(n, cdt)
+    acc["hvec"] = jnp.zeros((3, n))
     x0 = 0.0
     for k, seg in enumerate(chain.segments):
         idx, left, right = geo.halves[k]
@@ -167,6 +178,8 @@ def node_params(chain: Chain, geo: Geometry, delta_profile: Array | None = None)
             d = jnp.asarray(delta_profile)[idx]
         acc["mass"] = acc["mass"].at[idx].add(w)
         acc["h"] = acc["h"].at[idx].add(w * m.h)
+        direction = jnp.asarray(unit_vector(seg.exchange_direction, "exchange_direction"))
+        acc["hvec"] = acc["hvec"].at[:, idx].add(w[None] * m.h * direction[:, None])
         acc["gamma"] = acc["gamma"].at[idx].add(w * m.gamma)
         acc["own"] = acc["own"].at[idx].add(w * 0.5 * (m.zeta + m.b_sf))
         acc["so"] = acc["so"].at[idx].add(w * m.b_so)
