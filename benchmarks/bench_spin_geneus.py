@@ -21,6 +21,18 @@ barrier), jaxqp on the links: compared are the charge currents through the barri
 charge and spin currents and accumulations in the middle of the wire (jaxqp: the mean of the two
 links next to the middle node).
 
+A fourth case is a stack of three segments joined by spin-active interfaces (`jaxqp.Interface` with a
+polarisation and spin mixing):
+
+* ``fsf_stack``: normal reservoir at eV = 0.2 | tunnel (G_T/G_N = 0.25) | ferromagnet (h = 0.4 along x,
+  0.5 xi) | interface (G_B R_xi = 0.4, P = 0.3, spin mixing 0.5 G_B, m = x) | superconductor (Delta = 1
+  fixed, 1 xi) | interface (0.4, P = 0.2, 0.6 G_B, m = y) | ferromagnet (h = 0.4 along y, 0.5 xi) |
+  tunnel | grounded reservoir, T = 0.2 Tc, 101 nodes per layer.  GENEUS gives each material its own
+  ``conductance_a/b``, relative to the material's ``sigma / L``: ``G_B R_xi L``.  Compared: the charge
+  currents through the end barriers, and ``(J_charge, J)`` and the accumulations in the middle of each
+  layer.  GENEUS iterates over the materials until the largest change is small; jaxqp solves the
+  stack at once.
+
 A third case checks the retarded solver with linear-in-momentum spin-orbit coupling:
 
 * ``rashba_fs``: a ferromagnet (exchange field 0.3 along x, Rashba alpha xi = 0.8 in the plane of
@@ -30,12 +42,14 @@ A third case checks the retarded solver with linear-in-momentum spin-orbit coupl
   transverse components of the `jaxqp.GaugeField`.
 
     python benchmarks/bench_spin_geneus.py --geneus-bin /path/to/geneus/bin/converge
-    python benchmarks/bench_spin_geneus.py --geneus DIR     # DIR/biased, DIR/spin_biased, DIR/rashba_fs
+    python benchmarks/bench_spin_geneus.py --geneus DIR     # DIR/biased, DIR/spin_biased, DIR/rashba_fs, DIR/fsf_stack
+    python benchmarks/bench_spin_geneus.py --only fsf_stack --geneus-bin ...   # one case, the others kept
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import time
@@ -43,7 +57,7 @@ from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
-from _common import write
+from _common import RESULTS, device_info, write
 from bench_spin_supercurrent import geneus_grid
 
 import jaxqp as qp
@@ -91,9 +105,97 @@ RASHBA_CONF = f"""[superconductor]
 """
 
 
-def run_geneus(binary: Path, work: Path) -> None:
-    confs = {name: geneus_conf(c) for name, c in CASES.items()} | {"rashba_fs": RASHBA_CONF}
+STACK = dict(T=0.2, voltage=0.2, h=0.4, lengths=(0.5, 1.0, 0.5), ends=0.25, n_x=101,
+             faces=(dict(conductance=0.4, polarization=0.3, spinmixing=0.5, m=(1, 0, 0)),
+                    dict(conductance=0.4, polarization=0.2, spinmixing=0.6, m=(0, 1, 0))))
+
+
+def stack_conf() -> str:
+    T, (l1, l2, l3), (f1, f2) = STACK["T"], STACK["lengths"], STACK["faces"]
+
+    def side(s, f, length):
+        return [f"  conductance_{s}:  {f['conductance'] * length}", f"  polarization_{s}: {f['polarization']}",
+                f"  spinmixing_{s}:   {f['spinmixing']}", f"  magnetization_{s}: {_vec(f['m'])}"]
+
+    def layer(kind, order, length, extra):
+        return [f"[{kind}]", f"  order:          {order}", f"  length:         {length}", "  nonequilibrium: T",
+                f"  temperature:    {T}"] + extra
+
+    h = STACK["h"]
+    lines = ["[conductor]", "  order:          0", f"  temperature:    {T}", f"  voltage:        {STACK['voltage']}"]
+    lines += layer("ferromagnet", 1, l1, [f"  magnetization:  [{h},0,0]", f"  conductance_a:  {STACK['ends']}"]
+                   + side("b", f1, l1))
+    lines += layer("superconductor", 2, l2, ["  selfconsistent: F"] + side("a", f1, l2) + side("b", f2, l2))
+    lines += layer("ferromagnet", 3, l3, [f"  magnetization:  [0,{h},0]"] + side("a", f2, l3)
+                   + [f"  conductance_b:  {STACK['ends']}"])
+    lines += ["[conductor]", "  order:          0", f"  temperature:    {T}"]
+    return "\n".join(lines) + "\n"
+
+
+def _mids(n_x: int = STACK["n_x"]):
+    return [k * n_x + (n_x - 1) // 2 for k in range(3)]
+
+
+def read_stack(folder: Path) -> dict:
+    s, lossy, a = (np.loadtxt(folder / f) for f in ("supercurrent.dat", "lossycurrent.dat", "accumulation.dat"))
+    tot = s[:, 1:5] + lossy[:, 1:5]
+    lengths = STACK["lengths"]
+    out = {"barrier_charge": [float(tot[0, 0] / lengths[0]), float(tot[-1, 0] / lengths[-1])],
+           "J_mid": [(tot[i] / L).tolist() for i, L in zip(_mids(), lengths, strict=True)],
+           "accumulation_mid": [(-a[i, 1:5]).tolist() for i in _mids()]}
+    return out | _wall(folder)
+
+
+def jaxqp_stack() -> dict:
+    grid = _mirrored_grid()
+    T, h = STACK["T"] * TC0, STACK["h"]
+    fm, sc = qp.Superconductor(delta=0.0, h=h, gamma=0.01), qp.Superconductor(delta=1.0, gamma=0.01)
+    (l1, l2, l3), n = STACK["lengths"], STACK["n_x"]
+    segs = (qp.Segment(fm, l1, n_x=n, exchange_direction=(1, 0, 0)), qp.Segment(sc, l2, n_x=n),
+            qp.Segment(fm, l3, n_x=n, exchange_direction=(0, 1, 0)))
+    faces = tuple(qp.Interface(f["conductance"], polarization=f["polarization"],
+                               spin_mixing=f["conductance"] * f["spinmixing"], magnetization=f["m"])
+                  for f in STACK["faces"])
+    end = qp.SpinActive(0.0, conductance=STACK["ends"], electrode=qp.NormalMetal())
+    chain = qp.Chain(segs, faces, ends=(end, end), growth=0.0)
+    t0 = time.perf_counter()
+    out = K.solve_spin_kinetic(chain, grid, (qp.SpinDistribution(T, voltage=STACK["voltage"]), qp.SpinDistribution(T)))
+    wall = time.perf_counter() - t0
+    link = np.concatenate([np.asarray(out.charge_current)[:, None], np.asarray(out.spin_current)], 1)
+    acc = np.concatenate([np.asarray(out.charge_potential)[:, None], np.asarray(out.spin_accumulation)], 1)
+    bc = np.asarray(out.barrier_charge)
+    return {"barrier_charge": [float(bc[0]), float(-bc[1])],
+            "J_mid": [(0.5 * (link[i - 1] + link[i])).tolist() for i in _mids()],
+            "accumulation_mid": [acc[i].tolist() for i in _mids()], "wall_s_first_call": wall,
+            "n_x": int(out.x.shape[0]), "n_energy": int(grid.n), "converged": bool(np.all(np.asarray(out.converged)))}
+
+
+def _wall(folder: Path) -> dict:
+    tl = folder / "time.log"
+    if tl.exists():
+        m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", tl.read_text())
+        if m:
+            return {"wall_s": sum(float(p) * 60 ** i for i, p in enumerate(reversed(m.group(1).split(":"))))}
+    return {}
+
+
+def _mirrored_grid() -> grids.EnergyGrid:
+    g = geneus_grid()
+    p, w = np.asarray(g.points), np.asarray(g.weights)
+    return grids.EnergyGrid(points=jnp.asarray(np.concatenate([-p[::-1], p])),
+                            weights=jnp.asarray(np.concatenate([w[::-1], w])))
+
+
+def _relative(a, b) -> float:
+    return float(np.max(np.abs(np.subtract(a, b))) / np.max(np.abs(b)))
+
+
+def run_geneus(binary: Path, work: Path, only: str | None = None) -> None:
+    confs = {name: geneus_conf(c) for name, c in CASES.items()} | {"rashba_fs": RASHBA_CONF,
+                                                                  "fsf_stack": stack_conf()}
     for name, conf in confs.items():
+        if only is not None and name != only:
+            continue
         d = work / name
         d.mkdir(parents=True, exist_ok=True)
         (d / "case.conf").write_text(conf)
@@ -108,19 +210,11 @@ def read_geneus(folder: Path, length: float) -> dict:
     mid = len(tot) // 2
     out = {"J_L_barrier_charge": [float(tot[0, 0]), float(tot[-1, 0])], "J_L_mid": tot[mid].tolist(),
            "accumulation_mid": (-a[mid, 1:5]).tolist(), "x_mid": float(s[mid, 0]) * length}
-    tl = folder / "time.log"
-    if tl.exists():
-        m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", tl.read_text())
-        if m:
-            out["wall_s"] = sum(float(p) * 60 ** i for i, p in enumerate(reversed(m.group(1).split(":"))))
-    return out
+    return out | _wall(folder)
 
 
 def jaxqp_case(c, n_x=101) -> dict:
-    g = geneus_grid()
-    p, w = np.asarray(g.points), np.asarray(g.weights)
-    grid = grids.EnergyGrid(points=jnp.asarray(np.concatenate([-p[::-1], p])),
-                            weights=jnp.asarray(np.concatenate([w[::-1], w])))
+    grid = _mirrored_grid()
     T = c["T"] * TC0
 
     def barrier(b):
@@ -175,25 +269,37 @@ def rashba_case(folder: Path | None, n_x: int = 101) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--geneus", type=Path, help="folder with GENEUS outputs biased/ spin_biased/")
+    ap.add_argument("--geneus", type=Path, help="folder with GENEUS outputs biased/ spin_biased/ ...")
     ap.add_argument("--geneus-bin", type=Path, help="run this GENEUS 'converge' binary here first")
+    ap.add_argument("--only", choices=[*CASES, "rashba_fs", "fsf_stack"],
+                    help="run one case; the others are kept from the existing results file")
     a = ap.parse_args()
     if a.geneus_bin:
         a.geneus = a.geneus or Path("geneus-kinetic-runs")
-        run_geneus(a.geneus_bin, a.geneus)
-    rows = {}
+        run_geneus(a.geneus_bin, a.geneus, a.only)
+    previous = RESULTS / f"spin_geneus_{device_info()['backend']}.json"
+    rows = json.loads(previous.read_text())["cases"] if a.only and previous.exists() else {}
     for name, c in CASES.items():
+        if a.only not in (None, name):
+            continue
         row = {"case": c, "geneus_conf": geneus_conf(c), "jaxqp": jaxqp_case(c)}
         if a.geneus and (a.geneus / name).exists():
             row["geneus"] = read_geneus(a.geneus / name, c["length"])
-            row["max_relative_difference"] = {
-                k: float(np.max(np.abs(np.subtract(row["jaxqp"][k], row["geneus"][k])))
-                         / np.max(np.abs(row["geneus"][k])))
-                for k in ("J_L_barrier_charge", "J_L_mid", "accumulation_mid")}
+            row["max_relative_difference"] = {k: _relative(row["jaxqp"][k], row["geneus"][k])
+                                              for k in ("J_L_barrier_charge", "J_L_mid", "accumulation_mid")}
         rows[name] = row
         print(name, {k: v for k, v in row.items() if k not in ("case", "geneus_conf")}, flush=True)
-    rows["rashba_fs"] = rashba_case(a.geneus / "rashba_fs" if a.geneus else None)
-    print("rashba_fs", rows["rashba_fs"].get("comparison"), flush=True)
+    if a.only in (None, "rashba_fs"):
+        rows["rashba_fs"] = rashba_case(a.geneus / "rashba_fs" if a.geneus else None)
+        print("rashba_fs", rows["rashba_fs"].get("comparison"), flush=True)
+    if a.only in (None, "fsf_stack"):
+        row = {"case": STACK, "geneus_conf": stack_conf(), "jaxqp": jaxqp_stack()}
+        if a.geneus and (a.geneus / "fsf_stack" / "supercurrent.dat").exists():
+            row["geneus"] = read_stack(a.geneus / "fsf_stack")
+            row["max_relative_difference"] = {k: _relative(row["jaxqp"][k], row["geneus"][k])
+                                              for k in ("barrier_charge", "J_mid", "accumulation_mid")}
+        rows["fsf_stack"] = row
+        print("fsf_stack", {k: v for k, v in row.items() if k not in ("case", "geneus_conf")}, flush=True)
     write("spin_geneus", {"grid": {"n_x": 101, "n_energy_positive": 1000}, "cases": rows})
 
 

@@ -71,6 +71,9 @@ class SpinActive(eqx.Module):
         electrode: `jaxqp.Superconductor` or `jaxqp.NormalMetal`
             behind the barrier (its exchange field points along
             ``magnetization``), or ``None`` for an insulator.
+        bias: electrochemical potential (Delta0 / e) of a superconducting electrode at a bias, whose
+            time average enters (`jaxqp.spectral.spin.electrode_blocks`); ``None``: at rest.
+            `jaxqp.solve_spin_kinetic` sets it from the electrode's distribution (``-voltage``).
     """
 
     spin_mixing: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
@@ -78,14 +81,16 @@ class SpinActive(eqx.Module):
     conductance: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     polarization: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     electrode: Electrode | None = None
+    bias: ArrayLike | None = eqx.field(default=None, converter=val.optional_array)
 
     def __init__(self, spin_mixing=0.0, magnetization=(0.0, 0.0, 1.0), conductance=0.0, polarization=0.0,
-                 electrode=None):
+                 electrode=None, bias=None):
         self.spin_mixing = jnp.asarray(spin_mixing)
         self.magnetization = jnp.asarray(unit_vector(magnetization, "magnetization"))
         self.conductance = jnp.asarray(conductance)
         self.polarization = jnp.asarray(polarization)
         self.electrode = electrode
+        self.bias = val.optional_array(bias)
 
     def __check_init__(self):
         val.check_finite("spin_mixing", self.spin_mixing)
@@ -94,6 +99,11 @@ class SpinActive(eqx.Module):
         if p is not None and np.any(np.abs(p) >= 1):
             raise ValueError(f"polarization must satisfy |P| < 1, got {p}")
         c = val.concrete(self.conductance)
+        if self.bias is not None:
+            val.check_finite("bias", self.bias)
+        if self.bias is not None and not isinstance(self.electrode, Superconductor):
+            raise ValueError("only a superconducting electrode takes a bias in the retarded equation (a normal "
+                             "metal's function does not depend on it): leave bias=None")
         if self.electrode is None and c is not None and np.any(c != 0):
             raise ValueError("a tunnel conductance needs an electrode: pass electrode=jaxqp.NormalMetal() or a "
                              "Superconductor, or set conductance=0 for a magnetic insulator")
@@ -411,7 +421,7 @@ class Wire(eqx.Module):
         """
         seg = chain.single_segment("the kinetic solvers", ("conductance", "diffusion"))
         if not chain.is_collinear():
-            raise ValueError("the kinetic solvers have no spin-active end or exchange profile; use "
+            raise ValueError("the kinetic solvers have no spin-active end or interface, or exchange profile; use "
                              "jaxqp.solve_spin for the spectra of such a chain")
         if seg.self_consistent:
             raise ValueError("the kinetic solvers take Delta from the material (or a GapEquation in "
@@ -487,19 +497,65 @@ class Segment(eqx.Module):
 
 
 class Interface(eqx.Module):
-    """Interface between consecutive segments: transparent (``conductance=None``) or tunnel.
+    """Interface between consecutive segments: transparent (``conductance=None``), tunnel, or spin-active.
 
     ``conductance`` is ``G_B R_xi``: the barrier's normal-state conductance in
     units of the reference wire's conductance over one xi (Kupriyanov-Lukichev:
     ``sigma g d_x g = (G_B / 2) [g_left, g_right]``).
+
+    A tunnel interface is spin-active when it has a ``polarization`` or a ``spin_mixing`` (the
+    spin-general solvers only, `jaxqp.solve_spin` and `jaxqp.solve_spin_kinetic`): the boundary
+    condition of a `SpinActive` end with the other segment's function in place of the electrode's,
+
+        sigma g_a d_x g_a = +-(G_B / 2) [S(g_b), g_a] -+ i (G_phi,a / 2) [tau_3 m.sigma, g_a]
+
+    on each side ``a`` (``b`` the other side).
+
+    Attributes:
+        conductance: ``G_B R_xi`` (``None``: transparent).
+        polarization: spin polarisation ``P`` of the tunnel conductance, ``|P| < 1`` (``None``: 0).
+        spin_mixing: ``G_phi R_xi``, the spin-mixing conductance, in the units of ``conductance``: one
+            value for both sides or ``(left, right)`` (``None``: 0).
+        magnetization: direction of the interface magnetisation (3-vector, normalised; a leaf).
     """
 
     conductance: Array | None = eqx.field(default=None, converter=val.optional_array)
+    polarization: Array | None = eqx.field(default=None, converter=val.optional_array)
+    spin_mixing: Array | None = eqx.field(default=None, converter=val.optional_array)
+    magnetization: Array = eqx.field(default=(0.0, 0.0, 1.0), converter=jnp.asarray)
+
+    def __init__(self, conductance=None, *, polarization=None, spin_mixing=None, magnetization=(0.0, 0.0, 1.0)):
+        self.conductance = val.optional_array(conductance)
+        self.polarization = val.optional_array(polarization)
+        self.spin_mixing = val.optional_array(spin_mixing)
+        self.magnetization = jnp.asarray(unit_vector(magnetization, "magnetization"))
 
     def __check_init__(self):
         if self.conductance is not None:
             val.check_positive("Interface.conductance", self.conductance,
                                hint="G_B R_xi; use conductance=None for a transparent interface")
+        if self.spin_active and self.conductance is None:
+            raise ValueError("a spin-active interface (polarization or spin_mixing) is a tunnel barrier: give its "
+                             "conductance G_B R_xi, e.g. Interface(0.5, polarization=0.3)")
+        if self.polarization is not None:
+            p = val.concrete(self.polarization)
+            if jnp.ndim(self.polarization) != 0 or (p is not None and abs(float(p)) >= 1):
+                raise ValueError(f"Interface.polarization must be a number with |P| < 1, got {self.polarization}")
+        if self.spin_mixing is not None:
+            if jnp.shape(self.spin_mixing) not in ((), (2,)):
+                raise ValueError("Interface.spin_mixing is one number (both sides) or a pair (left, right), got "
+                                 f"shape {jnp.shape(self.spin_mixing)}")
+            val.check_finite("Interface.spin_mixing", self.spin_mixing)
+
+    @property
+    def spin_active(self) -> bool:
+        """Whether the interface has a polarisation or spin mixing (static: the ``None`` pattern)."""
+        return self.polarization is not None or self.spin_mixing is not None
+
+    def mixing_sides(self) -> Array:
+        """``G_phi R_xi`` on the (left, right) side, shape (2,)."""
+        q = jnp.zeros(()) if self.spin_mixing is None else self.spin_mixing
+        return jnp.broadcast_to(q, (2,))
 
 
 class Chain(eqx.Module):
@@ -594,10 +650,11 @@ class Chain(eqx.Module):
         return seg
 
     def is_collinear(self) -> bool:
-        """Whether the collinear solver can take the chain (no spin-active end, no exchange profile, no
-        spin-orbit gauge field)."""
-        return "spin-active" not in self.ends and all(s.exchange is None and s.spin_orbit is None
-                                                      for s in self.segments)
+        """Whether the collinear solver can take the chain (no spin-active end or interface, no exchange
+        profile, no spin-orbit gauge field)."""
+        return ("spin-active" not in self.ends and all(s.exchange is None and s.spin_orbit is None
+                                                       for s in self.segments)
+                and not any(i.spin_active for i in self.interfaces))
 
 
 def chain_from_wire(wire: Wire) -> Chain:

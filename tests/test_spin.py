@@ -101,14 +101,20 @@ def test_analytic_jacobian_equals_jvp_and_retarded_normalisation():
     m = qp.Superconductor(delta=1.0, gamma=0.01, zeta=0.1, b_so=0.05, b_sf=0.03, h=0.2)
     ends = ("reservoir", S.SpinActive(0.6, (0, 1, 0), conductance=0.3, polarization=0.4, electrode=qp.NormalMetal()))
     sw = S.SpinWire(m, 1.5, NX, ends=ends, exchange_direction=(1, 1, 0))
+    # and a chain of two segments joined by a spin-active interface (polarised link, spin mixing on both sides)
+    face = qp.Interface(0.5, polarization=0.4, spin_mixing=(0.3, -0.2), magnetization=(1, 1, 0))
+    fm = qp.Superconductor(delta=0.0, h=0.3, gamma=0.02, b_sf=0.03)
+    chain = qp.Chain((qp.Segment(m, 1.0, n_x=6), qp.Segment(fm, 0.5, n_x=4, exchange_direction=(0, 0, 1))),
+                     (face,), ends=ends, growth=0.0)
     z = jnp.linspace(0.1, 2.0, 7).astype(complex)
-    loc, nd = S.node_terms(sw, z, None)
-    Y = (S._guess(sw, nd, z + 0.3j) * 1.1).astype(complex)
-    for dirichlet in ((True, False), (False, False)):
-        a = S._blocks(Y, loc, dirichlet, 0.01)
-        b = S._jvp_blocks(Y, loc, dirichlet, 0.01)
-        for x, y in zip(a, b, strict=False):
-            np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-12)
+    for structure in (sw, S.SpinWire.from_chain(chain)):
+        loc, nd = S.node_terms(structure, z, None)
+        Y = (S._guess(structure, nd, z + 0.3j) * 1.1).astype(complex)
+        for dirichlet in ((True, False), (False, False)):
+            a = S._blocks(Y, loc, dirichlet, 0.01)
+            b = S._jvp_blocks(Y, loc, dirichlet, 0.01)
+            for x, y in zip(a, b, strict=False):
+                np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-12)
     sol = S.solve_spin(sw, jnp.linspace(0.1, 2.0, 7))
     G = np.asarray(sol.retarded())
     np.testing.assert_allclose(G @ G, np.broadcast_to(np.eye(4), G.shape), atol=1e-10)

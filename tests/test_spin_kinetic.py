@@ -160,7 +160,7 @@ def test_bad_drives_are_explained():
         K.solve_spin_kinetic(closed, GRID, (qp.SpinDistribution(0.1), None))
     sc = qp.SpinWire(m, LENGTH, N_X, ends=(qp.SpinActive(0.0, (0, 0, 1), conductance=0.3, electrode=m), "reservoir"))
     with pytest.raises(ValueError, match="is a superconductor"):
-        K.solve_spin_kinetic(sc, GRID, (qp.SpinDistribution(0.1, voltage=0.5), qp.SpinDistribution(0.1)))
+        K.solve_spin_kinetic(sc, GRID, (qp.SpinDistribution(0.1, spin_voltage=0.5), qp.SpinDistribution(0.1)))
     with pytest.raises(TypeError, match="EnergyGrid"):
         K.solve_spin_kinetic(wire, GRID.points, (qp.SpinDistribution(0.1), qp.SpinDistribution(0.1)))
 
@@ -343,3 +343,83 @@ def test_multi_segment_chain_equals_the_collinear_proximity_solver_and_ohms_law_
     np.testing.assert_allclose(out.charge_current, -0.4 / (2.0 / 1.0 + 1 / 0.5 + 1.0 / 2.0), rtol=1e-10)
     with pytest.raises(ValueError, match="one-segment"):
         S.self_consistent_gap(chain, qp.SpinDistribution(0.1), _POSITIVE)
+
+
+def test_spin_active_interface_between_segments():
+    """Two normal segments joined by a spin-active tunnel interface (polarisation P along m, spin mixing
+    G_phi on each side), between reservoirs:
+
+    * with the spin voltage along m the two spin channels are independent resistors in series, the barrier's
+      conductances ``G_B (1 +- P) / (1 + sqrt(1 - P^2))``: charge and spin currents to 1e-10;
+    * with P = 0 and the spin voltage along x, m along z, the spin current jumps only at the two nodes of the
+      interface, by the spin-mixing torque ``G_phi,side m x mu`` of each side (computed from the accumulation);
+    * charge is conserved on every link, and the collinear solvers refuse the chain."""
+    normal = qp.Superconductor(delta=0.0, gamma=1e-3)
+    q = (0.3, -0.2)
+
+    def solve(P, m, axis):
+        face = qp.Interface(0.5, polarization=P, spin_mixing=q, magnetization=m)
+        chain = qp.Chain((qp.Segment(normal, 2.0, n_x=9), qp.Segment(normal, 1.0, n_x=5, conductance=2.0)),
+                         interfaces=(face,), ends=("reservoir", "reservoir"), growth=0.0)
+        drive = (qp.SpinDistribution(0.1, voltage=0.4, spin_voltage=0.3, axis=axis), qp.SpinDistribution(0.1))
+        return chain, K.solve_spin_kinetic(chain, GRID, drive)
+
+    P, m = 0.5, np.array([1.0, 1.0, 0.0]) / np.sqrt(2)
+    chain, out = solve(P, m, m)
+    r = np.sqrt(1 - P ** 2)
+    g = {s: 1 / (2 * 2.0 + 2 * (1 + r) / (0.5 * 2 * (1 + s * P)) + 2 * 1.0 / 2.0) for s in (1, -1)}  # per spin
+    I = np.asarray(out.charge_current)
+    np.testing.assert_allclose(I, -(g[1] * 0.7 + g[-1] * 0.1), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(out.spin_current), -np.outer(np.ones(I.size), m) * (g[1] * 0.7 - g[-1] * 0.1),
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="spin-active end or interface"):
+        qp.solve_proximity(chain, np.array([0.5]))
+    with pytest.raises(ValueError, match="tunnel barrier"):
+        qp.Interface(polarization=0.3)
+    with pytest.raises(ValueError, match="P"):
+        qp.Interface(0.5, polarization=1.0)
+    with pytest.raises(ValueError, match="pair"):
+        qp.Interface(0.5, spin_mixing=(0.1, 0.2, 0.3))
+
+    z = np.array([0.0, 0.0, 1.0])
+    _, out = solve(0.0, z, (1, 0, 0))
+    I = np.asarray(out.charge_current)
+    assert np.ptp(I) < 1e-13
+    js, mu = np.asarray(out.spin_current), np.asarray(out.spin_accumulation)
+    jump = js[1:] - js[:-1]  # at the interior nodes 1 .. n - 2; the interface links nodes 8 and 9
+    torque = np.zeros_like(jump)
+    torque[7] = q[0] * np.cross(z, mu[8])
+    torque[8] = q[1] * np.cross(z, mu[9])
+    assert np.max(np.abs(torque)) > 1e-3
+    np.testing.assert_allclose(jump, torque, atol=1e-13)
+
+
+def test_biased_spin_split_superconducting_electrode_equals_the_collinear_tunnel_contact():
+    """A spin-split superconducting electrode (h = 0.3 along z, polarised barrier) at a bias on a contact in the
+    middle of a normal wire: its time-averaged function (electron block at E - b, hole block at E + b, no
+    anomalous blocks) gives the collinear engine's quasiparticle tunnelling, modes and contact currents to
+    1e-6, at either sign of the bias; the wire stays normal.  An electrode with a bias of its own is refused."""
+    m = qp.Superconductor(delta=0.0, gamma=1e-3, b_sf=0.05)
+    el = qp.Superconductor(delta=1.0, h=0.3, gamma=0.02)
+    kappa, P, L = 0.3, 0.4, 4.0
+    collinear = qp.Wire(m, L, contacts=(qp.TunnelContact(2.0, kappa, el, polarization=P),),
+                        ends=(qp.Reservoir(), qp.Reservoir()), temperature=0.1, n_x=N_X, growth=0.0)
+    GT = kappa * L * (1 + np.sqrt(1 - P ** 2)) / 2
+    barrier = qp.SpinActive(0.0, (0, 0, 1), conductance=GT, polarization=P, electrode=el)
+    wire = qp.SpinWire(m, L, N_X, ends=("reservoir", "reservoir"), contacts=(qp.SpinContact(2.0, barrier),))
+    d = qp.SpinDistribution(0.1)
+    for V in (1.4, -0.9):
+        ref = qp.solve_kinetic(collinear, [V], grid=GRID)
+        out = K.solve_spin_kinetic(wire, GRID, (d, d, qp.SpinDistribution(0.1, voltage=-V)))
+        np.testing.assert_allclose(out.modes[..., list(K.COLLINEAR_MODES)], ref.modes, atol=1e-6)
+        np.testing.assert_allclose(out.barrier_charge, ref.currents.charge, rtol=1e-6)
+        np.testing.assert_allclose(out.barrier_spin[:, 2], ref.currents.spin, rtol=1e-6)
+        assert abs(float(out.barrier_charge[0])) > 1e-3
+    sol = qp.solve_spin(K.biased_wire(wire, (d, d, qp.SpinDistribution(0.1, voltage=0.5))), GRID.points)
+    np.testing.assert_allclose(np.asarray(sol.dos()), 1.0, atol=1e-12)
+    own = qp.SpinWire(m, L, N_X, ends=("reservoir", "reservoir"),
+                      contacts=(qp.SpinContact(2.0, qp.SpinActive(0.0, conductance=GT, electrode=el, bias=0.3)),))
+    with pytest.raises(ValueError, match="voltage = -bias"):
+        K.solve_spin_kinetic(own, GRID, (d, d, qp.SpinDistribution(0.1, voltage=0.5)))
+    with pytest.raises(ValueError, match="spin voltage"):
+        K.solve_spin_kinetic(wire, GRID, (d, d, qp.SpinDistribution(0.1, spin_voltage=0.2)))

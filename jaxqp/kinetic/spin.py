@@ -129,6 +129,19 @@ def _carry(U, x):
     return _mm(_mm(Ub, x), _dag(Ub))
 
 
+def _polarise(pol: _spin.Polarised, x):
+    """``S(x) = x + a {M, x} + b M x M`` on every link (`jaxqp.spectral.spin.polarise`), ``M = tau_3 m.sigma``:
+    x ``(B, n - 1, ..., 4, 4)``."""
+    ms = jnp.einsum("kl,kij->lij", pol.m.astype(complex), jnp.asarray(_S2))
+    M = jnp.asarray(_TAU3) @ _blockdiag(ms)  # (n - 1, 4, 4)
+    r = jnp.sqrt(1 - pol.P ** 2)
+    extra = (None,) * (x.ndim - 4)
+    col = lambda v: v[(None, slice(None)) + extra + (None, None)]  # noqa: E731
+    Mb = M[(None, slice(None)) + extra]
+    MX = _mm(Mb, x)
+    return x + col(pol.P / (1 + r)) * (MX + _mm(x, Mb)) + col((1 - r) / (1 + r)) * _mm(MX, Mb)
+
+
 class KineticOperator(eqx.Module):
     """The discrete kinetic equations of every energy: ``A h_{i-1} + B h_i + C h_{i+1} = d``.
 
@@ -152,7 +165,7 @@ def _tunnel_terms(wire: SpinWire, E, dists) -> tuple:
     for index, node, e in wire.barriers():
         if e.electrode is None:
             continue
-        ge = _spin.electrode_blocks(e.electrode, e.magnetization, E)
+        ge = _spin.electrode_blocks(e.electrode, e.magnetization, E, e.bias)
         geR = _spin.to_matrix(ge)  # (B, 4, 4)
         hE = distribution_matrix(dists[index], E)
         geK = _mm(geR, hE) - _mm(hE, advanced(geR))
@@ -213,6 +226,8 @@ def kinetic_operator(wire: SpinWire, sol: SpinSolution, dists, *, delta_profile=
         gRj, gAj, gKj = gR[:, j_sl], gA[:, j_sl], gK[:, j_sl]
         if U is not None:
             gRj, gAj, gKj = _carry(U, gRj), _carry(U, gAj), _carry(U, gKj)
+        if loc.polarised is not None:
+            gRj, gAj, gKj = (_polarise(loc.polarised, y) for y in (gRj, gAj, gKj))
         gRi, gAi, gKi = gR[:, i_sl, None], gA[:, i_sl, None], gK[:, i_sl]
         half = 0.5 * G[None, :, None, None, None]
         fl = floor * G[None, :, None, None] * eye8
@@ -304,16 +319,46 @@ def _check_drive(wire: SpinWire, dists):
         if not needs and d is not None:
             raise ValueError(f"{name} is {'vacuum' if e == 'vacuum' else 'an insulating spin-active barrier'} "
                              "and exchanges no particles: its distribution must be None")
+        if needs and isinstance(e, SpinActive) and e.electrode is not None:
+            for b in (e.electrode.bias, e.bias):
+                b, v = val.concrete(b), val.concrete(d.voltage)
+                if b is not None and np.any(b != 0) and v is not None and np.any(b != -v):
+                    raise ValueError(f"the electrode of {name} has a bias {b} of its own: the kinetic solver takes "
+                                     "the voltage from its SpinDistribution (voltage = -bias); leave the bias unset")
         if needs and isinstance(e, SpinActive) and isinstance(e.electrode, Superconductor):
-            v = [val.concrete(getattr(d, k)) for k in ("voltage", "spin_voltage")]
-            if any(a is None or np.any(np.asarray(a) != 0) for a in v):
-                raise ValueError(f"the electrode of {name} is a superconductor: its distribution must be at zero "
-                                 "voltage and spin voltage (a biased superconducting electrode has no stationary "
-                                 "Keldysh boundary term); use a NormalMetal electrode to inject")
+            vs = val.concrete(d.spin_voltage)
+            if vs is None or np.any(vs != 0):
+                raise ValueError(f"the electrode of {name} is a superconductor: its distribution must be at zero spin "
+                                 "voltage (a spin-split condensate has no stationary state at a spin bias here); use a "
+                                 "NormalMetal electrode to inject spin")
         driven = driven or needs
     if not driven:
         raise ValueError("the wire has no reservoir and no electrode, so its distribution is undetermined; "
                          "make an end 'reservoir' or give a SpinActive barrier a conductance and an electrode")
+
+
+def _barrier_path(index: int):
+    """Where barrier ``index`` (`jaxqp.SpinWire.barriers`) sits in the wire: an end or a contact."""
+    if index < 2:
+        return lambda w: w.ends[index]
+    return lambda w: w.contacts[index - 2].barrier
+
+
+def biased_wire(wire: SpinWire, dists) -> SpinWire:
+    """The wire with every superconducting electrode at the bias of its distribution
+    (`jaxqp.SpinActive.bias` ``= -voltage``), so that its retarded function is the time-averaged one
+    (`jaxqp.spectral.spin.electrode_blocks`); a voltage known to be zero leaves the electrode at rest
+    (its anomalous blocks included)."""
+    for index, _, e in wire.barriers():
+        if not isinstance(e.electrode, Superconductor) or dists[index] is None:
+            continue
+        v = dists[index].voltage
+        c = val.concrete(v)
+        if c is not None and np.all(c == 0):
+            continue
+        e = eqx.tree_at(lambda b: b.bias, e, -jnp.asarray(v), is_leaf=lambda x: x is None)
+        wire = eqx.tree_at(_barrier_path(index), wire, e)
+    return wire
 
 
 def _modes(op: KineticOperator) -> Array:
@@ -366,7 +411,8 @@ def solve_spin_kinetic(wire: SpinWire | Chain, grid: EnergyGrid, distributions, 
 
     (module docstring; docs/theory.md section 18), with reservoir ends at their own voltage, spin
     voltage (any axis) and temperature, vacuum ends, and spin-active ends (spin mixing, and
-    polarised tunnelling to a normal electrode at a voltage and spin voltage).
+    polarised tunnelling to a normal electrode at a voltage and spin voltage, or to a superconducting one at
+    a voltage, time-averaged: `biased_wire`).
 
     Args:
         wire: `jaxqp.SpinWire` or a one-segment `jaxqp.Chain`.
@@ -389,6 +435,7 @@ def solve_spin_kinetic(wire: SpinWire | Chain, grid: EnergyGrid, distributions, 
                         "jaxqp.grids.uniform(-e_max, e_max, n)")
     dists = tuple(distributions)
     _check_drive(wire, dists)
+    wire = biased_wire(wire, dists)
     if spectra is None:
         spectra = _spin.solve_spin(wire, grid.points, delta_profile=delta_profile, options=options, throw=throw)
     elif spectra.gamma.shape[:2] != (grid.n, wire.n_x):
@@ -453,4 +500,4 @@ def self_consistent_gap(wire: SpinWire | Chain, grid: EnergyGrid, distributions,
     wire = _spin.as_spin_wire(wire)
     dists = tuple(distributions)
     _check_drive(wire, dists)
-    return _spin.self_consistent_gap(wire, KineticPairing(dists), grid, **options)
+    return _spin.self_consistent_gap(biased_wire(wire, dists), KineticPairing(dists), grid, **options)

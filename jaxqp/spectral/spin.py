@@ -114,6 +114,27 @@ class SpinNodes(eqx.Module):
     phase: Array
     end_materials: tuple
     end_conductances: tuple
+    mixing: Array  # (3, n) G_phi m / 2 of the spin-active interfaces' sides
+    polarised: Polarised | None = None  # the spin-active interfaces' links (None: none)
+
+
+class Polarised(eqx.Module):
+    """Polarised links (spin-active `jaxqp.Interface` s between segments): the neighbour across link ``l``
+    enters a node's equation as ``S_l(g)`` (`polarise`), with the interface's magnetisation ``m[:, l]``
+    and polarisation ``P[l]`` (0 on ordinary links, where ``S(g) = g``)."""
+
+    m: Array  # (3, n - 1)
+    P: Array  # (n - 1,)
+
+    def sides(self):
+        """``(m.sigma, a, b)`` of the link to the left and to the right of every node: each (2, 2, n) and (n,)
+        (identity transmissions past the ends)."""
+        ms = _spin_vec(self.m)  # (2, 2, n - 1)
+        r = jnp.sqrt(1 - self.P ** 2)
+        a, b = self.P / (1 + r), (1 - r) / (1 + r)
+        pad = lambda v, side: jnp.concatenate([jnp.zeros_like(v[..., :1]), v] if side == 0  # noqa: E731
+                                              else [v, jnp.zeros_like(v[..., :1])], -1)
+        return tuple((pad(ms, k), pad(a, k), pad(b, k)) for k in (0, 1))
 
 
 class SpinWire(eqx.Module):
@@ -260,10 +281,23 @@ class SpinWire(eqx.Module):
         n = geo.x.shape[0]
         p = _wire.node_params(chain, geo)
         ends = (chain.segments[0], chain.segments[-1])
+        mixing = jnp.zeros((3, n))
+        m, P = jnp.zeros((3, n - 1)).at[2].set(1.0), jnp.zeros(n - 1)
+        for k, face in enumerate(chain.interfaces):
+            if face.spin_active:  # a tunnel link between the last node of segment k and the first of k + 1
+                link = int(geo.segment_nodes[k + 1][0]) - 1
+                q = face.mixing_sides()
+                mixing = mixing.at[:, link].add(0.5 * q[0] * face.magnetization)
+                mixing = mixing.at[:, link + 1].add(0.5 * q[1] * face.magnetization)
+                m = m.at[:, link].set(face.magnetization)
+                if face.polarization is not None:
+                    P = P.at[link].set(face.polarization)
+        polarised = Polarised(m=m, P=P) if any(f.polarization is not None for f in chain.interfaces) else None
         nodes = SpinNodes(x=tuple(float(v) for v in geo.x), params=p, h=p.hvec / p.mass,
                           delta=jnp.abs(p.delta) / p.mass, phase=jnp.angle(p.delta + 1e-300),
                           end_materials=tuple(s.material for s in ends),
-                          end_conductances=tuple(s.conductance / s.length for s in ends))
+                          end_conductances=tuple(s.conductance / s.length for s in ends), mixing=mixing,
+                          polarised=polarised)
         return cls(chain.segments[0].material, float(chain.length), int(n), ends=chain.boundaries, nodes=nodes)
 
     def exchange_field(self) -> Array:
@@ -345,6 +379,7 @@ class NodeTerms(eqx.Module):
     ext: Array  # (4 blocks, 2, 2, n, B): G_T S(g_e) per node
     target: Array  # (2, 8, B) Dirichlet values
     gauge: _Gauge | None = None  # spin-orbit gauge field (None: none)
+    polarised: Polarised | None = None  # polarised links of spin-active interfaces (None: none)
 
 
 class _Gauge(eqx.Module):
@@ -417,27 +452,40 @@ def _w_blocks(gam, gamt, loc: NodeTerms, eta):
     Gl = jnp.concatenate([jnp.zeros(1), loc.links])
     Gr = jnp.concatenate([loc.links, jnp.zeros(1)])
 
-    def nb(x):
-        left = jnp.concatenate([jnp.zeros_like(x[:, :, :1]), x[:, :, :-1]], 2)
-        right = jnp.concatenate([x[:, :, 1:], jnp.zeros_like(x[:, :, :1])], 2)
-        if loc.gauge is not None:  # covariant: the neighbour carried to this node, plus sum_k A_k x A_k
-            return 0.5 * (col(Gl) * _carry(loc.gauge.left, left) + col(Gr) * _carry(loc.gauge.right, right)) \
-                + _sandwich(loc.gauge.across, x)
-        return 0.5 * (col(Gl) * left + col(Gr) * right)
+    shift = lambda x, k: jnp.concatenate([jnp.zeros_like(x[:, :, :1]), x[:, :, :-1]], 2) if k == 1 \
+        else jnp.concatenate([x[:, :, 1:], jnp.zeros_like(x[:, :, :1])], 2)  # noqa: E731
+    left, right = _links(loc, tuple(shift(b, 1) for b in g), tuple(shift(b, -1) for b in g))
+    nb = [0.5 * (col(Gl) * a + col(Gr) * b) for a, b in zip(left, right, strict=True)]
+    if loc.gauge is not None:  # covariant: plus sum_k A_k x A_k
+        nb = [v + _sandwich(loc.gauge.across, b) for v, b in zip(nb, g, strict=True)]
 
     one = _eye_like(gam)
     eps = col(loc.mass) * (loc.z + 1j * eta)[None, None, None, :] + 1j * col(loc.gamma)
     hs = _spin_vec(loc.hvec[..., None])  # (2, 2, n, 1)
     orb, so, sf = col(loc.orb), col(loc.so), col(loc.sf)
-    W11 = nb(g[0]) + 0.5 * loc.ext[0] - 1j * (eps * one + hs) + orb * g[0] + so * _pauli_sum(g[0]) \
+    W11 = nb[0] + 0.5 * loc.ext[0] - 1j * (eps * one + hs) + orb * g[0] + so * _pauli_sum(g[0]) \
         + sf * _pauli_sum(g[0])
-    W22 = nb(g[3]) + 0.5 * loc.ext[3] + 1j * (eps * one + hs) + orb * g[3] + so * _pauli_sum(g[3]) \
+    W22 = nb[3] + 0.5 * loc.ext[3] + 1j * (eps * one + hs) + orb * g[3] + so * _pauli_sum(g[3]) \
         + sf * _pauli_sum(g[3])
-    W12 = nb(g[1]) + 0.5 * loc.ext[1] - 1j * col(loc.delta) * one - orb * g[1] + so * _pauli_sum(g[1]) \
+    W12 = nb[1] + 0.5 * loc.ext[1] - 1j * col(loc.delta) * one - orb * g[1] + so * _pauli_sum(g[1]) \
         - sf * _pauli_sum(g[1])
-    W21 = nb(g[2]) + 0.5 * loc.ext[2] + 1j * col(loc.delta_t) * one - orb * g[2] + so * _pauli_sum(g[2]) \
+    W21 = nb[2] + 0.5 * loc.ext[2] + 1j * col(loc.delta_t) * one - orb * g[2] + so * _pauli_sum(g[2]) \
         - sf * _pauli_sum(g[2])
     return W11, W12, W21, W22
+
+
+def _links(loc: NodeTerms, left, right):
+    """The neighbours' blocks (4 blocks each, (2, 2, n, ...)) as they enter a node's link terms: carried by
+    the gauge transport and through the polarised links (``S(g)``) of spin-active interfaces."""
+    if loc.gauge is not None:
+        left = tuple(_carry(loc.gauge.left, b) for b in left)
+        right = tuple(_carry(loc.gauge.right, b) for b in right)
+    if loc.polarised is not None:
+        extra = (None,) * (left[0].ndim - 3)
+        (ml, al, bl), (mr, ar, br) = loc.polarised.sides()
+        left = polarise(left, ml[(...,) + extra], al[(...,) + extra], bl[(...,) + extra])
+        right = polarise(right, mr[(...,) + extra], ar[(...,) + extra], br[(...,) + extra])
+    return left, right
 
 
 def _project(gam, gamt, W):
@@ -536,12 +584,9 @@ def _blocks(Y, loc: NodeTerms, dirichlet, eta):
     shift = lambda a, k: jnp.roll(a, k, axis=2)  # noqa: E731
     Gl = jnp.concatenate([jnp.zeros(1), loc.links])
     Gr = jnp.concatenate([loc.links, jnp.zeros(1)])
-    carry_l = carry_r = lambda d: d  # noqa: E731
-    if loc.gauge is not None:
-        carry_l = lambda d: _carry(loc.gauge.left, d)  # noqa: E731
-        carry_r = lambda d: _carry(loc.gauge.right, d)  # noqa: E731
-    A = as_block(*proj(*(0.5 * col(Gl) * carry_l(shift(d, 1)) for d in dG)))
-    C = as_block(*proj(*(0.5 * col(Gr) * carry_r(shift(d, -1)) for d in dG)))
+    left, right = _links(loc, tuple(shift(d, 1) for d in dG), tuple(shift(d, -1) for d in dG))
+    A = as_block(*proj(*(0.5 * col(Gl) * d for d in left)))
+    C = as_block(*proj(*(0.5 * col(Gr) * d for d in right)))
     A, Bm, C = _wire.dirichlet_blocks(A, Bm, C, dirichlet)
     return R, A, Bm, C
 
@@ -588,27 +633,47 @@ def _bulk_blocks(z, hvec, delta, phase, gamma, zeta=0.0, b_so=0.0, b_sf=0.0):
     return gam, gamt
 
 
-def electrode_blocks(el: Electrode, m, z):
-    """Retarded blocks of an electrode's 4x4 function (spin axis m), each (2, 2, B)."""
+def electrode_blocks(el: Electrode, m, z, bias=None):
+    """Retarded blocks of an electrode's 4x4 function (spin axis m), each (2, 2, B).
+
+    A superconducting electrode at a ``bias`` (`jaxqp.SpinActive.bias`, its electrochemical potential;
+    ``None``: at rest) enters through its time average: the electron block at ``E - bias``, the hole
+    block at ``E + bias``, and no anomalous blocks (they oscillate at the Josephson frequency
+    ``2 bias``, so their stationary part vanishes)."""
     B = z.shape[0]
     if isinstance(el, Superconductor):
         hv = jnp.asarray(m)[:, None] * el.h
-        gam, gamt = _bulk_blocks(z, hv, jnp.reshape(el.delta, (1,)), jnp.zeros(1), jnp.reshape(el.gamma, (1,)),
-                                 jnp.reshape(el.zeta, (1,)), jnp.reshape(el.b_so, (1,)), jnp.reshape(el.b_sf, (1,)))
-        return tuple(b[:, :, 0] for b in blocks_from_riccati(gam, gamt))
+
+        def bulk(zz):
+            gam, gamt = _bulk_blocks(zz, hv, jnp.reshape(el.delta, (1,)), jnp.zeros(1), jnp.reshape(el.gamma, (1,)),
+                                     jnp.reshape(el.zeta, (1,)), jnp.reshape(el.b_so, (1,)),
+                                     jnp.reshape(el.b_sf, (1,)))
+            return tuple(b[:, :, 0] for b in blocks_from_riccati(gam, gamt))
+
+        if bias is None:
+            return bulk(z)
+        e, h = bulk(z - bias), bulk(z + bias)
+        return (e[0], 0 * e[1], 0 * e[2], h[3])
     one = jnp.broadcast_to(jnp.asarray(_EYE2)[:, :, None], (2, 2, B))
     return (one, 0 * one, 0 * one, -one)
+
+
+def polarise(x, ms, a, b):
+    """``S(x) = x + a {M, x} + b M x M`` with ``M = tau_3 m.sigma`` on 2x2 blocks ``x`` (4 blocks, each (2, 2, ...));
+    ``ms = m.sigma`` (2, 2, ...) and ``a``, ``b`` broadcast against the blocks' batch."""
+    rows, cols = (1, 1, -1, -1), (1, -1, 1, -1)  # the sign of M on the row and the column block
+    out = []
+    for k in range(4):
+        mx = _mm(ms, x[k])
+        out.append(x[k] + a * (rows[k] * mx + cols[k] * _mm(x[k], ms)) + b * (rows[k] * cols[k]) * _mm(mx, ms))
+    return tuple(out)
 
 
 def transmission(ge, m, P):
     """``S(g_e)`` of the module docstring, blocks (2, 2, B)."""
     ms = _spin_vec(jnp.asarray(m)[:, None])  # (2, 2, 1)
-    Mb = (ms, 0 * ms, 0 * ms, -ms)  # tau_3 m.sigma
     r = jnp.sqrt(1 - P ** 2)
-    a, b = P / (1 + r), (1 - r) / (1 + r)
-    MG, GM = _block_mm(Mb, ge), _block_mm(ge, Mb)
-    MGM = _block_mm(MG, Mb)
-    return tuple(ge[i] + a * (MG[i] + GM[i]) + b * MGM[i] for i in range(4))
+    return polarise(ge, ms, P / (1 + r), (1 - r) / (1 + r))
 
 
 class _Nodes(NamedTuple):
@@ -628,7 +693,7 @@ def _node_data(wire: SpinWire, delta_profile):
         if delta_profile is not None:
             raise ValueError("a Delta profile needs a one-segment wire in the spin-general solvers")
         nb = wire.nodes
-        return _Nodes(mass=nb.params.mass, h=nb.h, hb=hb, delta=nb.delta, phase=nb.phase)
+        return _Nodes(mass=nb.params.mass, h=nb.h, hb=hb + nb.mixing, delta=nb.delta, phase=nb.phase)
     dx = wire.length / (n - 1)
     vol = np.full(n, dx)
     vol[0] = vol[-1] = dx / 2
@@ -657,7 +722,7 @@ def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False, boundary
     target = jnp.zeros((2, 8, B), cdt)
     for index, node, e in wire.barriers() if boundary else ():
         if e.electrode is not None:
-            ge = electrode_blocks(e.electrode, e.magnetization, z)
+            ge = electrode_blocks(e.electrode, e.magnetization, z, e.bias)
             S = transmission(ge, e.magnetization, e.polarization)
             ext = ext.at[:, :, :, node].add(wire.barrier_conductance(index) * e.conductance * jnp.stack(S))
     for side, node in ((0, 0), (1, n - 1)) if boundary else ():
@@ -672,7 +737,7 @@ def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False, boundary
         p = wire.nodes.params
         return NodeTerms(mass=mass, hvec=p.hvec + nd.hb, gamma=p.gamma, delta=p.delta, delta_t=p.delta_t,
                          orb=p.own - p.sf / 2, so=p.so / 2, sf=p.sf / 2, links=p.links, z=z.astype(cdt), ext=ext,
-                         target=target), nd
+                         target=target, polarised=wire.nodes.polarised), nd
     links = jnp.full(n - 1, wire.conductance * (n - 1) / wire.length)
     gauge = None if wire.spin_orbit is None else _gauge(wire.spin_orbit, mass, wire.length / (n - 1), uniform)
     return NodeTerms(mass=mass, hvec=mass * nd.h + nd.hb, gamma=mass * m.gamma, delta=mass * dcomplex,

@@ -736,8 +736,8 @@ def _as_chain(structure) -> Chain:
     if not isinstance(structure, Chain):
         raise TypeError(f"expected a jaxqp.Chain, Segment or Wire, got {type(structure).__name__}")
     if not structure.is_collinear():
-        raise ValueError("this chain has a spin-active end, a non-uniform exchange field or a spin-orbit gauge "
-                         "field, which the collinear solver does not have: solve it with jaxqp.solve_spin(chain, E)")
+        raise ValueError("this chain has a spin-active end or interface, a non-uniform exchange field or a spin-orbit "
+                         "gauge field, which the collinear solver lacks: solve it with jaxqp.solve_spin(chain, E)")
     return structure
 
 
