@@ -132,7 +132,7 @@ def stack_conf() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mids(n_x: int = STACK["n_x"]):
+def _mids(n_x: int):
     return [k * n_x + (n_x - 1) // 2 for k in range(3)]
 
 
@@ -141,16 +141,17 @@ def read_stack(folder: Path) -> dict:
     tot = s[:, 1:5] + lossy[:, 1:5]
     lengths = STACK["lengths"]
     out = {"barrier_charge": [float(tot[0, 0] / lengths[0]), float(tot[-1, 0] / lengths[-1])],
-           "J_mid": [(tot[i] / L).tolist() for i, L in zip(_mids(), lengths, strict=True)],
-           "accumulation_mid": [(-a[i, 1:5]).tolist() for i in _mids()]}
+           "J_mid": [(tot[i] / L).tolist() for i, L in zip(_mids(STACK["n_x"]), lengths, strict=True)],
+           "accumulation_mid": [(-a[i, 1:5]).tolist() for i in _mids(STACK["n_x"])]}
     return out | _wall(folder)
 
 
-def jaxqp_stack() -> dict:
-    grid = _mirrored_grid()
+def jaxqp_stack(n_x: int = STACK["n_x"], grid: grids.EnergyGrid | None = None) -> dict:
+    """The stack on GENEUS' grid (default) or on ``n_x`` nodes per layer and ``grid``."""
+    grid = _mirrored_grid() if grid is None else grid
     T, h = STACK["T"] * TC0, STACK["h"]
     fm, sc = qp.Superconductor(delta=0.0, h=h, gamma=0.01), qp.Superconductor(delta=1.0, gamma=0.01)
-    (l1, l2, l3), n = STACK["lengths"], STACK["n_x"]
+    (l1, l2, l3), n = STACK["lengths"], n_x
     segs = (qp.Segment(fm, l1, n_x=n, exchange_direction=(1, 0, 0)), qp.Segment(sc, l2, n_x=n),
             qp.Segment(fm, l3, n_x=n, exchange_direction=(0, 1, 0)))
     faces = tuple(qp.Interface(f["conductance"], polarization=f["polarization"],
@@ -165,18 +166,39 @@ def jaxqp_stack() -> dict:
     acc = np.concatenate([np.asarray(out.charge_potential)[:, None], np.asarray(out.spin_accumulation)], 1)
     bc = np.asarray(out.barrier_charge)
     return {"barrier_charge": [float(bc[0]), float(-bc[1])],
-            "J_mid": [(0.5 * (link[i - 1] + link[i])).tolist() for i in _mids()],
-            "accumulation_mid": [acc[i].tolist() for i in _mids()], "wall_s_first_call": wall,
+            "J_mid": [(0.5 * (link[i - 1] + link[i])).tolist() for i in _mids(n)],
+            "accumulation_mid": [acc[i].tolist() for i in _mids(n)], "wall_s_first_call": wall,
             "n_x": int(out.x.shape[0]), "n_energy": int(grid.n), "converged": bool(np.all(np.asarray(out.converged)))}
+
+
+def coarse_stack(n_x: int, n_positive: int, geneus: dict | None) -> dict:
+    """The stack on ``n_x`` nodes per layer and an adaptive grid of ``2 n_positive - 1`` energies (refined at
+    the gap edge, the Fermi edges of the bias and the ferromagnets' split edges), first and warm call."""
+    g = K.symmetric_grid(grids.adaptive(jnp.asarray([1.0, STACK["voltage"], 1 - STACK["h"], 1 + STACK["h"]]),
+                                        jnp.asarray([0.01, STACK["T"] * TC0, 0.1, 0.1]), 0.0, 30.0, n_positive))
+    first = jaxqp_stack(n_x, g)
+    t0 = time.perf_counter()
+    out = jaxqp_stack(n_x, g)
+    out["wall_s_warm"] = time.perf_counter() - t0
+    out["wall_s_first_call"] = first["wall_s_first_call"]
+    if geneus is not None:
+        out["max_relative_difference"] = {k: _relative(out[k], geneus[k])
+                                          for k in ("barrier_charge", "J_mid", "accumulation_mid")}
+    return out
 
 
 def _wall(folder: Path) -> dict:
     tl = folder / "time.log"
+    out: dict = {}
     if tl.exists():
-        m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", tl.read_text())
+        text = tl.read_text()
+        m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
         if m:
-            return {"wall_s": sum(float(p) * 60 ** i for i, p in enumerate(reversed(m.group(1).split(":"))))}
-    return {}
+            out["wall_s"] = sum(float(p) * 60 ** i for i, p in enumerate(reversed(m.group(1).split(":"))))
+        m = re.search(r"User time \(seconds\): (\S+)", text)
+        if m:
+            out["cpu_user_s"] = float(m.group(1))
+    return out
 
 
 def _mirrored_grid() -> grids.EnergyGrid:
@@ -298,6 +320,7 @@ def main():
             row["geneus"] = read_stack(a.geneus / "fsf_stack")
             row["max_relative_difference"] = {k: _relative(row["jaxqp"][k], row["geneus"][k])
                                               for k in ("barrier_charge", "J_mid", "accumulation_mid")}
+        row["jaxqp_coarse"] = [coarse_stack(n_x, n_e, row.get("geneus")) for n_x, n_e in ((21, 300), (21, 500))]
         rows["fsf_stack"] = row
         print("fsf_stack", {k: v for k, v in row.items() if k not in ("case", "geneus_conf")}, flush=True)
     write("spin_geneus", {"grid": {"n_x": 101, "n_energy_positive": 1000}, "cases": rows})

@@ -423,3 +423,25 @@ def test_biased_spin_split_superconducting_electrode_equals_the_collinear_tunnel
         K.solve_spin_kinetic(own, GRID, (d, d, qp.SpinDistribution(0.1, voltage=0.5)))
     with pytest.raises(ValueError, match="spin voltage"):
         K.solve_spin_kinetic(wire, GRID, (d, d, qp.SpinDistribution(0.1, spin_voltage=0.2)))
+
+
+def test_large_problems_run_in_energy_chunks_with_the_same_result(monkeypatch):
+    """Energies beyond a batch of ENERGY_NODES_PER_BATCH energy-nodes are solved in equal chunks (lax.map):
+    the retarded and the kinetic solutions equal those of one batch (an extra energy of zero weight makes
+    the chunked program a new one)."""
+    sc = qp.Superconductor(delta=1.0, gamma=1e-2)
+    face = qp.Interface(0.5, polarization=0.3, spin_mixing=(0.3, -0.2), magnetization=(1, 0, 0))
+    end = qp.SpinActive(0.2, (0, 1, 0), conductance=0.5, electrode=qp.NormalMetal())
+    chain = qp.Chain((qp.Segment(sc, 2.0, n_x=9), qp.Segment(sc, 1.0, n_x=5, conductance=2.0)),
+                     interfaces=(face,), ends=(end, "reservoir"), growth=0.0)
+    drive = (qp.SpinDistribution(0.1, voltage=0.4, spin_voltage=0.3, axis=(0, 0, 1)), qp.SpinDistribution(0.1))
+    grid = grids.uniform(-3.0, 3.0, 61)
+    one = K.solve_spin_kinetic(chain, grid, drive)
+    monkeypatch.setattr(S, "ENERGY_NODES_PER_BATCH", 14 * 8)
+    assert S.energy_chunk(14, 62) == 8
+    longer = grids.EnergyGrid(points=np.append(grid.points, 3.5), weights=np.append(grid.weights, 0.0))
+    chunks = K.solve_spin_kinetic(chain, longer, drive)
+    np.testing.assert_allclose(chunks.modes[:61], one.modes, atol=1e-12)
+    for name in ("charge_current", "spin_current", "barrier_charge", "barrier_spin", "spin_accumulation"):
+        np.testing.assert_allclose(getattr(chunks, name), getattr(one, name), atol=1e-14)
+    assert np.max(np.abs(np.asarray(one.spin_current))) > 1e-3

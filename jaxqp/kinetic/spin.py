@@ -373,12 +373,11 @@ def _keldysh(sol: SpinSolution, h) -> Array:
     return _mm(gR, H) - _mm(H, advanced(gR))
 
 
-@eqx.filter_jit
-def _solve_jit(wire, sol, dists, weights, delta_profile, floor):
+def _per_energy(wire, sol: SpinSolution, dists, delta_profile, floor):
+    """Modes, link currents, barrier currents and accumulation integrands of the energies of ``sol``."""
     op = kinetic_operator(wire, sol, dists, delta_profile=delta_profile, floor=floor)
     h = _modes(op)  # (B, n, 8)
     j = jnp.einsum("bnac,bnc->bna", op.own, h[:, :-1]) + jnp.einsum("bnac,bnc->bna", op.next, h[:, 1:])
-    w = 0.5 * jnp.asarray(weights)
     E = sol.energy
     gK = _keldysh(sol, h)
     gR = sol.retarded()
@@ -392,6 +391,24 @@ def _solve_jit(wire, sol, dists, weights, delta_profile, floor):
     t3 = jnp.asarray(_TAU3)
     pot = jnp.real(jnp.trace(gK, axis1=-2, axis2=-1)) / 8
     acc = jnp.real(jnp.einsum("kij,bnji->bnk", t3 @ jnp.asarray(_SIG), gK)) / 8
+    return h, j, tj, pot, acc
+
+
+def _energy_leaves(sol: SpinSolution) -> tuple:
+    return (sol.energy, sol.gamma, sol.gamma_t, sol.converged)
+
+
+@eqx.filter_jit
+def _solve_jit(wire, sol, dists, weights, delta_profile, floor):
+    def batch(leaves):
+        e, g, gt, ok = leaves
+        part = SpinSolution(energy=e, x=sol.x, gamma=g, gamma_t=gt, converged=ok, residual=ok, iterations=ok,
+                            links=sol.links, transport=sol.transport)
+        return _per_energy(wire, part, dists, delta_profile, floor)
+
+    E = sol.energy
+    h, j, tj, pot, acc = _spin.chunked(batch, _energy_leaves(sol), _spin.energy_chunk(wire.n_x, E.shape[0]))
+    w = 0.5 * jnp.asarray(weights)
     return SpinKineticSolution(
         energy=E, x=sol.x, modes=h, spectral_current=j,
         charge_current=jnp.einsum("b,bn->n", w, j[..., 1]), spin_current=jnp.einsum("b,bnk->nk", w, j[..., 2:5]),
