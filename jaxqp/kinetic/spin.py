@@ -130,16 +130,17 @@ def _carry(U, x):
 
 
 def _polarise(pol: _spin.Polarised, x):
-    """``S(x) = x + a {M, x} + b M x M`` on every link (`jaxqp.spectral.spin.polarise`), ``M = tau_3 m.sigma``:
-    x ``(B, n - 1, ..., 4, 4)``."""
-    ms = jnp.einsum("kl,kij->lij", pol.m.astype(complex), jnp.asarray(_S2))
-    M = jnp.asarray(_TAU3) @ _blockdiag(ms)  # (n - 1, 4, 4)
-    r = jnp.sqrt(1 - pol.P ** 2)
+    """``S(x) = x + a {M, x} + b M x M`` (`jaxqp.spectral.spin.polarise` in 4x4 form, ``M = tau_3 m.sigma``) on
+    the polarised links of x ``(B, n - 1, ..., 4, 4)``; the other links unchanged."""
+    ms, a, b = pol.weights()
+    M = jnp.asarray(_TAU3) @ _blockdiag(jnp.moveaxis(ms, -1, 0))  # (k, 4, 4)
     extra = (None,) * (x.ndim - 4)
     col = lambda v: v[(None, slice(None)) + extra + (None, None)]  # noqa: E731
     Mb = M[(None, slice(None)) + extra]
-    MX = _mm(Mb, x)
-    return x + col(pol.P / (1 + r)) * (MX + _mm(x, Mb)) + col((1 - r) / (1 + r)) * _mm(MX, Mb)
+    idx = np.asarray(pol.links)
+    y = x[:, idx]
+    MY = _mm(Mb, y)
+    return x.at[:, idx].set(y + col(a) * (MY + _mm(y, Mb)) + col(b) * _mm(MY, Mb))
 
 
 class KineticOperator(eqx.Module):

@@ -119,22 +119,17 @@ class SpinNodes(eqx.Module):
 
 
 class Polarised(eqx.Module):
-    """Polarised links (spin-active `jaxqp.Interface` s between segments): the neighbour across link ``l``
-    enters a node's equation as ``S_l(g)`` (`polarise`), with the interface's magnetisation ``m[:, l]``
-    and polarisation ``P[l]`` (0 on ordinary links, where ``S(g) = g``)."""
+    """Polarised links (spin-active `jaxqp.Interface` s with a polarisation, between segments): the
+    neighbour across link ``links[k]`` enters a node's equation as ``S(g)`` (`polarise`) with the
+    interface's magnetisation ``m[:, k]`` and polarisation ``P[k]``; every other link carries ``g``."""
 
-    m: Array  # (3, n - 1)
-    P: Array  # (n - 1,)
+    links: tuple = eqx.field(static=True)  # link indices (node l to l + 1)
+    m: Array  # (3, k)
+    P: Array  # (k,)
 
-    def sides(self):
-        """``(m.sigma, a, b)`` of the link to the left and to the right of every node: each (2, 2, n) and (n,)
-        (identity transmissions past the ends)."""
-        ms = _spin_vec(self.m)  # (2, 2, n - 1)
-        r = jnp.sqrt(1 - self.P ** 2)
-        a, b = self.P / (1 + r), (1 - r) / (1 + r)
-        pad = lambda v, side: jnp.concatenate([jnp.zeros_like(v[..., :1]), v] if side == 0  # noqa: E731
-                                              else [v, jnp.zeros_like(v[..., :1])], -1)
-        return tuple((pad(ms, k), pad(a, k), pad(b, k)) for k in (0, 1))
+    def weights(self):
+        """``(m.sigma (2, 2, k), a (k,), b (k,))`` of `polarise`."""
+        return (_spin_vec(self.m),) + transmission_weights(self.P)
 
 
 class SpinWire(eqx.Module):
@@ -282,17 +277,18 @@ class SpinWire(eqx.Module):
         p = _wire.node_params(chain, geo)
         ends = (chain.segments[0], chain.segments[-1])
         mixing = jnp.zeros((3, n))
-        m, P = jnp.zeros((3, n - 1)).at[2].set(1.0), jnp.zeros(n - 1)
+        links, ms, Ps = [], [], []
         for k, face in enumerate(chain.interfaces):
             if face.spin_active:  # a tunnel link between the last node of segment k and the first of k + 1
                 link = int(geo.segment_nodes[k + 1][0]) - 1
                 q = face.mixing_sides()
                 mixing = mixing.at[:, link].add(0.5 * q[0] * face.magnetization)
                 mixing = mixing.at[:, link + 1].add(0.5 * q[1] * face.magnetization)
-                m = m.at[:, link].set(face.magnetization)
                 if face.polarization is not None:
-                    P = P.at[link].set(face.polarization)
-        polarised = Polarised(m=m, P=P) if any(f.polarization is not None for f in chain.interfaces) else None
+                    links.append(link)
+                    ms.append(face.magnetization)
+                    Ps.append(face.polarization)
+        polarised = Polarised(links=tuple(links), m=jnp.stack(ms, 1), P=jnp.stack(Ps)) if links else None
         nodes = SpinNodes(x=tuple(float(v) for v in geo.x), params=p, h=p.hvec / p.mass,
                           delta=jnp.abs(p.delta) / p.mass, phase=jnp.angle(p.delta + 1e-300),
                           end_materials=tuple(s.material for s in ends),
@@ -480,11 +476,16 @@ def _links(loc: NodeTerms, left, right):
     if loc.gauge is not None:
         left = tuple(_carry(loc.gauge.left, b) for b in left)
         right = tuple(_carry(loc.gauge.right, b) for b in right)
-    if loc.polarised is not None:
+    if loc.polarised is not None:  # only on the interface links: node l + 1 sees node l across link l, and back
         extra = (None,) * (left[0].ndim - 3)
-        (ml, al, bl), (mr, ar, br) = loc.polarised.sides()
-        left = polarise(left, ml[(...,) + extra], al[(...,) + extra], bl[(...,) + extra])
-        right = polarise(right, mr[(...,) + extra], ar[(...,) + extra], br[(...,) + extra])
+        ms, a, b = (w[(...,) + extra] for w in loc.polarised.weights())
+        idx = np.asarray(loc.polarised.links)
+
+        def across(blocks, nodes):
+            out = polarise(tuple(x[:, :, nodes] for x in blocks), ms, a, b)
+            return tuple(x.at[:, :, nodes].set(o) for x, o in zip(blocks, out, strict=True))
+
+        left, right = across(left, idx + 1), across(right, idx)
     return left, right
 
 
@@ -669,11 +670,17 @@ def polarise(x, ms, a, b):
     return tuple(out)
 
 
+def transmission_weights(P):
+    """``(a, b) = (P, 1 - sqrt(1 - P^2)) / (1 + sqrt(1 - P^2))``: the weights of ``{M, g}`` and ``M g M`` in
+    the spin-active transmission ``S`` (module docstring)."""
+    r = jnp.sqrt(1 - P ** 2)
+    return P / (1 + r), (1 - r) / (1 + r)
+
+
 def transmission(ge, m, P):
     """``S(g_e)`` of the module docstring, blocks (2, 2, B)."""
     ms = _spin_vec(jnp.asarray(m)[:, None])  # (2, 2, 1)
-    r = jnp.sqrt(1 - P ** 2)
-    return polarise(ge, ms, P / (1 + r), (1 - r) / (1 + r))
+    return polarise(ge, ms, *transmission_weights(P))
 
 
 class _Nodes(NamedTuple):
