@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -340,6 +341,7 @@ class Wire(eqx.Module):
             spectrum around it).  Static.
     """
 
+    STATIC_ZEROS: ClassVar[tuple[str, ...]] = ("phase_gradient",)  # validation.freeze_known_zeros
     material: Superconductor
     length: float = eqx.field(static=True)
     contacts: tuple = ()
@@ -466,6 +468,7 @@ class Segment(eqx.Module):
             (spin-general solver only).
     """
 
+    STATIC_ZEROS: ClassVar[tuple[str, ...]] = ("phase_gradient",)  # validation.freeze_known_zeros
     material: Superconductor
     length: float = eqx.field(static=True)
     n_x: int = eqx.field(default=41, static=True)

@@ -36,7 +36,6 @@ processed in chunks (``chunk_size``) so that maps of any size fit in memory.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
 import equinox as eqx
@@ -74,8 +73,14 @@ _CUSTOM_WINDOW = 8.0  # energy window (units of Delta0) around the biases for cu
 _WINDOW_QUANTUM = 0.125  # integration windows are rounded outward to multiples of this (units of Delta0)
 
 
+def _per_point_fields(el) -> tuple:
+    """The electrode's fields that vary over a batch: not None, and not a known zero (a Python float,
+    `jaxqp.internal.validation.freeze_known_zeros`), which stays static."""
+    return tuple(k for k in el._batch_fields if getattr(el, k) is not None and not isinstance(getattr(el, k), float))
+
+
 def _rebuild(electrode, values):
-    return dataclasses.replace(electrode, **values)
+    return eqx.tree_at(lambda e: [getattr(e, k) for k in values], electrode, list(values.values()))
 
 
 _PER_BIAS_FRACTION = 0.8  # per-bias grids: every sharp feature is a centre, little uniform background
@@ -175,7 +180,7 @@ def _auto_chunk(n_points: int, n_energy: int) -> int:
     return int(max(1, min(n_points, (1 << 22) // max(n_energy, 1))))
 
 
-@eqx.filter_jit
+@val.jit_known_zeros
 def _batched(point_fn, left, right, V, TL, TR, P, n, grid, what, chunk):
     """Evaluate ``point_fn`` over the broadcast batch, ``chunk`` points at a time.
 
@@ -198,7 +203,7 @@ def _batched(point_fn, left, right, V, TL, TR, P, n, grid, what, chunk):
         return flat.reshape((nchunk, chunk) + (trailing or (1,)))
 
     def fields(el):
-        return {k: prep(getattr(el, k)) for k in el._batch_fields if getattr(el, k) is not None}
+        return {k: prep(getattr(el, k)) for k in _per_point_fields(el)}
 
     xs = (fields(left), fields(right), prep(V), prep(TL), prep(TR), prep(P))
     common = grid is not None and grid.points.ndim == 1
@@ -374,7 +379,7 @@ def _shared_quantities(left, right, V, TL, TR, P, n, what, left_normal, spin_spl
     return _flag(out, lax.stop_gradient(ok))
 
 
-@eqx.filter_jit
+@val.jit_known_zeros
 def _batched_shared(left, right, V, TL, TR, P, n, what, layout, shape, chunk_sets):
     """The shared path over the broadcast batch: parameter sets in chunks, all biases of a set at once."""
     bias_axes, left_normal, spin_split = layout
@@ -395,7 +400,7 @@ def _batched_shared(left, right, V, TL, TR, P, n, what, layout, shape, chunk_set
         return flat.reshape((nchunk, chunk) + flat.shape[1:])
 
     def fields(el):
-        return {k: prep(getattr(el, k)) for k in el._batch_fields if getattr(el, k) is not None}
+        return {k: prep(getattr(el, k)) for k in _per_point_fields(el)}
 
     xs = (fields(left), fields(right), prep(V, True), prep(TL), prep(TR), prep(P))
     most = int(max(1, min(m, _SHARED_NODES // max(chunk * n, 1))))

@@ -156,6 +156,8 @@ class Superconductor(Electrode):
     - ``gamma``: Dynes broadening.
     """
 
+    # zero depairing makes the bulk equation linear (closed form): jaxqp.internal.validation.freeze_known_zeros
+    STATIC_ZEROS: ClassVar[tuple[str, ...]] = ("zeta", "b_so", "b_sf")
     delta: ArrayLike = eqx.field(default=1.0, converter=jnp.asarray)
     h: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)
     zeta: ArrayLike = eqx.field(default=0.0, converter=jnp.asarray)

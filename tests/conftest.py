@@ -9,6 +9,7 @@ import jax
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from jax import monitoring
 
 import jaxqp  # enables float64
 
@@ -42,8 +43,39 @@ settings.register_profile("deep", max_examples=400, deadline=None, suppress_heal
 settings.load_profile(os.environ.get("JAXQP_HYPOTHESIS_PROFILE", "ci"))
 
 
+# Seconds of XLA backend compilation in this process (JAX's monitoring events): the part of a cold
+# run that sharing compiled programs between tests saves; each worker reports its own, and the summary
+# prints them.
+_COMPILE_S = [0.0]
+
+
+def _on_duration(event, duration, **_):
+    if event == "/jax/core/compile/backend_compile_duration":
+        _COMPILE_S[0] += duration
+
+
+monitoring.register_event_duration_secs_listener(_on_duration)
+_WORKER_COMPILE_S: dict = {}
+
+
+def pytest_sessionfinish(session):
+    output = getattr(session.config, "workeroutput", None)  # an xdist worker
+    if output is not None:
+        output["compile_s"] = _COMPILE_S[0]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _WORKER_COMPILE_S[node.gateway.id] = getattr(node, "workeroutput", {}).get("compile_s", float("nan"))
+
+
 def pytest_terminal_summary(terminalreporter):
-    """How many hypothesis draws each property test ran (``record_property("draws", n)``)."""
+    """XLA compilation time per process, and how many hypothesis draws each property test ran
+    (``record_property("draws", n)``)."""
+    per = _WORKER_COMPILE_S or {"main": _COMPILE_S[0]}
+    terminalreporter.write_sep("-", "XLA backend compilation")
+    terminalreporter.write_line(", ".join(f"{k}: {v:.0f} s" for k, v in sorted(per.items()))
+                                + f"; {sum(per.values()):.0f} s in all")
     rows = [(r.nodeid, v) for r in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
             for k, v in getattr(r, "user_properties", ()) if k == "draws"]
     if rows:

@@ -7,6 +7,7 @@ import pytest
 
 import jaxqp as qp
 from jaxqp.devices import spin_injection as si
+from jaxqp.internal import validation as val
 from jaxqp.kinetic.wire import TunnelContact
 from jaxqp.spectral import wire as sw
 from jaxqp.spectral.bulk import green_functions
@@ -75,6 +76,42 @@ def test_a_capped_solve_says_why_it_stopped():
     assert np.all(np.asarray(sol.result) == 1)  # RESULTS.max_steps_reached
     with pytest.raises(RuntimeError, match="3 hit the iteration cap"):
         qp.solve_proximity(chain, E, options=opts)
+
+
+def _while_loops(jaxpr) -> int:
+    n = 0
+    for e in jaxpr.eqns:
+        n += e.primitive.name == "while"
+        for p in e.params.values():
+            for q in p if isinstance(p, (list, tuple)) else (p,):
+                inner = getattr(q, "jaxpr", q)
+                n += _while_loops(inner) if hasattr(inner, "eqns") else 0
+    return n
+
+
+def test_known_zero_depairing_compiles_the_closed_form_with_the_same_solution():
+    """Zero depairing rates given as concrete values become static zeros at the jit boundary
+    (`freeze_known_zeros`): the program leaves out the bulk Newton loops of the reservoir targets and
+    the guess, and its solution equals that of the general program (the same chain with every parameter
+    traced) to round-off.  Traced, batched and non-zero rates are left as they are."""
+    E = jnp.array([0.3, 0.9, 1.4])
+    ch = _sns(3.0, 1.0, n=9)
+    frozen = val.freeze_known_zeros(ch)
+    assert all(type(seg.material.zeta) is float and type(seg.phase_gradient) is float for seg in frozen.segments)
+    assert frozen.segments[0].material.delta is ch.segments[0].material.delta  # only the listed fields
+    kept = qp.Superconductor(delta=1.0, zeta=0.1, b_so=jnp.zeros(2))
+    assert val.freeze_known_zeros(kept).zeta is kept.zeta and val.freeze_known_zeros(kept).b_so is kept.b_so
+    assert type(val.freeze_known_zeros(kept).b_sf) is float
+    assert jax.jit(lambda m: jnp.asarray(type(val.freeze_known_zeros(m).zeta) is float))(S) == False  # noqa: E712
+
+    run = lambda c, e: qp.solve_proximity(c, e, throw=False).gamma  # noqa: E731
+    closed = jax.make_jaxpr(lambda e: run(ch, e))(E).jaxpr
+    general = jax.make_jaxpr(run)(ch, E).jaxpr
+    assert _while_loops(closed) == 1  # the 1-D Newton alone
+    assert _while_loops(general) == 4  # and the bulk solves of the two reservoirs and of the guess
+    a = qp.solve_proximity(ch, E)
+    b = jax.jit(run)(ch, E)
+    assert float(jnp.max(jnp.abs(a.gamma - b))) < 1e-11
 
 
 # ----------------------------------------------------------------- Josephson junctions

@@ -8,6 +8,9 @@ tracing, which is where every public verb of jaxqp calls these helpers.
 
 from __future__ import annotations
 
+import functools
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -40,6 +43,46 @@ def known_zero(x) -> bool:
     """Whether ``x`` is known to be zero when the program is traced: a concrete (not traced) value, all zero."""
     c = concrete(x)
     return c is not None and bool(np.all(c == 0))
+
+
+def _frozen(x):
+    names = [n for n in getattr(type(x), "STATIC_ZEROS", ()) if jnp.ndim(getattr(x, n)) == 0
+             and not isinstance(getattr(x, n), float) and known_zero(getattr(x, n))]
+    if not names:
+        return x
+    if isinstance(x, tuple):  # a NamedTuple
+        return x._replace(**dict.fromkeys(names, 0.0))
+    return eqx.tree_at(lambda m: [getattr(m, n) for n in names], x, [0.0] * len(names))
+
+
+def freeze_known_zeros(tree):
+    """``tree`` with the known-zero parameters that select a program's structure as Python ``0.0``.
+
+    An object whose class lists field names in ``STATIC_ZEROS`` (e.g. the depairing rates of a
+    `jaxqp.Superconductor`, which decide between the closed form and a Newton solve of the bulk
+    equation) gets each such field that is a concrete scalar zero as the Python float ``0.0``: a static
+    leaf for ``equinox.filter_jit`` and `known_zero` inside the trace, so the compiled program leaves
+    out the branch that a zero makes exact.  Traced values (under ``grad``, ``vmap`` or a caller's
+    ``jit``) and non-zero values are left as they are and take the general path.
+    """
+    tree = _frozen(tree)
+    children, treedef = jax.tree_util.tree_flatten(tree, is_leaf=lambda y: y is not tree)
+    if len(children) == 1 and children[0] is tree:  # a leaf
+        return tree
+    return jax.tree_util.tree_unflatten(treedef, [freeze_known_zeros(c) for c in children])
+
+
+def jit_known_zeros(fn):
+    """``equinox.filter_jit(fn)`` called on `freeze_known_zeros` of its arguments: one program for zero
+    depairing (closed forms) and one for the general case, instead of the general one always."""
+    jitted = eqx.filter_jit(fn)
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        args, kwargs = freeze_known_zeros((args, kwargs))
+        return jitted(*args, **kwargs)
+
+    return call
 
 
 def check_finite(name: str, x, *, hint: str = "") -> None:

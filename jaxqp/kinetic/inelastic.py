@@ -680,7 +680,7 @@ def _core(wire, collisions, gap, V, st: _Setup, grid: EnergyGrid):
     return _package(p, st, grid, u, ok, res, k)
 
 
-_core_jit = eqx.filter_jit(_core)
+_core_jit = val.jit_known_zeros(_core)
 
 
 def solve_inelastic(wire: Wire, collisions: Sequence = (), biases=None, *, grid: EnergyGrid | None = None,
@@ -788,7 +788,7 @@ def _sweep_core(wire, collisions, gap, Vs, st, grid):
     return out
 
 
-_sweep_jit = eqx.filter_jit(_sweep_core)
+_sweep_jit = val.jit_known_zeros(_sweep_core)
 
 
 def gap_sweep(wire: Wire, collisions: Sequence, biases, *, gap: GapEquation | None = None,
@@ -876,7 +876,7 @@ def map_core(wire, collisions, gap, Vs, st, grid, V_det, injector, detector):
     return IN + IS, dIN + dIS, dIN, dIS, dl, ddl, out
 
 
-map_jit = eqx.filter_jit(map_core, )
+map_jit = val.jit_known_zeros(map_core)
 
 
 def nonlocal_gap_map(wire: Wire, collisions: Sequence, V_inj, V_det, *, gap: GapEquation, injector: int = 0,

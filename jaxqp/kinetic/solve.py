@@ -289,7 +289,7 @@ def _solve_kinetic_core(wire, grid, V, source):
                            currents=cur, converged=ok, temperature=wire.temperature, response=resp)
 
 
-_solve_kinetic_jit = eqx.filter_jit(_solve_kinetic_core)
+_solve_kinetic_jit = val.jit_known_zeros(_solve_kinetic_core)
 
 
 def solve_kinetic(wire: Wire, biases=None, *, grid: EnergyGrid | None = None, n_energy: int = 2001,
@@ -342,7 +342,7 @@ def responses_core(wire, grid, Vs, chunk, detector, with_derivative):
     return out
 
 
-responses_jit = eqx.filter_jit(responses_core)
+responses_jit = val.jit_known_zeros(responses_core)
 
 
 def separable_core(wire, grid, axes, derivative):
@@ -373,7 +373,7 @@ def separable_core(wire, grid, axes, derivative):
     return out, jnp.all(resp.converged)
 
 
-separable_jit = eqx.filter_jit(separable_core)
+separable_jit = val.jit_known_zeros(separable_core)
 
 
 def contact_currents(wire: Wire, biases, *, grid: EnergyGrid | None = None, n_energy: int = 2001,

@@ -433,7 +433,7 @@ def green_functions(z, h, delta=None, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: 
     return v, g, f, ok, lax.stop_gradient(res)
 
 
-@eqx.filter_jit
+@val.jit_known_zeros
 def _solve_jit(sc, E, options):
     E = jnp.asarray(E)
     z = E + 1j * sc.gamma

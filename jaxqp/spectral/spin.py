@@ -634,6 +634,12 @@ def _bulk_blocks(z, hvec, delta, phase, gamma, zeta=0.0, b_so=0.0, b_sf=0.0):
     return gam, gamt
 
 
+def _one_node(m: Superconductor) -> tuple:
+    """``zeta, b_so, b_sf`` of a material as one node's values for `_bulk_blocks` (known zeros stay Python
+    floats: the closed form)."""
+    return tuple(x if isinstance(x, float) else jnp.reshape(x, (1,)) for x in (m.zeta, m.b_so, m.b_sf))
+
+
 def electrode_blocks(el: Electrode, m, z, bias=None):
     """Retarded blocks of an electrode's 4x4 function (spin axis m), each (2, 2, B).
 
@@ -647,8 +653,7 @@ def electrode_blocks(el: Electrode, m, z, bias=None):
 
         def bulk(zz):
             gam, gamt = _bulk_blocks(zz, hv, jnp.reshape(el.delta, (1,)), jnp.zeros(1), jnp.reshape(el.gamma, (1,)),
-                                     jnp.reshape(el.zeta, (1,)), jnp.reshape(el.b_so, (1,)),
-                                     jnp.reshape(el.b_sf, (1,)))
+                                     *_one_node(el))
             return tuple(b[:, :, 0] for b in blocks_from_riccati(gam, gamt))
 
         if bias is None:
@@ -737,8 +742,7 @@ def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False, boundary
         me = m if wire.nodes is None else wire.nodes.end_materials[side]
         if e == "reservoir" and wire.spin_orbit is None:
             gam, gamt = _bulk_blocks(z, nd.h[:, node:node + 1], nd.delta[node:node + 1], nd.phase[node:node + 1],
-                                     jnp.reshape(me.gamma, (1,)), jnp.reshape(me.zeta, (1,)),
-                                     jnp.reshape(me.b_so, (1,)), jnp.reshape(me.b_sf, (1,)))
+                                     jnp.reshape(me.gamma, (1,)), *_one_node(me))
             target = target.at[side].set(_pack(gam, gamt)[0])
     if wire.nodes is not None:  # the collinear solver's weights: own = (zeta + b_sf)/2, so = b_so, sf = b_sf
         p = wire.nodes.params
@@ -902,7 +906,7 @@ def chunked(fn, xs, chunk: int):
     return jax.tree_util.tree_map(lambda a: a.reshape((a.shape[0] * a.shape[1],) + a.shape[2:])[:n_E], out)
 
 
-@eqx.filter_jit
+@val.jit_known_zeros
 def _solve_jit(wire, E, delta_profile, opts):
     def batch(e):
         Y, ok, res, k, _ = _solve_core(wire, e, delta_profile, opts)
@@ -1121,7 +1125,7 @@ def _linear_gain(wire, dist, points, weights, d, Y0, opts):
     return Fd, J, aux
 
 
-@eqx.filter_jit
+@val.jit_known_zeros
 def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, method, memory):
     n = wire.n_x
     warm = opts._replace(eta0=0.0)
@@ -1296,7 +1300,7 @@ def _check_gap_edges(out: GapSolution, grid, gamma) -> GapSolution:
     return out
 
 
-@eqx.filter_jit
+@val.jit_known_zeros
 def _normal_gain(wire, dist, points, weights, opts, iterations):
     n = wire.n_x
     d = jnp.zeros(n)

@@ -553,8 +553,11 @@ def _bulk_riccati(z, seg: Segment, delta, phi):
     return jnp.stack([gam, gamt], 1)
 
 
-def _node_bulk_guess(p: NodeParams, z):
-    """Local bulk solution of every node at complex energies z (initial guess), (n, 2 sectors, 2, n_E)."""
+def _node_bulk_guess(p: NodeParams, z, linear: bool = False):
+    """Local bulk solution of every node at complex energies z (initial guess), (n, 2 sectors, 2, n_E).
+
+    ``linear``: no segment has depairing (known zeros, `jaxqp.internal.validation.freeze_known_zeros`):
+    the closed form, no Newton loop in the program."""
     m = p.mass[:, None]
     d = (p.delta / p.mass)[:, None]
     dt = (p.delta_t / p.mass)[:, None]
@@ -562,8 +565,10 @@ def _node_bulk_guess(p: NodeParams, z):
     amp = jnp.where(jnp.real(amp) < 0, -amp, amp)
     a = jnp.abs(amp)
     safe = jnp.where(a > 0, a, 1.0)
+    pair_breaking = (0.0, 0.0, 0.0) if linear else ((2 * p.own - p.sf)[:, None] / m, p.so[:, None] / m,
+                                                     p.sf[:, None] / m)
     _, g, f, _ = green_functions(z[None, :] + 1j * p.gamma[:, None] / m, p.h[:, None] / m, a + 0 * z.real,
-                                 (2 * p.own - p.sf)[:, None] / m, p.so[:, None] / m, p.sf[:, None] / m)
+                                 *pair_breaking)
     gam, gamt = riccati_from_gf(g, f * jnp.where(a > 0, d / safe, 1.0), f * jnp.where(a > 0, dt / safe, 1.0))
     return jnp.moveaxis(jnp.stack([gam, gamt], 1), 2, 0)  # (n, 2 sectors, 2, n_E)
 
@@ -607,7 +612,8 @@ def _solve_energies(z, p: NodeParams, chain: Chain, geo: Geometry, delta_profile
         sign = jnp.concatenate([jnp.ones(nE), -jnp.ones(nE)])
         zz = jnp.concatenate([z, z])
     loc = _Local(p=p, z=zz, sign=sign, ext=ext_l, target=_to_layout(target, coupled))
-    Y0 = lax.stop_gradient(_to_layout(_node_bulk_guess(p, z + 1j * opts.eta0), coupled))
+    linear = all(val.known_zero(getattr(seg.material, k)) for seg in chain.segments for k in ("zeta", "b_so", "b_sf"))
+    Y0 = lax.stop_gradient(_to_layout(_node_bulk_guess(p, z + 1j * opts.eta0, linear), coupled))
     Y0 = jnp.where(jnp.isfinite(Y0), Y0, 0.0).astype(cdt)
     for side, node in ((0, 0), (1, n - 1)):
         if geo.dirichlet[side]:
@@ -690,7 +696,7 @@ def check_energy(E):
     return jnp.atleast_1d(E)
 
 
-@eqx.filter_jit
+@val.jit_known_zeros
 def _solve_jit(chain, E, delta_profile, geo_key, coupled, opts):
     geo = _GEOMETRIES[geo_key]
     p = node_params(chain, geo, delta_profile)
