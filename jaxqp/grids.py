@@ -56,6 +56,13 @@ def uniform(e_min, e_max, n: int) -> EnergyGrid:
     """Uniform grid on ``[e_min, e_max]`` with trapezoidal weights (``n >= 2``)."""
     if n < 2:
         raise ValueError(f"a grid needs at least 2 points, got n={n}")
+    return _uniform(e_min, e_max, n)
+
+
+@functools.partial(jax.jit, static_argnames="n")
+def _uniform(e_min, e_max, n: int) -> EnergyGrid:
+    """Core of `uniform`: one small program instead of some ten single operations, each compiled on
+    first use."""
     e_min = jnp.asarray(e_min)
     e_max = jnp.asarray(e_max)
     t = jnp.linspace(0.0, 1.0, n)

@@ -184,7 +184,10 @@ def _self_energy(loc: _spin.NodeTerms, x):
     extra = (None,) * (x.ndim - 4)
     col = lambda a: a[(None, slice(None)) + extra + (None, None)]  # noqa: E731
     t3xt3 = x * _T3SIGN
-    out = col(loc.orb) * t3xt3 + col(loc.so) * _pauli_sum(x) + col(loc.sf) * _pauli_sum(t3xt3)
+    out = jnp.zeros_like(x)
+    for rate, y in ((loc.orb, t3xt3), (loc.so, _pauli_sum(x)), (loc.sf, _pauli_sum(t3xt3))):
+        if rate is not None:  # None: a known zero
+            out = out + col(rate) * y
     if loc.gauge is not None:
         for k in range(loc.gauge.across.shape[0]):
             a = _blockdiag(jnp.moveaxis(loc.gauge.across[k], -1, 0))[(None, slice(None)) + extra]  # (1, n, .., 4, 4)
@@ -202,7 +205,7 @@ def _constant_terms(loc: _spin.NodeTerms):
 
 
 def kinetic_operator(wire: SpinWire, sol: SpinSolution, dists, *, delta_profile=None,
-                     floor: float = DIFFUSION_FLOOR) -> KineticOperator:
+                     floor: float = DIFFUSION_FLOOR, tunnel: tuple | None = None) -> KineticOperator:
     """The block-tridiagonal kinetic equations (`KineticOperator`) of a wire with its retarded solution.
 
     Args:
@@ -212,6 +215,7 @@ def kinetic_operator(wire: SpinWire, sol: SpinSolution, dists, *, delta_profile=
             (``None`` for vacuum and insulating ends).
         delta_profile: |Delta| on the nodes, as given to the retarded solve.
         floor: diffusion floor added to every link (as `jaxqp.kinetic.coefficients.DIFFUSION_FLOOR`).
+        tunnel: the barriers' terms (`_tunnel_terms`) where the caller has them already.
     """
     n = wire.n_x
     E = sol.energy
@@ -249,7 +253,7 @@ def kinetic_operator(wire: SpinWire, sol: SpinSolution, dists, *, delta_profile=
     XA = C0 + _self_energy(loc, gA)[:, :, None]
     XK = _self_energy(loc, gK)
     SR, SA, SK = (jnp.zeros(gR.shape, complex) for _ in range(3))
-    for _, node, (r, a, k) in _tunnel_terms(wire, E, dists):
+    for _, node, (r, a, k) in _tunnel_terms(wire, E, dists) if tunnel is None else tunnel:
         SR, SA, SK = SR.at[:, node].add(r), SA.at[:, node].add(a), SK.at[:, node].add(k)
     local = _project(_comm_K(gR[:, :, None], gA[:, :, None], gK, XR + SR[:, :, None], XA + SA[:, :, None], XK))
     src = jnp.real(jnp.einsum("aij,bnji->bna", RHO, _mm(gR, SK) - _mm(SK, gA))) / 8  # (B, n, 8): the electrodes' drive
@@ -376,7 +380,8 @@ def _keldysh(sol: SpinSolution, h) -> Array:
 
 def _per_energy(wire, sol: SpinSolution, dists, delta_profile, floor):
     """Modes, link currents, barrier currents and accumulation integrands of the energies of ``sol``."""
-    op = kinetic_operator(wire, sol, dists, delta_profile=delta_profile, floor=floor)
+    tunnel = _tunnel_terms(wire, sol.energy, dists)
+    op = kinetic_operator(wire, sol, dists, delta_profile=delta_profile, floor=floor, tunnel=tunnel)
     h = _modes(op)  # (B, n, 8)
     j = jnp.einsum("bnac,bnc->bna", op.own, h[:, :-1]) + jnp.einsum("bnac,bnc->bna", op.next, h[:, 1:])
     E = sol.energy
@@ -384,7 +389,7 @@ def _per_energy(wire, sol: SpinSolution, dists, delta_profile, floor):
     gR = sol.retarded()
     gA = advanced(gR)
     terminals = []
-    for _, node, (SR, SA, SK) in _tunnel_terms(wire, E, dists):
+    for _, node, (SR, SA, SK) in tunnel:
         # current into the wire through the barrier: minus its term in the node's equations
         y = -_comm_K(gR[:, node], gA[:, node], gK[:, node], SR, SA, SK)
         terminals.append(jnp.real(jnp.einsum("aij,bji->ba", RHO, y)) / 8)
@@ -399,7 +404,7 @@ def _energy_leaves(sol: SpinSolution) -> tuple:
     return (sol.energy, sol.gamma, sol.gamma_t, sol.converged)
 
 
-@eqx.filter_jit
+@val.jit_known_zeros
 def _solve_jit(wire, sol, dists, weights, delta_profile, floor):
     def batch(leaves):
         e, g, gt, ok = leaves

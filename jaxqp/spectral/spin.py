@@ -367,9 +367,9 @@ class NodeTerms(eqx.Module):
     gamma: Array  # (n,) V sigma Gamma
     delta: Array  # (n,) complex V sigma Delta e^{i phi}
     delta_t: Array  # (n,) complex V sigma Delta e^{-i phi}
-    orb: Array  # (n,) V sigma zeta / 2
-    so: Array  # (n,) V sigma b_so / 2
-    sf: Array  # (n,) V sigma b_sf / 2
+    orb: Array | None  # (n,) V sigma zeta / 2; None: a known zero (no term in the program)
+    so: Array | None  # (n,) V sigma b_so / 2
+    sf: Array | None  # (n,) V sigma b_sf / 2
     links: Array  # (n-1,)
     z: Array  # (B,) complex energies
     ext: Array  # (4 blocks, 2, 2, n, B): G_T S(g_e) per node
@@ -458,16 +458,27 @@ def _w_blocks(gam, gamt, loc: NodeTerms, eta):
     one = _eye_like(gam)
     eps = col(loc.mass) * (loc.z + 1j * eta)[None, None, None, :] + 1j * col(loc.gamma)
     hs = _spin_vec(loc.hvec[..., None])  # (2, 2, n, 1)
-    orb, so, sf = col(loc.orb), col(loc.so), col(loc.sf)
-    W11 = nb[0] + 0.5 * loc.ext[0] - 1j * (eps * one + hs) + orb * g[0] + so * _pauli_sum(g[0]) \
-        + sf * _pauli_sum(g[0])
-    W22 = nb[3] + 0.5 * loc.ext[3] + 1j * (eps * one + hs) + orb * g[3] + so * _pauli_sum(g[3]) \
-        + sf * _pauli_sum(g[3])
-    W12 = nb[1] + 0.5 * loc.ext[1] - 1j * col(loc.delta) * one - orb * g[1] + so * _pauli_sum(g[1]) \
-        - sf * _pauli_sum(g[1])
-    W21 = nb[2] + 0.5 * loc.ext[2] + 1j * col(loc.delta_t) * one - orb * g[2] + so * _pauli_sum(g[2]) \
-        - sf * _pauli_sum(g[2])
+    s11, s12, s21, s22 = _scattering(loc, g, col)
+    W11 = nb[0] + 0.5 * loc.ext[0] - 1j * (eps * one + hs) + s11
+    W22 = nb[3] + 0.5 * loc.ext[3] + 1j * (eps * one + hs) + s22
+    W12 = nb[1] + 0.5 * loc.ext[1] - 1j * col(loc.delta) * one + s12
+    W21 = nb[2] + 0.5 * loc.ext[2] + 1j * col(loc.delta_t) * one + s21
     return W11, W12, W21, W22
+
+
+_BLOCK_SIGN = (1.0, -1.0, -1.0, 1.0)  # of the blocks 11, 12, 21, 22 in the scattering terms
+
+
+def _scattering(loc: NodeTerms, blocks, col) -> list:
+    """The self-energy terms ``s orb x + (so + s sf) P(x)`` (``P`` = `_pauli_sum`) of the four blocks ``x``,
+    ``s = +1`` on the diagonal blocks and ``-1`` off it; only the rates the material has (a rate of ``None``
+    is a known zero and leaves its term out of the program), ``0.0`` for none."""
+    out = []
+    for s, x in zip(_BLOCK_SIGN, blocks, strict=True):
+        term = 0.0 if loc.orb is None else s * col(loc.orb) * x
+        mixing = [w * col(c) for c, w in ((loc.so, 1.0), (loc.sf, s)) if c is not None]
+        out.append(term + sum(mixing) * _pauli_sum(x) if mixing else term)
+    return out
 
 
 def _links(loc: NodeTerms, left, right):
@@ -569,15 +580,10 @@ def _blocks(Y, loc: NodeTerms, dirichlet, eta):
         return jnp.moveaxis(jnp.moveaxis(out, 0, 1), -1, 2)  # (n, 8_out, 8_in, B)
 
     col = lambda a: a[None, None, :, None, None]  # noqa: E731
-    orb, so, sf = col(loc.orb), col(loc.so), col(loc.sf)
-    dW11 = orb * dG[0] + (so + sf) * _pauli_sum(dG[0])
-    dW22 = orb * dG[3] + (so + sf) * _pauli_sum(dG[3])
-    dW12 = -orb * dG[1] + (so - sf) * _pauli_sum(dG[1])
-    dW21 = -orb * dG[2] + (so - sf) * _pauli_sum(dG[2])
+    dW = _scattering(loc, dG, col)  # the node's own terms of W that depend on g
     if loc.gauge is not None:
-        dW11, dW12, dW21, dW22 = (w + _sandwich(loc.gauge.across, d)
-                                  for w, d in zip((dW11, dW12, dW21, dW22), dG, strict=True))
-    e1, e2 = proj(dW11, dW12, dW21, dW22)
+        dW = [w + _sandwich(loc.gauge.across, d) for w, d in zip(dW, dG, strict=True)]
+    e1, e2 = (0.0, 0.0) if all(isinstance(w, float) for w in dW) else proj(*dW)
     e1 = e1 - _mm(W11, dg) + _mm(dg, W22) - _mm(_mm(dg, W21), g_) - _mm(_mm(g_, W21), dg)
     e2 = e2 + _mm(dgt, W11) - _mm(W22, dgt) - _mm(_mm(dgt, W12), gt_) - _mm(_mm(gt_, W12), dgt)
     Bm = as_block(e1, e2)
@@ -595,7 +601,8 @@ def _blocks(Y, loc: NodeTerms, dirichlet, eta):
 def _scale(loc: NodeTerms):
     G = jnp.concatenate([jnp.zeros(1), loc.links]) + jnp.concatenate([loc.links, jnp.zeros(1)])
     ext = jnp.sum(jnp.abs(loc.ext), axis=(0, 1, 2))
-    base = G + jnp.abs(loc.delta) + jnp.sqrt(jnp.sum(loc.hvec ** 2, 0)) + loc.orb + 2 * loc.so + 2 * loc.sf + 1e-300
+    rates = sum(w * x for w, x in ((1, loc.orb), (2, loc.so), (2, loc.sf)) if x is not None)
+    base = G + jnp.abs(loc.delta) + jnp.sqrt(jnp.sum(loc.hvec ** 2, 0)) + rates + 1e-300
     if loc.gauge is not None:
         base = base + jnp.sum(jnp.abs(loc.gauge.across) ** 2, axis=(0, 1, 2))
     return base[:, None] + ext + loc.mass[:, None] * (1.0 + jnp.abs(loc.z))
@@ -753,8 +760,13 @@ def node_terms(wire: SpinWire, z, delta_profile, uniform: bool = False, boundary
     gauge = None if wire.spin_orbit is None else _gauge(wire.spin_orbit, mass, wire.length / (n - 1), uniform)
     return NodeTerms(mass=mass, hvec=mass * nd.h + nd.hb, gamma=mass * m.gamma, delta=mass * dcomplex,
                       delta_t=mass * nd.delta * jnp.exp(-1j * nd.phase),
-                      orb=mass * m.zeta / 2, so=mass * m.b_so / 2, sf=mass * m.b_sf / 2, links=links, z=z.astype(cdt),
-                      ext=ext, target=target, gauge=gauge), nd
+                      orb=_rate(mass, m.zeta), so=_rate(mass, m.b_so), sf=_rate(mass, m.b_sf), links=links,
+                      z=z.astype(cdt), ext=ext, target=target, gauge=gauge), nd
+
+
+def _rate(mass, rate):
+    """The volume-weighted half rate of a scattering term; ``None`` (no term) for a known zero."""
+    return None if val.known_zero(rate) else mass * rate / 2
 
 
 def _guess(wire: SpinWire, nd: _Nodes, z):
