@@ -50,15 +50,13 @@ def _frozen(x):
              and not isinstance(getattr(x, n), float) and known_zero(getattr(x, n))]
     if not names:
         return x
-    if isinstance(x, tuple):  # a NamedTuple
-        return x._replace(**dict.fromkeys(names, 0.0))
     return eqx.tree_at(lambda m: [getattr(m, n) for n in names], x, [0.0] * len(names))
 
 
 def freeze_known_zeros(tree):
     """``tree`` with the known-zero parameters that select a program's structure as Python ``0.0``.
 
-    An object whose class lists field names in ``STATIC_ZEROS`` (e.g. the depairing rates of a
+    An equinox Module whose class lists field names in ``STATIC_ZEROS`` (e.g. the depairing rates of a
     `jaxqp.Superconductor`, which decide between the closed form and a Newton solve of the bulk
     equation) gets each such field that is a concrete scalar zero as the Python float ``0.0``: a static
     leaf for ``equinox.filter_jit`` and `known_zero` inside the trace, so the compiled program leaves

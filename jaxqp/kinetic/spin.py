@@ -185,9 +185,9 @@ def _self_energy(loc: _spin.NodeTerms, x):
     col = lambda a: a[(None, slice(None)) + extra + (None, None)]  # noqa: E731
     t3xt3 = x * _T3SIGN
     out = jnp.zeros_like(x)
-    for rate, y in ((loc.orb, t3xt3), (loc.so, _pauli_sum(x)), (loc.sf, _pauli_sum(t3xt3))):
-        if rate is not None:  # None: a known zero
-            out = out + col(rate) * y
+    for rate, term in ((loc.orb, lambda: t3xt3), (loc.so, lambda: _pauli_sum(x)), (loc.sf, lambda: _pauli_sum(t3xt3))):
+        if rate is not None:  # None: a known zero, no term
+            out = out + col(rate) * term()
     if loc.gauge is not None:
         for k in range(loc.gauge.across.shape[0]):
             a = _blockdiag(jnp.moveaxis(loc.gauge.across[k], -1, 0))[(None, slice(None)) + extra]  # (1, n, .., 4, 4)
