@@ -12,6 +12,8 @@ minor versions.
   root in forward and reverse mode.
 - `blocktri`: block-tridiagonal algebra (assembly, block Thomas, small
   batched solves).
+- `batching`: a function over a long leading axis in equal chunks
+  (``lax.map``; bounded memory).
 - `roots`: bracketed scalar Newton solves with implicit derivatives.
 - `sharding`: the one way points are spread over devices and hosts
   (mesh, ``shard_map``, placement and gathering).

@@ -19,12 +19,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import Array, lax
+from jax import Array
 
 from ..distributions import local_equilibrium
 from ..geometry import Chain
 from ..grids import EnergyGrid
 from ..internal import validation as val
+from ..internal.batching import map_in_chunks
 from ..internal.blocktri import small_solve
 from .coefficients import occupations_from_sectors, to_modes
 from .wire import (
@@ -123,17 +124,6 @@ def _flux_function(wire: Wire, resp: WireResponse):
         return s.reshape(E.shape + (nc, 4)), ok
 
     return fluxes
-
-
-def _map_chunks(fn, X, chunk):
-    """Apply ``fn`` (vmapped) to the rows of X (B, ...) in chunks; returns stacked pytrees."""
-    B = X.shape[0]
-    chunk = max(1, min(chunk, B))
-    nchunk = -(-B // chunk)
-    pad = nchunk * chunk - B
-    Xp = jnp.concatenate([X, jnp.broadcast_to(X[-1:], (pad,) + X.shape[1:])]) if pad else X
-    out = lax.map(jax.vmap(fn), Xp.reshape((nchunk, chunk) + X.shape[1:]))
-    return jax.tree.map(lambda a: a.reshape((nchunk * chunk,) + a.shape[2:])[:B], out)
 
 
 def bias_array(wire, biases):
@@ -337,7 +327,7 @@ def responses_core(wire, grid, Vs, chunk, detector, with_derivative):
         ((ch, sp, ht), ok), ((dch, dsp, dht), _) = jax.jvp(cur, (V,), (direction,))
         return {"charge": ch, "spin": sp, "heat": ht, "dcharge": dch, "dspin": dsp, "ok": jnp.all(ok)}
 
-    out = _map_chunks(one, Vs, chunk)
+    out = map_in_chunks(jax.vmap(one), Vs, chunk)
     out["ok"] = out["ok"] & jnp.all(resp.converged)
     return out
 

@@ -42,6 +42,7 @@ from jax import Array
 from ..geometry import Chain, SpinActive
 from ..grids import EnergyGrid
 from ..internal import validation as val
+from ..internal.batching import map_in_chunks
 from ..internal.blocktri import block_thomas
 from ..materials import Superconductor
 from ..spectral import spin as _spin
@@ -413,7 +414,7 @@ def _solve_jit(wire, sol, dists, weights, delta_profile, floor):
         return _per_energy(wire, part, dists, delta_profile, floor)
 
     E = sol.energy
-    h, j, tj, pot, acc = _spin.chunked(batch, _energy_leaves(sol), _spin.energy_chunk(wire.n_x, E.shape[0]))
+    h, j, tj, pot, acc = map_in_chunks(batch, _energy_leaves(sol), _spin.energy_chunk(wire.n_x, E.shape[0]))
     w = 0.5 * jnp.asarray(weights)
     return SpinKineticSolution(
         energy=E, x=sol.x, modes=h, spectral_current=j,

@@ -84,6 +84,7 @@ from ..geometry import Chain, End, GaugeField, Segment, SpinActive, SpinContact,
 from ..internal import config as _config
 from ..internal import engine
 from ..internal import validation as val
+from ..internal.batching import map_in_chunks
 from ..internal.blocktri import jacobian_blocks
 from ..internal.blocktri import mm_last as _mm
 from ..materials import Electrode, Superconductor
@@ -901,30 +902,13 @@ def energy_chunk(n_x: int, n_energy: int) -> int:
     return max(1, min(n_energy, ENERGY_NODES_PER_BATCH // n_x))
 
 
-def chunked(fn, xs, chunk: int):
-    """``fn`` on equal chunks of the per-energy arrays ``xs`` (a pytree, leading axis n_E; the last chunk
-    padded with the last energy's values), its per-energy outputs (leading axis) joined again; ``fn``
-    alone if one chunk holds them all."""
-    n_E = jax.tree_util.tree_leaves(xs)[0].shape[0]
-    if chunk >= n_E:
-        return fn(xs)
-    pad = (-n_E) % chunk
-
-    def split(a):
-        a = jnp.concatenate([a, jnp.broadcast_to(a[-1:], (pad,) + a.shape[1:])])
-        return a.reshape((-1, chunk) + a.shape[1:])
-
-    out = lax.map(fn, jax.tree_util.tree_map(split, xs))
-    return jax.tree_util.tree_map(lambda a: a.reshape((a.shape[0] * a.shape[1],) + a.shape[2:])[:n_E], out)
-
-
 @val.jit_known_zeros
 def _solve_jit(wire, E, delta_profile, opts):
     def batch(e):
         Y, ok, res, k, _ = _solve_core(wire, e, delta_profile, opts)
         return jnp.moveaxis(Y, -1, 0), ok, res, k  # (B, n, 8)
 
-    Yb, ok, res, k = chunked(batch, E, energy_chunk(wire.n_x, E.shape[0]))
+    Yb, ok, res, k = map_in_chunks(batch, E, energy_chunk(wire.n_x, E.shape[0]))
     loc, _ = node_terms(wire, E[:1].astype(jnp.result_type(E, 1j)), delta_profile, boundary=False)
     n = wire.n_x
     return SpinSolution(energy=jnp.real(E), x=jnp.asarray(wire.x), gamma=Yb[:, :, :4].reshape(-1, n, 2, 2),

@@ -612,7 +612,7 @@ def _solve_energies(z, p: NodeParams, chain: Chain, geo: Geometry, delta_profile
         sign = jnp.concatenate([jnp.ones(nE), -jnp.ones(nE)])
         zz = jnp.concatenate([z, z])
     loc = _Local(p=p, z=zz, sign=sign, ext=ext_l, target=_to_layout(target, coupled))
-    linear = all(val.known_zero(getattr(seg.material, k)) for seg in chain.segments for k in ("zeta", "b_so", "b_sf"))
+    linear = all(val.known_zero(getattr(seg.material, k)) for seg in chain.segments for k in seg.material.STATIC_ZEROS)
     Y0 = lax.stop_gradient(_to_layout(_node_bulk_guess(p, z + 1j * opts.eta0, linear), coupled))
     Y0 = jnp.where(jnp.isfinite(Y0), Y0, 0.0).astype(cdt)
     for side, node in ((0, 0), (1, n - 1)):
