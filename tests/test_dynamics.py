@@ -75,7 +75,9 @@ def test_closed_island_thermalises_and_conserves_number_energy_spin():
     h0 = np.asarray(sectors_from_occupations(n, m, n[::-1], m[::-1]))
     h0 = np.broadcast_to(h0[:, None, :], (E.size, 4, 4))
     d = solve_dynamics(isl, (ElectronElectron(kappa=0.5, power=1.5),), jnp.array([1.0, 300.0]), grid=GRID,
-                       initial=h0, subdivision=1, rtol=1e-9, atol=1e-11)
+                       initial=h0, subdivision=1, rtol=1e-7, atol=1e-9)
+    # the totals are conserved to round-off (1e-13 at this step tolerance, as at rtol = 1e-9 with 2.5 times
+    # the steps): the conservation comes from the discrete collision operator, not from small steps
     for q in (d.energy, d.charge):
         q = np.asarray(q)
         assert np.ptp(q) < 1e-7 * np.max(np.abs(q))

@@ -360,11 +360,21 @@ def test_gradients_implicit_vs_finite_differences():
     np.testing.assert_allclose(np.asarray(jax.jit(jax.grad(delta_of))(th)), jac, rtol=1e-6)
 
 
-def test_nonlocal_gap_map_symmetries():
+GAP_MAP_V = jnp.array([-3.2, 0.0, 3.2])
+
+
+@pytest.fixture(scope="module")
+def gap_map():
+    """The half wire's map g(V_inj, V_det), shared by the symmetry test and the ``jaxqp run`` test."""
+    return inel.nonlocal_gap_map(_wire(V=0.0), (ElectronElectron(5e-3),), GAP_MAP_V, jnp.array([-0.6, 0.6]),
+                                 gap=inel.GapEquation(cutoff=4.0), grid=GRID)
+
+
+def test_nonlocal_gap_map_symmetries(gap_map):
     w = _wire(V=0.0)
     gap = inel.GapEquation(cutoff=4.0)
-    V = jnp.array([-3.2, 0.0, 3.2])
-    m = inel.nonlocal_gap_map(w, (ElectronElectron(5e-3),), V, jnp.array([-0.6, 0.6]), gap=gap, grid=GRID)
+    V = GAP_MAP_V
+    m = gap_map
     assert bool(jnp.all(m.converged))
     d = np.asarray(m.delta)
     # at V_inj = 0 the self-consistent gap is the equilibrium one (independent real-axis quadrature)
@@ -415,7 +425,7 @@ V_det = ["-0.6 Delta0", "0.6 Delta0"]
 """
 
 
-def test_inelastic_run_task_equals_the_gap_map(tmp_path):
+def test_inelastic_run_task_equals_the_gap_map(tmp_path, gap_map):
     """``jaxqp run`` task ``inelastic`` (seed 001 Figs. 11-12 from a configuration file): Delta(V_inj) and the
     map g(V_inj, V_det) equal nonlocal_gap_map on the same half wire (the program of the symmetry test
     above), with the detector biases as a labelled axis in volts; g_nl = g_sa + g_ss."""
@@ -427,8 +437,7 @@ def test_inelastic_run_task_equals_the_gap_map(tmp_path):
     assert ds.g_nl.dims == ("V_inj", "V_det") and ds.V_det.attrs["units"] == "V"
     np.testing.assert_allclose(ds.V_det.values, [-0.6 * 200e-6, 0.6 * 200e-6], rtol=1e-12)
     assert np.all(ds.converged.values == 1) and int(ds.status) == 0
-    m = inel.nonlocal_gap_map(_wire(V=0.0), (ElectronElectron(5e-3),), jnp.array([-3.2, 0.0, 3.2]),
-                              jnp.array([-0.6, 0.6]), gap=inel.GapEquation(cutoff=4.0), grid=GRID)
+    m = gap_map
     for k in ("delta", "d_delta", "I_det", "g_nl", "g_sa", "g_ss"):
         np.testing.assert_allclose(ds[k].values, np.asarray(getattr(m, k)), rtol=1e-9, atol=1e-12, err_msg=k)
     np.testing.assert_allclose(ds.g_nl.values, ds.g_sa.values + ds.g_ss.values, atol=1e-12)
