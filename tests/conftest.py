@@ -3,6 +3,7 @@ persistent XLA cache to make re-runs fast."""
 
 import gc
 import os
+import time
 from pathlib import Path
 
 import jax
@@ -14,9 +15,9 @@ from jax import monitoring
 import jaxqp  # enables float64
 
 # The tests compile thousands of small programs and run most of them briefly, so compilation dominates
-# the cold suite.  Two XLA CPU settings make it about 2.1 times shorter (cold suite on 2 cores: XLA
-# compilation 924 s -> 440 s summed over the two workers, wall time 986 s -> 726 s), with the same IEEE
-# arithmetic (XLA's CPU code is compiled without fast-math either way):
+# the cold suite.  Two XLA CPU settings shorten it (cold suite on the 2-core CI machine: 674 s against
+# 966-1057 s with LLVM at level 0 alone; XLA compilation 519 s against 907 s, summed over the two
+# workers), with the same IEEE arithmetic (XLA's CPU code is compiled without fast-math either way):
 # - the loop fusions are emitted by XLA's direct LLVM IR emitters instead of its MLIR fusion emitters
 #   (``--xla_cpu_use_fusion_emitters=false``), where the installed XLA knows the option: an unknown
 #   option aborts XLA, so a subprocess tries it once and the workers inherit the answer;
@@ -165,13 +166,14 @@ def rng():
     return np.random.default_rng(20261122)
 
 
+# Opt-in profile of a run (JAXQP_TEST_PROFILE=<prefix>): one line per test, "seconds, seconds of XLA
+# compilation, test id", in <prefix>.<process id>; the numbers that choose _OPTIMISED and _SLOW_FILES.
 _PROFILE = os.environ.get("JAXQP_TEST_PROFILE")
 if _PROFILE:
-    import time as _time
 
     @pytest.fixture(autouse=True)
     def _profile_test(request):
-        c0, t0 = _COMPILE_S[0], _time.perf_counter()
+        c0, t0 = _COMPILE_S[0], time.perf_counter()
         yield
         with open(f"{_PROFILE}.{os.getpid()}", "a") as f:
-            f.write(f"{_time.perf_counter() - t0:.2f} {_COMPILE_S[0] - c0:.2f} {request.node.nodeid}\n")
+            f.write(f"{time.perf_counter() - t0:.2f} {_COMPILE_S[0] - c0:.2f} {request.node.nodeid}\n")
