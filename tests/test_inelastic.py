@@ -363,17 +363,19 @@ def test_gradients_implicit_vs_finite_differences():
 GAP_MAP_V = jnp.array([-3.2, 0.0, 3.2])
 
 
-@pytest.fixture(scope="module")
-def gap_map():
-    """The half wire's map g(V_inj, V_det), shared by the symmetry test and the ``jaxqp run`` test."""
-    return inel.nonlocal_gap_map(_wire(V=0.0), (ElectronElectron(5e-3),), GAP_MAP_V, jnp.array([-0.6, 0.6]),
+def _half_wire_map(V_inj):
+    """The half wire's map g(V_inj, V_det) at V_det = -0.6 and 0.6 (one compiled program for every V_inj)."""
+    return inel.nonlocal_gap_map(_wire(V=0.0), (ElectronElectron(5e-3),), V_inj, jnp.array([-0.6, 0.6]),
                                  gap=inel.GapEquation(cutoff=4.0), grid=GRID)
 
 
+@pytest.fixture(scope="module")
+def gap_map():
+    """The map at GAP_MAP_V, shared by the symmetry test and the ``jaxqp run`` test."""
+    return _half_wire_map(GAP_MAP_V)
+
+
 def test_nonlocal_gap_map_symmetries(gap_map):
-    w = _wire(V=0.0)
-    gap = inel.GapEquation(cutoff=4.0)
-    V = GAP_MAP_V
     m = gap_map
     assert bool(jnp.all(m.converged))
     d = np.asarray(m.delta)
@@ -388,8 +390,7 @@ def test_nonlocal_gap_map_symmetries(gap_map):
     assert abs(dd[1]) < 1e-10 and dd[2] < 0 and abs(dd[0] + dd[2]) < 1e-8
     # the implicit dDelta/dV_inj and g_nl agree with finite differences of the same (compiled) sweep
     h = 1e-5
-    mp = inel.nonlocal_gap_map(w, (ElectronElectron(5e-3),), V + h, jnp.array([-0.6, 0.6]), gap=gap, grid=GRID)
-    mm = inel.nonlocal_gap_map(w, (ElectronElectron(5e-3),), V - h, jnp.array([-0.6, 0.6]), gap=gap, grid=GRID)
+    mp, mm = _half_wire_map(GAP_MAP_V + h), _half_wire_map(GAP_MAP_V - h)
     fd = (np.asarray(mp.delta) - np.asarray(mm.delta)) / (2 * h)
     assert np.allclose(dd[[0, 2]], fd[[0, 2]], rtol=1e-4, atol=1e-7)
     gfd = (np.asarray(mp.I_det) - np.asarray(mm.I_det)) / (2 * h)
