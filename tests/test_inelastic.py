@@ -589,3 +589,11 @@ def test_collision_processes_refuse_bad_input():
     w = np.arange(1, 200) * 0.1
     kk = ElectronElectron(kappa=1.0, power=1.5).kernel(w, 0.1)
     assert abs(np.sum(kk * w * 0.1) - (19.95**0.5 - 0.05**0.5) / 0.5) < 1e-12
+    with pytest.raises(ValueError, match="forcing_max"):
+        inel.NewtonOptions(forcing_max=1.0)
+    # the FFT length of the collision integrals: the smallest 5-smooth L >= 2 n - 1 (no wrap-around)
+    from jaxqp.kinetic.collisions import _fft_size
+
+    smooth = sorted(2**a * 3**b * 5**c for a in range(14) for b in range(9) for c in range(6))
+    for n in (3, 31, 61, 401, 801, 3201):
+        assert _fft_size(n) == min(m for m in smooth if m >= 2 * n - 1)

@@ -184,6 +184,16 @@ def dense_matrix(A, B, C):
     return M
 
 
+def mm_small(a, b):
+    """Product of small matrices stored batch-first: (..., k, j) x (..., j, m) -> (..., k, m).
+
+    A broadcast product and a reduction, which XLA fuses with the surrounding element-wise work; its
+    CPU dot of tiny batched matrices is several times slower (the 2x2 Nambu algebra of the kinetic
+    coefficients, 6408 energies: 7 ms instead of 35 ms).
+    """
+    return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
+
+
 def mm_last(a, b):
     """Matrix product of blocks stored batch-last: (k, j, ...) x (j, m, ...) -> (k, m, ...).
 

@@ -50,6 +50,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from ..internal.blocktri import mm_small as _mm
+
 # 2x2 Nambu matrices
 # (numpy constants: importing jaxqp does not start an XLA backend)
 _T0 = np.eye(2)
@@ -75,10 +77,6 @@ class KineticCoefficients(eqx.Module):
     J: Array
     R: Array
     dos: Array
-
-
-def _mm(a, b):
-    return jnp.einsum("...ij,...jk->...ik", a, b)
 
 
 def _tr(a):

@@ -36,8 +36,6 @@ near equilibrium.  The equations are written out in ``docs/theory.md`` (section 
 
 from __future__ import annotations
 
-import math
-
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
@@ -204,7 +202,18 @@ def _check_modes(process) -> None:
 
 # ----------------------------------------------------------------- FFT helpers
 def _fft_size(n: int) -> int:
-    return 1 << int(math.ceil(math.log2(2 * n - 1)))
+    """The smallest 5-smooth length ``L >= 2 n - 1``: the circular convolutions of ``n`` points then do not
+    wrap, and the FFTs of such lengths are about as fast per point as powers of two (``n = 801``: 1620
+    instead of 2048 points, 30 % less time per transform pair)."""
+    L = 2 * n - 1
+    while True:
+        m = L
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return L
+        L += 1
 
 
 def _omega_circular(n: int, L: int, spacing: float) -> tuple[np.ndarray, np.ndarray]:
@@ -236,9 +245,10 @@ def _outer(a, b, N, M, f, FN, FM, FNf, FMf, L, n):
 
 
 def _bubble(FN, FM, FNf, FMf, L):
-    """A(omega) = int W'(1 - f' f2), B(omega) = int W'(f' - f2) as circular arrays (without dE)."""
+    """A(omega) = int W'(1 - f' f2), B(omega) = int W'(f' - f2) as circular arrays (without dE), averaged
+    over the partner's spin sector (axis 0; averaged before the inverse transforms, which are linear)."""
     c = jnp.conj
-    Ir = lambda x: jnp.fft.irfft(x, L)  # noqa: E731
+    Ir = lambda x: jnp.fft.irfft(jnp.mean(x, axis=0), L)  # noqa: E731
     A = Ir(c(FN) * FN - c(FM) * FM - c(FNf) * FNf + c(FMf) * FMf)
     B = Ir(c(FNf) * FN - c(FN) * FNf - c(FMf) * FM + c(FM) * FMf)
     return A, B
@@ -277,8 +287,7 @@ def energy_collision_integral(process, E, N, M, f, *, temperature=0.0, with_diag
     FN, FM, FNf, FMf = _spectra(N, M, f, L)
     if isinstance(process, ElectronElectron):
         K = jnp.asarray(np.where(valid, process.kernel(w, spacing), 0.0))
-        A, B = _bubble(FN, FM, FNf, FMf, L)
-        A, B = jnp.mean(A, axis=0), jnp.mean(B, axis=0)  # partner summed over sectors (normalised per spin)
+        A, B = _bubble(FN, FM, FNf, FMf, L)  # partner summed over sectors (normalised per spin)
         pref = process.coefficient() / 4.0 * spacing
         a, b = K * A * spacing, K * B * spacing
     elif isinstance(process, ElectronPhonon):

@@ -108,7 +108,10 @@ class NewtonOptions(eqx.Module):
     ``maxiter``: Newton iteration cap; ``gmres_tol``: relative GMRES tolerance;
     ``restart``: Krylov space size; ``gmres_restarts``: restarts per Newton step;
     ``max_gap_step``: cap on the change of ``Delta`` per step; ``res_tol``: the
-    final residual (relative to the right-hand side) for ``converged``.
+    final residual (relative to the right-hand side) for ``converged``; ``forcing_max``: the
+    loosest relative GMRES tolerance of a Newton step (inexact Newton: the tolerance follows the
+    decrease of the residual, from ``forcing_max`` down to ``gmres_tol``; ``forcing_max =
+    gmres_tol`` solves every step to ``gmres_tol``).
     """
 
     tol: float = eqx.field(default=1e-9, static=True)
@@ -118,6 +121,12 @@ class NewtonOptions(eqx.Module):
     gmres_restarts: int = eqx.field(default=3, static=True)
     max_gap_step: float = eqx.field(default=0.2, static=True)
     res_tol: float = eqx.field(default=1e-7, static=True)
+    forcing_max: float = eqx.field(default=1e-2, static=True)
+
+    def __check_init__(self):
+        if not 0 < self.forcing_max < 1:
+            raise ValueError(f"NewtonOptions.forcing_max must lie in (0, 1) (a relative GMRES tolerance), "
+                             f"got {self.forcing_max}")
 
 
 def uniform_grid(e_max: float, spacing: float) -> EnergyGrid:
@@ -317,11 +326,12 @@ def _delta_of(p: _Params, delta):
 
 
 # ----------------------------------------------------------------- block-tridiagonal factorisation
-def _residual_at(p, cfg, S, h, delta):
-    """Residual with the system ``S`` already built at ``delta``."""
+def _residual_at(p, cfg, S, h, delta, coll=None):
+    """Residual with the system ``S`` already built at ``delta`` (and the collisions ``coll`` at ``h``
+    where the caller has them)."""
     Fh = _matvec(S, h) - S.d
     if p.collisions:
-        Fh = Fh + S.mask[None, :, None] * _collisions(p, S, cfg.E, h)
+        Fh = Fh + S.mask[None, :, None] * (_collisions(p, S, cfg.E, h) if coll is None else coll)
     if p.gap is None:
         return Fh, jnp.zeros_like(delta)
     return Fh, delta - _gap_map(p, cfg, S, h)
@@ -358,17 +368,22 @@ def _delta_columns(p, cfg, h, delta):
     return apply, diag
 
 
-def _linearise(p, cfg, u):
+def _linearise(p, cfg, u, S=None):
+    """Residual, Jacobian action, preconditioner (and that of ``J^T``) at ``u``; ``S``: the system at
+    ``u``'s Delta when the caller has it (the Newton loop carries the accepted line-search trial's)."""
     h, delta = u
-    S = _system(p, cfg, _delta_of(p, delta))
-    F = _residual_at(p, cfg, S, h, delta)
+    if S is None:
+        S = _system(p, cfg, _delta_of(p, delta))
     B = S.B
     if p.collisions:
-        _, blocks = _collisions(p, S, cfg.E, h, with_diagonal=True)
+        # one evaluation of the collisions gives the residual's share, the out-scattering blocks and the
+        # linear map (the blocks' own tangent is never used)
+        (coll, blocks), lin = jax.linearize(lambda hh: _collisions(p, S, cfg.E, hh, with_diagonal=True), h)
         B = B + S.mask[None, :, None, None] * blocks
-        _, coll_lin = jax.linearize(lambda hh: _collisions(p, S, cfg.E, hh), h)
+        coll_lin = lambda v: lin(v)[0]  # noqa: E731
     else:
-        coll_lin = None
+        coll, coll_lin = None, None
+    F = _residual_at(p, cfg, S, h, delta, coll)
     if p.gap is None:
         col, dd = (lambda v: 0.0), jnp.ones_like(delta)
         gap_lin = lambda vh: jnp.zeros_like(delta)  # noqa: E731
@@ -412,9 +427,9 @@ def _linearise(p, cfg, u):
     return F, matvec, precond, transposed_precond, S
 
 
-def _gmres(op, b, M, opts):
-    x, _ = gmres(op, b, M=M, tol=opts.gmres_tol, atol=0.0, restart=opts.restart, maxiter=opts.gmres_restarts,
-                 solve_method="incremental")
+def _gmres(op, b, M, opts, tol=None):
+    x, _ = gmres(op, b, M=M, tol=opts.gmres_tol if tol is None else tol, atol=0.0, restart=opts.restart,
+                 maxiter=opts.gmres_restarts, solve_method="incremental")
     return x
 
 
@@ -425,16 +440,28 @@ def _norms(F):
                       jnp.sqrt(jnp.sum(jnp.abs(F[0]) ** 2) + jnp.sum(jnp.abs(F[1]) ** 2))])
 
 
+def _forcing(opts, norm, norm_prev, eta_prev):
+    """Relative GMRES tolerance of a Newton step (Eisenstat and Walker, SIAM J. Sci. Comput. 17, 16
+    (1996), choice 2 with gamma = 0.9, alpha = 2 and their safeguard): loose while the residual is large,
+    tightening with its decrease, never below ``gmres_tol`` nor above ``forcing_max``."""
+    eta = 0.9 * (norm / jnp.maximum(norm_prev, 1e-300)) ** 2
+    guard = 0.9 * eta_prev**2
+    eta = jnp.where(guard > 0.1, jnp.maximum(eta, guard), eta)
+    eta = jnp.where(jnp.isfinite(norm_prev), eta, opts.forcing_max)  # first step
+    return jnp.clip(eta, opts.gmres_tol, opts.forcing_max)
+
+
 def _newton(p, u0, cfg):
     opts = cfg.opts
 
     def body(state):
-        u, k, _, _ = state
-        F0, matvec, precond, _, _ = _linearise(p, cfg, u)
-        du = _gmres(matvec, jax.tree.map(jnp.negative, F0), precond, opts)
+        u, S, k, _, norm_prev, eta_prev = state
+        F0, matvec, precond, _, _ = _linearise(p, cfg, u, S)
+        n0 = _norms(F0)
+        eta = _forcing(opts, n0[1], norm_prev, eta_prev)
+        du = _gmres(matvec, jax.tree.map(jnp.negative, F0), precond, opts, eta)
         step = jnp.max(jnp.abs(du[1])) if p.gap is not None else jnp.asarray(0.0)
         s0 = jnp.minimum(1.0, opts.max_gap_step / jnp.maximum(step, 1e-300))
-        n0 = _norms(F0)
 
         def trial(s):
             dl = jnp.maximum(u[1] + s * du[1], 1e-6) if p.gap is not None else u[1]
@@ -444,28 +471,32 @@ def _newton(p, u0, cfg):
         # largest entry and the 2-norm.  The largest entry alone rejects full steps that overshoot at a few
         # energies near the gap edge (where the spectra move fast with Delta) while they fix the rest: up
         # to 13 Newton steps per continuation point of seed 001 Fig. 11(a) instead of 5-6; the 2-norm
-        # alone stalls on a pinned island's gap equation, which the largest entry follows.
+        # alone stalls on a pinned island's gap equation, which the largest entry follows.  The system at
+        # the accepted trial is the next step's.
         def ls_cond(c):
-            s, j, nrm = c
+            s, j, nrm, _ = c
             return (j == 0) | ((j < 6) & ~jnp.any(nrm <= n0 * (1.0 - 1e-4 * s)))
 
         def ls_body(c):
-            s, j, _ = c
+            s, j, _, _ = c
             s = jnp.where(j == 0, s, 0.5 * s)
-            return s, j + 1, _norms(_residual(p, cfg, trial(s)))
+            ut = trial(s)
+            St = _system(p, cfg, _delta_of(p, ut[1]))
+            return s, j + 1, _norms(_residual_at(p, cfg, St, ut[0], ut[1])), St
 
-        s, _, _ = lax.while_loop(ls_cond, ls_body, (s0, jnp.asarray(0), jnp.full(2, jnp.inf)))
+        s, _, _, S_new = lax.while_loop(ls_cond, ls_body, (s0, jnp.asarray(0), jnp.full(2, jnp.inf), S))
         u_new = trial(s)
         err = jnp.maximum(jnp.max(jnp.abs(u_new[0] - u[0])), jnp.max(jnp.abs(u_new[1] - u[1])))
-        return u_new, k + 1, err, n0[0]
+        return u_new, S_new, k + 1, err, n0[1], eta
 
     def cond(state):
-        _, k, err, _ = state
+        _, _, k, err, _, _ = state
         return (k < opts.maxiter) & (err > opts.tol)
 
     inf = jnp.asarray(jnp.inf)
-    u, k, err, _ = lax.while_loop(cond, body, (u0, jnp.asarray(0), inf, inf))
-    S = _system(p, cfg, _delta_of(p, u[1]))
+    S0 = _system(p, cfg, _delta_of(p, u0[1]))
+    init = (u0, S0, jnp.asarray(0), inf, inf, jnp.asarray(opts.forcing_max))
+    u, S, k, err, _, _ = lax.while_loop(cond, body, init)
     Fh, Fd = _residual_at(p, cfg, S, u[0], u[1])
     scale = jnp.maximum(jnp.max(jnp.abs(S.d)), 1e-300)
     res = jnp.maximum(jnp.max(jnp.abs(Fh)) / scale, jnp.max(jnp.abs(Fd), initial=0.0))

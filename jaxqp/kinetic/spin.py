@@ -44,6 +44,7 @@ from ..grids import EnergyGrid
 from ..internal import validation as val
 from ..internal.batching import map_in_chunks
 from ..internal.blocktri import block_thomas
+from ..internal.blocktri import mm_small as _mm
 from ..materials import Superconductor
 from ..spectral import spin as _spin
 from ..spectral.spin import SpinDistribution, SpinSolution, SpinWire
@@ -58,12 +59,6 @@ RHO = np.concatenate([np.eye(4, dtype=complex)[None], _TAU3[None], _SIG, _TAU3[N
 MODE_NAMES = ("f_L", "f_T", "f_T3x", "f_T3y", "f_T3z", "f_L3x", "f_L3y", "f_L3z")
 COLLINEAR_MODES = (0, 1, 4, 7)  # (f_L, f_T, f_T3, f_L3) of jaxqp.solve_kinetic with the spin axis z
 _T3SIGN = np.outer(np.diag(_TAU3).real, np.diag(_TAU3).real)  # tau_3 x tau_3 = x * _T3SIGN
-
-
-def _mm(a, b):
-    """Batched 4x4 products as broadcast sums: XLA's CPU dot of tiny batched matrices is several times
-    slower than elementwise arithmetic over the batch."""
-    return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
 
 
 def _pauli_sum(x):
