@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jaxqp as qp
 from jaxqp.kinetic import inelastic as inel
@@ -91,3 +92,30 @@ def test_closed_island_thermalises_and_conserves_number_energy_spin():
         T, mu = 1 / slope, -icpt / slope
         assert np.max(np.abs(occ - _fermi(E, mu, T))) < 2e-3, (mu, T)
     assert np.max(np.abs(up - dn)) > 0.05  # no spin flips: the accumulation stays
+
+
+def test_prescribed_gap_moves_the_states_adiabatically():
+    """A closed BCS island whose gap is lowered slowly (1 -> 0.8), without collisions: every state keeps
+    its occupation while its energy E = sqrt(xi^2 + Delta^2) moves, so f_L(E, t) = f_L0(sqrt(E^2 - Delta(t)^2
+    + Delta(0)^2)) (the clean adiabatic invariant, analytic); f_T stays zero."""
+    T = 1.0
+    isl = _island(qp.Superconductor(delta=1.0, gamma=0.02), temperature=T)
+    grid = inel.uniform_grid(2.5, 0.1)
+    e = np.asarray(grid.points)
+
+    def gap(t):
+        return 1.0 - 0.1 * (1.0 - jnp.cos(jnp.pi * jnp.minimum(t, 10.0) / 10.0))
+
+    d = solve_dynamics(isl, (), jnp.array([5.0, 10.0]), grid=grid, gap=gap, subdivision=8, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(np.asarray(d.delta[:, 0]), [0.9, 0.8], atol=1e-14)
+    far = (np.abs(e) > 1.2) & (np.abs(e) < 2.2)
+    e0 = np.sign(e) * np.sqrt(np.maximum(e**2 - 0.8**2 + 1.0, 0.0))
+    fl = np.asarray(d.modes[-1, :, :, 0])  # (n_E, n_x)
+    want = np.tanh(e0 / (2 * T))
+    assert np.max(np.abs(fl[far] - want[far, None])) < 1e-3  # 4e-5 measured
+    assert np.min(np.abs(want - np.tanh(e / (2 * T)))[far]) > 0.01  # the states did move
+    assert np.max(np.abs(np.asarray(d.modes[..., 1]))) < 1e-12
+    with pytest.raises(ValueError, match="one pair potential >= 0"):
+        solve_dynamics(isl, (), [1.0], grid=grid, gap=lambda t: -0.5)
+    with pytest.raises(TypeError, match="function t -> Delta"):
+        solve_dynamics(isl, (), [1.0], grid=grid, gap=0.5)

@@ -15,7 +15,9 @@ the nodes, fast sub-gap modes), so it is integrated by an implicit, adaptive dif
 (``Kvaerno5`` by default, error control by ``PIDController``).  The long-time limit is the
 stationary solution of `jaxqp.kinetic.inelastic.solve_inelastic`.
 
-The spectra are fixed (the wire's ``Delta``); states with ``N_s`` below ``capacity_floor`` are
+The spectra are those of the wire's ``Delta``, or of a prescribed ``Delta(t)`` (``gap=``), with which the
+energy modes flow in energy: ``N_s d_t f_{L,s} + (d_t Delta) M_s d_E f_{L,s}`` with ``M_s = Re f_s``
+(first order in ``d_t``; the charge modes ``d_t (N_s f_{T,s})``).  States with ``N_s`` below ``capacity_floor`` are
 integrated with that capacity (they hold no quasiparticles: their distribution follows the others
 almost instantly).
 """
@@ -26,6 +28,7 @@ from collections.abc import Callable, Sequence
 
 import diffrax
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
@@ -45,11 +48,12 @@ class DynamicsSolution(eqx.Module):
     Attributes:
         times: ``(n_t,)`` in units of ``hbar / Delta0``.
         sectors: ``(n_t, n_E, n_x, 4)`` in the sector basis; ``modes`` gives (f_L, f_T, f_T3, f_L3).
+        delta: ``(n_t, 1)``: the pair potential at the save times (fixed or prescribed).
         energy, charge, spin: ``(n_t,)`` totals over the wire,
-            ``-(1/2) sum_s int dx dE C_s E f_{L,s}`` (electron energy),
+            ``-(1/2) sum_s int dx dE C_s E f_{L,s}`` (quasiparticle energy),
             ``-(1/2) sum_s int dx dE C_s f_{T,s}`` (electron number; in a superconductor the
             quasiparticle charge) and ``-(1/2) sum_s s int dx dE C_s f_{L,s}`` (spin), with the
-            capacity ``C_s = max(N_s, capacity_floor)`` of the integration, up to constants.
+            capacity ``C_s = max(N_s, capacity_floor)`` of the integration at the save time, up to constants.
         converged: the integration reached the last time; ``result``: diffrax's result code;
         steps: accepted steps.
     """
@@ -58,6 +62,7 @@ class DynamicsSolution(eqx.Module):
     sectors: Array
     x: Array
     grid: EnergyGrid
+    delta: Array
     energy: Array
     charge: Array
     spin: Array
@@ -104,34 +109,73 @@ class _Options(eqx.Module):
     solver: diffrax.AbstractSolver = eqx.field(static=True)
 
 
-@eqx.filter_jit
-def _integrate(system: KineticSystem, times, h0, bias: Callable, opts: _Options):
-    cap = _capacity(system, opts.floor)
-    active = (system.volume > 0)[None, :, None]
-    safe = jnp.where(active, cap, 1.0)
+def _energy_flow(M, h, dE):
+    r"""``M d_E h`` for the energy modes (components 0 and 2; zero for ``f_T``): central differences,
+    one-sided at the grid's ends."""
+    dh = jnp.concatenate([h[1:2] - h[:1], 0.5 * (h[2:] - h[:-2]), h[-1:] - h[-2:-1]]) / dE
+    return M * dh * jnp.asarray([1.0, 0.0, 1.0, 0.0])
 
-    def rhs(t, h, args):
-        F = system.residual(h, bias(t))
-        return jnp.where(active, -F / safe, 0.0)
+
+def _parts(system: KineticSystem, h, delta, V, floor):
+    """At ``(h, Delta)``: ``u = -F / C`` and the change ``w`` of ``d_t h`` per unit ``d_t Delta``
+    (``d_t h = u - w d_t Delta``)."""
+    dE = float(system.setup.E[1] - system.setup.E[0])
+
+    def spectral(d):
+        s = system.at(d)
+        return jnp.maximum(s.density_of_states(), floor), s.anomalous()
+
+    (N, M), (dN, _) = jax.jvp(spectral, (delta,), (jnp.ones_like(delta),))
+    vol = system.volume[None, :, None]
+    active = vol > 0
+    C = jnp.where(active, vol * N, 1.0)
+    u = jnp.where(active, -system.at(delta).residual(h, V) / C, 0.0)
+    # f_L: N d_t f_L + d_t Delta M d_E f_L;  f_T: d_t (N f_T) = N d_t f_T + d_t Delta (dN/dDelta) f_T
+    L = jnp.asarray([1.0, 0.0, 1.0, 0.0])
+    w = jnp.where(active, vol * ((1.0 - L) * dN * h + _energy_flow(M, h, dE)) / C, 0.0)
+    return u, w
+
+
+@eqx.filter_jit
+def _integrate(system: KineticSystem, times, h0, bias: Callable, gap: Callable | None, opts: _Options):
+    active = (system.volume > 0)[None, :, None]
+    if gap is None:
+        cap = _capacity(system, opts.floor)
+        safe = jnp.where(active, cap, 1.0)
+
+        def rhs(t, h, args):
+            F = system.residual(h, bias(t))
+            return jnp.where(active, -F / safe, 0.0)
+    else:
+        def rhs(t, h, args):
+            delta, dd = jax.jvp(lambda tt: jnp.reshape(gap(tt), (1,)), (t,), (jnp.ones_like(t),))
+            u, w = _parts(system, h, delta, bias(t), opts.floor)
+            return u - dd * w
 
     t1 = times[-1]
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(rhs), opts.solver, t0=0.0, t1=t1, dt0=1e-6 * t1, y0=h0,
         saveat=diffrax.SaveAt(ts=times), stepsize_controller=diffrax.PIDController(rtol=opts.rtol, atol=opts.atol),
         max_steps=opts.max_steps, throw=False)
+    if gap is None:
+        deltas = jnp.broadcast_to(system.delta, (times.shape[0], 1))
+        cap = _capacity(system, opts.floor)
+    else:
+        deltas = jax.vmap(lambda t: jnp.reshape(gap(t), (1,)))(times)
+        cap = jax.vmap(lambda d: _capacity(system.at(d), opts.floor))(deltas)
     energy, charge, spin = _totals(system, cap, sol.ys)
     ok = sol.result == diffrax.RESULTS.successful
-    return sol.ys, energy, charge, spin, ok, sol.stats["num_accepted_steps"]
+    return sol.ys, deltas, energy, charge, spin, ok, sol.stats["num_accepted_steps"]
 
 
 def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: EnergyGrid, bias=None,
-                   initial=None, subdivision: int = 8, rtol: float = 1e-8, atol: float = 1e-10,
-                   max_steps: int = 100_000, capacity_floor: float = 1e-3,
+                   initial=None, gap: Callable | None = None, subdivision: int = 8,
+                   rtol: float = 1e-8, atol: float = 1e-10, max_steps: int = 100_000, capacity_floor: float = 1e-3,
                    solver: diffrax.AbstractSolver | None = None, throw: bool = True) -> DynamicsSolution:
     r"""Evolve the distributions of ``wire`` in time from ``t = 0``.
 
     Args:
-        wire: the `jaxqp.Wire` (uniform or inhomogeneous spectra, fixed ``Delta``).
+        wire: the `jaxqp.Wire` (uniform or inhomogeneous spectra).
         collisions: processes from `jaxqp.kinetic.collisions`.
         times: increasing times ``>= 0`` (units of ``hbar / Delta0``) at which to save.
         grid: a uniform energy grid (`jaxqp.kinetic.inelastic.uniform_grid`).
@@ -140,6 +184,10 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
         initial: the distribution at ``t = 0`` in the sector basis, ``(n_E, n_x, 4)`` (an injected
             population, or a stationary solution's ``kinetic.sectors``); default: equilibrium at
             the bath temperature.  Reservoir rows are set to equilibrium.
+        gap: the pair potential in time: ``None`` (the wire's ``Delta``, fixed) or a function
+            ``t -> Delta`` (prescribed, one value for the wire, differentiable in ``t``, e.g. a gap
+            suppressed by a pulse).  The spectra follow ``Delta(t)``, and the energy modes flow with
+            it (``N d_t f_L + (d_t Delta) Re f d_E f_L``; see the theory notes).
         rtol, atol: error tolerances of the adaptive step; ``max_steps``: step cap.
         capacity_floor: the smallest density of states used as capacity.
         solver: a diffrax solver (default `default_solver`: ``Kvaerno5``, implicit, stiffly accurate,
@@ -149,6 +197,8 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
     Returns a `DynamicsSolution`.  Pure JAX: differentiable in the arrays of ``wire``,
     ``collisions`` and ``initial`` by diffrax's adjoint.
     """
+    if gap is not None and not callable(gap):
+        raise TypeError(f"gap must be None or a function t -> Delta, got {type(gap).__name__}")
     system = kinetic_system(wire, collisions, grid=grid, subdivision=subdivision)
     if times is None:
         raise ValueError("give the save times, e.g. times=jnp.linspace(0, 100, 11) (units of hbar / Delta0)")
@@ -165,6 +215,10 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
     else:
         V = bias_array(system.wire, bias)
         bias_fn = _Constant(V)
+    if gap is not None:
+        d0 = np.asarray(gap(0.0), float)
+        if d0.size != 1 or not np.all(np.isfinite(d0)) or np.any(d0 < 0):
+            raise ValueError(f"gap(t) must return one pair potential >= 0 for the wire, got {d0!r} at t = 0")
     shape = (system.setup.E.size, system.setup.x.size, 4)
     if initial is None:
         h0 = system.equilibrium()
@@ -176,12 +230,13 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
     val.check_positive("capacity_floor", capacity_floor, hint="a small positive density of states, e.g. 1e-3")
     opts = _Options(rtol=float(rtol), atol=float(atol), max_steps=int(max_steps), floor=float(capacity_floor),
                     solver=default_solver() if solver is None else solver)
-    ys, energy, charge, spin, ok, steps = _integrate(system, ts, h0, bias_fn, opts)
-    out = DynamicsSolution(times=ts, sectors=ys, x=jnp.asarray(system.setup.x), grid=system.grid, energy=energy,
-                           charge=charge, spin=spin, converged=ok, result=ok.astype(int), steps=steps)
+    hs, deltas, energy, charge, spin, ok, steps = _integrate(system, ts, h0, bias_fn, gap, opts)
+    out = DynamicsSolution(times=ts, sectors=hs, x=jnp.asarray(system.setup.x), grid=system.grid, delta=deltas,
+                           energy=energy, charge=charge, spin=spin, converged=ok, result=ok.astype(int), steps=steps)
     if throw and not bool(ok):
         raise RuntimeError(f"the time integration stopped before t = {tn[-1]:g} after {int(steps)} steps; raise "
-                           "max_steps, loosen rtol/atol, or check the drive (a sudden bias(t) needs small steps)")
+                           "max_steps, loosen rtol/atol, or check the drive (a sudden bias(t) or gap(t) needs small "
+                           "steps)")
     return out
 
 

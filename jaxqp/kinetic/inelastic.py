@@ -545,12 +545,13 @@ def _make_solver(cfg, warm: bool = False):
 
 # ----------------------------------------------------------------- the discrete system at fixed spectra
 class KineticSystem(eqx.Module):
-    """The discrete (E, x) kinetic problem of a wire at fixed spectra (fixed Delta).
+    """The discrete (E, x) kinetic problem of a wire, with its spectra at one pair potential.
 
     Built by `kinetic_system`; used for time evolution (`jaxqp.kinetic.dynamics`).  The
     residual is the stationary one of `solve_inelastic`,
     ``F(h; V) = -(j_{i+1/2} - j_{i-1/2}) + vol (R h + I[h]) - K_c (h_e(V) - h)`` per node, in the
     sector basis ``(f_{L,+}, f_{T,+}, f_{L,-}, f_{T,-})``; reservoir rows read ``h - h_eq``.
+    The spectra are those of ``delta`` (the wire's own ``Delta`` unless `at` moved them).
     """
 
     wire: Wire
@@ -558,6 +559,7 @@ class KineticSystem(eqx.Module):
     bulk: _System
     grid: EnergyGrid
     setup: _Setup = eqx.field(static=True)
+    delta: Array
 
     def residual(self, h, V):
         """``F(h; V)``, shape ``(n_E, n_x, 4)``, at contact biases ``V`` ``(n_c,)``."""
@@ -565,11 +567,23 @@ class KineticSystem(eqx.Module):
         S = _with_contacts(self.bulk, self.wire, self.setup, V)
         return _residual_at(p, self.setup, S, h, jnp.zeros(1))[0]
 
+    def at(self, delta) -> KineticSystem:
+        """The same problem with the spectra of the pair potential ``delta`` (one value for the wire)."""
+        delta = jnp.reshape(jnp.asarray(delta, float), (-1,))
+        return eqx.tree_at(lambda s: (s.bulk, s.delta), self, (_bulk_system(self.wire, self.setup, delta), delta))
+
     def density_of_states(self):
         """``N_s`` per sector component, ``(n_E, n_x, 4)`` (the same for ``L`` and ``T`` of a sector)."""
-        N = jnp.moveaxis(self.bulk.N, 0, -1)  # (n_d, n_E, 2)
-        N = jnp.repeat(jnp.swapaxes(N, 0, 1), 2, axis=-1)  # (n_E, n_d, 4)
-        return jnp.broadcast_to(N, (self.setup.E.size, self.setup.x.size, 4))
+        return self._per_component(self.bulk.N)
+
+    def anomalous(self):
+        """``M_s = Re f_s`` per sector component, ``(n_E, n_x, 4)`` (the gap equation's kernel)."""
+        return self._per_component(self.bulk.M)
+
+    def _per_component(self, X):
+        X = jnp.moveaxis(X, 0, -1)  # (n_d, n_E, 2)
+        X = jnp.repeat(jnp.swapaxes(X, 0, 1), 2, axis=-1)  # (n_E, n_d, 4)
+        return jnp.broadcast_to(X, (self.setup.E.size, self.setup.x.size, 4))
 
     @property
     def volume(self):
@@ -583,12 +597,14 @@ class KineticSystem(eqx.Module):
 
 
 def kinetic_system(wire: Wire, collisions: Sequence = (), *, grid: EnergyGrid, subdivision: int = 8) -> KineticSystem:
-    """The discrete kinetic problem of ``wire`` with ``collisions`` on the uniform ``grid`` (fixed spectra)."""
+    """The discrete kinetic problem of ``wire`` with ``collisions`` on the uniform ``grid``, with the
+    spectra of ``wire.material.delta``."""
     wire = check_wire(wire)
     grid = _cell_grid(_check_uniform(grid))
     st = inelastic_setup(wire, grid, tuple(collisions), None, None, subdivision)
-    bulk = _bulk_system(wire, st, jnp.reshape(jnp.asarray(wire.material.delta, float), (1,)))
-    return KineticSystem(wire=wire, collisions=tuple(collisions), bulk=bulk, grid=grid, setup=st)
+    delta = jnp.reshape(jnp.asarray(wire.material.delta, float), (1,))
+    bulk = _bulk_system(wire, st, delta)
+    return KineticSystem(wire=wire, collisions=tuple(collisions), bulk=bulk, grid=grid, setup=st, delta=delta)
 
 
 # ----------------------------------------------------------------- public API
