@@ -543,7 +543,7 @@ def _make_solver(cfg, warm: bool = False):
     return solve
 
 
-# ----------------------------------------------------------------- the discrete system at fixed spectra
+# ----------------------------------------------------------------- the discrete system at one pair potential
 class KineticSystem(eqx.Module):
     """The discrete (E, x) kinetic problem of a wire, with its spectra at one pair potential.
 
