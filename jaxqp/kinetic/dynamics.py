@@ -109,30 +109,21 @@ class _Options(eqx.Module):
     solver: diffrax.AbstractSolver = eqx.field(static=True)
 
 
-def _energy_flow(M, h, dE):
-    r"""``M d_E h`` for the energy modes (components 0 and 2; zero for ``f_T``): central differences,
-    one-sided at the grid's ends."""
-    dh = jnp.concatenate([h[1:2] - h[:1], 0.5 * (h[2:] - h[:-2]), h[-1:] - h[-2:-1]]) / dE
-    return M * dh * jnp.asarray([1.0, 0.0, 1.0, 0.0])
-
-
 def _parts(system: KineticSystem, h, delta, V, floor):
     """At ``(h, Delta)``: ``u = -F / C`` and the change ``w`` of ``d_t h`` per unit ``d_t Delta``
-    (``d_t h = u - w d_t Delta``)."""
-    dE = float(system.setup.E[1] - system.setup.E[0])
-
-    def spectral(d):
-        s = system.at(d)
-        return jnp.maximum(s.density_of_states(), floor), s.anomalous()
-
-    (N, M), (dN, _) = jax.jvp(spectral, (delta,), (jnp.ones_like(delta),))
+    (``d_t h = u - w d_t Delta``).  One evaluation of the spectra gives the system and its derivative."""
+    s, ds = jax.jvp(system.at, (delta,), (jnp.ones_like(delta),))
+    N, M, dN = s.density_of_states(), s.anomalous(), ds.density_of_states()
+    dN = jnp.where(N > floor, dN, 0.0)  # the derivative of the capacity max(N, floor)
     vol = system.volume[None, :, None]
     active = vol > 0
-    C = jnp.where(active, vol * N, 1.0)
-    u = jnp.where(active, -system.at(delta).residual(h, V) / C, 0.0)
-    # f_L: N d_t f_L + d_t Delta M d_E f_L;  f_T: d_t (N f_T) = N d_t f_T + d_t Delta (dN/dDelta) f_T
+    C = jnp.where(active, vol * jnp.maximum(N, floor), 1.0)
+    u = jnp.where(active, -s.residual(h, V) / C, 0.0)
+    # f_L: N d_t f_L + d_t Delta M d_E f_L (central differences, one-sided at the grid's ends);
+    # f_T: d_t (N f_T) = N d_t f_T + d_t Delta (dN/dDelta) f_T
     L = jnp.asarray([1.0, 0.0, 1.0, 0.0])
-    w = jnp.where(active, vol * ((1.0 - L) * dN * h + _energy_flow(M, h, dE)) / C, 0.0)
+    dE = float(system.setup.E[1] - system.setup.E[0])
+    w = jnp.where(active, vol * ((1.0 - L) * dN * h + L * M * jnp.gradient(h, dE, axis=0)) / C, 0.0)
     return u, w
 
 
