@@ -36,6 +36,7 @@ from jax import Array
 from ..grids import EnergyGrid
 from ..internal import validation as val
 from ..internal.blocktri import BlockTridiagonalSolver
+from ..internal.stiff import ReusedJacobian
 from .coefficients import to_modes
 from .inelastic import KineticSystem, kinetic_system
 from .solve import bias_array
@@ -94,11 +95,13 @@ def default_solver() -> diffrax.AbstractSolver:
     """``Kvaerno5`` whose stage equations are solved with the block-tridiagonal structure of the wire.
 
     The Jacobian of the kinetic equations couples a node to its neighbours (diffusion) and all
-    energies at one node (collisions): `jaxqp.internal.blocktri.BlockTridiagonalSolver` probes it
-    once per step and solves it by block Thomas, instead of a dense LU of the whole system.
+    energies at one node (collisions): it is probed by Jacobian-vector products
+    (`jaxqp.internal.blocktri.probe_blocks`), kept over many steps
+    (`jaxqp.internal.stiff.ReusedJacobian`) and factored by block Thomas at every step, instead of
+    a dense LU of the whole system.
     """
     root = diffrax.with_stepsize_controller_tols(diffrax.VeryChord)(linear_solver=BlockTridiagonalSolver())
-    return diffrax.Kvaerno5(root_finder=root)
+    return ReusedJacobian(diffrax.Kvaerno5(root_finder=root))
 
 
 class _Options(eqx.Module):
