@@ -69,15 +69,15 @@ class ReusedJacobian(diffrax.AbstractImplicitSolver, diffrax.AbstractAdaptiveSol
     term_structure: ClassVar = diffrax.AbstractTerm
 
     @property
-    def interpolation_cls(self):  # type: ignore[override]
+    def interpolation_cls(self):
         return self.solver.interpolation_cls
 
     @property
-    def root_finder(self):  # type: ignore[override]
+    def root_finder(self):
         return self.solver.root_finder
 
     @property
-    def root_find_max_steps(self):  # type: ignore[override]
+    def root_find_max_steps(self):
         return self.solver.root_find_max_steps
 
     def order(self, terms):
