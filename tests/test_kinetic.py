@@ -290,6 +290,10 @@ def test_bad_input_is_rejected():
         qp.contact_currents(w, jnp.zeros((3, 2)))
     with pytest.raises(ValueError, match="no drive: add TunnelContact"):
         qp.solve_kinetic(qp.Wire(mat, 10.0, ()))
+    closed = qp.Wire(mat, 10.0, (kw.TunnelContact(5.0, 0.0),), ends=("vacuum", "vacuum"))
+    for solve in (qp.solve_kinetic, lambda w: qp.solve_inelastic(w, (qp.ElectronPhonon(0.05),))):
+        with pytest.raises(ValueError, match="the wire is closed: every contact has kappa = 0"):
+            solve(closed)
     with pytest.raises(ValueError, match="symmetric about zero"):
         qp.symmetry_decomposition(jnp.zeros(3), jnp.array([0.0, 1.0, 2.0]))
     c = (kw.TunnelContact(5.0, 0.1),)

@@ -599,7 +599,7 @@ class KineticSystem(eqx.Module):
 def kinetic_system(wire: Wire, collisions: Sequence = (), *, grid: EnergyGrid, subdivision: int = 8) -> KineticSystem:
     """The discrete kinetic problem of ``wire`` with ``collisions`` on the uniform ``grid``, with the
     spectra of ``wire.material.delta``."""
-    wire = check_wire(wire)
+    wire = check_wire(wire, stationary=False)
     grid = _cell_grid(_check_uniform(grid))
     st = inelastic_setup(wire, grid, tuple(collisions), None, None, subdivision)
     delta = jnp.reshape(jnp.asarray(wire.material.delta, float), (1,))

@@ -52,12 +52,24 @@ def as_wire(wire) -> Wire:
     return wire
 
 
-def check_wire(wire) -> Wire:
-    """The `jaxqp.Wire` of a kinetic problem (`as_wire`), which must have a drive: contacts or a `Reservoir` end."""
+def check_wire(wire, *, stationary: bool = True) -> Wire:
+    """The `jaxqp.Wire` of a kinetic problem (`as_wire`), which must have a drive: contacts or a `Reservoir` end.
+
+    For a stationary solve (``stationary=True``) a contact whose ``kappa`` is known to be 0 does not
+    count: a wire closed on every side has no unique stationary distribution.
+    """
     wire = as_wire(wire)
-    if not wire.contacts and all(r is None for r in wire.reservoirs):
+    if any(r is not None for r in wire.reservoirs):
+        return wire
+    if not wire.contacts:
         raise ValueError("the wire has no drive: add TunnelContact objects to Wire(contacts=...) or a reservoir end "
                          "at its own potential or temperature, ends=(jaxqp.Reservoir(bias=...), 'reservoir')")
+    if stationary and "reservoir" not in wire.ends and all(val.known_zero(getattr(c, "kappa", None))
+                                                           for c in wire.contacts):
+        raise ValueError("the wire is closed: every contact has kappa = 0 and no end is a reservoir, so nothing fixes "
+                         "its stationary distribution (collisions conserve the particle number, and electron-electron "
+                         "collisions the energy). Give a contact kappa > 0 or make an end a reservoir "
+                         "(ends=(..., 'reservoir')); a closed wire is followed in time by jaxqp.solve_dynamics")
     return wire
 
 
