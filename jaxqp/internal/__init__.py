@@ -11,14 +11,15 @@ minor versions.
   diagonal, matrix-free with lineax GMRES) and implicit differentiation of any
   root in forward and reverse mode.
 - `blocktri`: block-tridiagonal algebra (assembly, block Thomas, small
-  batched solves).
+  batched solves, probed lineax solvers for large blocks).
+- `stiff`: diffrax SDIRK steps that keep the probed Jacobian from step to step.
 - `batching`: a function over a long leading axis in equal chunks
   (``lax.map``; bounded memory).
 - `roots`: bracketed scalar Newton solves with implicit derivatives.
 - `sharding`: the one way points are spread over devices and hosts
   (mesh, ``shard_map``, placement and gathering).
 
-Imports: JAX, equinox, lineax, numpy and other modules of this package only; nothing else of jaxqp.
+Imports: JAX, equinox, lineax, diffrax, numpy and other modules of this package only; nothing else of jaxqp.
 """
 
 from . import config  # noqa: F401  (float64 is switched on before any solver module runs)
