@@ -20,6 +20,9 @@ keeps ``J`` for the block-tridiagonal operators of `jaxqp.internal.blocktri`:
   doubled at every retry (up to ``max_age``) and reset to 1 when a kept ``J`` succeeds: where
   ``J`` changes quickly (spectra that follow a moving gap) the wasted attempts stay few.
 
+`Kvaerno5EveryStage` is the other end: a fresh matrix at every stage, for Jacobians that change
+within a step.
+
 The Jacobian and factors are held out of differentiation (``stop_gradient``), as diffrax does
 for its own; derivatives of the solution come from the stage equations themselves.
 """
@@ -37,6 +40,19 @@ import numpy as np
 from jax import lax
 
 from .blocktri import FactoredBlockSolver, expand_coupling, factor_blocks, probe_blocks
+
+
+class Kvaerno5EveryStage(diffrax.Kvaerno5):
+    """``diffrax.Kvaerno5`` that builds its stage matrix at every stage instead of once per step.
+
+    For vector fields whose Jacobian changes a lot within a step even where the solution is smooth
+    (spectra that follow a moving gap: the capacities at the gap edge change by a decade while the
+    edge moves by a Dynes width). With the matrix of the step's second stage the chord iteration of
+    the later stages diverges at the steps the error control asks for, and the step is cut fivefold;
+    with a matrix per stage it converges there.
+    """
+
+    calculate_jacobian = diffrax.CalculateJacobian.every_stage
 
 
 def _stage_diagonal(solver) -> float:

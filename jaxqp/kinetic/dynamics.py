@@ -36,7 +36,7 @@ from jax import Array
 from ..grids import EnergyGrid
 from ..internal import validation as val
 from ..internal.blocktri import BlockTridiagonalSolver
-from ..internal.stiff import ReusedJacobian
+from ..internal.stiff import Kvaerno5EveryStage, ReusedJacobian
 from .coefficients import to_modes
 from .inelastic import KineticSystem, kinetic_system
 from .solve import bias_array
@@ -91,16 +91,20 @@ def _totals(system: KineticSystem, cap, h):
     return energy, charge, spin
 
 
-def default_solver() -> diffrax.AbstractSolver:
+def default_solver(moving_gap: bool = False) -> diffrax.AbstractSolver:
     """``Kvaerno5`` whose stage equations are solved with the block-tridiagonal structure of the wire.
 
     The Jacobian of the kinetic equations couples a node to its neighbours (diffusion) and all
     energies at one node (collisions): it is probed by Jacobian-vector products
-    (`jaxqp.internal.blocktri.probe_blocks`), kept over many steps
-    (`jaxqp.internal.stiff.ReusedJacobian`) and factored by block Thomas at every step, instead of
-    a dense LU of the whole system.
+    (`jaxqp.internal.blocktri.probe_blocks`) and factored by block Thomas, instead of a dense LU of
+    the whole system.  With fixed spectra it is kept over many steps
+    (`jaxqp.internal.stiff.ReusedJacobian`); with spectra that follow a moving gap
+    (``moving_gap=True``) it changes within a step, and it is probed at every stage
+    (`jaxqp.internal.stiff.Kvaerno5EveryStage`).
     """
     root = diffrax.with_stepsize_controller_tols(diffrax.VeryChord)(linear_solver=BlockTridiagonalSolver())
+    if moving_gap:
+        return Kvaerno5EveryStage(root_finder=root)
     return ReusedJacobian(diffrax.Kvaerno5(root_finder=root))
 
 
@@ -184,8 +188,8 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
             it (``N d_t f_L + (d_t Delta) Re f d_E f_L``; see the theory notes).
         rtol, atol: error tolerances of the adaptive step; ``max_steps``: step cap.
         capacity_floor: the smallest density of states used as capacity.
-        solver: a diffrax solver (default `default_solver`: ``Kvaerno5``, implicit, stiffly accurate,
-            with block-tridiagonal stage solves).
+        solver: a diffrax solver (default ``default_solver(moving_gap=gap is not None)``: ``Kvaerno5``,
+            implicit, stiffly accurate, with block-tridiagonal stage solves).
         throw: raise if the integration stopped early (else read ``converged``).
 
     Returns a `DynamicsSolution`.  Pure JAX: differentiable in the arrays of ``wire``,
@@ -223,7 +227,7 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
     h0 = jnp.where((system.volume > 0)[None, :, None], h0, system.bulk.d)  # reservoir rows: the reservoirs
     val.check_positive("capacity_floor", capacity_floor, hint="a small positive density of states, e.g. 1e-3")
     opts = _Options(rtol=float(rtol), atol=float(atol), max_steps=int(max_steps), floor=float(capacity_floor),
-                    solver=default_solver() if solver is None else solver)
+                    solver=default_solver(gap is not None) if solver is None else solver)
     hs, deltas, energy, charge, spin, ok, steps = _integrate(system, ts, h0, bias_fn, gap, opts)
     out = DynamicsSolution(times=ts, sectors=hs, x=jnp.asarray(system.setup.x), grid=system.grid, delta=deltas,
                            energy=energy, charge=charge, spin=spin, converged=ok, result=ok.astype(int), steps=steps)

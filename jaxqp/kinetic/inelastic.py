@@ -601,7 +601,7 @@ def kinetic_system(wire: Wire, collisions: Sequence = (), *, grid: EnergyGrid, s
     spectra of ``wire.material.delta``."""
     wire = check_wire(wire, stationary=False)
     grid = _cell_grid(_check_uniform(grid))
-    st = inelastic_setup(wire, grid, tuple(collisions), None, None, subdivision)
+    st = inelastic_setup(wire, grid, tuple(collisions), None, None, subdivision, stationary=False)
     delta = jnp.reshape(jnp.asarray(wire.material.delta, float), (1,))
     bulk = _bulk_system(wire, st, delta)
     return KineticSystem(wire=wire, collisions=tuple(collisions), bulk=bulk, grid=grid, setup=st, delta=delta)
@@ -658,8 +658,8 @@ class _Setup(eqx.Module):
         return np.full(E.size, E[1] - E[0])
 
 
-def inelastic_setup(wire, grid, collisions, gap, options, subdivision):
-    check_wire(wire)
+def inelastic_setup(wire, grid, collisions, gap, options, subdivision, *, stationary: bool = True):
+    check_wire(wire, stationary=stationary)
     if wire.spectra != "uniform" and gap is not None and gap.where == "profile":
         raise NotImplementedError("a gap profile Delta(x) uses the local bulk spectra of each node; with "
                                   "spectra='inhomogeneous' use GapEquation(where='injector') (one Delta for the wire)")
