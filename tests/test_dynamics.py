@@ -119,3 +119,25 @@ def test_prescribed_gap_moves_the_states_adiabatically():
         solve_dynamics(isl, (), [1.0], grid=grid, gap=lambda t: -0.5)
     with pytest.raises(TypeError, match="function t -> Delta"):
         solve_dynamics(isl, (), [1.0], grid=grid, gap=0.5)
+
+
+def test_adiabatic_gap_follows_the_gap_equation_to_the_self_consistent_stationary_state():
+    """A bias step on the injector of a wire whose Delta solves the non-equilibrium gap equation at every
+    instant: Delta(0) is the equilibrium root, the injected quasiparticles suppress it, and the long-time
+    limit is the self-consistent stationary solution of the Newton-Krylov solver (a second method), for
+    both Delta and the distributions."""
+    sc = qp.Superconductor(delta=1.0, gamma=0.05)
+    inj = qp.TunnelContact(position=0.0, kappa=0.05, electrode=qp.NormalMetal(bias=1.2, temperature=0.1))
+    wire = qp.Wire(sc, 1.0, (inj,), temperature=0.1, ends=("vacuum", "reservoir"), n_x=4)
+    kw = dict(grid=inel.uniform_grid(2.5, 0.2), subdivision=8)
+    procs = (qp.ElectronPhonon(0.05, temperature=0.1),)
+    gap = inel.GapEquation(cutoff=2.0)
+    stat = inel.solve_inelastic(wire, procs, gap=gap, **kw)
+    d = solve_dynamics(wire, procs, jnp.array([0.0, 3.0, 1e3]), gap=gap, **kw)
+    delta = np.asarray(d.delta[:, 0])
+    assert delta[0] > delta[1] > delta[2] and delta[0] - delta[2] > 0.05  # 0.847 -> 0.769 -> 0.760
+    assert np.max(np.asarray(d.gap_residual)) < 1e-6  # Delta keeps to the gap equation (1e-8 measured)
+    assert abs(delta[-1] - float(stat.delta[0])) < 1e-8  # 8e-16 measured
+    assert float(jnp.max(jnp.abs(d.sectors[-1] - stat.kinetic.sectors))) < 1e-8  # 7e-14 measured
+    with pytest.raises(NotImplementedError, match="where='injector'"):
+        solve_dynamics(wire, procs, [1.0], gap=inel.GapEquation(cutoff=2.0, where="profile"), **kw)

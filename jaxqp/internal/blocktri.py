@@ -489,3 +489,62 @@ class FactoredBlockSolver(_FactoredBlocks):
     def init(self, operator, options):
         del operator, options
         return self.state
+
+
+class BorderedBlockTridiagonalSolver(lx.AbstractLinearSolver):
+    """A lineax solver for operators on pairs ``(h, z)``: ``h`` as for `BlockTridiagonalSolver`, ``z`` a
+    short vector ``(n_z,)`` coupled to everything (for the kinetic equations: the pair potential of
+    an adiabatic gap and its rate, which move the spectra of every node and are moved by the
+    distribution).
+
+    With ``A`` the ``h``-``h`` part (block tridiagonal, probed and factored by
+    `BlockTridiagonalSolver`), ``B`` the ``n_z`` columns of ``z``, ``c`` the ``n_z`` rows of ``z``
+    and ``D`` its ``n_z x n_z`` part, the solve eliminates ``h`` (Schur complement):
+
+    $$
+    (D - c^T A^{-1} B)\\, x_z = r_z - c^T A^{-1} r_h ,\\qquad x_h = A^{-1}(r_h - B x_z).
+    $$
+
+    ``B`` and ``D`` take ``n_z`` products with the operator, ``c`` ``n_z`` products with its
+    transpose, and ``A^{-1} B`` ``n_z`` block-Thomas solves.  Exact for operators of this structure.
+    """
+
+    def init(self, operator, options):
+        hs, zs = operator.in_structure()
+        zh, zz = jnp.zeros(hs.shape, hs.dtype), jnp.zeros(zs.shape, zs.dtype)
+        inner = BlockTridiagonalSolver().init(lx.FunctionLinearOperator(lambda v: operator.mv((v, zz))[0], hs),
+                                              options)
+        eye = jnp.eye(zs.shape[0], dtype=zs.dtype)
+        cols, cols_z = jax.vmap(lambda e: operator.mv((zh, e)))(eye)  # B_j and D[:, j]
+        # c_k: the transpose of the h -> z part alone (the z inputs held at zero are constants there, so
+        # the transpose does not go through what only z moves)
+        hz = lx.FunctionLinearOperator(lambda v: operator.mv((v, zz))[1], hs)
+        rows = jax.vmap(hz.transpose().mv)(eye)
+        return _bordered_state(inner, cols, rows, cols_z.T)
+
+    def compute(self, state, vector, options):
+        inner, Z, _, rows, schur = state
+        rh, rz = vector
+        y = BlockTridiagonalSolver().compute(inner, rh, options)[0]
+        xz = small_solve(schur, (rz - jnp.tensordot(rows, y, axes=y.ndim))[:, None])[:, 0]
+        return (y - jnp.tensordot(xz, Z, axes=1), xz), lx.RESULTS.successful, {}
+
+    def transpose(self, state, options):
+        inner, Z, cols, rows, schur = state
+        D = schur + jnp.tensordot(rows, Z, axes=(tuple(range(1, rows.ndim)),) * 2)
+        inner_t = BlockTridiagonalSolver().transpose(inner, options)[0]
+        return _bordered_state(inner_t, rows, cols, D.T), options
+
+    def conj(self, state, options):
+        inner, Z, cols, rows, schur = state
+        return (BlockTridiagonalSolver().conj(inner, options)[0], jnp.conj(Z), jnp.conj(cols), jnp.conj(rows),
+                jnp.conj(schur)), options
+
+    def assume_full_rank(self):
+        return True
+
+
+def _bordered_state(inner, cols, rows, D):
+    Z = jax.vmap(lambda b: BlockTridiagonalSolver().compute(inner, b, {})[0])(cols)  # A^{-1} B_j
+    schur = D - jnp.tensordot(rows, Z, axes=(tuple(range(1, rows.ndim)),) * 2)  # D_kj - c_k . Z_j
+    return inner, Z, cols, rows, schur

@@ -551,7 +551,8 @@ class KineticSystem(eqx.Module):
     residual is the stationary one of `solve_inelastic`,
     ``F(h; V) = -(j_{i+1/2} - j_{i-1/2}) + vol (R h + I[h]) - K_c (h_e(V) - h)`` per node, in the
     sector basis ``(f_{L,+}, f_{T,+}, f_{L,-}, f_{T,-})``; reservoir rows read ``h - h_eq``.
-    The spectra are those of ``delta`` (the wire's own ``Delta`` unless `at` moved them).
+    The spectra are those of ``delta`` (the wire's own ``Delta`` unless `at` moved them); with a
+    `GapEquation`, `gap_rhs` is the right-hand side of the non-equilibrium gap equation.
     """
 
     wire: Wire
@@ -560,6 +561,7 @@ class KineticSystem(eqx.Module):
     grid: EnergyGrid
     setup: _Setup = eqx.field(static=True)
     delta: Array
+    gap: GapEquation | None = None
 
     def residual(self, h, V):
         """``F(h; V)``, shape ``(n_E, n_x, 4)``, at contact biases ``V`` ``(n_c,)``."""
@@ -580,6 +582,15 @@ class KineticSystem(eqx.Module):
         """``M_s = Re f_s`` per sector component, ``(n_E, n_x, 4)`` (the gap equation's kernel)."""
         return self._per_component(self.bulk.M)
 
+    def gap_rhs(self, h):
+        """The right-hand side of the gap equation (``GapEquation(where="injector")``) at ``h``, ``(1,)``,
+        with the spectra of ``delta``: ``(lambda / 4) sum_s int_{|E| < omega_D} dE Re f_s f_{L,s}`` at the
+        injector's node.  Linear in ``h``."""
+        if self.gap is None:
+            raise ValueError("this kinetic system has no gap equation: build it with kinetic_system(..., gap=...)")
+        p = _Params(wire=self.wire, collisions=self.collisions, gap=self.gap, V=jnp.zeros(0))
+        return _gap_map(p, self.setup, self.bulk, h)
+
     def _per_component(self, X):
         X = jnp.moveaxis(X, 0, -1)  # (n_d, n_E, 2)
         X = jnp.repeat(jnp.swapaxes(X, 0, 1), 2, axis=-1)  # (n_E, n_d, 4)
@@ -596,15 +607,20 @@ class KineticSystem(eqx.Module):
         return jnp.broadcast_to(heq[:, None, :], (self.setup.E.size, self.setup.x.size, 4))
 
 
-def kinetic_system(wire: Wire, collisions: Sequence = (), *, grid: EnergyGrid, subdivision: int = 8) -> KineticSystem:
+def kinetic_system(wire: Wire, collisions: Sequence = (), *, grid: EnergyGrid, subdivision: int = 8,
+                   gap: GapEquation | None = None) -> KineticSystem:
     """The discrete kinetic problem of ``wire`` with ``collisions`` on the uniform ``grid``, with the
-    spectra of ``wire.material.delta``."""
+    spectra of ``wire.material.delta`` (and, with ``gap``, the gap equation's right-hand side)."""
     wire = check_wire(wire, stationary=False)
     grid = _cell_grid(_check_uniform(grid))
-    st = inelastic_setup(wire, grid, tuple(collisions), None, None, subdivision, stationary=False)
+    if gap is not None and gap.where != "injector":
+        raise NotImplementedError("a kinetic system with a gap equation takes one Delta for the wire, "
+                                  "GapEquation(where='injector'); a profile Delta(x) is not supported here")
+    st = inelastic_setup(wire, grid, tuple(collisions), gap, None, subdivision, stationary=False)
     delta = jnp.reshape(jnp.asarray(wire.material.delta, float), (1,))
     bulk = _bulk_system(wire, st, delta)
-    return KineticSystem(wire=wire, collisions=tuple(collisions), bulk=bulk, grid=grid, setup=st, delta=delta)
+    return KineticSystem(wire=wire, collisions=tuple(collisions), bulk=bulk, grid=grid, setup=st, delta=delta,
+                         gap=gap)
 
 
 # ----------------------------------------------------------------- public API
