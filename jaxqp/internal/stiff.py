@@ -1,4 +1,4 @@
-"""Stiff time stepping that keeps the Jacobian and its factors from step to step.
+"""Stiff time stepping that keeps the Jacobian from step to step, or builds it at every stage.
 
 diffrax's singly diagonally implicit Runge-Kutta methods (``Kvaerno3/4/5``) solve every stage
 ``z - f(t, y_p + gamma dt z) = 0`` by a chord iteration, with the matrix ``I - gamma dt J`` built
@@ -148,9 +148,8 @@ class ReusedJacobian(diffrax.AbstractImplicitSolver, diffrax.AbstractAdaptiveSol
         # a kept Jacobian that failed (and a fresh one that then succeeded): probe afresh for the next
         # `backoff` steps, doubling it each time this repeats; a kept one that succeeded resets it
         retried = fresh & ~fresh0
-        kept_ok = ~fresh0
+        kept_served = ~fresh0 & ~retried
         skip = jnp.where(retried, backoff, jnp.maximum(skip - 1, 0))
-        backoff = jnp.where(retried, jnp.minimum(2 * backoff, self.max_age),
-                            jnp.where(kept_ok & ~retried, 1, backoff))
+        backoff = jnp.where(retried, jnp.minimum(2 * backoff, self.max_age), jnp.where(kept_served, 1, backoff))
         age = jnp.where(fresh, 1, age + 1)
         return y1, y_error, dense_info, (inner, jac, age, skip, backoff), result

@@ -267,7 +267,7 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
             energy modes flow with it (``N d_t f_L + (d_t Delta) Re f d_E f_L``; see the theory notes).
         rtol, atol: error tolerances of the adaptive step; ``max_steps``: step cap.
         capacity_floor: the smallest density of states used as capacity.
-        solver: a diffrax solver (default ``default_solver(moving_gap=gap is not None)``: ``Kvaerno5``,
+        solver: a diffrax solver (default `default_solver` for the kind of ``gap``: ``Kvaerno5``,
             implicit, stiffly accurate, with block-tridiagonal stage solves).
         throw: raise if the integration stopped early (else read ``converged``).
 
