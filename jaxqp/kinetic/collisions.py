@@ -167,6 +167,11 @@ class RelaxationTime(eqx.Module):
     their energy.  In a superconductor the conserved charge is the quasiparticle charge weighted
     by ``N``; leave ``"charge"`` out to let the charge imbalance relax.
 
+    The bath's retarded self-energy is ``(rate/2) tau_3``, a Dynes broadening: spectra with
+    ``gamma = rate / 2`` contain it.  With such spectra and ``conserve="charge"`` the charge
+    imbalance converts to condensate at the Schmid-Schon rate ``pi Delta rate / (4 T)`` near Tc
+    (`docs/theory.md`, section 13).
+
     ``modes="energy"``: only ``f_{L,s}`` relaxes.
     """
 
