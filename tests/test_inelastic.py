@@ -585,6 +585,16 @@ def test_charge_imbalance_relaxes_at_the_schmid_schon_rate():
         assert abs(got / ref - 1) < 0.03, (delta, rate, got / ref)
     # a normal wire: the collisions conserve the charge, nothing converts it to condensate
     assert abs(relaxation_rate(0.0, 0.01)) < 1e-3 * np.pi * 0.05 * 0.01 / (4 * T)
+    # closed (kappa = 0): without a drive only a bath on every mode fixes the stationary state, equilibrium
+    off = qp.TunnelContact(position=0.0, kappa=0.0, electrode=qp.NormalMetal(bias=V, temperature=T))
+    closed = qp.Wire(qp.Superconductor(delta=0.05, gamma=0.005), L, (off,), temperature=T, ends=("vacuum", "vacuum"),
+                     n_x=4)
+    s = inel.solve_inelastic(closed, (RelaxationTime(0.01),), grid=grid, subdivision=8)
+    E = np.asarray(grid.points)
+    assert np.max(np.abs(np.asarray(s.modes[..., 0]) - np.tanh(E / (2 * T))[:, None])) < 1e-10
+    assert np.max(np.abs(np.asarray(s.modes[..., 1:]))) < 1e-10
+    with pytest.raises(ValueError, match="the wire is closed"):
+        inel.solve_inelastic(closed, (RelaxationTime(0.01, conserve="charge"),), grid=grid, subdivision=8)
 
 
 def test_collisions_with_inhomogeneous_spectra():

@@ -52,8 +52,8 @@ from ..internal import validation as val
 from ..internal.blocktri import block_factor, factored_solve, transpose_blocks
 from ..spectral.bulk import green_functions
 from .coefficients import KineticCoefficients, coefficients, to_modes
-from .collisions import PROCESSES, collision_integral, energy_collision_integral
-from .solve import ContactCurrents, KineticSolution, bias_array, check_wire, currents_from_fluxes
+from .collisions import PROCESSES, RelaxationTime, collision_integral, energy_collision_integral
+from .solve import ContactCurrents, KineticSolution, as_wire, bias_array, check_wire, currents_from_fluxes
 from .wire import (
     Wire,
     WireResponse,
@@ -460,6 +460,8 @@ def _newton(p, u0, cfg):
         n0 = _norms(F0)
         eta = _forcing(opts, n0[1], norm_prev, eta_prev)
         du = _gmres(matvec, jax.tree.map(jnp.negative, F0), precond, opts, eta)
+        # at an exact solution (a closed wire at its equilibrium) GMRES would divide 0 by 0: no step
+        du = jax.tree.map(lambda d: jnp.where(n0[1] > 0, d, 0.0), du)
         step = jnp.max(jnp.abs(du[1])) if p.gap is not None else jnp.asarray(0.0)
         s0 = jnp.minimum(1.0, opts.max_gap_step / jnp.maximum(step, 1e-300))
 
@@ -498,18 +500,21 @@ def _newton(p, u0, cfg):
     init = (u0, S0, jnp.asarray(0), inf, inf, jnp.asarray(opts.forcing_max))
     u, S, k, err, _, _ = lax.while_loop(cond, body, init)
     Fh, Fd = _residual_at(p, cfg, S, u[0], u[1])
-    scale = jnp.maximum(jnp.max(jnp.abs(S.d)), 1e-300)
+    drive = jnp.max(jnp.abs(S.d))
+    scale = jnp.where(drive > 0, drive, 1.0)  # no drive (a closed wire with a bath): the absolute residual
     res = jnp.maximum(jnp.max(jnp.abs(Fh)) / scale, jnp.max(jnp.abs(Fd), initial=0.0))
-    ok = (err <= opts.tol) & (res <= opts.res_tol) & jnp.isfinite(res) & S.ok
+    ok = (err <= opts.tol) & (res <= opts.res_tol) & jnp.isfinite(res) & jnp.all(jnp.isfinite(u[0])) & S.ok
     return u, ok, res, k
 
 
 def _elastic_start(p, cfg, u0):
-    """Initial iterate: the elastic solution at the initial Delta (one block-tridiagonal solve)."""
+    """Initial iterate: the elastic solution at the initial Delta (one block-tridiagonal solve); where
+    the elastic problem has none (a closed wire whose bath alone fixes the distribution), ``u0``."""
     h, delta = u0
     S = _system(p, cfg, _delta_of(p, delta))
     fac = block_factor(S.A, S.B, S.C)
-    return (factored_solve(fac, S.d), delta)
+    elastic = factored_solve(fac, S.d)
+    return (jnp.where(jnp.all(jnp.isfinite(elastic)), elastic, h), delta)
 
 
 def _make_solver(cfg, warm: bool = False):
@@ -611,7 +616,7 @@ def kinetic_system(wire: Wire, collisions: Sequence = (), *, grid: EnergyGrid, s
                    gap: GapEquation | None = None) -> KineticSystem:
     """The discrete kinetic problem of ``wire`` with ``collisions`` on the uniform ``grid``, with the
     spectra of ``wire.material.delta`` (and, with ``gap``, the gap equation's right-hand side)."""
-    wire = check_wire(wire, stationary=False)
+    wire = as_wire(wire)
     grid = _cell_grid(_check_uniform(grid))
     if gap is not None and gap.where != "injector":
         raise NotImplementedError("a kinetic system with a gap equation takes one Delta for the wire, "
@@ -674,8 +679,15 @@ class _Setup(eqx.Module):
         return np.full(E.size, E[1] - E[0])
 
 
+def _bath_fixes_every_mode(collisions) -> bool:
+    """A `RelaxationTime` toward the bath on every mode (no conserved quantity, a rate not known to
+    be zero): it alone fixes the stationary distribution of a closed wire (the bath's equilibrium)."""
+    return any(isinstance(c, RelaxationTime) and not c.conserve and c.modes == "all" and not val.known_zero(c.rate)
+               for c in collisions)
+
+
 def inelastic_setup(wire, grid, collisions, gap, options, subdivision, *, stationary: bool = True):
-    check_wire(wire, stationary=stationary)
+    check_wire(wire, stationary=stationary and not _bath_fixes_every_mode(collisions))
     if wire.spectra != "uniform" and gap is not None and gap.where == "profile":
         raise NotImplementedError("a gap profile Delta(x) uses the local bulk spectra of each node; with "
                                   "spectra='inhomogeneous' use GapEquation(where='injector') (one Delta for the wire)")
@@ -772,7 +784,7 @@ def solve_inelastic(wire: Wire, collisions: Sequence = (), biases=None, *, grid:
     Differentiable (forward and reverse mode) in every array of ``wire``,
     ``collisions``, ``gap`` and ``biases`` by implicit differentiation.
     """
-    wire = check_wire(wire)
+    wire = check_wire(wire, stationary=False)  # closed wires: inelastic_setup (it knows the collisions)
     V = bias_array(wire, biases)
     grid = _default_grid(wire, grid, spacing, e_max, gap, V)
     st = inelastic_setup(wire, grid, tuple(collisions), gap, options, subdivision)
@@ -868,7 +880,7 @@ def gap_sweep(wire: Wire, collisions: Sequence, biases, *, gap: GapEquation | No
     points that still fail are flagged (``converged``), never hidden, and the
     sweep goes on from the last converged solution.
     """
-    wire = check_wire(wire)
+    wire = check_wire(wire, stationary=False)  # closed wires: inelastic_setup (it knows the collisions)
     Vs, grid, st = _prepare_batch(wire, collisions, biases, grid, spacing, e_max, gap, options, subdivision)
     up = _sweep_jit(wire, tuple(collisions), gap, Vs, st, grid)
     down = bistable = None
@@ -952,7 +964,7 @@ def nonlocal_gap_map(wire: Wire, collisions: Sequence, V_inj, V_det, *, gap: Gap
     the solution branch (implicit differentiation through Newton, no finite
     differences).  The detector's bias enters only its own current (seed 001).
     """
-    wire = check_wire(wire)
+    wire = check_wire(wire, stationary=False)  # closed wires: inelastic_setup (it knows the collisions)
     Vi = jnp.atleast_1d(jnp.asarray(V_inj, float))
     Vd = jnp.atleast_1d(jnp.asarray(V_det, float))
     if gap.where != "injector":

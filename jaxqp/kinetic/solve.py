@@ -68,8 +68,9 @@ def check_wire(wire, *, stationary: bool = True) -> Wire:
                                                            for c in wire.contacts):
         raise ValueError("the wire is closed: every contact has kappa = 0 and no end is a reservoir, so nothing fixes "
                          "its stationary distribution (collisions conserve the particle number, and electron-electron "
-                         "collisions the energy). Give a contact kappa > 0 or make an end a reservoir "
-                         "(ends=(..., 'reservoir')); a closed wire is followed in time by jaxqp.solve_dynamics")
+                         "collisions the energy). Give a contact kappa > 0, make an end a reservoir "
+                         "(ends=(..., 'reservoir')) or couple the wire to a bath on every mode (RelaxationTime "
+                         "without conserve=); a closed wire is followed in time by jaxqp.solve_dynamics")
     return wire
 
 
