@@ -125,7 +125,7 @@ def test_adiabatic_gap_follows_the_gap_equation_to_the_self_consistent_stationar
     """A bias step on the injector of a wire whose Delta solves the non-equilibrium gap equation at every
     instant: Delta(0) is the equilibrium root, the injected quasiparticles suppress it, and the long-time
     limit is the self-consistent stationary solution of the Newton-Krylov solver (a second method), for
-    both Delta and the distributions."""
+    both Delta and the distributions; the same for a gap profile Delta(x), one gap equation per node."""
     sc = qp.Superconductor(delta=1.0, gamma=0.05)
     inj = qp.TunnelContact(position=0.0, kappa=0.05, electrode=qp.NormalMetal(bias=1.2, temperature=0.1))
     wire = qp.Wire(sc, 1.0, (inj,), temperature=0.1, ends=("vacuum", "reservoir"), n_x=4)
@@ -139,5 +139,13 @@ def test_adiabatic_gap_follows_the_gap_equation_to_the_self_consistent_stationar
     assert np.max(np.asarray(d.gap_residual)) < 1e-6  # Delta keeps to the gap equation (1e-8 measured)
     assert abs(delta[-1] - float(stat.delta[0])) < 1e-8  # 8e-16 measured
     assert float(jnp.max(jnp.abs(d.sectors[-1] - stat.kinetic.sectors))) < 1e-8  # 7e-14 measured
-    with pytest.raises(NotImplementedError, match="where='injector'"):
-        solve_dynamics(wire, procs, [1.0], gap=inel.GapEquation(cutoff=2.0, where="profile"), **kw)
+    # a profile Delta(x): each node's Delta follows its own gap equation with the local bulk spectra
+    gap = inel.GapEquation(cutoff=2.0, where="profile")
+    stat = inel.solve_inelastic(wire, procs, gap=gap, **kw)
+    d = solve_dynamics(wire, procs, jnp.array([0.0, 3.0, 1e3]), gap=gap, rtol=1e-6, atol=1e-8, **kw)
+    delta = np.asarray(d.delta)  # (3, n_x): 0.847 everywhere -> 0.676 at the injector, 0.847 at the reservoir
+    assert delta.shape == (3, 4) and np.ptp(delta[0]) < 1e-12 and np.all(np.diff(delta[-1]) > 0.03)
+    assert np.all(delta[0, :3] > delta[1, :3]) and np.all(delta[1, :3] > delta[2, :3])
+    assert np.max(np.asarray(d.gap_residual)) < 1e-6  # 4e-7 measured at this tolerance
+    assert np.max(np.abs(delta[-1] - np.asarray(stat.delta))) < 1e-8  # 2e-13 measured
+    assert float(jnp.max(jnp.abs(d.sectors[-1] - stat.kinetic.sectors))) < 1e-8  # 3e-12 measured

@@ -472,7 +472,7 @@ class BlockTridiagonalSolver(_FactoredBlocks):
 
     def init(self, operator, options):
         del options
-        A, B, C = probe_blocks(operator)
+        A, B, C = probe_blocks(lx.linearise(operator))  # the primal once, not in every product
         return factor_blocks((expand_coupling(A), B, expand_coupling(C)), operator.in_structure().shape)
 
 
@@ -510,6 +510,7 @@ class BorderedBlockTridiagonalSolver(lx.AbstractLinearSolver):
     """
 
     def init(self, operator, options):
+        operator = lx.linearise(operator)  # the primal once, not in every product
         hs, zs = operator.in_structure()
         zh, zz = jnp.zeros(hs.shape, hs.dtype), jnp.zeros(zs.shape, zs.dtype)
         inner = BlockTridiagonalSolver().init(lx.FunctionLinearOperator(lambda v: operator.mv((v, zz))[0], hs),

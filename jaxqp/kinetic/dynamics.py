@@ -52,7 +52,8 @@ class DynamicsSolution(eqx.Module):
     Attributes:
         times: ``(n_t,)`` in units of ``hbar / Delta0``.
         sectors: ``(n_t, n_E, n_x, 4)`` in the sector basis; ``modes`` gives (f_L, f_T, f_T3, f_L3).
-        delta: ``(n_t, 1)``: the pair potential at the save times (fixed, prescribed or adiabatic).
+        delta: ``(n_t, 1)``: the pair potential at the save times (fixed, prescribed or adiabatic);
+            ``(n_t, n_x)`` with ``GapEquation(where="profile")``.
         gap_residual: ``(n_t,)``: with an adiabatic gap, ``|Delta - rhs of the gap equation|`` at the
             save times (how closely ``Delta(t)`` kept to the gap equation); zero otherwise.
         energy, charge, spin: ``(n_t,)`` totals over the wire,
@@ -167,16 +168,18 @@ def _integrate(system: KineticSystem, times, h0, d0, bias: Callable, gap: Callab
     norm: Callable = optx.rms_norm  # diffrax's default
     if adiabatic:
         # state (h, z), z = (Delta, r): d_t Delta = r, and r relaxes to the gap equation's rate within
-        # _RATE_LAG, which keeps the Jacobian block tridiagonal in h with a border of two
+        # _RATE_LAG, which keeps the Jacobian block tridiagonal in h with a border of two (2 n_x for a profile)
+        nd = system.delta.shape[0]  # 1, or n_x for a profile
+
         def rhs(t, y, args):
             h, z = y
-            u, w, target = _adiabatic_rates(system, h, z[:1], bias(t), opts.floor)
-            return u - z[1] * w, jnp.concatenate([z[1:], (target - z[1:]) / _RATE_LAG])
+            u, w, target = _adiabatic_rates(system, h, z[:nd], bias(t), opts.floor)
+            return u - jnp.reshape(z[nd:], (1, -1, 1)) * w, jnp.concatenate([z[nd:], (target - z[nd:]) / _RATE_LAG])
 
         y0 = (h0, jnp.concatenate([d0, _adiabatic_rates(system, h0, d0, bias(0.0), opts.floor)[2]]))
 
         def _norm(e):  # error control on h and Delta (the lagged rate is a fast, slaved variable)
-            return optx.rms_norm((e[0], e[1][:1]))
+            return optx.rms_norm((e[0], e[1][:nd]))
 
         norm = _norm
     elif gap is not None:
@@ -203,7 +206,7 @@ def _integrate(system: KineticSystem, times, h0, d0, bias: Callable, gap: Callab
         saveat=diffrax.SaveAt(ts=times), stepsize_controller=ctl, max_steps=opts.max_steps, throw=False)
     res = jnp.zeros(times.shape)
     if adiabatic:
-        hs, deltas = sol.ys[0], sol.ys[1][:, :1]
+        hs, deltas = sol.ys[0], sol.ys[1][:, :nd]
         res = jax.vmap(lambda h, d: jnp.max(jnp.abs(d - system.at(d).gap_rhs(h))))(hs, deltas)
     elif gap is None:
         hs, deltas = sol.ys, jnp.broadcast_to(system.delta, (times.shape[0], 1))
@@ -234,10 +237,11 @@ def _initial_gap(system: KineticSystem, h0):
     def f_and_df(d):
         return jax.jvp(lambda dd: G(dd, *frozen), (d,), (jnp.ones_like(d),))
 
-    lo, hi = jnp.full((1,), 1e-6), jnp.full((1,), float(gap.cutoff))
+    nd = system.delta.shape  # (1,), or (n_x,) for a profile (each node's equation has its own Delta only)
+    lo, hi = jnp.full(nd, 1e-6), jnp.full(nd, float(gap.cutoff))
     flo, fhi = G(lo, *frozen), G(hi, *frozen)
     sign_change = (flo < 0) & (fhi > 0)
-    x0 = jnp.clip(jnp.broadcast_to(gap.start, (1,)), 2e-6, 0.5 * gap.cutoff)
+    x0 = jnp.clip(jnp.broadcast_to(gap.start, nd), 2e-6, 0.5 * gap.cutoff)
     root, ok, dg = bracketed_newton(f_and_df, lo, hi, flo, fhi, x0=x0, active=sign_change)
     return newton_polish(root, G(root), lax.stop_gradient(dg)), ok & sign_change
 
@@ -260,11 +264,13 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
             the bath temperature.  Reservoir rows are set to equilibrium.
         gap: the pair potential in time: ``None`` (the wire's ``Delta``, fixed), a function
             ``t -> Delta`` (prescribed, one value for the wire, differentiable in ``t``, e.g. a gap
-            suppressed by a pulse) or a `jaxqp.kinetic.inelastic.GapEquation` with
-            ``where="injector"`` (self-consistent and adiabatic: ``Delta(t)`` solves the
-            non-equilibrium gap equation with the distribution of every instant, from its root for
-            ``initial``; ``gap_residual`` says how closely).  The spectra follow ``Delta(t)``, and the
-            energy modes flow with it (``N d_t f_L + (d_t Delta) Re f d_E f_L``; see the theory notes).
+            suppressed by a pulse) or a `jaxqp.kinetic.inelastic.GapEquation` (self-consistent
+            and adiabatic: ``Delta(t)`` solves the non-equilibrium gap equation with the
+            distribution of every instant, from its root for ``initial``; ``gap_residual`` says how
+            closely), at the injector (one value for the wire) or, with ``where="profile"``, at
+            every node (``Delta(x, t)``, the local bulk spectra of each node).  The spectra follow
+            ``Delta(t)``, and the energy modes flow with it (``N d_t f_L + (d_t Delta) Re f d_E f_L``;
+            see the theory notes).
         rtol, atol: error tolerances of the adaptive step; ``max_steps``: step cap.
         capacity_floor: the smallest density of states used as capacity.
         solver: a diffrax solver (default `default_solver` for the kind of ``gap``: ``Kvaerno5``,

@@ -575,7 +575,8 @@ class KineticSystem(eqx.Module):
         return _residual_at(p, self.setup, S, h, jnp.zeros(1))[0]
 
     def at(self, delta) -> KineticSystem:
-        """The same problem with the spectra of the pair potential ``delta`` (one value for the wire)."""
+        """The same problem with the spectra of the pair potential ``delta``: ``(1,)`` (one value for the
+        wire) or, with ``GapEquation(where="profile")``, ``(n_x,)`` (the local bulk spectra of each node)."""
         delta = jnp.reshape(jnp.asarray(delta, float), (-1,))
         return eqx.tree_at(lambda s: (s.bulk, s.delta), self, (_bulk_system(self.wire, self.setup, delta), delta))
 
@@ -588,9 +589,10 @@ class KineticSystem(eqx.Module):
         return self._per_component(self.bulk.M)
 
     def gap_rhs(self, h):
-        """The right-hand side of the gap equation (``GapEquation(where="injector")``) at ``h``, ``(1,)``,
-        with the spectra of ``delta``: ``(lambda / 4) sum_s int_{|E| < omega_D} dE Re f_s f_{L,s}`` at the
-        injector's node.  Linear in ``h``."""
+        """The right-hand side of the gap equation at ``h`` with the spectra of ``delta``,
+        ``(lambda / 4) sum_s int_{|E| < omega_D} dE Re f_s f_{L,s}``: at the injector's node, ``(1,)``
+        (``GapEquation(where="injector")``), or at every node, ``(n_x,)`` (``where="profile"``).
+        Linear in ``h``."""
         if self.gap is None:
             raise ValueError("this kinetic system has no gap equation: build it with kinetic_system(..., gap=...)")
         p = _Params(wire=self.wire, collisions=self.collisions, gap=self.gap, V=jnp.zeros(0))
@@ -618,11 +620,10 @@ def kinetic_system(wire: Wire, collisions: Sequence = (), *, grid: EnergyGrid, s
     spectra of ``wire.material.delta`` (and, with ``gap``, the gap equation's right-hand side)."""
     wire = as_wire(wire)
     grid = _cell_grid(_check_uniform(grid))
-    if gap is not None and gap.where != "injector":
-        raise NotImplementedError("a kinetic system with a gap equation takes one Delta for the wire, "
-                                  "GapEquation(where='injector'); a profile Delta(x) is not supported here")
     st = inelastic_setup(wire, grid, tuple(collisions), gap, None, subdivision, stationary=False)
     delta = jnp.reshape(jnp.asarray(wire.material.delta, float), (1,))
+    if gap is not None and gap.where == "profile":  # Delta(x): one value per node, the local bulk spectra
+        delta = jnp.broadcast_to(delta, (st.x.size,))
     bulk = _bulk_system(wire, st, delta)
     return KineticSystem(wire=wire, collisions=tuple(collisions), bulk=bulk, grid=grid, setup=st, delta=delta,
                          gap=gap)
