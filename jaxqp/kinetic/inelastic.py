@@ -460,8 +460,6 @@ def _newton(p, u0, cfg):
         n0 = _norms(F0)
         eta = _forcing(opts, n0[1], norm_prev, eta_prev)
         du = _gmres(matvec, jax.tree.map(jnp.negative, F0), precond, opts, eta)
-        # at an exact solution (a closed wire at its equilibrium) GMRES would divide 0 by 0: no step
-        du = jax.tree.map(lambda d: jnp.where(n0[1] > 0, d, 0.0), du)
         step = jnp.max(jnp.abs(du[1])) if p.gap is not None else jnp.asarray(0.0)
         s0 = jnp.minimum(1.0, opts.max_gap_step / jnp.maximum(step, 1e-300))
 
