@@ -301,7 +301,7 @@ def solve_dynamics(wire: Wire, collisions: Sequence = (), times=None, *, grid: E
         V = bias_array(system.wire, bias)
         bias_fn = _Constant(V)
     gap_fn: Callable | None = None
-    if gap is not None and not adiabatic:
+    if gap is not None and not isinstance(gap, GapEquation):
         gap_fn = gap
         d0 = np.asarray(gap_fn(0.0), dtype=np.float64)
         if d0.size != 1 or not np.all(np.isfinite(d0)) or np.any(d0 < 0):
