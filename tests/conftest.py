@@ -89,11 +89,17 @@ settings.load_profile(os.environ.get("JAXQP_HYPOTHESIS_PROFILE", "ci"))
 # run that sharing compiled programs between tests saves; each worker reports its own, and the summary
 # prints them.
 _COMPILE_S = [0.0]
+_TRACE_S = [0.0, 0.0, 0]  # tracing to jaxprs, lowering to MLIR, programs compiled (the opt-in profile below)
 
 
 def _on_duration(event, duration, **_):
     if event == "/jax/core/compile/backend_compile_duration":
         _COMPILE_S[0] += duration
+        _TRACE_S[2] += 1
+    elif event == "/jax/core/compile/jaxpr_trace_duration":
+        _TRACE_S[0] += duration
+    elif event == "/jax/core/compile/jaxpr_to_mlir_module_duration":
+        _TRACE_S[1] += duration
 
 
 monitoring.register_event_duration_secs_listener(_on_duration)
@@ -167,13 +173,15 @@ def rng():
 
 
 # Opt-in profile of a run (JAXQP_TEST_PROFILE=<prefix>): one line per test, "seconds, seconds of XLA
-# compilation, test id", in <prefix>.<process id>; the numbers that choose _OPTIMISED and _SLOW_FILES.
+# compilation, of tracing, of lowering, programs compiled, test id", in <prefix>.<process id>; the
+# numbers that choose _OPTIMISED and _SLOW_FILES.
 _PROFILE = os.environ.get("JAXQP_TEST_PROFILE")
 if _PROFILE:
 
     @pytest.fixture(autouse=True)
     def _profile_test(request):
-        c0, t0 = _COMPILE_S[0], time.perf_counter()
+        c0, (r0, l0, n0), t0 = _COMPILE_S[0], _TRACE_S, time.perf_counter()
         yield
         with open(f"{_PROFILE}.{os.getpid()}", "a") as f:
-            f.write(f"{time.perf_counter() - t0:.2f} {_COMPILE_S[0] - c0:.2f} {request.node.nodeid}\n")
+            f.write(f"{time.perf_counter() - t0:.2f} {_COMPILE_S[0] - c0:.2f} {_TRACE_S[0] - r0:.2f} "
+                    f"{_TRACE_S[1] - l0:.2f} {_TRACE_S[2] - n0} {request.node.nodeid}\n")

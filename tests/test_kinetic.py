@@ -28,24 +28,21 @@ SC = qp.Superconductor(delta=1.0, gamma=1e-2, h=0.2, b_so=0.02, b_sf=0.005, zeta
 
 
 # ----------------------------------------------------------------- coefficients
-def _sector_mats(g, f):
-    return kc._retarded(g, f), kc._advanced(g, f)
-
-
 def test_sector_self_energies_reproduce_the_retarded_equation():
     """[Lambda^R, g^R] = 0 with the self-energies used for the Keldysh part (independent of bulk.py's form)."""
     E = jnp.array([-1.7, -0.4, 0.3, 0.95, 1.2, 2.5])
     h, gam, z, bso, bsf = 0.2, 1e-2, 0.05, 0.03, 0.02
     _, g, f, ok = green_functions(E + 1j * gam, h, 1.0, z, bso, bsf)
     assert bool(jnp.all(ok))
-    gR = [kc._retarded(g[s], f[s]) for s in range(2)]
-    for s, sign in ((0, 1.0), (1, -1.0)):
-        o = 1 - s
-        eps = (E + sign * h + 1j * gam)[:, None, None]
-        lam = (-1j * eps * kc._T3 - 1j * kc._A + 0.5 * (z + bsf) * kc._sandwich(kc._T3, gR[s])
-               + bso * gR[o] + bsf * kc._sandwich(kc._T3, gR[o]))
-        comm = kc._mm(lam, gR[s]) - kc._mm(gR[s], lam)
-        assert float(jnp.max(jnp.abs(comm))) < 1e-9
+    gR = kc._nambu(g.T, f.T)  # (E, sector, 1, 2, 2)
+    # spin-up electrons (sector 0) at E + h, spin-down electrons (sector 1) at E - h
+    eps = (E[:, None] + jnp.array([1.0, -1.0]) * h + 1j * gam)[..., None, None, None]
+    lam = -1j * eps * kc._T3 + kc._pair_and_self_energy(gR, 1.0, z, bso, bsf)
+    comm = kc._mm(lam, gR) - kc._mm(gR, lam)
+    assert float(jnp.max(jnp.abs(comm))) < 1e-9
+    # a sector's own self-energy alone (no spin relaxation from the other one) does not solve it
+    lam = -1j * eps * kc._T3 + kc._pair_and_self_energy(gR, 1.0, z + 2 * bso, 0.0, 0.0)
+    assert float(jnp.max(jnp.abs(kc._mm(lam, gR) - kc._mm(gR, lam)))) > 1e-3
 
 
 def test_coefficients_match_closed_forms():

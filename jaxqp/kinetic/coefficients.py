@@ -79,29 +79,44 @@ class KineticCoefficients(eqx.Module):
     dos: Array
 
 
-def _tr(a):
-    return jnp.trace(a, axis1=-2, axis2=-1)
+_MS = np.stack(_M)  # (L, 2, 2): the projectors stacked on an axis of their own
+_SIGN = np.array([1.0, -1.0])  # Tr(M_k X) = X_00 + sign_k X_11
+_EYE = np.eye(2, dtype=bool)[:, None, :, None]  # sector blocks (s, ., t, .)
 
 
-def _retarded(g, f):
-    return g[..., None, None] * _T3 + f[..., None, None] * _A
-
-
-def _advanced(g, f):
-    return -(jnp.conj(g)[..., None, None] * _T3 + jnp.conj(f)[..., None, None] * _A)
-
-
-def _keldysh(gR, gA, M):
-    return _mm(gR, M) - _mm(M, gA)
-
-
-def _comm_K(SR, SA, SK, gR, gA, gK):
-    """Keldysh component of the commutator [Sigma, g]."""
-    return _mm(SR, gK) + _mm(SK, gA) - _mm(gR, SK) - _mm(gK, SA)
+def _nambu(g, f):
+    """``g tau_3 + f i tau_2`` for ``g``, ``f`` of shape ``(..., S)`` -> ``(..., S, 1, 2, 2)``."""
+    return g[..., None, None, None] * _T3 + f[..., None, None, None] * _A
 
 
 def _sandwich(X, m):
     return _mm(_mm(X, m), X)
+
+
+def _other(X):
+    """The other sector's ``X``: the sector axis of ``(..., S, L, 2, 2)`` reversed."""
+    return jnp.flip(X, axis=-4)
+
+
+def _pair_and_self_energy(gX, delta, zeta, b_so, b_sf):
+    """``-i Delta i tau_2 + Sigma^X`` of every sector (``X`` = R or A) from ``g^X`` ``(..., S, ., 2, 2)``:
+    the orbital depairing and spin flips within the sector, ``(zeta + b_sf)/2 tau_3 g_s tau_3``, and the
+    spin relaxation from the other one, ``b_so g_{-s} + b_sf tau_3 g_{-s} tau_3``."""
+    return (-1j * delta * _A + 0.5 * (zeta + b_sf) * _sandwich(_T3, gX) + b_so * _other(gX)
+            + b_sf * _sandwich(_T3, _other(gX)))
+
+
+def _project(X):
+    """``(1/4) Re Tr(M_k X_l)`` of ``X`` ``(..., S, L, 2, 2)`` as ``(..., S, K, L)``."""
+    d0, d1 = X[..., 0, 0], X[..., 1, 1]  # (..., S, L)
+    return 0.25 * jnp.real(d0[..., None, :] + _SIGN[:, None] * d1[..., None, :])
+
+
+def _sector_blocks(own, other, batch):
+    """``(..., S, K, L)`` blocks on the sector diagonal (``own``) and off it (``other``) -> ``(..., 4, 4)``."""
+    x = own[..., :, :, None, :]
+    out = jnp.where(_EYE, x, 0.0) if other is None else jnp.where(_EYE, x, other[..., :, :, None, :])
+    return jnp.broadcast_to(out, batch + (2, 2, 2, 2)).reshape(batch + (4, 4))
 
 
 def sector_coefficients(g, f, delta, *, dg=None, df=None, phase_gradient=0.0, zeta=0.0, b_so=0.0, b_sf=0.0):
@@ -119,81 +134,38 @@ def sector_coefficients(g, f, delta, *, dg=None, df=None, phase_gradient=0.0, ze
 
     Returns:
         ``(D, J, R)`` with shape ``(..., 4, 4)`` each, real.
+
+    The 2x2 algebra runs on stacked axes ``(..., S, L, 2, 2)``: sector ``s``, projector ``M_l``
+    (``tau_0``, ``tau_3``) of the distribution ``h_s = M_l``; the other sector is the sector axis
+    reversed.
     """
-    g = jnp.asarray(g)
-    f = jnp.asarray(f)
-    gR = [_retarded(g[s], f[s]) for s in range(2)]
-    gA = [_advanced(g[s], f[s]) for s in range(2)]
-    q = jnp.asarray(phase_gradient)[..., None, None]
-    dg = jnp.zeros_like(g) if dg is None else jnp.asarray(dg)
-    df = jnp.zeros_like(f) if df is None else jnp.asarray(df)
-    dgR = [dg[s][..., None, None] * _T3 + df[s][..., None, None] * _A + 1j * q * f[s][..., None, None] * _T1
-           for s in range(2)]
-    dgA = [-(jnp.conj(dg[s])[..., None, None] * _T3 + jnp.conj(df[s])[..., None, None] * _A
-             + 1j * q * jnp.conj(f[s])[..., None, None] * _T1) for s in range(2)]
-    CR = [_mm(gR[s], dgR[s]) for s in range(2)]
-    CA = [_mm(gA[s], dgA[s]) for s in range(2)]
-    delta = jnp.asarray(delta)[..., None, None]
-    zeta = jnp.asarray(zeta)[..., None, None]
-    b_so = jnp.asarray(b_so)[..., None, None]
-    b_sf = jnp.asarray(b_sf)[..., None, None]
-    lam_delta = -1j * delta * _A
+    g = jnp.moveaxis(jnp.asarray(g), 0, -1)  # (..., S)
+    f = jnp.moveaxis(jnp.asarray(f), 0, -1)
+    dg = jnp.zeros_like(g) if dg is None else jnp.moveaxis(jnp.asarray(dg), 0, -1)
+    df = jnp.zeros_like(f) if df is None else jnp.moveaxis(jnp.asarray(df), 0, -1)
+    q, delta, zeta, b_so, b_sf = (jnp.asarray(a)[..., None, None, None, None]
+                                  for a in (phase_gradient, delta, zeta, b_so, b_sf))
+    batch = jnp.broadcast_shapes(g.shape[:-1], f.shape[:-1], dg.shape[:-1], df.shape[:-1], q.shape[:-4],
+                                 delta.shape[:-4], zeta.shape[:-4], b_so.shape[:-4], b_sf.shape[:-4])
+    gR = _nambu(g, f)  # (..., S, 1, 2, 2)
+    gA = -_nambu(jnp.conj(g), jnp.conj(f))
+    t1 = 1j * q * _T1
+    CR = _mm(gR, _nambu(dg, df) + t1 * f[..., None, None, None])  # g d_x g in the local gauge
+    CA = _mm(gA, -(_nambu(jnp.conj(dg), jnp.conj(df)) + t1 * jnp.conj(f)[..., None, None, None]))
 
-    def self_energy(s, which):
-        """Sigma^{which} of sector s as (own-sector part, other-sector part)."""
-        o = 1 - s
-        mat = {"R": gR, "A": gA}
-        own = 0.5 * (zeta + b_sf) * _sandwich(_T3, mat[which][s])
-        other = b_so * mat[which][o] + b_sf * _sandwich(_T3, mat[which][o])
-        return own, other
-
-    blocks_D = [[None, None], [None, None]]
-    blocks_J = [[None, None], [None, None]]
-    blocks_R = [[None, None], [None, None]]
-    zero = jnp.zeros(jnp.broadcast_shapes(gR[0].shape, gR[1].shape, delta.shape, q.shape)[:-2] + (2, 2))
-    for s in range(2):
-        o = 1 - s
-        own_R, oth_R = self_energy(s, "R")
-        own_A, oth_A = self_energy(s, "A")
-        D = [[None, None], [None, None]]
-        J = [[None, None], [None, None]]
-        Rs = [[None, None], [None, None]]
-        Ro = [[None, None], [None, None]]
-        for l, Ml in enumerate(_M):
-            gK = _keldysh(gR[s], gA[s], Ml)  # g^K of sector s for h_s = M_l
-            dif = Ml - _mm(_mm(gR[s], Ml), gA[s])
-            adv = _mm(CR[s], Ml) - _mm(Ml, CA[s])
-            # own sector: Lambda = Delta term + own self-energy; Sigma^K from h_s itself
-            own_K = 0.5 * (zeta + b_sf) * _sandwich(_T3, gK)
-            own = (_comm_K(lam_delta + own_R, lam_delta + own_A, own_K, gR[s], gA[s], gK)
-                   + _comm_K(oth_R, oth_A, jnp.zeros_like(gK), gR[s], gA[s], gK))
-            # other sector: only its Keldysh self-energy carries h_o
-            gK_o = _keldysh(gR[o], gA[o], Ml)
-            oth_K = b_so * gK_o + b_sf * _sandwich(_T3, gK_o)
-            cross = _comm_K(jnp.zeros_like(oth_R), jnp.zeros_like(oth_A), oth_K, gR[s], gA[s], jnp.zeros_like(gK))
-            for k, Mk in enumerate(_M):
-                D[k][l] = 0.25 * _tr(_mm(Mk, dif))
-                J[k][l] = 0.25 * _tr(_mm(Mk, adv))
-                Rs[k][l] = 0.25 * _tr(_mm(Mk, own))
-                Ro[k][l] = 0.25 * _tr(_mm(Mk, cross))
-        blocks_D[s][s] = _stack2(D)
-        blocks_J[s][s] = _stack2(J)
-        blocks_R[s][s] = _stack2(Rs)
-        blocks_R[s][o] = _stack2(Ro)
-        blocks_D[s][o] = zero
-        blocks_J[s][o] = zero
-    return _block4(blocks_D), _block4(blocks_J), _block4(blocks_R)
-
-
-def _stack2(m):
-    shape = jnp.broadcast_shapes(*(jnp.shape(x) for row in m for x in row))
-    return jnp.real(jnp.stack([jnp.stack([jnp.broadcast_to(x, shape) for x in row], -1) for row in m], -2))
-
-
-def _block4(b):
-    shape = jnp.broadcast_shapes(*(x.shape for row in b for x in row))
-    rows = [jnp.concatenate([jnp.broadcast_to(x, shape) for x in row], -1) for row in b]
-    return jnp.concatenate(rows, -2)
+    SR, SA = (_pair_and_self_energy(gX, delta, zeta, b_so, b_sf) for gX in (gR, gA))
+    gK = _mm(gR, _MS) - _mm(_MS, gA)  # g^K of sector s for h_s = M_l: (..., S, L, 2, 2)
+    dif = _MS - _mm(_mm(gR, _MS), gA)
+    adv = _mm(CR, _MS) - _mm(_MS, CA)
+    # [Lambda, g]^K: own sector (Sigma^K from h_s itself), and the other sector's Keldysh self-energy
+    own_K = 0.5 * (zeta + b_sf) * _sandwich(_T3, gK)
+    own = _mm(SR, gK) + _mm(own_K, gA) - _mm(gR, own_K) - _mm(gK, SA)
+    oth_K = b_so * _other(gK) + b_sf * _sandwich(_T3, _other(gK))
+    cross = _mm(oth_K, gA) - _mm(gR, oth_K)
+    D = _sector_blocks(_project(dif), None, batch)
+    J = _sector_blocks(_project(adv), None, batch)
+    R = _sector_blocks(_project(own), _project(cross), batch)
+    return D, J, R
 
 
 def coefficients(g, f, delta, *, dg=None, df=None, phase_gradient=0.0, zeta=0.0, b_so=0.0, b_sf=0.0,
