@@ -50,7 +50,7 @@ def test_small_deviation_decays_with_the_linearised_operator():
     heq = system.equilibrium()
     V = jnp.zeros(1)
     cap = np.asarray(system.volume)[None, :, None] * np.asarray(system.density_of_states())
-    J = np.asarray(jax.jacfwd(lambda h: system.residual(h, V))(heq)).reshape(heq.size, heq.size)
+    J = np.asarray(jax.jit(jax.jacfwd(lambda h: system.residual(h, V)))(heq)).reshape(heq.size, heq.size)
     L = -J / cap.reshape(-1)[:, None]
     dev = 1e-4 * np.exp(-((E - 0.5) / 0.2) ** 2)  # a few hot electrons near E = 0.5
     h0 = np.asarray(heq).copy()

@@ -3,6 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from spin_blocks import analytic_and_coloured_blocks
 
 import jaxqp as qp
 from jaxqp.spectral import spin as S
@@ -109,10 +110,8 @@ def test_gauge_field_jacobian_constructors_and_refusals():
     sw = S.SpinWire(m, 1.5, 9, ends=("reservoir", S.SpinActive(0.6, (0, 1, 0))), exchange_direction=(1, 1, 0),
                     spin_orbit=field)
     z = jnp.linspace(0.1, 2.0, 5).astype(complex)
-    loc, nd = S.node_terms(sw, z, None)
-    Y = (S._guess(sw, nd, z + 0.3j) * 1.1).astype(complex)
-    for dirichlet in ((True, False), (False, False)):
-        for x, y in zip(S._blocks(Y, loc, dirichlet, 0.01), S._jvp_blocks(Y, loc, dirichlet, 0.01), strict=True):
+    for a, b in analytic_and_coloured_blocks(sw, z):
+        for x, y in zip(a, b, strict=True):
             np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-12)
 
     r = np.asarray(qp.GaugeField.rashba(0.5, angle=np.pi / 2).components)

@@ -137,16 +137,22 @@ def test_fermi_sums_and_their_derivative_rule_equal_the_direct_sum():
 
     args = (E, B, u, T)
     np.testing.assert_allclose(fast(*args), direct(*args), rtol=0, atol=1e-14)
-    for i in range(4):
-        for f, g in ((fast, direct), (slope(fast), slope(direct))):
-            np.testing.assert_allclose(jax.jacfwd(f, argnums=i)(*args), jax.jacfwd(g, argnums=i)(*args),
-                                       rtol=0, atol=1e-11)
-            np.testing.assert_allclose(jax.grad(lambda *a, f=f: jnp.sum(jnp.sin(f(*a))), argnums=i)(*args),
-                                       jax.grad(lambda *a, g=g: jnp.sum(jnp.sin(g(*a))), argnums=i)(*args),
-                                       rtol=0, atol=1e-11)
-    # a kernel shared by both spins (no spin bias) broadcasts against spin-resolved weights
-    np.testing.assert_allclose(jax.jacfwd(fast, argnums=2)(E, B, u[:, :1], T),
-                               jax.jacfwd(direct, argnums=2)(E, B, u[:, :1], T), rtol=0, atol=1e-11)
+
+    @jax.jit  # every pair of derivatives in one program (not thousands of single operations)
+    def pairs(args):
+        out = []
+        for i in range(4):
+            for f, g in ((fast, direct), (slope(fast), slope(direct))):
+                out.append((jax.jacfwd(f, argnums=i)(*args), jax.jacfwd(g, argnums=i)(*args)))
+                out.append((jax.grad(lambda *a, f=f: jnp.sum(jnp.sin(f(*a))), argnums=i)(*args),
+                            jax.grad(lambda *a, g=g: jnp.sum(jnp.sin(g(*a))), argnums=i)(*args)))
+        # a kernel shared by both spins (no spin bias) broadcasts against spin-resolved weights
+        E, B, u, T = args
+        out.append((jax.jacfwd(fast, argnums=2)(E, B, u[:, :1], T), jax.jacfwd(direct, argnums=2)(E, B, u[:, :1], T)))
+        return out
+
+    for a, b in pairs(args):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-11)
 
 
 def test_one_pass_jacobian_is_the_jacobian_in_every_argument():

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from spin_blocks import analytic_and_coloured_blocks
 
 import jaxqp as qp
 from jaxqp import grids
@@ -108,12 +109,8 @@ def test_analytic_jacobian_equals_jvp_and_retarded_normalisation():
                      (face,), ends=ends, growth=0.0)
     z = jnp.linspace(0.1, 2.0, 7).astype(complex)
     for structure in (sw, S.SpinWire.from_chain(chain)):
-        loc, nd = S.node_terms(structure, z, None)
-        Y = (S._guess(structure, nd, z + 0.3j) * 1.1).astype(complex)
-        for dirichlet in ((True, False), (False, False)):
-            a = S._blocks(Y, loc, dirichlet, 0.01)
-            b = S._jvp_blocks(Y, loc, dirichlet, 0.01)
-            for x, y in zip(a, b, strict=False):
+        for a, b in analytic_and_coloured_blocks(structure, z):
+            for x, y in zip(a, b, strict=True):
                 np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-12)
     sol = S.solve_spin(sw, jnp.linspace(0.1, 2.0, 7))
     G = np.asarray(sol.retarded())

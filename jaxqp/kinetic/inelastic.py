@@ -245,6 +245,9 @@ def _bulk_system(wire: Wire, cfg, delta) -> _System:
     return _System(A=A, B=B, C=C, d=d, mask=mask, G=G, F=F, Ks=(), hes=(), co=co, ok=ok)
 
 
+_bulk_system_jit = eqx.filter_jit(_bulk_system)  # for eager callers: one program, not hundreds of operations
+
+
 def _with_contacts(S: _System, wire: Wire, cfg, V) -> _System:
     """Add the tunnel contacts at biases ``V``: ``K_c`` on the diagonal blocks, ``K_c h_e`` on the right."""
     E, B, d, ok, co = jnp.asarray(cfg.E), S.B, S.d, S.ok, S.co
@@ -622,7 +625,7 @@ def kinetic_system(wire: Wire, collisions: Sequence = (), *, grid: EnergyGrid, s
     delta = jnp.reshape(jnp.asarray(wire.material.delta, float), (1,))
     if gap is not None and gap.where == "profile":  # Delta(x): one value per node, the local bulk spectra
         delta = jnp.broadcast_to(delta, (st.x.size,))
-    bulk = _bulk_system(wire, st, delta)
+    bulk = _bulk_system_jit(wire, st, delta)
     return KineticSystem(wire=wire, collisions=tuple(collisions), bulk=bulk, grid=grid, setup=st, delta=delta,
                          gap=gap)
 
