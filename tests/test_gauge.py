@@ -162,4 +162,4 @@ def test_reservoir_ends_hold_the_bulk_film_and_the_wire_converges_to_it():
         return S.solve_spin(wire(NX, a), E).dos()[3, NX // 2]
 
     fd = (dos_mid(al + 1e-5) - dos_mid(al - 1e-5)) / 2e-5
-    np.testing.assert_allclose(float(jax.grad(dos_mid)(al)), float(fd), rtol=1e-6)
+    np.testing.assert_allclose(float(jax.jit(jax.grad(dos_mid))(al)), float(fd), rtol=1e-6)
