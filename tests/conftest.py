@@ -64,6 +64,23 @@ def _optimisation_level(request):
         _little_optimisation(True)
 
 
+# A test marked ``optimised`` in another file: its few programs run long (large grids) and compile
+# with XLA's defaults.  JAX keys its caches of compiled programs without the optimisation level, so
+# the programs it shares with the other tests are compiled once, at the level of the first use.
+def pytest_configure(config):
+    config.addinivalue_line("markers", "optimised: compile this test's programs with XLA's default optimisation")
+
+
+@pytest.fixture(autouse=True)
+def _optimised_test(request):
+    marked = request.node.get_closest_marker("optimised") is not None
+    if marked:
+        _little_optimisation(False)
+    yield
+    if marked:
+        _little_optimisation(Path(str(request.fspath)).stem not in _OPTIMISED)
+
+
 # Opt-in persistent XLA cache (JAXQP_TEST_CACHE=<dir>) for fast local re-runs.  Off by default, also
 # for the command-line tools the tests invoke (in process and as subprocesses): a cold run compiles
 # everything anyway, and the two xdist workers writing the same cache entry while the other reads

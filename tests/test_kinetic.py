@@ -210,6 +210,7 @@ def test_nonlocal_conductance_autodiff_matches_finite_differences():
     np.testing.assert_allclose(np.asarray(m.G_inj[:, 0]), np.asarray(fdl), rtol=1e-6)
 
 
+@pytest.mark.optimised
 def test_seed001_eq21_charge_imbalance_nonlocal_conductance():
     """Numerical engine vs the analytic solution of seed 001 App. B (long uniform wire, tiny detector)."""
     L, kap, kd, Tn = 400.0, 0.05, 1e-6, 0.03

@@ -262,6 +262,7 @@ def test_bad_structures_are_rejected():
 T_SI = 0.05
 
 
+@pytest.mark.optimised
 def test_spin_injection_normal_state_and_superconducting_subgap():
     """Normal state: Eq. (20).  V_s < Delta, zero-Dynes limit: the injector's own proximity effect
     makes the subgap spin finite; interpolation formula at the injector.  (One compiled solve.)"""
