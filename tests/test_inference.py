@@ -227,3 +227,31 @@ def test_nonlocal_map_model_matches_the_kinetic_engine_and_is_fitted(rng):
     assert r.converged and 0.65 < r.chi2_red < 1.35, r.summary()  # 3 sd of chi2/dof at dof 165
     for k, v in truth.items():
         assert abs(r.values[k] - v) < 4 * r.stderr[k], (k, r.values[k], r.stderr[k])
+
+
+def test_frozen_models_compile_their_prediction_and_other_models_run_as_written():
+    """A frozen model's prediction is its uncompiled call, for every parameter value (no value baked
+    into the compiled program); a model whose fields may change is not compiled, so a change shows."""
+    ci = models.ChargeImbalance(n_energy=201)
+    x = {"bias": jnp.linspace(0.9, 1.5, 5) * 265e-6}
+    p = {k: v.value for k, v in ci.parameters().items()}
+    for gamma in (1e-3, 3e-3):
+        np.testing.assert_allclose(np.asarray(ci(x, **dict(p, gamma=gamma))),
+                                   np.asarray(type(ci).__call__.__wrapped__(ci, x, **dict(p, gamma=gamma))),
+                                   rtol=1e-12)
+    assert float(ci(x, **dict(p, gamma=3e-3))[0]) != float(ci(x, **dict(p, gamma=1e-3))[0])
+
+    class Line(models.FitModel):  # not a dataclass: its slope may change between calls
+        def __init__(self):
+            self.slope = 1.0
+
+        def parameters(self):
+            return {"b": fit.Parameter(0.0)}
+
+        def __call__(self, x, b):
+            return self.slope * x["t"] + b
+
+    line = Line()
+    np.testing.assert_allclose(line({"t": jnp.arange(3.0)}, b=1.0), [1.0, 2.0, 3.0])
+    line.slope = 2.0
+    np.testing.assert_allclose(line({"t": jnp.arange(3.0)}, b=1.0), [1.0, 3.0, 5.0])

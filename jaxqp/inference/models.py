@@ -69,10 +69,10 @@ def _P(start, lower=-math.inf, upper=math.inf, unit="", fixed=False, scale=None)
 class FitModel:
     """Base class: see the module docstring.
 
-    A subclass's ``__call__`` is compiled with `jax.jit` (the model, a frozen dataclass, is static):
-    a prediction outside a fit, e.g. the curve of fitted values, is one compiled program rather
-    than hundreds of single operations; inside `jax.jit`, `jax.grad` or `jax.vmap` it is traced
-    as before.
+    The ``__call__`` of a subclass that is a frozen dataclass is compiled with `jax.jit`, the model
+    static: a prediction outside a fit, e.g. the curve of fitted values, is one compiled program
+    rather than hundreds of single operations; inside `jax.jit`, `jax.grad` or `jax.vmap` it is
+    traced as before.  Other subclasses (whose fields may change between calls) run as written.
     """
 
     name: ClassVar[str] = ""
@@ -82,9 +82,16 @@ class FitModel:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         call = cls.__dict__.get("__call__")
-        if call is not None:
-            compiled = jax.jit(call, static_argnums=0)
-            cls.__call__ = functools.wraps(call)(lambda self, x, *args, **p: compiled(self, x, *args, **p))
+        if call is None:
+            return
+        compiled = jax.jit(call, static_argnums=0)
+
+        @functools.wraps(call)
+        def __call__(self, x, *args, **p):
+            frozen = dataclasses.is_dataclass(self) and type(self).__dataclass_params__.frozen
+            return (compiled if frozen else call)(self, x, *args, **p)
+
+        cls.__call__ = __call__
 
     def parameters(self) -> dict[str, Parameter]:  # pragma: no cover - abstract
         raise NotImplementedError
