@@ -133,12 +133,13 @@ def test_adiabatic_gap_follows_the_gap_equation_to_the_self_consistent_stationar
     procs = (qp.ElectronPhonon(0.05, temperature=0.1),)
     gap = inel.GapEquation(cutoff=2.0)
     stat = inel.solve_inelastic(wire, procs, gap=gap, **kw)
-    d = solve_dynamics(wire, procs, jnp.array([0.0, 3.0, 1e3]), gap=gap, **kw)
+    d = solve_dynamics(wire, procs, jnp.array([0.0, 3.0, 1e3]), gap=gap, rtol=1e-6, atol=1e-8, **kw)
     delta = np.asarray(d.delta[:, 0])
     assert delta[0] > delta[1] > delta[2] and delta[0] - delta[2] > 0.05  # 0.847 -> 0.769 -> 0.760
-    assert np.max(np.asarray(d.gap_residual)) < 1e-6  # Delta keeps to the gap equation (1e-8 measured)
-    assert abs(delta[-1] - float(stat.delta[0])) < 1e-8  # 8e-16 measured
-    assert float(jnp.max(jnp.abs(d.sectors[-1] - stat.kinetic.sectors))) < 1e-8  # 7e-14 measured
+    # Delta keeps to the gap equation (1.3e-7 measured at this tolerance)
+    assert np.max(np.asarray(d.gap_residual)) < 1e-6
+    assert abs(delta[-1] - float(stat.delta[0])) < 1e-8  # 2e-14 measured
+    assert float(jnp.max(jnp.abs(d.sectors[-1] - stat.kinetic.sectors))) < 1e-8  # 2e-12 measured
     # a profile Delta(x): each node's Delta follows its own gap equation with the local bulk spectra
     gap = inel.GapEquation(cutoff=2.0, where="profile")
     stat = inel.solve_inelastic(wire, procs, gap=gap, **kw)

@@ -161,7 +161,7 @@ def _adiabatic_rates(system: KineticSystem, h, delta, V, floor):
     return u, w, (s.gap_rhs(u) + pull) / (1.0 - dlam + s.gap_rhs(w))
 
 
-@eqx.filter_jit
+@val.jit_known_zeros  # zero depairing: the closed-form spectra
 def _integrate(system: KineticSystem, times, h0, d0, bias: Callable, gap: Callable | None, opts: _Options):
     active = (system.volume > 0)[None, :, None]
     adiabatic = system.gap is not None
@@ -221,7 +221,7 @@ def _integrate(system: KineticSystem, times, h0, d0, bias: Callable, gap: Callab
     return hs, deltas, res, energy, charge, spin, ok, sol.stats["num_accepted_steps"]
 
 
-@eqx.filter_jit
+@val.jit_known_zeros  # zero depairing: the closed-form spectra
 def _initial_gap(system: KineticSystem, h0):
     """The self-consistent pair potential of the distribution ``h0``: bracketed Newton from
     ``GapEquation.start``, differentiable by one Newton step at the root (`newton_polish`)."""

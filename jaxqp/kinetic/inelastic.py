@@ -245,7 +245,7 @@ def _bulk_system(wire: Wire, cfg, delta) -> _System:
     return _System(A=A, B=B, C=C, d=d, mask=mask, G=G, F=F, Ks=(), hes=(), co=co, ok=ok)
 
 
-_bulk_system_jit = eqx.filter_jit(_bulk_system)  # for eager callers: one program, not hundreds of operations
+_bulk_system_jit = val.jit_known_zeros(_bulk_system)  # for eager callers: one program, not hundreds of operations
 
 
 def _with_contacts(S: _System, wire: Wire, cfg, V) -> _System:
