@@ -2,6 +2,8 @@
 bias-offset and series-resistance corrections, and the seeds' worked inferences on synthetic
 data with known truth (seed 000 Fig. 2a, seed 001 Fig. 10)."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 from scipy.optimize import least_squares, minimize
 
 from jaxqp.inference import fit, models
+from jaxqp.internal import validation as val
 from jaxqp.spectral.bulk import green_functions
 
 NIS = models.NISConductance(n_energy=401)
@@ -255,3 +258,20 @@ def test_frozen_models_compile_their_prediction_and_other_models_run_as_written(
     np.testing.assert_allclose(line({"t": jnp.arange(3.0)}, b=1.0), [1.0, 2.0, 3.0])
     line.slope = 2.0
     np.testing.assert_allclose(line({"t": jnp.arange(3.0)}, b=1.0), [1.0, 3.0, 5.0])
+
+    # a parameter that is a known zero stays one in the compiled call (e.g. zero depairing: the
+    # closed-form spectra), a non-zero one is traced
+    seen = []
+
+    @dataclasses.dataclass(frozen=True)
+    class Shift(models.FitModel):
+        def parameters(self):
+            return {"b": fit.Parameter(0.0)}
+
+        def __call__(self, x, b):
+            seen.append(val.known_zero(b))
+            return x["t"] + b
+
+    for b in (0.0, 0.5):
+        np.testing.assert_allclose(Shift()({"t": jnp.arange(3.0)}, b=b), np.arange(3.0) + b)
+    assert seen == [True, False]

@@ -51,6 +51,7 @@ from ..devices.nonlocal_wire import (
 )
 from ..geometry import TunnelContact, Wire
 from ..grids import merged_grid, smooth
+from ..internal import validation as val
 from ..junction import current_and_conductance
 from ..kinetic.collisions import ElectronElectron
 from ..kinetic.inelastic import GapEquation, inelastic_setup, map_core, uniform_grid
@@ -70,9 +71,10 @@ class FitModel:
     """Base class: see the module docstring.
 
     The ``__call__`` of a subclass that is a frozen dataclass is compiled with `jax.jit`, the model
-    static: a prediction outside a fit, e.g. the curve of fitted values, is one compiled program
-    rather than hundreds of single operations; inside `jax.jit`, `jax.grad` or `jax.vmap` it is
-    traced as before.  Other subclasses (whose fields may change between calls) run as written.
+    and the parameters that are known zeros static: a prediction outside a fit, e.g. the curve of
+    fitted values, is one compiled program rather than hundreds of single operations; inside
+    `jax.jit`, `jax.grad` or `jax.vmap` it is traced as before.  Other subclasses (whose fields may
+    change between calls) run as written.
     """
 
     name: ClassVar[str] = ""
@@ -84,12 +86,20 @@ class FitModel:
         call = cls.__dict__.get("__call__")
         if call is None:
             return
-        compiled = jax.jit(call, static_argnums=0)
+
+        def with_zeros(self, x, zeros, *args, **p):
+            return call(self, x, *args, **p, **dict.fromkeys(zeros, 0.0))
+
+        compiled = jax.jit(with_zeros, static_argnums=(0, 2))
 
         @functools.wraps(call)
         def __call__(self, x, *args, **p):
-            frozen = dataclasses.is_dataclass(self) and type(self).__dataclass_params__.frozen
-            return (compiled if frozen else call)(self, x, *args, **p)
+            if not (dataclasses.is_dataclass(self) and type(self).__dataclass_params__.frozen):
+                return call(self, x, *args, **p)
+            # parameters that are known zeros stay Python zeros, as in an uncompiled call: a zero
+            # depairing rate keeps the closed-form spectra (`jaxqp.internal.validation.known_zero`)
+            zeros = tuple(sorted(k for k, v in p.items() if jnp.ndim(v) == 0 and val.known_zero(v)))
+            return compiled(self, x, zeros, *args, **{k: v for k, v in p.items() if k not in zeros})
 
         cls.__call__ = __call__
 
