@@ -288,6 +288,7 @@ _SMOOTH_TOL = 1e-12  # Newton step, relative to the range, at which the node sea
 _SMOOTH_MAX_ITER = 64  # Newton-bisection steps at most (bisection alone gains 2^-64 of the bracket)
 
 
+@val.compiled_when_eager
 def smooth(centers, widths, e_min, e_max, n: int, *, fraction: float = 0.5) -> EnergyGrid:
     r"""Grid whose nodes and weights are smooth functions of the features (differentiable quadrature).
 

@@ -245,3 +245,27 @@ def test_spectral_params_are_the_positional_parameters():
     assert sc.spectral_params() == qp.SpectralParams(sc.h, sc.delta, sc.zeta, sc.b_so, sc.b_sf)
     with pytest.raises(TypeError, match="not both"):
         green_functions(z, sc.spectral_params(), 1.0)
+
+
+def test_core_functions_run_as_one_program_when_eager_and_inline_in_a_caller_trace(caplog):
+    """`green_functions` with concrete inputs runs as one compiled program, equal to the function as
+    written; another value of a parameter, or an array zero in place of a Python zero (both stay the
+    closed form's static zero), compiles nothing new; inside a caller's trace it is inlined."""
+    import logging
+
+    z = jnp.linspace(-2.0, 2.0, 13) + 1e-3j
+    plain = green_functions.__wrapped__
+    with jax.log_compiles(), caplog.at_level(logging.WARNING):
+        a = green_functions(z, 0.2, 1.0, 0.0)
+        b = green_functions(z, 0.3, 0.9, jnp.asarray(0.0))
+    compiled = [r.getMessage() for r in caplog.records if "Finished XLA compilation of jit(green" in r.getMessage()]
+    assert len(compiled) == 1, compiled
+    for got, want in ((a, plain(z, 0.2, 1.0)), (b, plain(z, 0.3, 0.9, 0.0))):
+        for x, y in zip(got[:3], want[:3], strict=True):
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=0, atol=1e-14)
+    # with depairing the general (Newton) path, also one program
+    np.testing.assert_allclose(np.asarray(green_functions(z, 0.2, 1.0, 0.05)[1]),
+                               np.asarray(plain(z, 0.2, 1.0, 0.05)[1]), rtol=0, atol=1e-13)
+    jaxpr = jax.make_jaxpr(lambda d: green_functions(z, 0.2, d)[1])(1.0)
+    assert all(e.params.get("name") != "green_functions" for e in jaxpr.eqns)
+    assert np.isfinite(float(jax.grad(lambda d: jnp.sum(jnp.real(green_functions(z, 0.2, d)[1])))(1.0)))

@@ -332,6 +332,7 @@ class SupercurrentRelation(FitModel):
                 "T": _P(BATH_K, 0.0, math.inf, "K", fixed=True),
                 "delta": _P(265.0, 0.0, math.inf, "ueV", fixed=True)}
 
+    @val.compiled_when_eager
     def spectral_integral(self, q, gamma, T):
         """``int dE j_E tanh(E/2T)`` (dimensionless, per unit q/2)."""
         q = jnp.asarray(q)

@@ -83,6 +83,40 @@ def jit_known_zeros(fn):
     return call
 
 
+def _traced_number(x):
+    # a real scalar that is a concrete zero stays a static Python zero (`known_zero` sees it, as in an
+    # eager call); any other real or complex scalar becomes an array, so that a new value does not
+    # compile again.  Integers, flags and everything else are left as they are.
+    if not (isinstance(x, float | complex)
+            or (isinstance(x, jax.Array | np.ndarray) and x.ndim == 0 and jnp.issubdtype(x.dtype, jnp.inexact))):
+        return x
+    return 0.0 if not jnp.iscomplexobj(x) and known_zero(x) else jnp.asarray(x)
+
+
+def compiled_when_eager(fn):
+    """``fn`` as one compiled program where it is called with concrete inputs, and as written inside a
+    caller's trace (``jit``, ``grad``, ``vmap``), whose program then contains it.
+
+    Called eagerly, a function of many array operations would compile and dispatch each operation on
+    its own (tens to hundreds of small programs per new shape).  The arguments follow
+    `freeze_known_zeros`; a scalar argument that is a concrete zero becomes a static Python zero and
+    any other scalar argument an array (``_traced_number``); every other non-array leaf (options,
+    flags, sizes) is static, as in ``equinox.filter_jit``.  Only for pure functions that need no
+    concrete value of an array argument (no input checks inside).
+    """
+    jitted = eqx.filter_jit(fn)
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((args, kwargs))):
+            return fn(*args, **kwargs)
+        args, kwargs = freeze_known_zeros((args, kwargs))
+        args = tuple(_traced_number(a) for a in args)
+        return jitted(*args, **{k: _traced_number(v) for k, v in kwargs.items()})
+
+    return call
+
+
 def check_finite(name: str, x, *, hint: str = "") -> None:
     a = concrete(x)
     if a is None or a.size == 0:

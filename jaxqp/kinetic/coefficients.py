@@ -50,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from ..internal import validation as val
 from ..internal.blocktri import mm_small as _mm
 
 # 2x2 Nambu matrices
@@ -119,6 +120,7 @@ def _sector_blocks(own, other, batch):
     return jnp.broadcast_to(out, batch + (2, 2, 2, 2)).reshape(batch + (4, 4))
 
 
+@val.compiled_when_eager
 def sector_coefficients(g, f, delta, *, dg=None, df=None, phase_gradient=0.0, zeta=0.0, b_so=0.0, b_sf=0.0):
     """Kinetic coefficients from sector Green's functions.
 
@@ -168,6 +170,7 @@ def sector_coefficients(g, f, delta, *, dg=None, df=None, phase_gradient=0.0, ze
     return D, J, R
 
 
+@val.compiled_when_eager
 def coefficients(g, f, delta, *, dg=None, df=None, phase_gradient=0.0, zeta=0.0, b_so=0.0, b_sf=0.0,
                  floor: float = DIFFUSION_FLOOR) -> KineticCoefficients:
     """`sector_coefficients` packed as `KineticCoefficients`, with the diffusion floor."""

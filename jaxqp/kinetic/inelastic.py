@@ -569,6 +569,7 @@ class KineticSystem(eqx.Module):
     delta: Array
     gap: GapEquation | None = None
 
+    @val.compiled_when_eager
     def residual(self, h, V):
         """``F(h; V)``, shape ``(n_E, n_x, 4)``, at contact biases ``V`` ``(n_c,)``."""
         p = _Params(wire=self.wire, collisions=self.collisions, gap=None, V=V)

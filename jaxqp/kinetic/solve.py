@@ -268,6 +268,7 @@ class KineticSolution(eqx.Module):
             dens = dens.at[:, -1].set(0.0)
         return jnp.sum(self.energy.weights[:, None] * dens)
 
+    @val.compiled_when_eager
     def reservoir_currents(self) -> Array:
         """Charge currents flowing into the (left, right) reservoirs."""
         prof = self.current_profile()
@@ -541,7 +542,11 @@ def supercurrent(wire: Wire | Chain, *, grid: EnergyGrid | None = None, n_energy
     with ``j_E = Im[(i f)^2]`` per sector, seed 001 Eq. (6).
     """
     wire = as_wire(wire)
-    grid = energy_grid_or_default(wire, grid, n_energy, 0.0)
+    return _supercurrent_on(wire, energy_grid_or_default(wire, grid, n_energy, 0.0))
+
+
+@val.compiled_when_eager
+def _supercurrent_on(wire: Wire, grid: EnergyGrid) -> Array:
     co, ok = wire_coefficients(wire, grid.points)
     heq = equilibrium_sectors(grid.points, wire.temperature)
     Jh = jnp.einsum("eij,ej->ei", co.J[:, 0], heq)

@@ -80,6 +80,11 @@ def wire_coefficients(wire: Wire, E) -> tuple[KineticCoefficients, Array]:
     """
     if wire.spectra == "inhomogeneous":
         return proximity_coefficients(wire, E)
+    return _uniform_coefficients(wire, E)
+
+
+@val.compiled_when_eager
+def _uniform_coefficients(wire: Wire, E) -> tuple[KineticCoefficients, Array]:
     m = wire.material
     q = wire.phase_gradient
     E = jnp.asarray(E)

@@ -407,6 +407,7 @@ def renormalized(z, h, delta=None, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Op
     return jnp.stack(v), jnp.stack(a), jnp.stack(c), lax.stop_gradient(ok) > 0.5
 
 
+@val.compiled_when_eager
 def green_functions(z, h, delta=None, zeta=0.0, b_so=0.0, b_sf=0.0, *, options: _Options | None = None,
                     with_residual: bool = False):
     """Core: solve at complex energies ``z = E + i Gamma`` (Matsubara: ``z = i omega``).

@@ -844,6 +844,7 @@ class SpinSolution(eqx.Module):
     result: Array | None = None  # (n_E,) jaxqp.internal.engine.RESULTS code per energy
     transport: Array | None = None
 
+    @val.compiled_when_eager
     def blocks(self):
         """2x2 blocks ``(g, F, -Ft, -gt)`` of the retarded function, each ``(2, 2, n_E, n_x)``."""
         gam = jnp.moveaxis(jnp.moveaxis(self.gamma, -2, 0), -1, 1)
@@ -856,15 +857,18 @@ class SpinSolution(eqx.Module):
         return eqx.tree_at(lambda s: [getattr(s, k) for k in per_energy if getattr(s, k) is not None], self,
                            [getattr(self, k)[index] for k in per_energy if getattr(self, k) is not None])
 
+    @val.compiled_when_eager
     def retarded(self) -> Array:
         """4x4 retarded function ``(n_E, n_x, 4, 4)``."""
         return to_matrix(self.blocks())
 
+    @val.compiled_when_eager
     def dos(self) -> Array:
         """Density of states per spin, averaged over spin, ``Re Tr g / 2`` ``(n_E, n_x)``."""
         g = self.blocks()[0]
         return 0.5 * jnp.real(g[0, 0] + g[1, 1])
 
+    @val.compiled_when_eager
     def spin_dos(self) -> Array:
         """Spin-resolved DOS along each axis: ``N_{k,s} = Re Tr[(1 + s sigma_k) g] / 2``, ``(3, 2, n_E, n_x)``.
 
@@ -1049,6 +1053,7 @@ class SpinObservables(eqx.Module):
     spectral_current: Array
 
 
+@val.compiled_when_eager
 def observables(sol: SpinSolution, dist: SpinDistribution, weights) -> SpinObservables:
     """Currents, spin accumulation and pair amplitude (`SpinObservables`) on the grid ``weights``."""
     w = jnp.asarray(weights)
