@@ -6,7 +6,9 @@ minor versions.
 - `config`: float64 switch, tolerances of the active precision, the
   persistent compilation cache.
 - `validation`: checks of user input that raise clear errors (outside
-  ``jit``) and that stay silent on traced values.
+  ``jit``) and that stay silent on traced values; the compiled boundaries that keep concrete zeros
+  static (``jit_known_zeros``, and ``compiled_when_eager`` for core functions that are also called
+  outside ``jit``).
 - `engine`: the shared solver engine: result codes, linear systems (direct,
   diagonal, matrix-free with lineax GMRES) and implicit differentiation of any
   root in forward and reverse mode.

@@ -4,6 +4,10 @@ The checks run on concrete values only (plain Python numbers, NumPy arrays and
 JAX arrays outside of tracing).  Inside ``jit``/``vmap``/``grad`` the values are
 abstract and the checks are skipped: validate at the public boundary, before
 tracing, which is where every public verb of jaxqp calls these helpers.
+
+The compiled boundaries live here too, because they decide what a concrete value means: a concrete
+zero of a depairing rate is static (the closed form), a traced one is not (`jit_known_zeros`,
+`compiled_when_eager`).
 """
 
 from __future__ import annotations
