@@ -70,10 +70,11 @@ def _P(start, lower=-math.inf, upper=math.inf, unit="", fixed=False, scale=None)
 class FitModel:
     """Base class: see the module docstring.
 
-    The ``__call__`` of a subclass that is a frozen dataclass is compiled with `jax.jit`, the model
-    and the parameters that are known zeros static: a prediction outside a fit, e.g. the curve of
-    fitted values, is one compiled program rather than hundreds of single operations; inside
-    `jax.jit`, `jax.grad` or `jax.vmap` it is traced as before.  Other subclasses (whose fields may
+    The ``__call__`` of a subclass that is a frozen dataclass is compiled where it is called outside
+    a trace (`jaxqp.internal.validation.compiled_when_eager`, the model and the parameters that are
+    known zeros static): a prediction outside a fit, e.g. the curve of fitted values, is one
+    compiled program rather than hundreds of single operations; inside `jax.jit`, `jax.grad` or
+    `jax.vmap` it is traced as before.  Other subclasses (whose fields may
     change between calls) run as written.
     """
 
@@ -86,20 +87,15 @@ class FitModel:
         call = cls.__dict__.get("__call__")
         if call is None:
             return
-
-        def with_zeros(self, x, zeros, *args, **p):
-            return call(self, x, *args, **p, **dict.fromkeys(zeros, 0.0))
-
-        compiled = jax.jit(with_zeros, static_argnums=(0, 2))
+        # parameters that are known zeros stay Python zeros, as in an uncompiled call: a zero
+        # depairing rate keeps the closed-form spectra (`jaxqp.internal.validation.compiled_when_eager`)
+        compiled = val.compiled_when_eager(call)
 
         @functools.wraps(call)
         def __call__(self, x, *args, **p):
             if not (dataclasses.is_dataclass(self) and type(self).__dataclass_params__.frozen):
                 return call(self, x, *args, **p)
-            # parameters that are known zeros stay Python zeros, as in an uncompiled call: a zero
-            # depairing rate keeps the closed-form spectra (`jaxqp.internal.validation.known_zero`)
-            zeros = tuple(sorted(k for k, v in p.items() if jnp.ndim(v) == 0 and val.known_zero(v)))
-            return compiled(self, x, zeros, *args, **{k: v for k, v in p.items() if k not in zeros})
+            return compiled(self, x, *args, **p)
 
         cls.__call__ = __call__
 

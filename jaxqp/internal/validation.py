@@ -108,15 +108,13 @@ def compiled_when_eager(fn):
     flags, sizes) is static, as in ``equinox.filter_jit``.  Only for pure functions that need no
     concrete value of an array argument (no input checks inside).
     """
-    jitted = eqx.filter_jit(fn)
+    jitted = jit_known_zeros(fn)
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
         if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((args, kwargs))):
             return fn(*args, **kwargs)
-        args, kwargs = freeze_known_zeros((args, kwargs))
-        args = tuple(_traced_number(a) for a in args)
-        return jitted(*args, **{k: _traced_number(v) for k, v in kwargs.items()})
+        return jitted(*map(_traced_number, args), **{k: _traced_number(v) for k, v in kwargs.items()})
 
     return call
 
