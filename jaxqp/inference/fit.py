@@ -205,6 +205,35 @@ class _RoundoffTolerantTrustRegion(optx.ClassicalTrustRegion):
         return size, accept | flat, result, new_state
 
 
+class _StopWhenStuck(optx.AbstractLeastSquaresSolver):
+    """``solver``, also stopped (not converged) once ``rejections`` steps in a row have failed to lower
+    the cost: the trust region has then shrunk by ``4**rejections`` and no step is accepted, e.g. where
+    the model is NaN at every trial point.  optimistix tests convergence only on accepted steps, so such
+    a start would run to the step cap, or until its trial step falls below the rounding of the
+    parameters, where a step that changes nothing is accepted and the start is reported converged.  In a
+    batch of starts (`curve_fit`'s ``n_starts``) every start runs as long as the longest."""
+
+    solver: optx.AbstractLeastSquaresSolver
+    rtol: float
+    atol: float
+    norm: Callable = optx.max_norm
+    rejections: int = eqx.field(static=True, default=20)
+
+    def init(self, fn, y, args, options, f_struct, aux_struct, tags):
+        return self.solver.init(fn, y, args, options, f_struct, aux_struct, tags)
+
+    def step(self, fn, y, args, options, state, tags):
+        return self.solver.step(fn, y, args, options, state, tags)
+
+    def terminate(self, fn, y, args, options, state, tags):
+        done, result = self.solver.terminate(fn, y, args, options, state, tags)
+        stuck = state.num_steps_since_acceptance >= self.rejections
+        return done | stuck, optx.RESULTS.where(stuck & ~done, optx.RESULTS.nonlinear_divergence, result)
+
+    def postprocess(self, fn, y, aux, args, options, state, tags, result):
+        return self.solver.postprocess(fn, y, aux, args, options, state, tags, result)
+
+
 def _least_squares_solver(method, rtol, atol):
     """The optimistix solver for ``method`` (a name, or a solver instance used as it is)."""
     if isinstance(method, optx.AbstractLeastSquaresSolver):
@@ -215,7 +244,7 @@ def _least_squares_solver(method, rtol, atol):
         # valleys where the trust region would shrink and creep (benchmarks/README.md)
         search = _RoundoffTolerantTrustRegion(initial=0.1 if method == "dogleg" else 1.0)
         solver = eqx.tree_at(lambda s: s.search, solver, search)
-    return solver
+    return _StopWhenStuck(solver, rtol, atol)
 
 
 #: default optimiser of ``method="optax"``
