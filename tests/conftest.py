@@ -22,11 +22,11 @@ import jaxqp  # enables float64
 #   (``--xla_cpu_use_fusion_emitters=false``), where the installed XLA knows the option: an unknown
 #   option aborts XLA, so a subprocess tries it once and the workers inherit the answer;
 # - JAX asks XLA for little optimisation work (``jax_disable_most_optimizations``: LLVM at level 0),
-#   except in the files of _OPTIMISED, whose programs run long enough (time integration, Newton sweeps,
-#   fits in subprocesses) that the optimisation pays for itself.
+#   except in the files of _OPTIMISED and the tests marked ``optimised``, whose programs run long enough
+#   (time integration, Newton sweeps, fits in subprocesses) that the optimisation pays for itself.
 # Subprocesses inherit both through the environment.  The notebooks and the benchmark smoke run of CI,
 # and every user, compile with XLA's defaults.
-_OPTIMISED = ("test_dynamics", "test_spin_valve", "test_quadrature", "test_run", "test_cli")
+_OPTIMISED = ("test_dynamics", "test_spin_valve", "test_quadrature", "test_run")
 
 
 def _xla_accepts(flag: str) -> bool:
