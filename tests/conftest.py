@@ -26,7 +26,7 @@ import jaxqp  # enables float64
 #   (time integration, Newton sweeps, fits in subprocesses) that the optimisation pays for itself.
 # Subprocesses inherit both through the environment.  The notebooks and the benchmark smoke run of CI,
 # and every user, compile with XLA's defaults.
-_OPTIMISED = ("test_dynamics", "test_spin_valve", "test_quadrature", "test_run")
+_OPTIMISED = ("test_dynamics", "test_spin_valve", "test_run")
 
 
 def _xla_accepts(flag: str) -> bool:

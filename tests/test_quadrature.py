@@ -261,6 +261,7 @@ def _sis(p):  # per-bias path, coarse grid
 _NIS, _SIS = _Checked(_nis), _Checked(_sis)
 
 
+@pytest.mark.optimised  # 11 s with XLA's optimisation, 14 s without (alone)
 @DRAWS
 @given(T=st.floats(0.06, 0.3), gamma=st.floats(1e-3, 0.05), delta=st.floats(0.6, 1.2), h=st.floats(0.0, 0.4),
        b_so=st.floats(0.0, 0.1), P=st.floats(-0.5, 0.5))
@@ -310,6 +311,7 @@ def _model_case(model, xs, values):
 _MODEL_FNS = [(_model_case(m, xs, v), scales) for m, xs, v, scales in _MODEL_CASES]
 
 
+@pytest.mark.optimised  # 23 s with XLA's optimisation, 34 s without (alone)
 @DRAWS
 @given(u=st.lists(st.floats(-0.3, 0.3), min_size=6, max_size=6))
 def test_fit_model_derivatives_are_those_of_the_computed_models(u):
