@@ -258,6 +258,7 @@ def test_supercurrent_matches_bcs_stiffness():
     assert float(qp.supercurrent(w.as_chain(), grid=grid)) == Is
 
 
+@pytest.mark.optimised  # 4.7 s with XLA's optimisation, 6.4 s without (alone)
 def test_bias_for_current_roundtrip():
     w = _wire(qp.Superconductor(delta=1.0, gamma=1e-2))
     grid = kw.default_energy_grid(w, 3.0, NE)

@@ -134,6 +134,7 @@ def test_kulik_omelyanchuk_short_junction_and_current_phase_relation():
     assert abs(max(_ko_current(p, 1e-3, 1.0, w0) for p in phis) - 2.083) < 0.005
 
 
+@pytest.mark.optimised  # 6.0 s with XLA's optimisation, 7.7 s without (alone)
 def test_long_junction_minigap_and_critical_current():
     """Dubos et al. PRB 63, 064502: E_g -> 3.12 E_Th, e I_c R_N -> 10.82 E_Th for Delta >> E_Th, T -> 0."""
     L = 20.0

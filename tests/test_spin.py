@@ -146,6 +146,7 @@ def test_spin_supercurrent_conserved_even_and_rotated_by_injection():
     assert abs(J["x2"][1]) < 1e-12
 
 
+@pytest.mark.optimised  # 4.7 s with XLA's optimisation, 6.0 s without (alone)
 def test_normal_state_spin_accumulation_equals_spin_voltage():
     dev = ssc.device(n_x=NX, material=qp.Superconductor(delta=0.0, gamma=0.01))
     g = grids.uniform(0.0, 30.0, 3001)
