@@ -213,7 +213,7 @@ class _StopWhenStuck(optx.AbstractLeastSquaresSolver):
     parameters, where a step that changes nothing is accepted and the start is reported converged.  In a
     batch of starts (`curve_fit`'s ``n_starts``) every start runs as long as the longest."""
 
-    solver: optx.AbstractLeastSquaresSolver
+    solver: optx.AbstractLeastSquaresSolver  # type: ignore[misc]  # mypy counts a field of the base as defaulted
     rtol: float
     atol: float
     norm: Callable = optx.max_norm
