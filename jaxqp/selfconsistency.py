@@ -51,6 +51,7 @@ from jax import Array, lax
 
 from .internal import engine
 from .internal import validation as val
+from .internal.batching import on_buckets
 from .internal.roots import bracketed_newton, first_sign_changes
 from .spectral.bulk import renormalized
 
@@ -375,7 +376,7 @@ def gap(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> A
     """
     _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
     p, kind = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
-    out = gap_jit(jnp.asarray(T, float), p, kind)
+    out = on_buckets(lambda t, *q: gap_jit(t, _Params(*q), kind), T, *p)
     val.raise_if_not_converged(jnp.isfinite(out), "the gap equation",
                                jnp.broadcast_to(jnp.asarray(T, float), out.shape))
     return out
@@ -385,7 +386,7 @@ def gap_branches(T, h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=N
     """Every solution of the gap equation, with stability and free energy; see `GapBranches`."""
     _check(T, h, zeta, b_so, b_sf, gamma, omega_D)
     p, kind = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
-    return _branches_jit(jnp.asarray(T, float), p, kind)
+    return on_buckets(lambda t, *q: _branches_jit(t, _Params(*q), kind), T, *p)
 
 
 # ----------------------------------------------------------------------------------------
@@ -444,4 +445,4 @@ def tc(h=0.0, zeta=0.0, b_so=0.0, b_sf=0.0, gamma=0.0, *, omega_D=None) -> Array
     """
     _check(0.0, h, zeta, b_so, b_sf, gamma, omega_D)
     p, kind = gap_params(h, zeta, b_so, b_sf, gamma, omega_D)
-    return _tc_jit(p, kind)
+    return on_buckets(lambda *q: _tc_jit(_Params(*q), kind), *p)

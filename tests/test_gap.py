@@ -135,3 +135,29 @@ def test_bad_input():
         qp.gap(0.1, zeta=-1.0)
     with pytest.raises(ValueError, match="inconsistent shapes"):
         qp.gap(jnp.ones(3) * 0.1, h=jnp.ones(4) * 0.1)
+
+
+def test_gap_of_any_shape_in_one_size_bucket_is_one_compiled_program():
+    """Inputs are broadcast, flattened and padded to a few batch sizes (1, 2, 3, 4, 6, 8, 12, ...), so that
+    batches of 11 and 12 points in any shape share one compiled program; every element equals the scalar
+    call, and the padding never reaches the result."""
+    from jaxqp import selfconsistency as sc
+    from jaxqp.internal.batching import bucket_size
+
+    assert [bucket_size(n) for n in (0, 1, 2, 3, 5, 7, 9, 13, 100)] == [0, 1, 2, 3, 6, 8, 12, 16, 128]
+    T = np.linspace(0.05, 0.6, 12)
+    before = sc.gap_jit._cache_size()
+    a = qp.gap(T[:11], h=0.3, zeta=0.01)
+    b = qp.gap(T.reshape(3, 4), h=0.3, zeta=0.01)
+    c = qp.gap(0.3, h=np.full((2, 6), 0.3), zeta=0.01)
+    assert sc.gap_jit._cache_size() - before <= 1  # 3 without the buckets
+    assert a.shape == (11,) and b.shape == (3, 4) and c.shape == (2, 6)
+    one = np.array([float(qp.gap(t, h=0.3, zeta=0.01)) for t in T])
+    np.testing.assert_allclose(np.asarray(b).ravel(), one, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(np.asarray(a), one[:11], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(np.asarray(c), float(qp.gap(0.3, h=0.3, zeta=0.01)), rtol=1e-13)
+    # under a trace the same steps are traced: a gradient per element equals central differences
+    g = jax.vmap(jax.grad(lambda t: qp.gap(t, h=0.3, zeta=0.01)))(jnp.asarray(T[:5]))
+    up, dn = (np.asarray(qp.gap(T[:5] + s, h=0.3, zeta=0.01)) for s in (1e-6, -1e-6))
+    fd = (up - dn) / 2e-6
+    np.testing.assert_allclose(np.asarray(g), fd, rtol=1e-5, atol=1e-7)
