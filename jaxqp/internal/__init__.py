@@ -16,7 +16,8 @@ minor versions.
   batched solves, probed lineax solvers for large blocks).
 - `stiff`: diffrax SDIRK steps that keep the probed Jacobian from step to step.
 - `batching`: a function over a long leading axis in equal chunks
-  (``lax.map``; bounded memory).
+  (``lax.map``; bounded memory), and an elementwise function on batches padded
+  to a few sizes (one compiled program for many shapes).
 - `roots`: bracketed scalar Newton solves with implicit derivatives.
 - `sharding`: the one way points are spread over devices and hosts
   (mesh, ``shard_map``, placement and gathering).
