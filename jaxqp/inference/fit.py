@@ -213,10 +213,10 @@ class _StopWhenStuck(optx.AbstractLeastSquaresSolver):
     parameters, where a step that changes nothing is accepted and the start is reported converged.  In a
     batch of starts (`curve_fit`'s ``n_starts``) every start runs as long as the longest."""
 
-    solver: optx.AbstractLeastSquaresSolver  # type: ignore[misc]  # mypy counts a field of the base as defaulted
-    rtol: float
+    solver: optx.AbstractLeastSquaresSolver
+    rtol: float  # the wrapped solver's tolerances and norm (abstract fields of every optimistix solver)
     atol: float
-    norm: Callable = optx.max_norm
+    norm: Callable
     rejections: int = eqx.field(static=True, default=20)
 
     def init(self, fn, y, args, options, f_struct, aux_struct, tags):
@@ -244,7 +244,7 @@ def _least_squares_solver(method, rtol, atol):
         # valleys where the trust region would shrink and creep (benchmarks/README.md)
         search = _RoundoffTolerantTrustRegion(initial=0.1 if method == "dogleg" else 1.0)
         solver = eqx.tree_at(lambda s: s.search, solver, search)
-    return _StopWhenStuck(solver, rtol, atol)
+    return _StopWhenStuck(solver, solver.rtol, solver.atol, solver.norm)
 
 
 #: default optimiser of ``method="optax"``

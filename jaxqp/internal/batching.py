@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .validation import traced
+
 
 def map_in_chunks(fn, xs, chunk: int):
     """``fn`` on equal chunks of ``xs`` (a pytree whose leaves share the leading axis; the last chunk is
@@ -51,7 +53,7 @@ def on_buckets(fn, *arrays):
     shape = tuple(np.broadcast_shapes(*(np.shape(a) for a in arrays)))
     n = math.prod(shape)
     size = bucket_size(n)
-    concrete = not any(isinstance(a, jax.core.Tracer) for a in arrays)
+    concrete = not traced(arrays)
     xp = np if concrete else jnp
 
     def flat(a):

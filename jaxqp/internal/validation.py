@@ -22,6 +22,11 @@ import numpy as np
 from .engine import RESULTS
 
 
+def traced(tree) -> bool:
+    """Whether any leaf of ``tree`` is a tracer (the value is being traced by ``jit``, ``grad``, ``vmap``)."""
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(tree))
+
+
 def concrete(x):
     """Return ``x`` as a NumPy array, or ``None`` if it is a tracer or None."""
     if x is None:
@@ -112,7 +117,7 @@ def compiled_when_eager(fn):
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        if any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((args, kwargs))):
+        if traced((args, kwargs)):
             return fn(*args, **kwargs)
         return jitted(*map(_traced_number, args), **{k: _traced_number(v) for k, v in kwargs.items()})
 
