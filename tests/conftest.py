@@ -15,12 +15,17 @@ from jax import monitoring
 import jaxqp  # enables float64
 
 # The tests compile thousands of small programs and run most of them briefly, so compilation dominates
-# the cold suite.  Two XLA CPU settings shorten it (cold suite on the 2-core CI machine: 674 s against
+# the cold suite.  Three XLA CPU settings shorten it (cold suite on the 2-core CI machine: 674 s against
 # 966-1057 s with LLVM at level 0 alone; XLA compilation 519 s against 907 s, summed over the two
 # workers), with the same IEEE arithmetic (XLA's CPU code is compiled without fast-math either way):
 # - the loop fusions are emitted by XLA's direct LLVM IR emitters instead of its MLIR fusion emitters
 #   (``--xla_cpu_use_fusion_emitters=false``), where the installed XLA knows the option: an unknown
 #   option aborts XLA, so a subprocess tries it once and the workers inherit the answer;
+# - XLA does not hoist loop-invariant code out of while loops (``--xla_disable_hlo_passes=
+#   while-loop-invariant-code-motion``): the largest programs are nests of Newton, line-search and
+#   integration loops, and the pass was a fifth of their compilation (the inelastic solver: 4.2-4.7 s
+#   -> 3.3-3.6 s); the suite's XLA time fell from 571 s to 499 s and its wall time from 711 s to 652 s,
+#   with no test slower to run.  The pass moves computations, it does not change them;
 # - JAX asks XLA for little optimisation work (``jax_disable_most_optimizations``: LLVM at level 0),
 #   except in the files of _OPTIMISED and the tests marked ``optimised``, whose programs run long enough
 #   (time integration, Newton sweeps, fits in subprocesses) that the optimisation pays for itself.
@@ -39,10 +44,14 @@ def _xla_accepts(flag: str) -> bool:
 
 
 _EMITTERS = "--xla_cpu_use_fusion_emitters=false"
+_NO_HOISTING = "--xla_disable_hlo_passes=while-loop-invariant-code-motion"
 _flags = os.environ.get("XLA_FLAGS", "")
-if "xla_cpu_use_fusion_emitters" not in _flags and "JAXQP_TEST_XLA_PROBED" not in os.environ:
-    if _xla_accepts(_EMITTERS):
-        os.environ["XLA_FLAGS"] = (_flags + " " + _EMITTERS).strip()
+if "JAXQP_TEST_XLA_PROBED" not in os.environ:
+    if "xla_cpu_use_fusion_emitters" not in _flags and _xla_accepts(_EMITTERS):
+        _flags = _flags + " " + _EMITTERS
+    if "xla_disable_hlo_passes" not in _flags:
+        _flags = _flags + " " + _NO_HOISTING
+    os.environ["XLA_FLAGS"] = _flags.strip()
 os.environ["JAXQP_TEST_XLA_PROBED"] = "1"
 
 
@@ -52,6 +61,12 @@ def _little_optimisation(on: bool):
 
 
 _little_optimisation(True)
+
+# Tracing and lowering build many short-lived Python objects, and each of Python's full collections
+# walks every live object, in a test worker hundreds of thousands of cached jaxprs and programs.
+# Rarer collections (gen-0 threshold 100000 allocations instead of 700) shorten tracing; the module
+# fixture below still collects in full where it drops the compiled programs.
+gc.set_threshold(100_000, 50, 1000)
 
 
 @pytest.fixture(autouse=True, scope="module")
