@@ -1,6 +1,7 @@
 """Test configuration: float64, XLA settings that halve compilation, the slowest files first, and an opt-in
 persistent XLA cache to make re-runs fast."""
 
+import contextlib
 import gc
 import os
 import time
@@ -29,7 +30,10 @@ import jaxqp  # enables float64
 # - JAX asks XLA for little optimisation work (``jax_disable_most_optimizations``: LLVM at level 0),
 #   except in the files of _OPTIMISED and the tests marked ``optimised``, whose programs run long enough
 #   (time integration, Newton sweeps, fits in subprocesses) that the optimisation pays for itself.
-# Subprocesses inherit both through the environment.  The notebooks and the benchmark smoke run of CI,
+#   Those compile at LLVM level 1 (``--xla_backend_optimization_level=1``) instead of XLA's default 2:
+#   as fast for them (191 s against 193 s for all of them), and it makes a self-consistent spin sweep
+#   worth optimising (its compilation halves; the spin-supercurrent task 38 s -> 25 s alone).
+# Subprocesses inherit the settings through the environment.  The notebooks and the benchmark smoke run of CI,
 # and every user, compile with XLA's defaults.
 _OPTIMISED = ("test_dynamics", "test_spin_valve", "test_run")
 
@@ -45,12 +49,15 @@ def _xla_accepts(flag: str) -> bool:
 
 _EMITTERS = "--xla_cpu_use_fusion_emitters=false"
 _NO_HOISTING = "--xla_disable_hlo_passes=while-loop-invariant-code-motion"
+_LEVEL_1 = "--xla_backend_optimization_level=1"
 _flags = os.environ.get("XLA_FLAGS", "")
 if "JAXQP_TEST_XLA_PROBED" not in os.environ:
     if "xla_cpu_use_fusion_emitters" not in _flags and _xla_accepts(_EMITTERS):
         _flags = _flags + " " + _EMITTERS
     if "xla_disable_hlo_passes" not in _flags:
         _flags = _flags + " " + _NO_HOISTING
+    if "xla_backend_optimization_level" not in _flags:
+        _flags = _flags + " " + _LEVEL_1
     os.environ["XLA_FLAGS"] = _flags.strip()
 os.environ["JAXQP_TEST_XLA_PROBED"] = "1"
 
@@ -64,8 +71,9 @@ _little_optimisation(True)
 
 # Tracing and lowering build many short-lived Python objects, and each of Python's full collections
 # walks every live object, in a test worker hundreds of thousands of cached jaxprs and programs.
-# Rarer collections (gen-0 threshold 100000 allocations instead of 700) shorten tracing; the module
-# fixture below still collects in full where it drops the compiled programs.
+# Rarer collections (gen-0 threshold 100000 allocations instead of 700) shorten tracing (133 s -> 106 s
+# in a cold suite, both workers); the module fixture below still collects in full where it drops the
+# compiled programs.
 gc.set_threshold(100_000, 50, 1000)
 
 
@@ -80,10 +88,27 @@ def _optimisation_level(request):
 
 
 # A test marked ``optimised`` in another file: its few programs run long (large grids) and compile
-# with XLA's defaults.  JAX keys its caches of compiled programs without the optimisation level, so
+# with optimisation (above).  JAX keys its caches of compiled programs without the optimisation level, so
 # the programs it shares with the other tests are compiled once, at the level of the first use.
 def pytest_configure(config):
-    config.addinivalue_line("markers", "optimised: compile this test's programs with XLA's default optimisation")
+    config.addinivalue_line("markers", "optimised: compile this test's programs with optimisation (LLVM level 1)")
+
+
+@pytest.fixture
+def little_optimisation():
+    """A context manager for an optimised test: the programs first compiled inside it get little
+    optimisation (a one-off solve that runs briefly, such as a second method's reference)."""
+
+    @contextlib.contextmanager
+    def level_0():
+        before = jax.config.read("jax_disable_most_optimizations")
+        _little_optimisation(True)
+        try:
+            yield
+        finally:
+            _little_optimisation(before)
+
+    return level_0
 
 
 @pytest.fixture(autouse=True)

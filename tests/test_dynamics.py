@@ -25,14 +25,15 @@ def _island(material, temperature=0.1):
     return qp.Wire(material, 1.0, (c,), temperature=temperature, ends=("vacuum", "vacuum"), n_x=4)
 
 
-def test_bias_step_relaxes_to_the_stationary_solution():
+def test_bias_step_relaxes_to_the_stationary_solution(little_optimisation):
     """After a bias step the distributions reach the stationary solution of the Newton solver (1e-8); the
     end node stays at its (heated) reservoir's distribution throughout."""
     sc = qp.Superconductor(delta=1.0, gamma=0.05)
     inj = qp.TunnelContact(position=0.0, kappa=0.05, electrode=qp.NormalMetal(bias=1.2, temperature=0.1))
     w = qp.Wire(sc, 1.0, (inj,), temperature=0.1, ends=("vacuum", qp.Reservoir(temperature=0.15)), n_x=4)
     procs = (ElectronElectron(0.05), ElectronPhonon(0.05, temperature=0.1))
-    st = inel.solve_inelastic(w, procs, grid=GRID, subdivision=2)
+    with little_optimisation():  # one Newton solve: compiling it optimised takes longer than it runs
+        st = inel.solve_inelastic(w, procs, grid=GRID, subdivision=2)
     d = solve_dynamics(w, procs, jnp.array([1.0, 1e4]), grid=GRID, subdivision=2)
     assert bool(d.converged)
     assert float(jnp.max(jnp.abs(d.sectors[0] - st.kinetic.sectors))) > 0.05  # still on its way at t = 1
@@ -121,7 +122,7 @@ def test_prescribed_gap_moves_the_states_adiabatically():
         solve_dynamics(isl, (), [1.0], grid=grid, gap=0.5)
 
 
-def test_adiabatic_gap_follows_the_gap_equation_to_the_self_consistent_stationary_state():
+def test_adiabatic_gap_follows_the_gap_equation_to_the_self_consistent_stationary_state(little_optimisation):
     """A bias step on the injector of a wire whose Delta solves the non-equilibrium gap equation at every
     instant: Delta(0) is the equilibrium root, the injected quasiparticles suppress it, and the long-time
     limit is the self-consistent stationary solution of the Newton-Krylov solver (a second method), for
@@ -132,7 +133,8 @@ def test_adiabatic_gap_follows_the_gap_equation_to_the_self_consistent_stationar
     kw = dict(grid=inel.uniform_grid(2.5, 0.2), subdivision=8)
     procs = (qp.ElectronPhonon(0.05, temperature=0.1),)
     gap = inel.GapEquation(cutoff=2.0)
-    stat = inel.solve_inelastic(wire, procs, gap=gap, **kw)
+    with little_optimisation():
+        stat = inel.solve_inelastic(wire, procs, gap=gap, **kw)
     d = solve_dynamics(wire, procs, jnp.array([0.0, 3.0, 1e3]), gap=gap, rtol=1e-6, atol=1e-8, **kw)
     delta = np.asarray(d.delta[:, 0])
     assert delta[0] > delta[1] > delta[2] and delta[0] - delta[2] > 0.05  # 0.847 -> 0.769 -> 0.760
@@ -142,7 +144,8 @@ def test_adiabatic_gap_follows_the_gap_equation_to_the_self_consistent_stationar
     assert float(jnp.max(jnp.abs(d.sectors[-1] - stat.kinetic.sectors))) < 1e-8  # 2e-12 measured
     # a profile Delta(x): each node's Delta follows its own gap equation with the local bulk spectra
     gap = inel.GapEquation(cutoff=2.0, where="profile")
-    stat = inel.solve_inelastic(wire, procs, gap=gap, **kw)
+    with little_optimisation():
+        stat = inel.solve_inelastic(wire, procs, gap=gap, **kw)
     d = solve_dynamics(wire, procs, jnp.array([0.0, 3.0, 1e3]), gap=gap, rtol=1e-6, atol=1e-8, **kw)
     delta = np.asarray(d.delta)  # (3, n_x): 0.847 everywhere -> 0.676 at the injector, 0.847 at the reservoir
     assert delta.shape == (3, 4) and np.ptp(delta[0]) < 1e-12 and np.all(np.diff(delta[-1]) > 0.03)

@@ -147,6 +147,7 @@ def test_spin_task_equals_the_spin_api(tmp_path):
     assert abs(float(ds.J_y.isel(spin_voltage=1))) > 1e-3
 
 
+@pytest.mark.optimised  # 25 s optimised (level 1), 38 s without (alone)
 def test_spin_supercurrent_task_follows_the_branch_like_the_python_sweep(tmp_path):
     """Seed 003 Fig. 2 from a configuration: the spin-voltage axis is followed with continuation inside one
     program and equals devices.spin_supercurrent.sweep_spin_voltage point by point."""
