@@ -16,25 +16,27 @@ from jax import monitoring
 import jaxqp  # enables float64
 
 # The tests compile thousands of small programs and run most of them briefly, so compilation dominates
-# the cold suite.  Three XLA CPU settings shorten it (cold suite on the 2-core CI machine: 674 s against
-# 966-1057 s with LLVM at level 0 alone; XLA compilation 519 s against 907 s, summed over the two
-# workers), with the same IEEE arithmetic (XLA's CPU code is compiled without fast-math either way):
+# the cold suite.  These settings shorten it, with the same IEEE arithmetic (XLA's CPU code is compiled
+# without fast-math either way):
 # - the loop fusions are emitted by XLA's direct LLVM IR emitters instead of its MLIR fusion emitters
 #   (``--xla_cpu_use_fusion_emitters=false``), where the installed XLA knows the option: an unknown
 #   option aborts XLA, so a subprocess tries it once and the workers inherit the answer;
-# - XLA does not hoist loop-invariant code out of while loops (``--xla_disable_hlo_passes=
-#   while-loop-invariant-code-motion``): the largest programs are nests of Newton, line-search and
-#   integration loops, and the pass was a fifth of their compilation (the inelastic solver: 4.2-4.7 s
-#   -> 3.3-3.6 s); the suite's XLA time fell from 571 s to 499 s and its wall time from 711 s to 652 s,
-#   with no test slower to run.  The pass moves computations, it does not change them;
 # - JAX asks XLA for little optimisation work (``jax_disable_most_optimizations``: LLVM at level 0),
 #   except in the files of _OPTIMISED and the tests marked ``optimised``, whose programs run long enough
 #   (time integration, Newton sweeps, fits in subprocesses) that the optimisation pays for itself.
-#   Those compile at LLVM level 1 (``--xla_backend_optimization_level=1``) instead of XLA's default 2:
-#   as fast for them (191 s against 193 s for all of them), and it makes a self-consistent spin sweep
-#   worth optimising (its compilation halves; the spin-supercurrent task 38 s -> 25 s alone).
-# Subprocesses inherit the settings through the environment.  The notebooks and the benchmark smoke run of CI,
-# and every user, compile with XLA's defaults.
+#   With these two the cold suite on the 2-core CI machine took 674 s against 966-1057 s with LLVM at
+#   level 0 alone (XLA compilation 519 s against 907 s, summed over the two workers);
+# - the optimised tests compile at LLVM level 1 (``--xla_backend_optimization_level=1``) instead of
+#   XLA's default 2: as fast for them (191 s against 193 s for all of them), and it makes a
+#   self-consistent spin sweep worth optimising (its compilation halves; the spin-supercurrent task
+#   test 38 s -> 25 s alone);
+# - XLA does not hoist loop-invariant code out of while loops (``--xla_disable_hlo_passes=
+#   while-loop-invariant-code-motion``): the largest programs are nests of Newton, line-search and
+#   integration loops, and the pass was a fifth of their compilation (the inelastic solver: 4.2-4.7 s
+#   -> 3.3-3.6 s).  The suite's XLA time fell from 571 s to 499 s and its wall time from 711 s to
+#   652 s, with no test measurably slower to run.  The pass moves computations, it does not change them.
+# Subprocesses inherit the settings through the environment.  The notebooks and the benchmark smoke
+# run of CI, and every user, compile with XLA's defaults.
 _OPTIMISED = ("test_dynamics", "test_spin_valve", "test_run")
 
 
@@ -88,8 +90,8 @@ def _optimisation_level(request):
 
 
 # A test marked ``optimised`` in another file: its few programs run long (large grids) and compile
-# with optimisation (above).  JAX keys its caches of compiled programs without the optimisation level, so
-# the programs it shares with the other tests are compiled once, at the level of the first use.
+# with optimisation (above).  JAX keys its caches of compiled programs without the optimisation level,
+# so the programs it shares with the other tests are compiled once, at the level of the first use.
 def pytest_configure(config):
     config.addinivalue_line("markers", "optimised: compile this test's programs with optimisation (LLVM level 1)")
 
