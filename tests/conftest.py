@@ -69,6 +69,17 @@ def _little_optimisation(on: bool):
     os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1" if on else "0"
 
 
+@contextlib.contextmanager
+def _optimisation(little: bool):
+    """Compile with little optimisation or with optimisation inside; the level found is restored after."""
+    before = jax.config.read("jax_disable_most_optimizations")
+    _little_optimisation(little)
+    try:
+        yield
+    finally:
+        _little_optimisation(before)
+
+
 _little_optimisation(True)
 
 # Tracing and lowering build many short-lived Python objects, and each of Python's full collections
@@ -81,12 +92,8 @@ gc.set_threshold(100_000, 50, 1000)
 
 @pytest.fixture(autouse=True, scope="module")
 def _optimisation_level(request):
-    optimised = Path(str(request.fspath)).stem in _OPTIMISED
-    if optimised:
-        _little_optimisation(False)
-    yield
-    if optimised:
-        _little_optimisation(True)
+    with _optimisation(Path(str(request.fspath)).stem not in _OPTIMISED):
+        yield
 
 
 # A test marked ``optimised`` in another file: its few programs run long (large grids) and compile
@@ -101,26 +108,16 @@ def little_optimisation():
     """A context manager for an optimised test: the programs first compiled inside it get little
     optimisation (a one-off solve that runs briefly, such as a second method's reference)."""
 
-    @contextlib.contextmanager
-    def level_0():
-        before = jax.config.read("jax_disable_most_optimizations")
-        _little_optimisation(True)
-        try:
-            yield
-        finally:
-            _little_optimisation(before)
-
-    return level_0
+    return lambda: _optimisation(little=True)
 
 
 @pytest.fixture(autouse=True)
 def _optimised_test(request):
-    marked = request.node.get_closest_marker("optimised") is not None
-    if marked:
-        _little_optimisation(False)
-    yield
-    if marked:
-        _little_optimisation(Path(str(request.fspath)).stem not in _OPTIMISED)
+    if request.node.get_closest_marker("optimised") is None:
+        yield
+    else:
+        with _optimisation(little=False):
+            yield
 
 
 # Opt-in persistent XLA cache (JAXQP_TEST_CACHE=<dir>) for fast local re-runs.  Off by default, also
