@@ -35,7 +35,8 @@ import jaxqp  # enables float64
 #   integration loops, and the pass was a fifth of their compilation (the inelastic solver: 4.2-4.7 s
 #   -> 3.3-3.6 s).  The suite's XLA time fell from 571 s to 499 s and its wall time from 711 s to
 #   652 s, with no test measurably slower to run.  The pass moves computations, it does not change them.
-# Subprocesses inherit the settings through the environment.  The notebooks and the benchmark smoke
+# Subprocesses inherit the settings through the environment (``host_devices_env`` below keeps them for
+# one with several CPU devices).  The notebooks and the benchmark smoke
 # run of CI, and every user, compile with XLA's defaults.
 _OPTIMISED = ("test_dynamics", "test_spin_valve", "test_run")
 
@@ -118,6 +119,18 @@ def _optimised_test(request):
     else:
         with _optimisation(little=False):
             yield
+
+
+@pytest.fixture
+def host_devices_env():
+    """``env(n)``: the environment for a subprocess with ``n`` CPU devices. It keeps this process's
+    environment, the harness's XLA settings above included, and adds the device count."""
+
+    def env(n: int) -> dict:
+        flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={n}"
+        return dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=flags.strip())
+
+    return env
 
 
 # Opt-in persistent XLA cache (JAXQP_TEST_CACHE=<dir>) for fast local re-runs.  Off by default, also

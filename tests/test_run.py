@@ -401,20 +401,18 @@ MULTIHOST = textwrap.dedent("""
 """)
 
 
-def _two_processes(tmp_path, script, cfg, die_after=(0, 0)):
+def _two_processes(tmp_path, script, cfg, env, die_after=(0, 0)):
     import socket
 
     with socket.socket() as s:
         s.bind(("localhost", 0))
         port = str(s.getsockname()[1])
-    env = dict(os.environ, JAX_PLATFORMS="cpu",
-               XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=1")
     return [subprocess.Popen([sys.executable, str(script), str(i), port, str(tmp_path / "mh"), str(cfg),
                               str(die_after[i])], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for i in range(2)]
 
 
-def test_two_process_run_computes_each_chunk_once_and_survives_a_killed_process(tmp_path):
+def test_two_process_run_computes_each_chunk_once_and_survives_a_killed_process(tmp_path, host_devices_env):
     """A single-host simulation of a multi-host run: two processes joined by jax.distributed (one CPU
     device each).  Process 1 is killed after its second chunk (and process 0 with it, as a batch
     system would); both are started again with the same command.  Every chunk is written by exactly
@@ -423,7 +421,7 @@ def test_two_process_run_computes_each_chunk_once_and_survives_a_killed_process(
     cfg = _write(tmp_path, "dos", DOS.replace("num = 5", "num = 12").replace("chunk = 2", "chunk = 1"))
     script = tmp_path / "mh.py"
     script.write_text(MULTIHOST)
-    procs = _two_processes(tmp_path, script, cfg, die_after=(0, 2))
+    procs = _two_processes(tmp_path, script, cfg, host_devices_env(1), die_after=(0, 2))
     assert procs[1].wait(300) == -signal.SIGKILL
     # process 0 goes on with its own chunks (the even ones), then waits for process 1 at the end: it is
     # killed once it has written them (as a batch system kills the job), or after 10 s at most
@@ -437,7 +435,7 @@ def test_two_process_run_computes_each_chunk_once_and_survives_a_killed_process(
     for p in procs:
         p.communicate()
     assert not (tmp_path / "mh" / "result.nc").exists()
-    procs = _two_processes(tmp_path, script, cfg)
+    procs = _two_processes(tmp_path, script, cfg, host_devices_env(1))
     outs = [p.communicate(timeout=300)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert "process 0 wrote" in outs[0] and "process 1 computed" in outs[1]

@@ -1,6 +1,5 @@
 """A bias map sharded over 4 simulated CPU devices equals the unsharded one, and really is sharded."""
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -46,9 +45,8 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_sharded_map_equals_unsharded_and_is_sharded():
-    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4",
-               JAX_PLATFORMS="cpu")
-    res = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+def test_sharded_map_equals_unsharded_and_is_sharded(host_devices_env):
+    res = subprocess.run([sys.executable, "-c", SCRIPT], env=host_devices_env(4), capture_output=True, text=True,
+                         timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "OK" in res.stdout
