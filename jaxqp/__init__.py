@@ -9,6 +9,10 @@ float64 is enabled on import (set ``JAXQP_X64=0`` before importing to opt out).
 from .internal import config as _config  # noqa: F401  (first: enables float64 before anything else)
 
 # isort: split
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+# isort: split
 from . import geometry, grids, units
 from .distributions import fermi
 from .geometry import Chain, GaugeField, Interface, Reservoir, Segment, TunnelContact, Wire
@@ -36,7 +40,6 @@ from .kinetic import (
     supercurrent,
 )
 from .kinetic.collisions import ElectronElectron, ElectronPhonon, RelaxationTime
-from .kinetic.dynamics import DynamicsSolution, solve_dynamics
 from .kinetic.inelastic import (
     GapEquation,
     GapSweep,
@@ -63,7 +66,28 @@ from .spectral.wire import (
     solve_proximity,
 )
 
+if _TYPE_CHECKING:
+    from .kinetic.dynamics import DynamicsSolution, solve_dynamics
+
 __version__ = VERSION
+
+# imported on first use: time evolution needs diffrax, a sixth of the import time of the package
+# (the command-line tools and every fresh process start faster without it)
+_ON_FIRST_USE = {"DynamicsSolution": ".kinetic.dynamics", "solve_dynamics": ".kinetic.dynamics"}
+
+
+def __getattr__(name: str):
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jaxqp' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ON_FIRST_USE))
+
 
 _moved.install()  # the old module paths (jaxqp.fit, jaxqp.cli, ...) keep working, with a DeprecationWarning
 

@@ -181,6 +181,15 @@ def pytest_sessionfinish(session):
         output["compile_s"] = _COMPILE_S[0]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """At the end of a test process, exclude every live object from the interpreter's last full
+    collection (``gc.freeze``): a worker holds hundreds of thousands of cached jaxprs and programs,
+    the session waits for both workers to exit, and the collection finds nothing to free (the
+    process ends).  A worker exited 3.5 s -> 1.4 s after one test file's programs."""
+    gc.freeze()
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
     _WORKER_COMPILE_S[node.gateway.id] = getattr(node, "workeroutput", {}).get("compile_s", float("nan"))

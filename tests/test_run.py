@@ -190,7 +190,9 @@ def test_killed_sweep_resumes_to_the_identical_dataset(tmp_path):
     """SIGKILL a running sweep after a few chunks; a second run into the same folder is refused while it
     runs; the same command then resumes and the result equals an uninterrupted run exactly."""
     cfg = _write(tmp_path, "sweep", _SWEEP)
-    env = dict(os.environ)  # the compilation cache as the test session has it (off unless JAXQP_TEST_CACHE)
+    # a compilation cache private to this test, as the command line has one by default: the resumed run
+    # loads the programs that the killed one compiled
+    env = dict(os.environ, JAXQP_CACHE="1", JAXQP_CACHE_DIR=str(tmp_path / "xla"))
     cmd = [sys.executable, "-m", "jaxqp.app.cli", "run", str(cfg), "--out", str(tmp_path / "killed")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     chunks = tmp_path / "killed" / "chunks"
