@@ -454,7 +454,8 @@ def _forcing(opts, norm, norm_prev, eta_prev):
     return jnp.clip(eta, opts.gmres_tol, opts.forcing_max)
 
 
-def _newton(p, u0, cfg):
+def _newton(p, u0, cfg, S0=None):
+    """Newton-Krylov from ``u0``; ``S0``: the system at ``u0``'s Delta where the caller has it."""
     opts = cfg.opts
 
     def body(state):
@@ -497,7 +498,8 @@ def _newton(p, u0, cfg):
         return (k < opts.maxiter) & (err > opts.tol)
 
     inf = jnp.asarray(jnp.inf)
-    S0 = _system(p, cfg, _delta_of(p, u0[1]))
+    if S0 is None:
+        S0 = _system(p, cfg, _delta_of(p, u0[1]))
     init = (u0, S0, jnp.asarray(0), inf, inf, jnp.asarray(opts.forcing_max))
     u, S, k, err, _, _ = lax.while_loop(cond, body, init)
     Fh, Fd = _residual_at(p, cfg, S, u[0], u[1])
@@ -511,11 +513,16 @@ def _newton(p, u0, cfg):
 def _elastic_start(p, cfg, u0):
     """Initial iterate: the elastic solution at the initial Delta (one block-tridiagonal solve); where
     the elastic problem has none (a closed wire whose bath alone fixes the distribution), ``u0``."""
+    return _elastic_start_and_system(p, cfg, u0)[0]
+
+
+def _elastic_start_and_system(p, cfg, u0):
+    """`_elastic_start` and the system at its Delta (that of ``u0``): Newton's first step needs it."""
     h, delta = u0
     S = _system(p, cfg, _delta_of(p, delta))
     fac = block_factor(S.A, S.B, S.C)
     elastic = factored_solve(fac, S.d)
-    return (jnp.where(jnp.all(jnp.isfinite(elastic)), elastic, h), delta)
+    return (jnp.where(jnp.all(jnp.isfinite(elastic)), elastic, h), delta), S
 
 
 def _make_solver(cfg, warm: bool = False):
@@ -525,10 +532,12 @@ def _make_solver(cfg, warm: bool = False):
     solution for ``Delta = u0[1]``.  The start carries no derivative.
     """
     opts = cfg.opts
-    start = (lambda p, u0: u0) if warm else (lambda p, u0: _elastic_start(p, cfg, u0))
+    # a cold start hands its system on to Newton's first step (the spectra are computed once)
+    start = (lambda p, u0: (u0, None)) if warm else (lambda p, u0: _elastic_start_and_system(p, cfg, u0))
 
     def primal(p, u0):
-        u, ok, res, k = _newton(p, start(p, u0), cfg)
+        first, S0 = start(p, u0)
+        u, ok, res, k = _newton(p, first, cfg, S0)
         return u, (ok.astype(float), res, k)
 
     def linearise(u, p):
