@@ -66,6 +66,12 @@ def _write(tmp_path, name, text):
     return p
 
 
+def _private_cache_env(tmp_path):
+    """The environment for runs in subprocesses with a compilation cache private to the test (the command
+    line has one by default): a restarted run loads the programs that a killed one compiled."""
+    return dict(os.environ, JAXQP_CACHE="1", JAXQP_CACHE_DIR=str(tmp_path / "xla"))
+
+
 def _bcs_dynes(E, delta, gamma):
     z = E + 1j * gamma
     return np.abs(np.real(z / np.sqrt(z * z - delta**2 + 0j)))
@@ -190,9 +196,7 @@ def test_killed_sweep_resumes_to_the_identical_dataset(tmp_path):
     """SIGKILL a running sweep after a few chunks; a second run into the same folder is refused while it
     runs; the same command then resumes and the result equals an uninterrupted run exactly."""
     cfg = _write(tmp_path, "sweep", _SWEEP)
-    # a compilation cache private to this test, as the command line has one by default: the resumed run
-    # loads the programs that the killed one compiled
-    env = dict(os.environ, JAXQP_CACHE="1", JAXQP_CACHE_DIR=str(tmp_path / "xla"))
+    env = _private_cache_env(tmp_path)
     cmd = [sys.executable, "-m", "jaxqp.app.cli", "run", str(cfg), "--out", str(tmp_path / "killed")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     chunks = tmp_path / "killed" / "chunks"
@@ -235,8 +239,7 @@ def test_ten_kills_at_random_points_end_in_the_identical_dataset(tmp_path):
     """SIGKILL the same sweep ten times at random moments (during start-up, compilation, computing or
     writing a chunk); the eleventh run completes it, and the dataset equals an uninterrupted run."""
     cfg = _write(tmp_path, "sweep", _SWEEP.replace("num = 48", "num = 240"))  # a chunk takes milliseconds
-    # a compilation cache private to this test: the restarts load the programs instead of compiling them
-    env = dict(os.environ, JAXQP_CACHE="1", JAXQP_CACHE_DIR=str(tmp_path / "xla"))
+    env = _private_cache_env(tmp_path)
     cmd = [sys.executable, "-m", "jaxqp.app.cli", "run", str(cfg), "--out", str(tmp_path / "killed")]
     chunks = tmp_path / "killed" / "chunks"
     rng = np.random.default_rng(7)
