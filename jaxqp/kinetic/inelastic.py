@@ -512,12 +512,8 @@ def _newton(p, u0, cfg, S0=None):
 
 def _elastic_start(p, cfg, u0):
     """Initial iterate: the elastic solution at the initial Delta (one block-tridiagonal solve); where
-    the elastic problem has none (a closed wire whose bath alone fixes the distribution), ``u0``."""
-    return _elastic_start_and_system(p, cfg, u0)[0]
-
-
-def _elastic_start_and_system(p, cfg, u0):
-    """`_elastic_start` and the system at its Delta (that of ``u0``): Newton's first step needs it."""
+    the elastic problem has none (a closed wire whose bath alone fixes the distribution), ``u0``.  With
+    the system at that Delta, which Newton's first step needs."""
     h, delta = u0
     S = _system(p, cfg, _delta_of(p, delta))
     fac = block_factor(S.A, S.B, S.C)
@@ -533,7 +529,7 @@ def _make_solver(cfg, warm: bool = False):
     """
     opts = cfg.opts
     # a cold start hands its system on to Newton's first step (the spectra are computed once)
-    start = (lambda p, u0: (u0, None)) if warm else (lambda p, u0: _elastic_start_and_system(p, cfg, u0))
+    start = (lambda p, u0: (u0, None)) if warm else (lambda p, u0: _elastic_start(p, cfg, u0))
 
     def primal(p, u0):
         first, S0 = start(p, u0)
@@ -855,11 +851,11 @@ class GapSweep(eqx.Module):
 def _sweep_core(wire, collisions, gap, Vs, st, grid):
     solve = _make_solver(st, warm=True)
     p0 = _Params(wire=wire, collisions=tuple(collisions), gap=gap, V=Vs[0])
-    u0 = _elastic_start(p0, st, _initial(wire, st, gap))
+    u0, _ = _elastic_start(p0, st, _initial(wire, st, gap))
 
     def step(u, V):
         p = _Params(wire=wire, collisions=tuple(collisions), gap=gap, V=V)
-        starts = (u, _elastic_start(lax.stop_gradient(p), st, _initial(wire, st, gap)))
+        starts = (u, _elastic_start(lax.stop_gradient(p), st, _initial(wire, st, gap))[0])
 
         # try the continuation start; where it fails, retry from the elastic solution at the starting Delta
         def attempt(i, out):
