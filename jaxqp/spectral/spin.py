@@ -785,8 +785,12 @@ def _ends_dirichlet(wire):
     return (wire.ends[0] == "reservoir", wire.ends[1] == "reservoir")
 
 
-def _solve_core(wire: SpinWire, E, delta_profile, opts: _wire.Options, Y0=None):
-    """Solve at real or complex energies E (B,); Y (B, n, 8) and flags.  ``Y0`` (n, 8, B) warm start."""
+def _solve_core(wire: SpinWire, E, delta_profile, opts: _wire.Options, Y0=None, cold=None):
+    """Solve at real or complex energies E (B,); Y (B, n, 8) and flags.  ``Y0`` (n, 8, B) warm start.
+
+    ``cold``: a traced flag that chooses inside one program between the cold start (from the local
+    bulk guess, continuation from ``E + i opts.eta0``) and the warm start (from ``Y0``, at ``eta = 0``).
+    """
     z = jnp.asarray(E).astype(jnp.result_type(E, 1j))
     loc, nd = node_terms(wire, z, delta_profile)
     dirichlet = _ends_dirichlet(wire)
@@ -795,12 +799,17 @@ def _solve_core(wire: SpinWire, E, delta_profile, opts: _wire.Options, Y0=None):
         sides = [side for side in (0, 1) if dirichlet[side]]
         t, ok_ends = _uniform_targets(wire, nd, [(0, wire.n_x - 1)[side] for side in sides], z, opts)
         loc = eqx.tree_at(lambda lc: lc.target, loc, loc.target.at[np.asarray(sides)].set(t))
-    if Y0 is None:
-        Y0 = lax.stop_gradient(_guess(wire, nd, z + 1j * opts.eta0)).astype(z.dtype)
+    eta0 = None
+    if Y0 is None or cold is not None:
+        guess = lax.stop_gradient(_guess(wire, nd, z + 1j * opts.eta0)).astype(z.dtype)
+        if Y0 is None:
+            Y0 = guess
+        else:
+            Y0, eta0 = jnp.where(cold, guess, Y0), jnp.where(cold, opts.eta0, 0.0)
     for side, node in ((0, 0), (1, wire.n_x - 1)):
         if dirichlet[side]:
             Y0 = Y0.at[node].set(lax.stop_gradient(loc.target[side]))
-    Y, ok, res, k = _wire.newton_solve(loc, Y0, dirichlet, opts, _MODEL)
+    Y, ok, res, k = _wire.newton_solve(loc, Y0, dirichlet, opts, _MODEL, eta0)
     return Y, (ok > 0.5) & ok_ends, res, k, loc
 
 
@@ -1106,8 +1115,8 @@ class GapSolution(eqx.Module):
     imag: Array
 
 
-def _gap_map(wire, dist, points, weights, d, Y0, opts):
-    Y, ok, _, _, loc = _solve_core(wire, points, d, opts, Y0=Y0)
+def _gap_map(wire, dist, points, weights, d, Y0, opts, cold=None):
+    Y, ok, _, _, loc = _solve_core(wire, points, d, opts, Y0=Y0, cold=cold)
     Yb = jnp.moveaxis(Y, -1, 0)
     n = wire.n_x
     sol = SpinSolution(energy=jnp.real(points), x=jnp.asarray(wire.x), gamma=Yb[:, :, :4].reshape(-1, n, 2, 2),
@@ -1118,10 +1127,10 @@ def _gap_map(wire, dist, points, weights, d, Y0, opts):
     return new, (Y, ok, jnp.max(jnp.abs(jnp.imag(pair))) / coupling_log(points[-1]), sol)
 
 
-def _linear_gain(wire, dist, points, weights, d, Y0, opts):
-    """``F(d)`` and its Jacobian ``dF/dd`` (n, n) at d, with the spectral solve warm-started at Y0."""
-    f = lambda x: _gap_map(wire, dist, points, weights, x, Y0, opts)[0]  # noqa: E731
-    Fd, aux = _gap_map(wire, dist, points, weights, d, Y0, opts)
+def _linear_gain(wire, dist, points, weights, d, Y0, opts, cold=None):
+    """``F(d)`` and its Jacobian ``dF/dd`` (n, n) at d, with the spectral solve started at Y0 (`_solve_core`)."""
+    f = lambda x: _gap_map(wire, dist, points, weights, x, Y0, opts, cold)[0]  # noqa: E731
+    Fd, aux = _gap_map(wire, dist, points, weights, d, Y0, opts, cold)
     J = jax.vmap(lambda t: jax.jvp(f, (d,), (t,))[1], out_axes=1)(jnp.eye(d.shape[0], dtype=d.dtype))
     return Fd, J, aux
 
@@ -1131,20 +1140,22 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
     n = wire.n_x
     warm = opts._replace(eta0=0.0)
     points = jnp.asarray(points)
-    Y0 = lax.stop_gradient(_solve_core(wire, points, start, opts)[0])
+    # one spectral solve in the loop: cold (continuation from E + i eta0) until a step succeeds, the
+    # first one as a rule, then warm from the last solution
+    Y0 = jnp.zeros((n, 8, points.shape[0]), jnp.result_type(points, 1j))
 
     def newton(state):
-        d, Y, k, err, _, hist = state
-        Fd, J, (Ynew, ok, _, _) = _linear_gain(wire, dist, points, weights, d, Y, warm)
+        d, Y, k, err, _, hist, cold = state
+        Fd, J, (Ynew, ok, _, _) = _linear_gain(wire, dist, points, weights, d, Y, opts, cold)
         r = Fd - d
         step = jnp.linalg.solve(J - jnp.eye(n), -r)
         return r, step, Ynew, ok, hist
 
     def anderson(state):
-        # Anderson acceleration (type II, Walker & Ni 2011) of the fixed-point map: one warm-started
-        # spectral solve per step, history of the last `memory` differences
-        d, Y, k, err, _, (dX, dR, r_prev, d_prev) = state
-        Fd, (Ynew, ok, _, _) = _gap_map(wire, dist, points, weights, d, Y, warm)
+        # Anderson acceleration (type II, Walker & Ni 2011) of the fixed-point map: one spectral solve
+        # per step, history of the last `memory` differences
+        d, Y, k, err, _, (dX, dR, r_prev, d_prev), cold = state
+        Fd, (Ynew, ok, _, _) = _gap_map(wire, dist, points, weights, d, Y, opts, cold)
         r = Fd - d
         slot = k % memory
         have = k > 0
@@ -1166,16 +1177,17 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
         dn = jnp.maximum(d + step, 0.5 * d)
         good = jnp.all(ok) & jnp.all(jnp.isfinite(dn))
         return (jnp.where(good, dn, d), jnp.where(good, Ynew, Y), k + 1, jnp.where(good, jnp.max(jnp.abs(r)), jnp.inf),
-                jnp.max(jnp.abs(step)), hist)
+                jnp.max(jnp.abs(step)), hist, state[-1] & ~good)
 
     def cond(state):
-        _, _, k, err, size, _ = state
+        _, _, k, err, size, _, _ = state
         return (k < max_steps) & ((err > tol) | (size > tol))
 
     z = jnp.zeros((n, memory))
     hist = (z, z, jnp.zeros(n), jnp.zeros(n))
-    state = (lax.stop_gradient(start), Y0, jnp.asarray(0), jnp.asarray(jnp.inf), jnp.asarray(jnp.inf), hist)
-    d, Y, k, _, _, _ = lax.while_loop(cond, body, state)
+    state = (lax.stop_gradient(start), Y0, jnp.asarray(0), jnp.asarray(jnp.inf), jnp.asarray(jnp.inf), hist,
+             jnp.asarray(True))
+    d, Y, k, _, _, _, _ = lax.while_loop(cond, body, state)
     d = lax.stop_gradient(d)
     Ys = lax.stop_gradient(Y)
 
@@ -1305,9 +1317,8 @@ def _check_gap_edges(out: GapSolution, grid, gamma) -> GapSolution:
 def _normal_gain(wire, dist, points, weights, opts, iterations):
     n = wire.n_x
     d = jnp.zeros(n)
-    Y0 = lax.stop_gradient(_solve_core(wire, points, d, opts)[0])
-    warm = opts._replace(eta0=0.0)
-    f = lambda x: _gap_map(wire, dist, points, weights, x, Y0, warm)[0]  # noqa: E731
+    # the solve at Delta = 0 from the cold start, with its tangent map (implicit differentiation)
+    f = lambda x: _gap_map(wire, dist, points, weights, x, None, opts)[0]  # noqa: E731
     _, lin = jax.linearize(f, d)
 
     # power iteration: the linearised gap map at Delta = 0 is a positive (Cooper) kernel whose largest

@@ -465,8 +465,9 @@ def _block_solve(model: NewtonModel, A, Bm, C, b):
 _COLLINEAR = NewtonModel(_residual, _newton_blocks, _scale)
 
 
-def _solve_primal(loc, Y0, dirichlet, opts: Options, model: NewtonModel):
-    """Newton with continuation in Im(E).  Returns (Y, converged, relative residual, iterations) per column."""
+def _solve_primal(loc, Y0, dirichlet, opts: Options, model: NewtonModel, eta0=None):
+    """Newton with continuation in Im(E) from ``eta0`` (default ``opts.eta0``).  Returns (Y, converged,
+    relative residual, iterations) per column."""
     rdt = jnp.real(Y0).dtype
     B = Y0.shape[-1]
     scale = model.scale(loc)[:, None, :]
@@ -491,7 +492,7 @@ def _solve_primal(loc, Y0, dirichlet, opts: Options, model: NewtonModel):
         _, eta, k, err = state
         return (k < opts.maxiter) & jnp.any((eta > 0) | (err > opts.rtol))
 
-    state = (Y0, jnp.full(B, opts.eta0, rdt), jnp.asarray(0), jnp.full(B, jnp.inf, rdt))
+    state = (Y0, jnp.full(B, opts.eta0 if eta0 is None else eta0, rdt), jnp.asarray(0), jnp.full(B, jnp.inf, rdt))
     Y, _, k, err = lax.while_loop(cond, body, state)
     res = jnp.max(jnp.abs(model.residual(Y, loc, dirichlet, 0.0)) / scale, axis=(0, 1))
     ok = (res <= opts.res_tol) & jnp.isfinite(res) & jnp.all(jnp.isfinite(Y), axis=(0, 1))
@@ -505,8 +506,11 @@ def _block_matvec(A, Bm, C, v):
     return mv(Bm, v) + mv(A, jnp.concatenate([zero, v[:-1]], 0)) + mv(C, jnp.concatenate([v[1:], zero], 0))
 
 
-def newton_solve(loc, Y0, dirichlet, opts, model: NewtonModel):
+def newton_solve(loc, Y0, dirichlet, opts, model: NewtonModel, eta0=None):
     """Newton solve of ``model`` at the node coefficients ``loc`` from ``Y0``: ``(Y, ok, res, k)`` per column.
+
+    The continuation starts at ``Im(E) = eta0``: ``opts.eta0`` by default, or a traced value (``0``
+    for a warm start), so that one program solves both cold and warm.
 
     ``Y`` is differentiable in ``loc`` (forward and reverse mode) by implicit
     differentiation (`jaxqp.internal.engine.implicit_solve`): ``J dY = -dR`` with the
@@ -514,8 +518,8 @@ def newton_solve(loc, Y0, dirichlet, opts, model: NewtonModel):
     for J^T.  ``Y0`` carries no derivative.
     """
 
-    def primal(loc_, Y0_):
-        Y, ok, res, k = _solve_primal(loc_, Y0_, dirichlet, opts, model)
+    def primal(loc_, start):
+        Y, ok, res, k = _solve_primal(loc_, start[0], dirichlet, opts, model, start[1])
         return Y, (ok.astype(jnp.real(Y).dtype), res, k)
 
     def residual(Y, loc_):
@@ -530,7 +534,7 @@ def newton_solve(loc, Y0, dirichlet, opts, model: NewtonModel):
             transpose_solve=lambda b, _: _block_solve(
                 model, *transpose_blocks(A, Bm, C, node_axis=0, block_axes=(1, 2)), b))
 
-    Y, (ok, res, k) = engine.implicit_solve(primal, residual, linearise, loc, Y0)
+    Y, (ok, res, k) = engine.implicit_solve(primal, residual, linearise, loc, (Y0, eta0))
     return Y, ok, res, k
 
 
