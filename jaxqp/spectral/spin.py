@@ -786,7 +786,7 @@ def _ends_dirichlet(wire):
 
 
 def _solve_core(wire: SpinWire, E, delta_profile, opts: _wire.Options, Y0=None, cold=None):
-    """Solve at real or complex energies E (B,); Y (B, n, 8) and flags.  ``Y0`` (n, 8, B) warm start.
+    """Solve at real or complex energies E (B,); Y (n, 8, B) and flags.  ``Y0`` (n, 8, B) warm start.
 
     ``cold``: a traced flag that chooses inside one program between the cold start (from the local
     bulk guess, continuation from ``E + i opts.eta0``) and the warm start (from ``Y0``, at ``eta = 0``).
