@@ -1140,13 +1140,13 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
     n = wire.n_x
     warm = opts._replace(eta0=0.0)
     points = jnp.asarray(points)
-    # one spectral solve in the loop: cold (continuation from E + i eta0) until a step succeeds, the
-    # first one as a rule, then warm from the last solution
+    # one spectral solve in the loop: the first step's is cold (continuation from E + i eta0, from the
+    # local bulk guess), the later ones start warm from the last solution
     Y0 = jnp.zeros((n, 8, points.shape[0]), jnp.result_type(points, 1j))
 
     def newton(state):
-        d, Y, k, err, _, hist, cold = state
-        Fd, J, (Ynew, ok, _, _) = _linear_gain(wire, dist, points, weights, d, Y, opts, cold)
+        d, Y, k, err, _, hist = state
+        Fd, J, (Ynew, ok, _, _) = _linear_gain(wire, dist, points, weights, d, Y, opts, k == 0)
         r = Fd - d
         step = jnp.linalg.solve(J - jnp.eye(n), -r)
         return r, step, Ynew, ok, hist
@@ -1154,8 +1154,8 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
     def anderson(state):
         # Anderson acceleration (type II, Walker & Ni 2011) of the fixed-point map: one spectral solve
         # per step, history of the last `memory` differences
-        d, Y, k, err, _, (dX, dR, r_prev, d_prev), cold = state
-        Fd, (Ynew, ok, _, _) = _gap_map(wire, dist, points, weights, d, Y, opts, cold)
+        d, Y, k, err, _, (dX, dR, r_prev, d_prev) = state
+        Fd, (Ynew, ok, _, _) = _gap_map(wire, dist, points, weights, d, Y, opts, k == 0)
         r = Fd - d
         slot = k % memory
         have = k > 0
@@ -1176,18 +1176,19 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
         # step from the superconducting branch can land on it
         dn = jnp.maximum(d + step, 0.5 * d)
         good = jnp.all(ok) & jnp.all(jnp.isfinite(dn))
-        return (jnp.where(good, dn, d), jnp.where(good, Ynew, Y), k + 1, jnp.where(good, jnp.max(jnp.abs(r)), jnp.inf),
-                jnp.max(jnp.abs(step)), hist, state[-1] & ~good)
+        # the first (cold) solve is kept even where an energy did not converge: the next steps start
+        # warm from it
+        return (jnp.where(good, dn, d), jnp.where(good | (k == 0), Ynew, Y), k + 1,
+                jnp.where(good, jnp.max(jnp.abs(r)), jnp.inf), jnp.max(jnp.abs(step)), hist)
 
     def cond(state):
-        _, _, k, err, size, _, _ = state
+        _, _, k, err, size, _ = state
         return (k < max_steps) & ((err > tol) | (size > tol))
 
     z = jnp.zeros((n, memory))
     hist = (z, z, jnp.zeros(n), jnp.zeros(n))
-    state = (lax.stop_gradient(start), Y0, jnp.asarray(0), jnp.asarray(jnp.inf), jnp.asarray(jnp.inf), hist,
-             jnp.asarray(True))
-    d, Y, k, _, _, _, _ = lax.while_loop(cond, body, state)
+    state = (lax.stop_gradient(start), Y0, jnp.asarray(0), jnp.asarray(jnp.inf), jnp.asarray(jnp.inf), hist)
+    d, Y, k, _, _, _ = lax.while_loop(cond, body, state)
     d = lax.stop_gradient(d)
     Ys = lax.stop_gradient(Y)
 
