@@ -354,9 +354,10 @@ def _delta_columns(p, cfg, h, delta):
         _, (ch, cd) = jax.jvp(f, (delta,), (jnp.ones_like(delta),))
         return (lambda v: ch * v[0]), cd
     idx = np.arange(nd)
-    cols = [jax.jvp(f, (delta,), (jnp.asarray((idx % 3 == c).astype(float)),))[1] for c in range(3)]
-    ch = jnp.stack([c[0] for c in cols])  # (3, n_E, n_x, 4)
-    diag = jnp.stack([c[1] for c in cols])[idx % 3, idx]
+    # the residual once, its tangent map applied to the three colours
+    _, lin = jax.linearize(f, delta)
+    ch, cd = jax.vmap(lin)(jnp.asarray((idx[None, :] % 3 == np.arange(3)[:, None]).astype(delta.dtype)))
+    diag = cd[idx % 3, idx]  # ch: (3, n_E, n_x, 4)
 
     def apply(v):
         out = jnp.zeros_like(ch[0])

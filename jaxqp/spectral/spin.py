@@ -1129,9 +1129,9 @@ def _gap_map(wire, dist, points, weights, d, Y0, opts, cold=None):
 
 def _linear_gain(wire, dist, points, weights, d, Y0, opts, cold=None):
     """``F(d)`` and its Jacobian ``dF/dd`` (n, n) at d, with the spectral solve started at Y0 (`_solve_core`)."""
-    f = lambda x: _gap_map(wire, dist, points, weights, x, Y0, opts, cold)[0]  # noqa: E731
-    Fd, aux = _gap_map(wire, dist, points, weights, d, Y0, opts, cold)
-    J = jax.vmap(lambda t: jax.jvp(f, (d,), (t,))[1], out_axes=1)(jnp.eye(d.shape[0], dtype=d.dtype))
+    # one spectral solve: linearised at d, its tangent map applied to the n unit vectors
+    Fd, lin, aux = jax.linearize(lambda x: _gap_map(wire, dist, points, weights, x, Y0, opts, cold), d, has_aux=True)
+    J = jax.vmap(lin, out_axes=1)(jnp.eye(d.shape[0], dtype=d.dtype))
     return Fd, J, aux
 
 
@@ -1201,8 +1201,9 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
         return _gap_map(w, di, pts, wts, x, Y_, warm)[0] - x
 
     def linearise(x, inputs):
-        return engine.matrix_free_system(lambda v: jax.jvp(lambda y: resid(y, inputs), (x,), (v,))[1], x,
-                                         restart=min(n, 30), max_steps=20 * min(n, 30))
+        # linearised once: each GMRES product applies the tangent map, without solving again
+        _, jvp = jax.linearize(lambda y: resid(y, inputs), x)
+        return engine.matrix_free_system(jvp, x, restart=min(n, 30), max_steps=20 * min(n, 30))
 
     d, _ = engine.implicit_solve(lambda inputs, start: (start, None), resid, linearise, diff, d)
     Fd, (Yf, ok, imag, sol) = _gap_map(wire, dist, points, weights, d, Ys, warm)
@@ -1237,8 +1238,8 @@ def self_consistent_gap(wire: SpinWire, distribution: PairingSource, grid, *, st
     warm-starts the spectral solve from the previous one.  ``method``:
     ``"anderson"`` (default): Anderson-accelerated fixed-point iteration, one
     spectral solve per step, memory O(n_x); ``"newton"``: Newton's method on
-    the node values with the Jacobian by n_x forward-mode derivatives through
-    the spectral solve (fewer steps; converges to the branch nearest to
+    the node values with the Jacobian by n_x forward-mode derivatives of one
+    spectral solve (fewer steps; converges to the branch nearest to
     ``start``, stable or not; memory O(n_x^2 n_E)).  Forward-mode derivatives
     (``jax.jvp``, ``jax.jacfwd``, hence fits) go through the solution by
     implicit differentiation (`jaxqp.internal.engine.implicit_solve`, GMRES on
