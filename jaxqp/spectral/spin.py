@@ -1202,8 +1202,8 @@ def _self_consistent(wire, dist, points, weights, start, tol, max_steps, opts, m
 
     def linearise(x, inputs):
         # linearised once: each GMRES product applies the tangent map, without solving again
-        _, jvp = jax.linearize(lambda y: resid(y, inputs), x)
-        return engine.matrix_free_system(jvp, x, restart=min(n, 30), max_steps=20 * min(n, 30))
+        _, tangent = jax.linearize(lambda y: resid(y, inputs), x)
+        return engine.matrix_free_system(tangent, x, restart=min(n, 30), max_steps=20 * min(n, 30))
 
     d, _ = engine.implicit_solve(lambda inputs, start: (start, None), resid, linearise, diff, d)
     Fd, (Yf, ok, imag, sol) = _gap_map(wire, dist, points, weights, d, Ys, warm)
