@@ -142,6 +142,9 @@ def matrix_free_system(matvec: Callable, like, *, rtol: float = 1e-12, atol: flo
     """A Jacobian known through its products only: ``J`` and ``J^T`` solved by lineax's restarted GMRES.
 
     ``like`` is an array with the structure of the root (its values are unused).
+    Pass ``matvec`` linearised once (``jax.linearize``), not a ``jax.jvp``
+    closure: GMRES applies it many times, and a JVP evaluates the residual
+    again at every product.
     ``J^T`` is never formed: ``transpose_solve`` is used inside reverse mode,
     where JAX hands `implicit_solve` the transposed product.  A GMRES whose
     relative residual stays above ``sqrt(rtol)`` (iteration cap, stagnation,

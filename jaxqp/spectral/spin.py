@@ -1127,10 +1127,15 @@ def _gap_map(wire, dist, points, weights, d, Y0, opts, cold=None):
     return new, (Y, ok, jnp.max(jnp.abs(jnp.imag(pair))) / coupling_log(points[-1]), sol)
 
 
+def _linearised_gap_map(wire, dist, points, weights, d, Y0, opts, cold=None):
+    """``F(d)``, its tangent map ``t -> (dF/dd) t`` and the aux outputs of `_gap_map`, from one spectral
+    solve started at Y0 (`_solve_core`)."""
+    return jax.linearize(lambda x: _gap_map(wire, dist, points, weights, x, Y0, opts, cold), d, has_aux=True)
+
+
 def _linear_gain(wire, dist, points, weights, d, Y0, opts, cold=None):
-    """``F(d)`` and its Jacobian ``dF/dd`` (n, n) at d, with the spectral solve started at Y0 (`_solve_core`)."""
-    # one spectral solve: linearised at d, its tangent map applied to the n unit vectors
-    Fd, lin, aux = jax.linearize(lambda x: _gap_map(wire, dist, points, weights, x, Y0, opts, cold), d, has_aux=True)
+    """``F(d)`` and its Jacobian ``dF/dd`` (n, n) at d: the tangent map applied to the n unit vectors."""
+    Fd, lin, aux = _linearised_gap_map(wire, dist, points, weights, d, Y0, opts, cold)
     J = jax.vmap(lin, out_axes=1)(jnp.eye(d.shape[0], dtype=d.dtype))
     return Fd, J, aux
 
@@ -1318,10 +1323,8 @@ def _check_gap_edges(out: GapSolution, grid, gamma) -> GapSolution:
 @val.jit_known_zeros
 def _normal_gain(wire, dist, points, weights, opts, iterations):
     n = wire.n_x
-    d = jnp.zeros(n)
     # the solve at Delta = 0 from the cold start, with its tangent map (implicit differentiation)
-    f = lambda x: _gap_map(wire, dist, points, weights, x, None, opts)[0]  # noqa: E731
-    _, lin = jax.linearize(f, d)
+    _, lin, _ = _linearised_gap_map(wire, dist, points, weights, jnp.zeros(n), None, opts)
 
     # power iteration: the linearised gap map at Delta = 0 is a positive (Cooper) kernel whose largest
     # eigenvalue belongs to a nodeless mode; memory O(n_x), one tangent solve per step
