@@ -9,6 +9,8 @@ import textwrap
 import time
 import tomllib
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
@@ -100,6 +102,24 @@ def test_dos_sweep_units_and_labels(tmp_path):
         np.testing.assert_allclose(row.N_dn.values, _bcs_dynes(E - h, d, 0.02), atol=1e-8)
     np.testing.assert_allclose(ds.field_reduced.values, MUB_UEV * ds.field.values / 180.0, rtol=1e-9)
     np.testing.assert_allclose(ds.delta_eV.values, ds.delta.values * 180e-6, rtol=1e-12)
+
+
+def test_depairing_fixed_at_zero_compiles_the_closed_form_spectra(tmp_path):
+    """A task's chunk program traces the sweep point's parameters; the depairing rates that the configuration
+    neither sets nor sweeps reach the spectra as known zeros, so the program has no bulk Newton loop (only
+    the gap equation's), as the API's program for a material with zero rates.  A rate set or swept keeps
+    the general spectra (test_dos_sweep_units_and_labels checks the closed-form values)."""
+    from jaxqp.app.tasks import TASKS
+
+    def while_loops(text):
+        c = runconfig.load(_write(tmp_path, "dos", text))
+        p = {k: jnp.asarray(v) for k, v in c.point_params(np.arange(2)).items()}
+        return str(jax.make_jaxpr(TASKS[c.task].make(c))(p, jnp.asarray(c.inner_reduced))).count(" while[")
+
+    assert while_loops(DOS) == 1
+    assert while_loops(DOS.replace('gamma = "2e-2 Delta0"', 'gamma = "2e-2 Delta0"\nb_so = "5e-2 Delta0"')) > 1
+    swept = DOS.replace("field = {", 'b_so = { start = "0 Delta0", stop = "5e-2 Delta0", num = 2 }\nfield = {')
+    assert while_loops(swept) > 1
 
 
 def test_zipped_sweep_is_the_diagonal_of_the_cartesian_one(tmp_path):

@@ -65,12 +65,27 @@ def _sc_arrays(p: dict, s: str):
                 gamma=p[f"{s}.gamma"])
 
 
+_DEPAIRING = {"zeta": ("zeta", "r_orb"), "b_so": ("b_so",), "b_sf": ("b_sf",)}
+
+
+def _fixed_at_zero(cfg, s: str, keys) -> bool:
+    """Whether the configuration fixes every parameter ``keys`` of section ``s`` at zero (none swept)."""
+    swept = {ax.key for ax in cfg.axes}
+    params = cfg.sections[s]["params"]
+    return all(f"{s}.{k}" not in swept and params.get(k, 0.0) == 0.0 for k in keys)
+
+
 def _pair_breaking(cfg, s: str) -> bool:
     """Whether section ``s`` may have orbital depairing, spin-orbit or spin-flip scattering (any of them
     swept or nonzero); if not, the gap equation takes the closed-form Matsubara functions."""
-    swept = {ax.key for ax in cfg.axes}
-    params = cfg.sections[s]["params"]
-    return any(f"{s}.{k}" in swept or params.get(k, 0.0) != 0.0 for k in ("zeta", "r_orb", "b_so", "b_sf"))
+    return not all(_fixed_at_zero(cfg, s, keys) for keys in _DEPAIRING.values())
+
+
+def _known_zeros(cfg, s: str, a: dict) -> dict:
+    """``a`` (from `_sc_arrays`) with each depairing rate that the configuration fixes at zero as the Python
+    zero, a known zero for the spectra: the compiled program leaves out the Newton solve of the bulk
+    equation that zero rates make exact (closed forms), as for a material built with zero rates."""
+    return dict(a, **{k: 0.0 for k, keys in _DEPAIRING.items() if _fixed_at_zero(cfg, s, keys)})
 
 
 def _pair_potential(a: dict, self_consistent: bool, delta_fixed, pair_breaking: bool = True):
@@ -91,6 +106,17 @@ def _pair_potential(a: dict, self_consistent: bool, delta_fixed, pair_breaking: 
         prm, kind = gap_params(a["h"] / d0, 0.0, 0.0, 0.0, 0.0, None)
     delta = d0 * gap_jit(a["T"] / d0, prm, kind)
     return delta, jnp.isfinite(delta)
+
+
+def _phase_gradient(cfg, p: dict):
+    """The wire's phase gradient at a sweep point; the Python zero where the configuration fixes it at
+    zero (as `_known_zeros`: without a supercurrent, the spectra take the closed form)."""
+    return 0.0 if _fixed_at_zero(cfg, "wire", ("phase_gradient",)) else p["wire.phase_gradient"]
+
+
+def _col(x):
+    """A chunk's parameter as a column (one row per sweep point); a known zero stays the Python zero."""
+    return x if isinstance(x, float) else x[:, None]
 
 
 def _status(spectral_ok, gap_ok, *values):
@@ -122,11 +148,10 @@ def _make_dos(cfg):
     sc = cfg.sections["material"]["flags"]["self_consistent"]
 
     def fn(p, E):
-        a = _sc_arrays(p, "material")
+        a = _known_zeros(cfg, "material", _sc_arrays(p, "material"))
         delta, gap_ok = _pair_potential(a, sc, p.get("material.delta"), _pair_breaking(cfg, "material"))
-        col = lambda x: x[:, None]  # noqa: E731
-        _, g, _, ok = green_functions(E[None, :] + 1j * col(a["gamma"]), col(a["h"]), col(jnp.nan_to_num(delta)),
-                                      col(a["zeta"]), col(a["b_so"]), col(a["b_sf"]))
+        _, g, _, ok = green_functions(E[None, :] + 1j * _col(a["gamma"]), _col(a["h"]), _col(jnp.nan_to_num(delta)),
+                                      _col(a["zeta"]), _col(a["b_so"]), _col(a["b_sf"]))
         N = jnp.real(g)  # (2, C, n_E)
         out = {"N_up": N[0], "N_dn": N[1], "N": 0.5 * (N[0] + N[1]), "delta": delta}
         out["status"] = _status(jnp.all(ok, axis=-1), gap_ok, N[0], N[1])
@@ -150,15 +175,14 @@ DOS = Task(
 
 # -------------------------------------------------------------------------------- junction
 def _electrode(cfg, p, s):
-    col = lambda x: x[:, None]  # noqa: E731
     if cfg.sections[s]["kind"] == "normal":
-        return NormalMetal(temperature=col(p[f"{s}.temperature"]), spin_bias=col(p[f"{s}.spin_bias"])), \
+        return NormalMetal(temperature=_col(p[f"{s}.temperature"]), spin_bias=_col(p[f"{s}.spin_bias"])), \
             jnp.ones(p[f"{s}.temperature"].shape, bool), None
-    a = _sc_arrays(p, s)
+    a = _known_zeros(cfg, s, _sc_arrays(p, s))
     delta, gap_ok = _pair_potential(a, cfg.sections[s]["flags"]["self_consistent"], p.get(f"{s}.delta"),
                                     _pair_breaking(cfg, s))
-    el = Superconductor(delta=col(jnp.nan_to_num(delta)), h=col(a["h"]), zeta=col(a["zeta"]), b_so=col(a["b_so"]),
-                        b_sf=col(a["b_sf"]), gamma=col(a["gamma"]), temperature=col(a["T"]))
+    el = Superconductor(delta=_col(jnp.nan_to_num(delta)), h=_col(a["h"]), zeta=_col(a["zeta"]), b_so=_col(a["b_so"]),
+                        b_sf=_col(a["b_sf"]), gamma=_col(a["gamma"]), temperature=_col(a["T"]))
     return el, gap_ok, delta
 
 
@@ -219,10 +243,10 @@ def _make_wire(cfg):
     e_max = float(_wire_window(cfg))
 
     def point(p):
-        a = _sc_arrays(p, "material")
+        a = _known_zeros(cfg, "material", _sc_arrays(p, "material"))
         delta, gap_ok = _pair_potential(a, sc_flag, p.get("material.delta"), _pair_breaking(cfg, "material"))
         delta = jnp.nan_to_num(delta)
-        q = p["wire.phase_gradient"]
+        q = _phase_gradient(cfg, p)
         T = a["T"]
         contacts = []
         for c, x in zip(("injector", "detector"), pos, strict=False):
@@ -311,7 +335,7 @@ def _make_proximity(cfg):
             lead = dict(p, **{f"{s}.temperature": p["link.temperature"]})  # the leads are at the link's T
             delta, gap_ok = _point_gap(cfg, lead, s)
             ok = ok & gap_ok
-            a = _sc_arrays(lead, s)
+            a = _known_zeros(cfg, s, _sc_arrays(lead, s))
             mat = Superconductor(delta=delta, h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"],
                                  gamma=a["gamma"])
             segs.append(Segment(mat, float(leads[s]["length"]), n_x=int(leads[s]["n_x"]), phase=p[f"{s}.phase"]))
@@ -368,7 +392,7 @@ def _spin_wire(cfg, p, delta):
     field along (wire.theta, wire.phi), and the two ends."""
     w = cfg.sections["wire"]["params"]
     n_x = int(w["n_x"])
-    a = _sc_arrays(p, "material")
+    a = _known_zeros(cfg, "material", _sc_arrays(p, "material"))
     mat = Superconductor(delta=delta, h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"], gamma=a["gamma"])
     exchange = jnp.broadcast_to(a["h"] * _direction(p["wire.theta"], p["wire.phi"]), (n_x, 3))
     ends = []
@@ -511,7 +535,7 @@ def _make_inelastic(cfg):
     V_det = jnp.asarray(cfg.extra["V_det"][2])
 
     def build(p):
-        a = _sc_arrays(p, "material")
+        a = _known_zeros(cfg, "material", _sc_arrays(p, "material"))
         T = a["T"]
         contacts = []
         for c, x in zip(("injector", "detector"), pos, strict=True):
@@ -520,7 +544,7 @@ def _make_inelastic(cfg):
                                           polarization=p[f"{c}.polarization"], name=c))
         mat = Superconductor(delta=a["delta0"], h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"],
                              gamma=a["gamma"])
-        wire = Wire(mat, length, tuple(contacts), temperature=T, phase_gradient=p["wire.phase_gradient"], n_x=n_x,
+        wire = Wire(mat, length, tuple(contacts), temperature=T, phase_gradient=_phase_gradient(cfg, p), n_x=n_x,
                     ends=_ends(cfg))
         collisions = [ElectronElectron(rate=p["collisions.rate_ee"], power=power, modes=modes)]
         if phonons:
