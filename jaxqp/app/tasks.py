@@ -108,10 +108,10 @@ def _pair_potential(a: dict, self_consistent: bool, delta_fixed, pair_breaking: 
     return delta, jnp.isfinite(delta)
 
 
-def _phase_gradient(cfg, p: dict):
-    """The wire's phase gradient at a sweep point; the Python zero where the configuration fixes it at
-    zero (as `_known_zeros`: without a supercurrent, the spectra take the closed form)."""
-    return 0.0 if _fixed_at_zero(cfg, "wire", ("phase_gradient",)) else p["wire.phase_gradient"]
+def _param(cfg, p: dict, s: str, k: str):
+    """Parameter ``k`` of section ``s`` at a sweep point; the Python zero where the configuration fixes it
+    at zero (as `_known_zeros`; e.g. without a supercurrent the spectra take the closed form)."""
+    return 0.0 if _fixed_at_zero(cfg, s, (k,)) else p[f"{s}.{k}"]
 
 
 def _col(x):
@@ -246,7 +246,7 @@ def _make_wire(cfg):
         a = _known_zeros(cfg, "material", _sc_arrays(p, "material"))
         delta, gap_ok = _pair_potential(a, sc_flag, p.get("material.delta"), _pair_breaking(cfg, "material"))
         delta = jnp.nan_to_num(delta)
-        q = _phase_gradient(cfg, p)
+        q = _param(cfg, p, "wire", "phase_gradient")
         T = a["T"]
         contacts = []
         for c, x in zip(("injector", "detector"), pos, strict=False):
@@ -339,8 +339,8 @@ def _make_proximity(cfg):
             mat = Superconductor(delta=delta, h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"],
                                  gamma=a["gamma"])
             segs.append(Segment(mat, float(leads[s]["length"]), n_x=int(leads[s]["n_x"]), phase=p[f"{s}.phase"]))
-        normal = Superconductor(delta=0.0, h=p["link.h"], b_so=p["link.b_so"], b_sf=p["link.b_sf"],
-                                gamma=p["link.gamma"])
+        normal = Superconductor(delta=0.0, h=p["link.h"], b_so=_param(cfg, p, "link", "b_so"),
+                                b_sf=_param(cfg, p, "link", "b_sf"), gamma=p["link.gamma"])
         mid = Segment(normal, float(link["length"]), n_x=int(link["n_x"]))
         interfaces = (Interface(p["link.interface"]),) * 2 if tunnel else None
         return Chain((segs[0], mid, segs[1]), interfaces, temperature=p["link.temperature"]), ok
@@ -544,8 +544,8 @@ def _make_inelastic(cfg):
                                           polarization=p[f"{c}.polarization"], name=c))
         mat = Superconductor(delta=a["delta0"], h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"],
                              gamma=a["gamma"])
-        wire = Wire(mat, length, tuple(contacts), temperature=T, phase_gradient=_phase_gradient(cfg, p), n_x=n_x,
-                    ends=_ends(cfg))
+        q = _param(cfg, p, "wire", "phase_gradient")
+        wire = Wire(mat, length, tuple(contacts), temperature=T, phase_gradient=q, n_x=n_x, ends=_ends(cfg))
         collisions = [ElectronElectron(rate=p["collisions.rate_ee"], power=power, modes=modes)]
         if phonons:
             collisions.append(ElectronPhonon(rate=p["collisions.rate_eph"], temperature=T, modes=modes))
