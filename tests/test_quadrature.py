@@ -46,9 +46,10 @@ def _check_derivatives(fn: _Checked, p, scales, rtol=1e-7):
     """jvp of ``fn`` along each coordinate of ``p`` equals finite differences of ``fn`` itself.
 
     ``scales[i]``: how far parameter i must move to change the output by order one (a width for
-    energies that move sharp peaks); steps of 8e-3, 2e-3 and 5e-4 of it are tried, and the best
-    must agree: at one of them truncation (step^6) and the output's rounding noise (1e-11 of a
-    conductance next to a coherence peak, divided by the step) both stay below ``rtol``.
+    energies that move sharp peaks); steps of 2e-3, 5e-4 and 8e-3 of it are tried in turn until one
+    agrees: at one of them truncation (step^6) and the output's rounding noise (1e-11 of a
+    conductance next to a coherence peak, divided by the step) both stay below ``rtol``.  (Over the
+    draws of the two tests, 2e-3 agreed for 247 of 248 derivatives, 5e-4 for all.)
     """
     p = jnp.asarray(p, float)
     size = float(np.max(np.abs(np.asarray(fn.f(p)))))
@@ -57,12 +58,15 @@ def _check_derivatives(fn: _Checked, p, scales, rtol=1e-7):
         ad = np.asarray(fn.jvp(p, t))
         assert np.all(np.isfinite(ad)), i
         # relative to the derivative, or to the output per unit scale where a symmetry makes it vanish;
-        # the best of three steps (a step scan: truncation falls and rounding grows as the step
-        # shrinks, and a wrong derivative agrees at none of them)
+        # a step scan (truncation falls and rounding grows as the step shrinks, and a wrong derivative
+        # agrees at none of the steps)
         norm = max(np.max(np.abs(ad)), 1e-3 * size / scales[i])
-        err = min(np.max(np.abs(ad - np.asarray(_derivative_fd(fn.f, p, t, k * scales[i])))) / norm
-                  for k in (8e-3, 2e-3, 5e-4))
-        assert err < rtol, (i, err)
+        errs = []
+        for k in (2e-3, 5e-4, 8e-3):
+            errs.append(np.max(np.abs(ad - np.asarray(_derivative_fd(fn.f, p, t, k * scales[i])))) / norm)
+            if errs[-1] < rtol:
+                break
+        assert errs[-1] < rtol, (i, errs)
 
 
 # --------------------------------------------------------------------------- the smooth grid
