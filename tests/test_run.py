@@ -369,8 +369,6 @@ def test_a_full_disk_is_reported_and_loses_no_finished_chunk(tmp_path, monkeypat
 
 def test_non_converged_points_are_recorded_not_dropped(tmp_path, monkeypatch):
     """A point whose solve fails keeps its place with status != 0 (here: the gap equation made to fail)."""
-    import jax.numpy as jnp
-
     import jaxqp.app.tasks as tasks
 
     real = tasks.gap_jit
@@ -387,8 +385,6 @@ def test_non_converged_points_are_recorded_not_dropped(tmp_path, monkeypatch):
 def test_orbital_depairing_from_a_field_in_tesla(tmp_path):
     """``r_orb`` per T^2 with a field in tesla: the task's zeta equals r_orb B^2 / Delta0 for fixed and swept
     fields, computed from the spin splitting h alone (g = 2.5 here, so that g enters)."""
-    import jax.numpy as jnp
-
     import jaxqp.app.tasks as tasks
 
     text = DOS.replace('gamma = "2e-2 Delta0"', 'gamma = "2e-2 Delta0"\ng = 2.5\nr_orb = "30 ueV"')
@@ -398,7 +394,8 @@ def test_orbital_depairing_from_a_field_in_tesla(tmp_path):
     np.testing.assert_allclose(c.axes[0].reduced, h, rtol=1e-12)
     p = {f"material.{k}": jnp.asarray(v) for k, v in c.sections["material"]["params"].items()}
     p["material.h"] = jnp.asarray(h)
-    np.testing.assert_allclose(np.asarray(tasks._sc_arrays(p, "material")["zeta"]), 30.0 * B ** 2 / 180.0, rtol=1e-12)
+    zeta = tasks._sc_arrays(p, "material", c)["zeta"]
+    np.testing.assert_allclose(np.asarray(zeta), 30.0 * B ** 2 / 180.0, rtol=1e-12)
 
 
 MULTIHOST = textwrap.dedent("""

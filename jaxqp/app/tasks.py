@@ -53,18 +53,6 @@ class Task:
     stored_per_point: Callable | None = None
 
 
-def _sc_arrays(p: dict, s: str):
-    """Reduced superconductor parameters of section ``s`` for a chunk, in units of the reference gap."""
-    d0 = p[f"{s}.delta0"]
-    h = p.get(f"{s}.h", p.get(f"{s}.field", jnp.zeros_like(d0)))
-    if f"{s}.r_orb" in p:  # zeta = r_orb B^2; the configuration gives r_orb per (h / Delta0)^2
-        zeta = p[f"{s}.r_orb"] * h**2
-    else:
-        zeta = p.get(f"{s}.zeta", jnp.zeros_like(d0))
-    return dict(delta0=d0, T=p[f"{s}.temperature"], h=h, zeta=zeta, b_so=p[f"{s}.b_so"], b_sf=p[f"{s}.b_sf"],
-                gamma=p[f"{s}.gamma"])
-
-
 _DEPAIRING = {"zeta": ("zeta", "r_orb"), "b_so": ("b_so",), "b_sf": ("b_sf",)}
 
 
@@ -75,42 +63,46 @@ def _fixed_at_zero(cfg, s: str, keys) -> bool:
     return all(f"{s}.{k}" not in swept and params.get(k, 0.0) == 0.0 for k in keys)
 
 
-def _pair_breaking(cfg, s: str) -> bool:
-    """Whether section ``s`` may have orbital depairing, spin-orbit or spin-flip scattering (any of them
-    swept or nonzero); if not, the gap equation takes the closed-form Matsubara functions."""
-    return not all(_fixed_at_zero(cfg, s, keys) for keys in _DEPAIRING.values())
+def _sc_arrays(p: dict, s: str, cfg):
+    """Reduced superconductor parameters of section ``s`` for a chunk, in units of the reference gap.
 
-
-def _known_zeros(cfg, s: str, a: dict) -> dict:
-    """``a`` (from `_sc_arrays`) with each depairing rate that the configuration fixes at zero as the Python
-    zero, a known zero for the spectra: the compiled program leaves out the Newton solve of the bulk
-    equation that zero rates make exact (closed forms), as for a material built with zero rates."""
+    Each depairing rate (zeta, b_so, b_sf) that the configuration fixes at zero is the Python zero, a
+    known zero for the solvers: the chunk's program traces the other parameters, and leaves out what
+    zero rates make exact (the bulk Newton solve of the spectra, the gap equation's pair-breaking
+    Matsubara sums), as for a material built with zero rates.
+    """
+    d0 = p[f"{s}.delta0"]
+    h = p.get(f"{s}.h", p.get(f"{s}.field", jnp.zeros_like(d0)))
+    if f"{s}.r_orb" in p:  # zeta = r_orb B^2; the configuration gives r_orb per (h / Delta0)^2
+        zeta = p[f"{s}.r_orb"] * h**2
+    else:
+        zeta = p.get(f"{s}.zeta", jnp.zeros_like(d0))
+    a = dict(delta0=d0, T=p[f"{s}.temperature"], h=h, zeta=zeta, b_so=p[f"{s}.b_so"], b_sf=p[f"{s}.b_sf"],
+             gamma=p[f"{s}.gamma"])
     return dict(a, **{k: 0.0 for k, keys in _DEPAIRING.items() if _fixed_at_zero(cfg, s, keys)})
 
 
-def _pair_potential(a: dict, self_consistent: bool, delta_fixed, pair_breaking: bool = True):
+def _pair_potential(a: dict, self_consistent: bool, delta_fixed):
     """Delta of a chunk: self-consistent (the gap equation in units of the material's own delta0) or fixed.
 
     The Dynes broadening is a phenomenological broadening of the spectra and does not enter the gap
-    equation (as in `jaxqp.devices.thermospin`); pair breaking belongs in ``zeta`` or ``b_sf``.
-    ``pair_breaking=False`` (the configuration fixes zeta, b_so and b_sf at zero) hands the gap
-    equation known zeros, so that it uses the closed-form Matsubara functions.
+    equation (as in `jaxqp.devices.thermospin`); pair breaking belongs in ``zeta`` or ``b_sf``.  The
+    rates that are known zeros (`_sc_arrays`) stay known zeros: with all three, the gap equation uses the
+    closed-form Matsubara functions.
     """
 
     if not self_consistent:
         return delta_fixed, jnp.ones(delta_fixed.shape, bool)
     d0 = a["delta0"]
-    if pair_breaking:
-        prm, kind = gap_params(a["h"] / d0, a["zeta"] / d0, a["b_so"] / d0, a["b_sf"] / d0, 0.0, None)
-    else:
-        prm, kind = gap_params(a["h"] / d0, 0.0, 0.0, 0.0, 0.0, None)
+    zeta, b_so, b_sf = (a[k] if isinstance(a[k], float) else a[k] / d0 for k in ("zeta", "b_so", "b_sf"))
+    prm, kind = gap_params(a["h"] / d0, zeta, b_so, b_sf, 0.0, None)
     delta = d0 * gap_jit(a["T"] / d0, prm, kind)
     return delta, jnp.isfinite(delta)
 
 
 def _param(cfg, p: dict, s: str, k: str):
     """Parameter ``k`` of section ``s`` at a sweep point; the Python zero where the configuration fixes it
-    at zero (as `_known_zeros`; e.g. without a supercurrent the spectra take the closed form)."""
+    at zero (as the rates of `_sc_arrays`; e.g. without a supercurrent the spectra take the closed form)."""
     return 0.0 if _fixed_at_zero(cfg, s, (k,)) else p[f"{s}.{k}"]
 
 
@@ -128,9 +120,9 @@ def _status(spectral_ok, gap_ok, *values):
 
 def _point_gap(cfg, p: dict, s: str):
     """Delta of section ``s`` at one sweep point (self-consistent or fixed) and whether it converged."""
-    a = {k: v[None] for k, v in _sc_arrays(p, s).items()}
+    a = {k: v if isinstance(v, float) else v[None] for k, v in _sc_arrays(p, s, cfg).items()}
     fixed = p[f"{s}.delta"][None] if f"{s}.delta" in p else None
-    delta, ok = _pair_potential(a, cfg.sections[s]["flags"]["self_consistent"], fixed, _pair_breaking(cfg, s))
+    delta, ok = _pair_potential(a, cfg.sections[s]["flags"]["self_consistent"], fixed)
     return jnp.nan_to_num(delta[0]), ok[0]
 
 
@@ -148,8 +140,8 @@ def _make_dos(cfg):
     sc = cfg.sections["material"]["flags"]["self_consistent"]
 
     def fn(p, E):
-        a = _known_zeros(cfg, "material", _sc_arrays(p, "material"))
-        delta, gap_ok = _pair_potential(a, sc, p.get("material.delta"), _pair_breaking(cfg, "material"))
+        a = _sc_arrays(p, "material", cfg)
+        delta, gap_ok = _pair_potential(a, sc, p.get("material.delta"))
         _, g, _, ok = green_functions(E[None, :] + 1j * _col(a["gamma"]), _col(a["h"]), _col(jnp.nan_to_num(delta)),
                                       _col(a["zeta"]), _col(a["b_so"]), _col(a["b_sf"]))
         N = jnp.real(g)  # (2, C, n_E)
@@ -178,9 +170,8 @@ def _electrode(cfg, p, s):
     if cfg.sections[s]["kind"] == "normal":
         return NormalMetal(temperature=_col(p[f"{s}.temperature"]), spin_bias=_col(p[f"{s}.spin_bias"])), \
             jnp.ones(p[f"{s}.temperature"].shape, bool), None
-    a = _known_zeros(cfg, s, _sc_arrays(p, s))
-    delta, gap_ok = _pair_potential(a, cfg.sections[s]["flags"]["self_consistent"], p.get(f"{s}.delta"),
-                                    _pair_breaking(cfg, s))
+    a = _sc_arrays(p, s, cfg)
+    delta, gap_ok = _pair_potential(a, cfg.sections[s]["flags"]["self_consistent"], p.get(f"{s}.delta"))
     el = Superconductor(delta=_col(jnp.nan_to_num(delta)), h=_col(a["h"]), zeta=_col(a["zeta"]), b_so=_col(a["b_so"]),
                         b_sf=_col(a["b_sf"]), gamma=_col(a["gamma"]), temperature=_col(a["T"]))
     return el, gap_ok, delta
@@ -243,8 +234,8 @@ def _make_wire(cfg):
     e_max = float(_wire_window(cfg))
 
     def point(p):
-        a = _known_zeros(cfg, "material", _sc_arrays(p, "material"))
-        delta, gap_ok = _pair_potential(a, sc_flag, p.get("material.delta"), _pair_breaking(cfg, "material"))
+        a = _sc_arrays(p, "material", cfg)
+        delta, gap_ok = _pair_potential(a, sc_flag, p.get("material.delta"))
         delta = jnp.nan_to_num(delta)
         q = _param(cfg, p, "wire", "phase_gradient")
         T = a["T"]
@@ -335,7 +326,7 @@ def _make_proximity(cfg):
             lead = dict(p, **{f"{s}.temperature": p["link.temperature"]})  # the leads are at the link's T
             delta, gap_ok = _point_gap(cfg, lead, s)
             ok = ok & gap_ok
-            a = _known_zeros(cfg, s, _sc_arrays(lead, s))
+            a = _sc_arrays(lead, s, cfg)
             mat = Superconductor(delta=delta, h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"],
                                  gamma=a["gamma"])
             segs.append(Segment(mat, float(leads[s]["length"]), n_x=int(leads[s]["n_x"]), phase=p[f"{s}.phase"]))
@@ -392,7 +383,7 @@ def _spin_wire(cfg, p, delta):
     field along (wire.theta, wire.phi), and the two ends."""
     w = cfg.sections["wire"]["params"]
     n_x = int(w["n_x"])
-    a = _known_zeros(cfg, "material", _sc_arrays(p, "material"))
+    a = _sc_arrays(p, "material", cfg)
     mat = Superconductor(delta=delta, h=a["h"], zeta=a["zeta"], b_so=a["b_so"], b_sf=a["b_sf"], gamma=a["gamma"])
     exchange = jnp.broadcast_to(a["h"] * _direction(p["wire.theta"], p["wire.phi"]), (n_x, 3))
     ends = []
@@ -413,7 +404,7 @@ def _make_spin(cfg):
 
     def fn(p, E):
         def one(pp):
-            a = _sc_arrays(pp, "material")
+            a = _sc_arrays(pp, "material", cfg)
             delta, gap_ok = _point_gap(cfg, pp, "material")
             wire = _spin_wire(cfg, pp, delta)
             Vs = pp["distribution.spin_voltage"]
@@ -466,7 +457,7 @@ def _make_spin_supercurrent(cfg):
 
     def fn(p, Vs_all):
         def one(pp):
-            a = _sc_arrays(pp, "material")
+            a = _sc_arrays(pp, "material", cfg)
             d0 = a["delta0"]
             wire = _spin_wire(cfg, pp, d0)  # the same wire at every spin voltage; Delta(x) is the carry
 
@@ -535,7 +526,7 @@ def _make_inelastic(cfg):
     V_det = jnp.asarray(cfg.extra["V_det"][2])
 
     def build(p):
-        a = _known_zeros(cfg, "material", _sc_arrays(p, "material"))
+        a = _sc_arrays(p, "material", cfg)
         T = a["T"]
         contacts = []
         for c, x in zip(("injector", "detector"), pos, strict=True):
